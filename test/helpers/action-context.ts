@@ -28,6 +28,7 @@ export function makeContext(workDir: string, overrides: Partial<ActionContext> =
     },
     timeoutMs: undefined,
     workDir,
+    scratchDir: workDir,
     stepName: 'TestStep',
     phaseName: 'build',
     ...overrides,

@@ -39,8 +39,10 @@ export interface ActionContext {
   log: StepLogger;
   /** Milliseconds left for this step (undefined = unlimited). Modules that spawn processes pass it on. */
   timeoutMs: number | undefined;
-  /** Directory on the instance for the runner's scratch files (scripts, state). */
+  /** The working directory on the instance: relative paths resolve here and processes start here. */
   workDir: string;
+  /** A private directory on the instance for the runner's scratch files (scripts); removed after the run. */
+  scratchDir: string;
   /** Name of the step and phase, for messages. */
   stepName: string;
   phaseName: string;

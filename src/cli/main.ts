@@ -1,0 +1,21 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { registerToeCommands } from './toe-commands.js';
+
+/** Kiln's version from its package.json, found upward from this file whether run from src/ or dist/. */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+const program = new Command('kiln')
+  .description('Kiln: a self-hosted image factory that speaks the AWS EC2 Image Builder API')
+  .version(version())
+  .showHelpAfterError();
+registerToeCommands(program);
+await program.parseAsync(process.argv);
