@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerServerCommands } from './server-commands.js';
 import { registerToeCommands } from './toe-commands.js';
 
 /** Kiln's version from its package.json, found upward from this file whether run from src/ or dist/. */
@@ -17,5 +18,6 @@ const program = new Command('kiln')
   .description('Kiln: a self-hosted image factory that speaks the AWS EC2 Image Builder API')
   .version(version())
   .showHelpAfterError();
+registerServerCommands(program);
 registerToeCommands(program);
 await program.parseAsync(process.argv);

@@ -15,13 +15,23 @@ function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** `k=v,k2=v2` as awstoe takes it; a value may contain `=`. */
+/**
+ * `k=v,k2=v2` as awstoe takes it. A piece without `=` continues the previous value, so a list such as
+ * `Hosts=a,b` keeps its comma; a value may itself contain `=`.
+ */
 export function parseParameters(value: string | undefined, where = '--parameters'): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of list(value)) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`${where}: "${pair}" is not name=value`);
-    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+  let last: string | undefined;
+  for (const piece of (value ?? '').split(',')) {
+    const eq = piece.indexOf('=');
+    if (eq > 0 && /^[A-Za-z0-9_-]+$/.test(piece.slice(0, eq).trim())) {
+      last = piece.slice(0, eq).trim();
+      out[last] = piece.slice(eq + 1);
+    } else if (last !== undefined) {
+      out[last] += `,${piece}`;
+    } else if (piece.trim() !== '') {
+      throw new UsageError(`${where}: "${piece}" is not name=value`);
+    }
   }
   return out;
 }

@@ -11,7 +11,16 @@ export type ErrorKind =
   | 'DependencyExists'
   | 'Unavailable'
   | 'Internal'
-  | 'Cancelled';
+  | 'Cancelled'
+  // Kinds below name request problems that callers must tell apart (each maps to its own AWS exception).
+  | 'InvalidCombination'
+  | 'InvalidVersion'
+  | 'InvalidPaginationToken'
+  | 'IdempotencyMismatch'
+  | 'Forbidden'
+  | 'QuotaExceeded'
+  /** A dry run found nothing wrong; AWS reports that success as an error (DryRunOperationException). */
+  | 'DryRun';
 
 /** One problem found while validating input, with the path of the offending field. */
 export interface Issue {

@@ -1,0 +1,72 @@
+import { isKilnError, type ErrorKind } from '../domain/errors.js';
+import { ERRORS } from './generated/operations.js';
+
+/**
+ * An error as it goes on the wire: the AWS error code, its HTTP status and a message. This module is the only
+ * place where domain errors become AWS exceptions.
+ */
+export class AwsError extends Error {
+  override readonly name = 'AwsError';
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Errors the real service's front door sends that the Image Builder model does not declare (authentication
+ * and request framing). The SDK raises them as ImagebuilderServiceException with this name.
+ */
+const UNMODELED: Record<string, number> = {
+  MissingAuthenticationTokenException: 403,
+  IncompleteSignatureException: 403,
+  InvalidSignatureException: 403,
+  UnrecognizedClientException: 403,
+  SerializationException: 400,
+  UnknownOperationException: 404,
+};
+
+const STATUS = new Map<string, number>([...ERRORS.map((e) => [e.name, e.status] as const), ...Object.entries(UNMODELED)]);
+
+/** Builds an AwsError with the status AWS uses for that code. */
+export function awsError(code: string, message: string): AwsError {
+  const status = STATUS.get(code);
+  if (status === undefined) throw new Error(`no status known for AWS error ${code}`);
+  return new AwsError(code, status, message);
+}
+
+const BY_KIND: Record<ErrorKind, string> = {
+  NotFound: 'ResourceNotFoundException',
+  AlreadyExists: 'ResourceAlreadyExistsException',
+  InvalidArgument: 'InvalidParameterValueException',
+  InUse: 'ResourceInUseException',
+  Conflict: 'ResourceInUseException',
+  DependencyExists: 'ResourceDependencyException',
+  Unavailable: 'ServiceUnavailableException',
+  Internal: 'ServiceException',
+  Cancelled: 'ServiceUnavailableException',
+  InvalidCombination: 'InvalidParameterCombinationException',
+  InvalidVersion: 'InvalidVersionNumberException',
+  InvalidPaginationToken: 'InvalidPaginationTokenException',
+  IdempotencyMismatch: 'IdempotentParameterMismatchException',
+  Forbidden: 'ForbiddenException',
+  QuotaExceeded: 'ServiceQuotaExceededException',
+  DryRun: 'DryRunOperationException',
+};
+
+/** Maps anything thrown by a handler to its wire error; unknown errors become a ServiceException. */
+export function toAwsError(err: unknown): AwsError {
+  if (err instanceof AwsError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AwsError')) {
+    return err as AwsError;
+  }
+  if (isKilnError(err)) return awsError(BY_KIND[err.kind], err.message);
+  return awsError('ServiceException', 'An internal error occurred.');
+}
+
+/** The restJson1 error body; `__type` and the `x-amzn-ErrorType` header both carry the code. */
+export function errorBody(err: AwsError): { __type: string; message: string } {
+  return { __type: err.code, message: err.message };
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { AwsError, awsError, errorBody, toAwsError } from './errors.js';
+import { decodeInput, matchOperation } from './protocol.js';
+import { serializeValue } from './shapes.js';
+import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import type { OperationHandler, RequestContext } from '../service/types.js';
+
+export type { OperationHandler, RequestContext };
+
+export interface ApiOptions {
+  /** Implemented operations by wire name; the rest answer InvalidRequestException naming the operation. */
+  handlers: Readonly<Record<string, OperationHandler>>;
+  /** Regions requests may be signed for. */
+  regions: ReadonlySet<string>;
+  /** Finds the secret of an access key for signature verification. */
+  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
+  /** Largest accepted request body; larger ones get an AWS-shaped 400. */
+  bodyLimit?: number;
+  logger?: boolean;
+}
+
+/** Generous for inline component documents (16,000 chars) and policies (30,000), small enough to bound memory. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+function sendError(reply: FastifyReply, err: AwsError, requestId: string): FastifyReply {
+  return reply
+    .code(err.status)
+    .header('x-amzn-ErrorType', err.code)
+    .header('x-amzn-RequestId', requestId)
+    .type('application/json')
+    .send(errorBody(err));
+}
+
+/** Fastify's own request errors (body too large, bad content) in AWS's shape. */
+function frameworkError(err: { code?: string; statusCode?: number; message: string }, bodyLimit: number): AwsError {
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return awsError('InvalidRequestException', `The request body is larger than the limit of ${bodyLimit} bytes.`);
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return awsError('InvalidRequestException', err.message);
+  }
+  return toAwsError(err);
+}
+
+/**
+ * Builds the HTTP host: the Image Builder restJson1 API at AWS's paths (all 77 operations routed from the
+ * generated table), SigV4 on every API request, and `/healthz`.
+ */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit, genReqId: () => randomUUID() });
+
+  // The signature covers the exact bytes, so every body is kept raw and decoded by the operation table.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, req, reply) => {
+    const aws = err instanceof AwsError ? err : frameworkError(err as { code?: string; statusCode?: number; message: string }, bodyLimit);
+    if (aws.status >= 500) req.log.error({ err }, 'request failed');
+    return sendError(reply, aws, req.id);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, awsError('UnknownOperationException', `No operation at ${req.method} ${req.url.split('?')[0]}`), req.id));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const match = matchOperation(req.method, rawPath);
+    if (!match) throw awsError('UnknownOperationException', `No Image Builder operation at ${req.method} ${rawPath}`);
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const caller = await verifySigV4({ method: req.method, rawPath, query, headers: req.headers, body }, { lookup: options.lookupKey, regions: options.regions });
+    const input = decodeInput(match.op, { labels: match.labels, query, headers: req.headers, body });
+    const handler = options.handlers[match.op.name];
+    if (!handler) {
+      throw awsError('InvalidRequestException', `Kiln does not implement the Image Builder operation ${match.op.name} yet.`);
+    }
+    const ctx: RequestContext = { operation: match.op.name, accountId: caller.accountId, region: caller.region, requestId: req.id };
+    const output = await handler(input, ctx);
+    const wire = serializeValue({ structure: match.op.output }, { requestId: req.id, ...output });
+    return reply.code(match.op.status).header('x-amzn-RequestId', req.id).type('application/json').send(wire);
+  };
+  app.route({ method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD'], url: '/*', handler: handle });
+  return app;
+}

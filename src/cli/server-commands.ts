@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { createAccount } from '../service/accounts.js';
+import { DEFAULT_LISTEN, openStore, resolveDataDir, startServer } from './server-start.js';
+
+/** Stops the server on SIGTERM/SIGINT: in-flight requests finish, then the process exits 0. */
+function drainOnSignal(close: () => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    process.stderr.write(`kiln: ${signal} received, draining\n`);
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`kiln: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+/** Adds `kiln serve` and `kiln accounts create|list` to the CLI. */
+export function registerServerCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the Image Builder API, the console and the registry')
+    .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
+    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option('--config <file>', 'configuration file (YAML or JSON)')
+    .action(async (opts: { dataDir?: string; listen: string; config?: string }) => {
+      const server = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
+      drainOnSignal(server.close);
+      process.stdout.write(
+        [
+          `Kiln is serving the Image Builder API at ${server.endpoint} (regions: ${server.regions.join(', ')})`,
+          `Console:     ${server.consoleUrl}`,
+          `Credentials: ${server.credentialsPath}`,
+          `Try: AWS_SHARED_CREDENTIALS_FILE=${server.credentialsPath} aws imagebuilder list-components --endpoint-url ${server.endpoint} --region ${server.regions[0]}`,
+          '',
+        ].join('\n'),
+      );
+    });
+
+  const accounts = program.command('accounts').description('manage Kiln accounts and their access keys');
+  accounts
+    .command('create <name>')
+    .description('create an account with an access key pair')
+    .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
+    .option('--json', 'print {"accountId","accessKeyId","secretAccessKey"}')
+    .action(async (name: string, opts: { dataDir?: string; json?: boolean }) => {
+      const store = openStore(resolveDataDir(opts.dataDir));
+      try {
+        const { account, key } = await createAccount(store, name);
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ accountId: account.accountId, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }) + '\n');
+        } else {
+          process.stdout.write(`Account ${account.accountId} (${account.name})\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  accounts
+    .command('list')
+    .description('list accounts')
+    .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
+    .option('--json', 'print a JSON array')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const store = openStore(resolveDataDir(opts.dataDir));
+      try {
+        const list = await store.listAccounts();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(list.map((a) => ({ accountId: a.accountId, name: a.name, admin: a.admin, createdAt: a.createdAt }))) + '\n');
+        } else {
+          for (const a of list) process.stdout.write(`${a.accountId}  ${a.name}${a.admin ? '  (admin)' : ''}  ${a.createdAt}\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,98 @@
+import { mkdirSync, openSync, writeSync, closeSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { buildApi } from '../api/server.js';
+import { ensureAdmin } from '../service/accounts.js';
+import { buildHandlers } from '../service/handlers.js';
+import { SecretBox } from '../store/secret-box.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { loadServerConfig } from './server-config.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:8420';
+
+/** The data directory: `--data-dir`, else `$KILN_DATA_DIR`, else `./.kiln`. */
+export function resolveDataDir(flag: string | undefined): string {
+  return path.resolve(flag ?? process.env.KILN_DATA_DIR ?? '.kiln');
+}
+
+/** Opens (creating on first use) the store of a data directory. Composition lives here and in main.ts only. */
+export function openStore(dataDir: string): SqliteStore {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return new SqliteStore({ path: path.join(dataDir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
+}
+
+/** Parses `HOST:PORT` (IPv6 as `[::1]:8420`). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`--listen must be HOST:PORT, got '${text}'`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+async function writeCredentialsIfMissing(store: Store, accountId: string, file: string): Promise<void> {
+  if (existsSync(file)) return;
+  const [key] = await store.listAccessKeys(accountId);
+  const secret = key && (await store.getAccessKeySecret(key.accessKeyId));
+  if (!key || !secret) throw new Error(`the admin account ${accountId} has no access key`);
+  const text = `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${secret.secretAccessKey}\n`;
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface ServeOptions {
+  dataDir: string;
+  listen: string;
+  configPath?: string;
+  logger?: boolean;
+}
+
+/** A running Kiln server. */
+export interface RunningServer {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8420`. */
+  endpoint: string;
+  consoleUrl: string;
+  credentialsPath: string;
+  regions: string[];
+  /** Stops accepting requests, waits for the ones in flight, and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Opens the store, makes sure the admin account and its credentials file exist, and serves the API. */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const config = loadServerConfig(options.configPath);
+  const { host, port } = parseListen(options.listen);
+  const store = openStore(options.dataDir);
+  try {
+    const { account } = await ensureAdmin(store);
+    const credentialsPath = path.join(options.dataDir, 'credentials');
+    await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
+    const app = buildApi({
+      handlers: buildHandlers(store),
+      regions: new Set(config.regions),
+      lookupKey: (id) => store.getAccessKeySecret(id),
+      logger: options.logger ?? false,
+    });
+    app.get('/console/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>Kiln</title><p>The Kiln console is not built yet.</p>'));
+    await app.listen({ host, port });
+    const address = app.server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    return {
+      endpoint,
+      consoleUrl: `${endpoint}/console/`,
+      credentialsPath,
+      regions: config.regions,
+      close: async () => {
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

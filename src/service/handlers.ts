@@ -1,0 +1,8 @@
+import type { Store } from '../store/store.js';
+import { componentHandlers } from './components.js';
+import type { OperationHandler } from './types.js';
+
+/** Every implemented operation by wire name; operations absent here answer "not implemented". */
+export function buildHandlers(store: Store): Record<string, OperationHandler> {
+  return { ...componentHandlers(store) };
+}

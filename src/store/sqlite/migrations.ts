@@ -1,0 +1,47 @@
+/**
+ * Schema migrations, applied in order inside one transaction each and recorded in `schema_migrations`.
+ * Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE accounts (
+    account_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+    secret_sealed TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX access_keys_account ON access_keys(account_id);
+  CREATE TABLE resources (
+    arn TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    major INTEGER NOT NULL,
+    minor INTEGER NOT NULL,
+    patch INTEGER NOT NULL,
+    build INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX resources_scope ON resources(account_id, region, type, name, major, minor, patch, build);
+  CREATE TABLE idempotency (
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    token TEXT NOT NULL,
+    input_hash TEXT NOT NULL,
+    -- the created record as JSON, so a retry answers the same even after the resource changed or went away
+    result TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (account_id, region, operation, token)
+  );
+  `,
+];

@@ -1,0 +1,108 @@
+/**
+ * The Store: Kiln's durable state behind one interface, so that SQLite (embedded) and PostgreSQL (scale-out)
+ * are interchangeable. Every backend must pass the conformance suite in ./testsuite/. Methods that change
+ * several rows do it atomically; records are plain data.
+ */
+
+/** A Kiln account: AWS's 12-digit account, owner of resources and access keys. */
+export interface Account {
+  accountId: string;
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+/** An access key as listed: the secret is never part of it. */
+export interface AccessKey {
+  accessKeyId: string;
+  accountId: string;
+  createdAt: string;
+}
+
+/** A freshly created access key; the only moment the secret leaves the store in a listing-like call. */
+export interface NewAccessKey extends AccessKey {
+  secretAccessKey: string;
+}
+
+/** One stored resource of any family (component, image recipe, ...), keyed by its ARN. */
+export interface ResourceRecord {
+  arn: string;
+  accountId: string;
+  region: string;
+  /** Resource family, the ARN's resource type: `component`, `image-recipe`, ... */
+  type: string;
+  /** Name slug as it appears in the ARN. */
+  name: string;
+  /** `major.minor.patch` for versioned families, `''` otherwise. */
+  version: string;
+  /** Build number for families with build versions, 0 otherwise. */
+  build: number;
+  /** The family's own fields, as JSON-compatible data. */
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** A resource to insert; the store assigns the build number and the creation time. */
+export interface NewResource {
+  accountId: string;
+  region: string;
+  type: string;
+  name: string;
+  version: string;
+  /** ARN without the build node; with `build: 'assign'` the store appends `/<build>`. */
+  arn: string;
+  data: Record<string, unknown>;
+  /**
+   * `none`: unversioned by build (the ARN is final). `assign`: next build number of (name, version).
+   * `first`: build 1, and an existing (name, version) is an AlreadyExists error.
+   */
+  build: 'none' | 'assign' | 'first';
+}
+
+/** Makes a create idempotent: the same token with the same input hash returns the first result. */
+export interface IdempotencyKey {
+  operation: string;
+  token: string;
+  /** Hash of the request's parameters (without the token). */
+  inputHash: string;
+}
+
+export interface CreateResult {
+  record: ResourceRecord;
+  /** False when an earlier request with the same client token created it. */
+  created: boolean;
+}
+
+/** Selects resources of one family visible under one account and region. */
+export interface ResourceQuery {
+  accountId: string;
+  region: string;
+  type: string;
+  name?: string;
+  version?: string;
+}
+
+export interface Store {
+  /** Creates an account with its first access key, atomically. */
+  createAccount(input: { name: string; admin?: boolean; accountId: string; accessKeyId: string; secretAccessKey: string }): Promise<{ account: Account; key: NewAccessKey }>;
+  listAccounts(): Promise<Account[]>;
+  getAccount(accountId: string): Promise<Account | undefined>;
+  addAccessKey(accountId: string, accessKeyId: string, secretAccessKey: string): Promise<NewAccessKey>;
+  listAccessKeys(accountId: string): Promise<AccessKey[]>;
+  /** The secret of an access key, for SigV4 verification; undefined for an unknown key. */
+  getAccessKeySecret(accessKeyId: string): Promise<{ accountId: string; secretAccessKey: string } | undefined>;
+
+  /**
+   * Inserts a resource. With an idempotency key, a repeated token with the same input returns the first
+   * record (`created: false`) and a different input throws IdempotencyMismatch; concurrent calls with one
+   * token create exactly one resource. A duplicate ARN throws AlreadyExists.
+   */
+  createResource(resource: NewResource, idempotency?: IdempotencyKey): Promise<CreateResult>;
+  getResource(arn: string): Promise<ResourceRecord | undefined>;
+  /** Matching resources ordered by name, then version (numerically), then build. */
+  listResources(query: ResourceQuery): Promise<ResourceRecord[]>;
+  /** Deletes by ARN; false when it did not exist. */
+  deleteResource(arn: string): Promise<boolean>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,124 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isKilnError } from '../../domain/errors.js';
+import type { NewResource, Store } from '../store.js';
+
+/** Opens a fresh, empty store for one test; `close` releases it and anything it left behind. */
+export type StoreFactory = () => Promise<{ store: Store; close: () => Promise<void> }>;
+
+function component(overrides: Partial<NewResource> = {}): NewResource {
+  const base: NewResource = {
+    accountId: '111122223333',
+    region: 'local',
+    type: 'component',
+    name: 'hello',
+    version: '1.0.0',
+    arn: '',
+    data: { platform: 'Linux' },
+    build: 'first',
+    ...overrides,
+  };
+  base.arn ||= `arn:aws:imagebuilder:${base.region}:${base.accountId}:${base.type}/${base.name}/${base.version}`;
+  return base;
+}
+
+/**
+ * The Store conformance suite: every backend must pass it unchanged. Each test opens its own store from the
+ * factory, so backends can use a temp database per test.
+ */
+export function runStoreSuite(backend: string, open: StoreFactory): void {
+  const withStore = (name: string, fn: (store: Store) => Promise<void>): void =>
+    void test(name, async () => {
+      const { store, close } = await open();
+      try {
+        await fn(store);
+      } finally {
+        await close();
+      }
+    });
+
+  void describe(`Store conformance: ${backend}`, () => {
+    withStore('creates accounts with a first access key and lists them', async (store) => {
+      const { account, key } = await store.createAccount({ name: 'admin', admin: true, accountId: '000000000001', accessKeyId: 'AKIAAAAAAAAAAAAAAAA1', secretAccessKey: 's1' });
+      assert.equal(account.admin, true);
+      assert.equal(key.secretAccessKey, 's1');
+      await store.createAccount({ name: 'dev', accountId: '000000000002', accessKeyId: 'AKIAAAAAAAAAAAAAAAA2', secretAccessKey: 's2' });
+      const accounts = await store.listAccounts();
+      assert.deepEqual(accounts.map((a) => [a.accountId, a.name, a.admin]), [['000000000001', 'admin', true], ['000000000002', 'dev', false]]);
+      assert.equal((await store.getAccount('000000000002'))?.name, 'dev');
+      assert.equal(await store.getAccount('999999999999'), undefined);
+    });
+
+    withStore('refuses a duplicate account id or access key id', async (store) => {
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's' });
+      await assert.rejects(store.createAccount({ name: 'b', accountId: '000000000001', accessKeyId: 'AK2', secretAccessKey: 's' }), (e) => isKilnError(e, 'AlreadyExists'));
+      await assert.rejects(store.createAccount({ name: 'c', accountId: '000000000003', accessKeyId: 'AK1', secretAccessKey: 's' }), (e) => isKilnError(e, 'AlreadyExists'));
+      // The failed account must not be half-written.
+      assert.equal(await store.getAccount('000000000003'), undefined);
+    });
+
+    withStore('returns the secret of a known access key and nothing for an unknown one', async (store) => {
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 'first/secret+1' });
+      await store.addAccessKey('000000000001', 'AK2', 'second');
+      assert.deepEqual(await store.getAccessKeySecret('AK1'), { accountId: '000000000001', secretAccessKey: 'first/secret+1' });
+      assert.equal((await store.getAccessKeySecret('AK2'))?.secretAccessKey, 'second');
+      assert.equal(await store.getAccessKeySecret('AK3'), undefined);
+      assert.deepEqual((await store.listAccessKeys('000000000001')).map((k) => k.accessKeyId).sort(), ['AK1', 'AK2']);
+      await assert.rejects(store.addAccessKey('999999999999', 'AK9', 's'), (e) => isKilnError(e, 'NotFound'));
+    });
+
+    withStore('creates, gets and deletes a resource', async (store) => {
+      const { record, created } = await store.createResource(component());
+      assert.equal(created, true);
+      assert.equal(record.arn, 'arn:aws:imagebuilder:local:111122223333:component/hello/1.0.0/1');
+      assert.equal(record.build, 1);
+      assert.deepEqual((await store.getResource(record.arn))?.data, { platform: 'Linux' });
+      assert.equal(await store.deleteResource(record.arn), true);
+      assert.equal(await store.deleteResource(record.arn), false);
+      assert.equal(await store.getResource(record.arn), undefined);
+    });
+
+    withStore('build "first" refuses an existing version; "assign" numbers builds; "none" keeps the ARN', async (store) => {
+      await store.createResource(component());
+      await assert.rejects(store.createResource(component()), (e) => isKilnError(e, 'AlreadyExists'));
+      const a = await store.createResource(component({ type: 'image', build: 'assign' }));
+      const b = await store.createResource(component({ type: 'image', build: 'assign' }));
+      assert.deepEqual([a.record.build, b.record.build], [1, 2]);
+      const plain = await store.createResource(component({ type: 'infrastructure-configuration', version: '', build: 'none', arn: 'arn:x:infra/a' }));
+      assert.equal(plain.record.arn, 'arn:x:infra/a');
+      await assert.rejects(store.createResource(component({ type: 'infrastructure-configuration', version: '', build: 'none', arn: 'arn:x:infra/a' })), (e) => isKilnError(e, 'AlreadyExists'));
+    });
+
+    withStore('lists by name, then numeric version, then build, within one account and region', async (store) => {
+      for (const [name, version] of [['b', '1.10.0'], ['b', '1.2.0'], ['a', '2.0.0'], ['b', '1.2.10']] as const) {
+        await store.createResource(component({ name, version }));
+      }
+      await store.createResource(component({ name: 'a', version: '1.0.0', accountId: '999999999999' }));
+      await store.createResource(component({ name: 'a', version: '1.0.0', region: 'other' }));
+      const all = await store.listResources({ accountId: '111122223333', region: 'local', type: 'component' });
+      assert.deepEqual(all.map((r) => `${r.name}@${r.version}`), ['a@2.0.0', 'b@1.2.0', 'b@1.2.10', 'b@1.10.0']);
+      const b = await store.listResources({ accountId: '111122223333', region: 'local', type: 'component', name: 'b', version: '1.2.0' });
+      assert.deepEqual(b.map((r) => r.version), ['1.2.0']);
+    });
+
+    withStore('a repeated client token returns the first result; another input is a mismatch', async (store) => {
+      const key = { operation: 'CreateComponent', token: 't-1', inputHash: 'h1' };
+      const first = await store.createResource(component(), key);
+      const again = await store.createResource(component(), key);
+      assert.equal(again.created, false);
+      assert.deepEqual(again.record, first.record);
+      await assert.rejects(store.createResource(component({ version: '2.0.0' }), { ...key, inputHash: 'h2' }), (e) => isKilnError(e, 'IdempotencyMismatch'));
+      // The answer survives the resource's deletion, as AWS's idempotency window does.
+      await store.deleteResource(first.record.arn);
+      assert.equal((await store.createResource(component(), key)).record.arn, first.record.arn);
+    });
+
+    withStore('50 concurrent creates with one token make exactly one resource', async (store) => {
+      const key = { operation: 'CreateImage', token: 'same', inputHash: 'h' };
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.createResource(component({ type: 'image', build: 'assign' }), key)));
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.equal(new Set(results.map((r) => r.record.arn)).size, 1);
+      assert.equal((await store.listResources({ accountId: '111122223333', region: 'local', type: 'image' })).length, 1);
+    });
+  });
+}
