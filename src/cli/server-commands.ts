@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
-import { createAccount } from '../service/accounts.js';
-import { DEFAULT_LISTEN, openStore, resolveDataDir, startServer } from './server-start.js';
+import { DEFAULT_LISTEN } from './server-defaults.js';
+
+// The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
+const loadServer = () => import('./server-start.js');
+const loadAccounts = () => import('../service/accounts.js');
 
 /** Stops the server on SIGTERM/SIGINT: in-flight requests finish, then the process exits 0. */
 function drainOnSignal(close: () => Promise<void>): void {
@@ -30,14 +33,15 @@ export function registerServerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--config <file>', 'configuration file (YAML or JSON)')
     .action(async (opts: { dataDir?: string; listen: string; config?: string }) => {
-      const server = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
-      drainOnSignal(server.close);
+      const { startServer, resolveDataDir } = await loadServer();
+      const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
+      drainOnSignal(running.close);
       process.stdout.write(
         [
-          `Kiln is serving the Image Builder API at ${server.endpoint} (regions: ${server.regions.join(', ')})`,
-          `Console:     ${server.consoleUrl}`,
-          `Credentials: ${server.credentialsPath}`,
-          `Try: AWS_SHARED_CREDENTIALS_FILE=${server.credentialsPath} aws imagebuilder list-components --endpoint-url ${server.endpoint} --region ${server.regions[0]}`,
+          `Kiln is serving the Image Builder API at ${running.endpoint} (regions: ${running.regions.join(', ')})`,
+          `Console:     ${running.consoleUrl}`,
+          `Credentials: ${running.credentialsPath}`,
+          `Try: AWS_SHARED_CREDENTIALS_FILE=${running.credentialsPath} aws imagebuilder list-components --endpoint-url ${running.endpoint} --region ${running.regions[0]}`,
           '',
         ].join('\n'),
       );
@@ -50,9 +54,10 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
     .option('--json', 'print {"accountId","accessKeyId","secretAccessKey"}')
     .action(async (name: string, opts: { dataDir?: string; json?: boolean }) => {
+      const { openStore, resolveDataDir } = await loadServer();
       const store = openStore(resolveDataDir(opts.dataDir));
       try {
-        const { account, key } = await createAccount(store, name);
+        const { account, key } = await (await loadAccounts()).createAccount(store, name);
         if (opts.json) {
           process.stdout.write(JSON.stringify({ accountId: account.accountId, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }) + '\n');
         } else {
@@ -68,6 +73,7 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
     .option('--json', 'print a JSON array')
     .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const { openStore, resolveDataDir } = await loadServer();
       const store = openStore(resolveDataDir(opts.dataDir));
       try {
         const list = await store.listAccounts();

@@ -8,7 +8,8 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { loadServerConfig } from './server-config.js';
 
-export const DEFAULT_LISTEN = '127.0.0.1:8420';
+export { DEFAULT_LISTEN } from './server-defaults.js';
+import { DEFAULT_LISTEN } from './server-defaults.js';
 
 /** The data directory: `--data-dir`, else `$KILN_DATA_DIR`, else `./.kiln`. */
 export function resolveDataDir(flag: string | undefined): string {

@@ -136,6 +136,7 @@ async function toeRun(flags: RunFlags): Promise<number> {
   const onSignal = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const instance = new LocalInstance();
   try {
     const result = await runDocuments({
       documents,
@@ -145,7 +146,7 @@ async function toeRun(flags: RunFlags): Promise<number> {
       logDirectory: resolve(flags.logDirectory ?? config.logDirectory ?? '.'),
       stateDirectory: flags.stateDirectory ?? config.stateDirectory,
       trace: flags.trace ?? config.trace ?? false,
-      instance: new LocalInstance(),
+      instance,
       modules: actionModules(),
       signal: controller.signal,
       onOutput: (text) => process.stderr.write(text),
@@ -154,6 +155,7 @@ async function toeRun(flags: RunFlags): Promise<number> {
     if (controller.signal.aborted) return 130;
     return result.summary.status === 'Success' || result.summary.status === 'SuccessWithIgnoredFailure' ? 0 : 1;
   } finally {
+    await instance.dispose();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -32,7 +32,7 @@ export async function startLocalS3(directory: string, buckets: string[]): Promis
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
   };
-  const client = createS3Client(settings);
+  const client = await createS3Client(settings);
   for (const bucket of buckets) await client.send(new CreateBucketCommand({ Bucket: bucket }));
   return {
     settings,

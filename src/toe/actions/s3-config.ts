@@ -1,4 +1,4 @@
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 
 /** Where S3Download / S3Upload send their requests: AWS S3 itself or any S3-compatible endpoint. */
 export interface S3Settings {
@@ -40,7 +40,9 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
 }
 
 /** Builds an S3 client for the settings; the caller destroys it when done. */
-export function createS3Client(settings: S3Settings): S3Client {
+export async function createS3Client(settings: S3Settings): Promise<S3Client> {
+  // Loaded on first use: the SDK is large, and most runs never touch S3.
+  const { S3Client } = await import('@aws-sdk/client-s3');
   const config: S3ClientConfig = { region: settings.region ?? 'us-east-1' };
   if (settings.endpoint !== undefined) {
     config.endpoint = settings.endpoint;

@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   checkAccountId,
   createS3Client,
@@ -65,7 +65,7 @@ async function fetchObject(job: Job, location: S3Location, target: string): Prom
   context.log.info(`Downloading ${s3Uri(location)} to ${target}`);
   try {
     const response = await client.send(
-      new GetObjectCommand({
+      new (await import('@aws-sdk/client-s3')).GetObjectCommand({
         Bucket: location.bucket,
         Key: location.key,
         ...(item.expectedBucketOwner === undefined ? {} : { ExpectedBucketOwner: item.expectedBucketOwner }),
@@ -111,7 +111,7 @@ async function listKeys(job: Job, location: S3Location, prefix: string): Promise
   try {
     do {
       const page = await job.client.send(
-        new ListObjectsV2Command({
+        new (await import('@aws-sdk/client-s3')).ListObjectsV2Command({
           Bucket: location.bucket,
           Prefix: prefix,
           ...(token === undefined ? {} : { ContinuationToken: token }),
@@ -168,7 +168,7 @@ export function createS3Download(settings: () => S3Settings): ActionModule {
     fields,
     async run(inputs, context) {
       const items = inputs as S3DownloadItem[];
-      const client = createS3Client(settings());
+      const client = await createS3Client(settings());
       try {
         for (const [index, item] of items.entries()) {
           const location = parseS3Uri(item.source);

@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   checkAccountId,
   createS3Client,
@@ -137,7 +137,7 @@ async function upload(job: Job, destination: S3Location, file: Upload): Promise<
   try {
     const body = await context.instance.fs.readFile(file.path);
     await client.send(
-      new PutObjectCommand({
+      new (await import('@aws-sdk/client-s3')).PutObjectCommand({
         Bucket: destination.bucket,
         Key: file.key,
         Body: body,
@@ -160,7 +160,7 @@ export function createS3Upload(settings: () => S3Settings): ActionModule {
     fields,
     async run(inputs, context) {
       const items = inputs as S3UploadItem[];
-      const client = createS3Client(settings());
+      const client = await createS3Client(settings());
       try {
         for (const [index, item] of items.entries()) {
           const job: Job = { client, context, item, where: `inputs[${index}]` };

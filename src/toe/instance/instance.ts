@@ -75,4 +75,6 @@ export interface Instance {
   getFile(path: string): Promise<Buffer>;
   /** Restarts the instance. Only called when canReboot is true. */
   reboot(signal?: AbortSignal): Promise<void>;
+  /** Releases what the instance holds; idempotent. */
+  dispose?(): Promise<void>;
 }

@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { chmodSync, writeFileSync, type Stats } from 'node:fs';
 import type { ExecOptions, ExecResult, FileStat, Instance, InstanceFs } from './instance.js';
+import { Launcher } from './launcher.js';
 import { killTree } from './process-tree.js';
 
+/** Files up to this size are written synchronously by putFile. */
+const SYNC_WRITE_LIMIT = 64 * 1024;
 /** How long to keep reading after the main process exits, for output still in the pipes. */
 const DRAIN_MS = 100;
 
@@ -141,13 +144,30 @@ export class LocalInstance implements Instance {
   readonly platform = 'linux' as const;
   readonly canReboot = false;
   readonly fs = localFs;
+  private readonly launcher = new Launcher();
 
-  exec(argv: string[], options?: ExecOptions): Promise<ExecResult> {
-    return execLocal(argv, options);
+  /** Starts processes through a bash launcher (cheaper than forking Node); spawns directly when it is busy. */
+  exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (options.env !== undefined || this.launcher.busy) return execLocal(argv, options);
+    return this.launcher.exec(argv, options);
   }
 
-  async putFile(path: string, data: Buffer | string, mode?: number): Promise<void> {
-    await localFs.writeFile(path, data, mode === undefined ? undefined : { mode });
+  dispose(): Promise<void> {
+    this.launcher.dispose();
+    return Promise.resolve();
+  }
+
+  putFile(path: string, data: Buffer | string, mode?: number): Promise<void> {
+    // Small files (step scripts) are written synchronously: a thread-pool round trip per call costs more than the
+    // write, and every ExecuteBash step writes one. Large files keep the event loop free.
+    if (data.length > SYNC_WRITE_LIMIT) return localFs.writeFile(path, data, mode === undefined ? undefined : { mode });
+    try {
+      writeFileSync(path, data, mode === undefined ? undefined : { mode });
+      if (mode !== undefined) chmodSync(path, mode);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   getFile(path: string): Promise<Buffer> {

@@ -92,11 +92,11 @@ test('a step that always asks for a reboot fails instead of looping forever', as
 });
 
 test('a run resumes from its state directory: finished steps are not run again', async (t) => {
-  const text = `${header}  - name: build\n    steps:\n      - name: Once\n        action: ExecuteBash\n        inputs:\n          commands: ['echo x >> runs', 'echo first']\n      - name: Crash\n        action: ExecuteBash\n        inputs:\n          commands: ['if [ ! -f crashed ]; then touch crashed; kill -9 $PPID; sleep 5; fi', 'echo {{ build.Once.outputs.stdout }}']\n`;
+  const text = `${header}  - name: build\n    steps:\n      - name: Once\n        action: ExecuteBash\n        inputs:\n          commands: ['echo x >> runs', 'echo first']\n      - name: Crash\n        action: ExecuteBash\n        inputs:\n          commands: ['if [ ! -f crashed ]; then touch crashed; read -r _ _ _ runner _ < /proc/$PPID/stat; kill -9 $runner $PPID; sleep 5; fi', 'echo {{ build.Once.outputs.stdout }}']\n`;
   const dir = await scratchDir(t);
   await writeFile(join(dir, 'doc.yaml'), text);
   const state = join(dir, 'state');
-  // Run the CLI so the kill takes the whole runner down, as a real reboot does.
+  // Run the CLI so the kill takes the whole runner down (the script's parent is the runner's process launcher).
   const cli = ['node', join(process.cwd(), 'bin/kiln'), 'toe', 'run', '-d', 'doc.yaml', '-i', 'resume-1', '-s', state, '-l', dir];
   const crashed = await execLocal(cli, { cwd: dir });
   assert.notEqual(crashed.exitCode, 0);
