@@ -9,7 +9,6 @@ import type { Store } from '../store/store.js';
 import { loadServerConfig } from './server-config.js';
 
 export { DEFAULT_LISTEN } from './server-defaults.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
 
 /** The data directory: `--data-dir`, else `$KILN_DATA_DIR`, else `./.kiln`. */
 export function resolveDataDir(flag: string | undefined): string {
