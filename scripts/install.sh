@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++)
-testing=(sudo adduser iputils-ping openssl)
+testing=(sudo adduser iputils-ping openssl awscli)
 want=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${testing[@]}")
 
