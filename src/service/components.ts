@@ -4,6 +4,7 @@ import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { latestSelectors, parseSemver, parseVersionFilter, resolveLatest, type Semver } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
+import { recipesUsingComponent } from './component-refs.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 
@@ -217,8 +218,11 @@ function deleteComponent(store: Store): OperationHandler {
     if (arn.build === undefined || !parseSemver(arn.version ?? '')) {
       throw new KilnError('InvalidArgument', `The value supplied for parameter 'componentBuildVersionArn' must be a component build version ARN (…/<version>/<build>): ${String(input.componentBuildVersionArn)}`);
     }
-    // Recipes will hold references to components; the ResourceDependencyException check lands with them.
     const arnText = formatArn(arn);
+    const record = await store.getResource(arnText);
+    if (!record) throw new KilnError('NotFound', `The component ${arnText} does not exist.`);
+    const users = await recipesUsingComponent(store, record);
+    if (users.length > 0) throw new KilnError('DependencyExists', `The component ${arnText} is used by ${users.join(', ')}; delete or change those recipes first.`);
     if (!(await store.deleteResource(arnText))) throw new KilnError('NotFound', `The component ${arnText} does not exist.`);
     return { componentBuildVersionArn: arnText };
   };
