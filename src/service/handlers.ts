@@ -4,6 +4,7 @@ import { configurationHandlers } from './configurations.js';
 import { pipelineHandlers } from './pipelines.js';
 import { recipeHandlers } from './recipes.js';
 import type { OperationHandler } from './types.js';
+import { workflowHandlers } from './workflows.js';
 
 /** Every implemented operation by wire name; operations absent here answer "not implemented". */
 export function buildHandlers(store: Store): Record<string, OperationHandler> {
@@ -12,5 +13,6 @@ export function buildHandlers(store: Store): Record<string, OperationHandler> {
     ...recipeHandlers(store),
     ...configurationHandlers(store),
     ...pipelineHandlers(store),
+    ...workflowHandlers(store),
   };
 }
