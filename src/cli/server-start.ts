@@ -71,7 +71,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const credentialsPath = path.join(options.dataDir, 'credentials');
     await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
     const app = buildApi({
-      handlers: buildHandlers(store),
+      handlers: buildHandlers(store, { regions: config.regions }),
       regions: new Set(config.regions),
       lookupKey: (id) => store.getAccessKeySecret(id),
       logger: options.logger ?? false,

@@ -6,12 +6,18 @@ import { recipeHandlers } from './recipes.js';
 import type { OperationHandler } from './types.js';
 import { workflowHandlers } from './workflows.js';
 
+/** What handlers need to know of Kiln's configuration. */
+export interface HandlerOptions {
+  /** The configured regions: distributions may target only these. */
+  regions: readonly string[];
+}
+
 /** Every implemented operation by wire name; operations absent here answer "not implemented". */
-export function buildHandlers(store: Store): Record<string, OperationHandler> {
+export function buildHandlers(store: Store, options: HandlerOptions): Record<string, OperationHandler> {
   return {
     ...componentHandlers(store),
     ...recipeHandlers(store),
-    ...configurationHandlers(store),
+    ...configurationHandlers(store, { regions: new Set(options.regions) }),
     ...pipelineHandlers(store),
     ...workflowHandlers(store),
   };

@@ -324,45 +324,30 @@ function listImagePipelines(store: Store): OperationHandler {
 function updateImagePipeline(store: Store): OperationHandler {
   return async (input, ctx) => {
     const existing = await getPipelineRecord(store, ctx, input.imagePipelineArn);
-    const prior = existing.data as unknown as PipelineData;
     const token = str(input.clientToken);
-    const hash = inputHash(input);
-    if (token !== undefined && prior.lastUpdate?.token === token) {
-      if (prior.lastUpdate.inputHash !== hash) throw new KilnError('IdempotencyMismatch', `clientToken ${token} was already used with different parameters`);
-      return { clientToken: token, imagePipelineArn: existing.arn };
-    }
     const fields = await buildPipeline(store, ctx, input, []);
-    const data: PipelineData = {
-      ...fields,
-      name: prior.name,
-      tags: prior.tags,
-      dateCreated: prior.dateCreated,
-      dateUpdated: new Date().toISOString(),
-      dateLastRun: prior.dateLastRun,
-      lastRunStatus: prior.lastRunStatus,
-      // AWS resets the failure count when a pipeline is updated.
-      consecutiveFailures: 0,
-      ...(token === undefined ? {} : { lastUpdate: { token, inputHash: hash } }),
-    };
-    await replaceResource(store, existing, compact(data));
+    const idempotency = token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
+    // Identity and run history are read inside the store's transaction, so a concurrent run record is kept.
+    await store.updateResource(
+      existing.arn,
+      (current) => {
+        const prior = current.data as unknown as PipelineData;
+        return compact({
+          ...fields,
+          name: prior.name,
+          tags: prior.tags,
+          dateCreated: prior.dateCreated,
+          dateUpdated: new Date().toISOString(),
+          dateLastRun: prior.dateLastRun,
+          lastRunStatus: prior.lastRunStatus,
+          // AWS resets the failure count when a pipeline is updated.
+          consecutiveFailures: 0,
+        } satisfies PipelineData);
+      },
+      idempotency,
+    );
     return { clientToken: token, imagePipelineArn: existing.arn };
   };
-}
-
-/**
- * Replaces a record's data. The Store has no update yet, so this deletes and re-inserts under the same ARN;
- * a concurrent writer that got there first turns into ResourceInUse rather than a lost update. Swap for an
- * atomic `store.updateResource` when the Store grows one.
- */
-async function replaceResource(store: Store, existing: ResourceRecord, data: Record<string, unknown>): Promise<void> {
-  const busy = () => new KilnError('InUse', `The image pipeline ${existing.arn} is being changed by another request; retry.`);
-  if (!(await store.deleteResource(existing.arn))) throw busy();
-  try {
-    await store.createResource({ accountId: existing.accountId, region: existing.region, type: existing.type, name: existing.name, version: existing.version, arn: existing.arn, data, build: 'none' });
-  } catch (err) {
-    if (isKilnError(err, 'AlreadyExists')) throw busy();
-    throw err;
-  }
 }
 
 function deleteImagePipeline(store: Store): OperationHandler {

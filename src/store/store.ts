@@ -101,6 +101,13 @@ export interface Store {
   getResource(arn: string): Promise<ResourceRecord | undefined>;
   /** Matching resources ordered by name, then version (numerically), then build. */
   listResources(query: ResourceQuery): Promise<ResourceRecord[]>;
+  /**
+   * Replaces a resource's data atomically. `change` gets the stored record and returns the new data; it runs
+   * inside the transaction, so it must be synchronous and do no I/O (it may throw to abort). With an idempotency
+   * key, a repeated token with the same input returns the first result and changes nothing; a different input
+   * throws IdempotencyMismatch. Throws NotFound when the ARN does not exist.
+   */
+  updateResource(arn: string, change: (current: ResourceRecord) => Record<string, unknown>, idempotency?: IdempotencyKey): Promise<ResourceRecord>;
   /** Deletes by ARN; false when it did not exist. */
   deleteResource(arn: string): Promise<boolean>;
 

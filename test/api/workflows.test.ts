@@ -22,7 +22,6 @@ import { buildApi } from '../../src/api/server.js';
 import { openStore } from '../../src/cli/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';
-import { workflowHandlers } from '../../src/service/workflows.js';
 
 const DOC = `name: my-build
 schemaVersion: 1.0
@@ -45,17 +44,14 @@ outputs:
     value: $.stepOutputs.CreateOutputAMI.imageId
 `;
 
-/**
- * A real server whose handlers include the workflow family. The shared fixture serves `buildHandlers` only, and
- * workflows are not wired there yet, so this test composes the same pieces itself.
- */
+/** A real server with two accounts whose keys the test holds, composed from the same pieces as `kiln serve`. */
 async function serve(t: TestContext) {
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-wf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = openStore(dir);
   const admin = await createAccount(store, 'admin', { admin: true });
   const other = await createAccount(store, 'other');
-  const app = buildApi({ handlers: { ...buildHandlers(store), ...workflowHandlers(store) }, regions: new Set(['local']), lookupKey: (id) => store.getAccessKeySecret(id) });
+  const app = buildApi({ handlers: buildHandlers(store, { regions: ['local'] }), regions: new Set(['local']), lookupKey: (id) => store.getAccessKeySecret(id) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const endpoint = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

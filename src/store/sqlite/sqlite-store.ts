@@ -256,6 +256,34 @@ export class SqliteStore implements Store {
     });
   }
 
+  updateResource(arn: string, change: (current: ResourceRecord) => Record<string, unknown>, idempotency?: IdempotencyKey): Promise<ResourceRecord> {
+    const tx = this.db.transaction((): ResourceRecord => {
+      const row = this.db.prepare('SELECT * FROM resources WHERE arn = ?').get(arn) as ResourceRow | undefined;
+      if (!row) throw new KilnError('NotFound', `${arn} does not exist`);
+      const current = toRecord(row);
+      if (idempotency) {
+        const prior = this.db
+          .prepare('SELECT input_hash, result FROM idempotency WHERE account_id = ? AND region = ? AND operation = ? AND token = ?')
+          .get(current.accountId, current.region, idempotency.operation, idempotency.token) as { input_hash: string; result: string } | undefined;
+        if (prior) {
+          if (prior.input_hash !== idempotency.inputHash) {
+            throw new KilnError('IdempotencyMismatch', `clientToken ${idempotency.token} was already used with different parameters`);
+          }
+          return JSON.parse(prior.result) as ResourceRecord;
+        }
+      }
+      const record: ResourceRecord = { ...current, data: change(current) };
+      this.db.prepare('UPDATE resources SET data = ? WHERE arn = ?').run(JSON.stringify(record.data), arn);
+      if (idempotency) {
+        this.db
+          .prepare('INSERT INTO idempotency (account_id, region, operation, token, input_hash, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(current.accountId, current.region, idempotency.operation, idempotency.token, idempotency.inputHash, JSON.stringify(record), new Date().toISOString());
+      }
+      return record;
+    });
+    return this.run(() => tx.immediate());
+  }
+
   deleteResource(arn: string): Promise<boolean> {
     return this.run(() => this.db.prepare('DELETE FROM resources WHERE arn = ?').run(arn).changes > 0);
   }

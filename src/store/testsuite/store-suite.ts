@@ -120,5 +120,28 @@ export function runStoreSuite(backend: string, open: StoreFactory): void {
       assert.equal(new Set(results.map((r) => r.record.arn)).size, 1);
       assert.equal((await store.listResources({ accountId: '111122223333', region: 'local', type: 'image' })).length, 1);
     });
+
+    withStore('updates replace data atomically, keep identity, and honour client tokens', async (store) => {
+      const { record } = await store.createResource(component({ type: 'image-pipeline', version: '', build: 'none' }));
+      const key = { operation: 'UpdateImagePipeline', token: 'u-1', inputHash: 'h1' };
+      const updated = await store.updateResource(record.arn, (cur) => ({ ...cur.data, status: 'DISABLED' }), key);
+      assert.deepEqual(updated.data, { platform: 'Linux', status: 'DISABLED' });
+      assert.equal(updated.createdAt, record.createdAt);
+      assert.deepEqual((await store.getResource(record.arn))?.data, updated.data);
+      // The same token again changes nothing, even when the change would now differ.
+      const again = await store.updateResource(record.arn, () => ({ status: 'ENABLED' }), key);
+      assert.deepEqual(again.data, updated.data);
+      await assert.rejects(store.updateResource(record.arn, () => ({}), { ...key, inputHash: 'h2' }), (e) => isKilnError(e, 'IdempotencyMismatch'));
+      await assert.rejects(store.updateResource(`${record.arn}-missing`, () => ({})), (e) => isKilnError(e, 'NotFound'));
+      // A change that throws leaves the stored data as it was.
+      await assert.rejects(store.updateResource(record.arn, () => { throw new Error('refused'); }), /refused/);
+      assert.deepEqual((await store.getResource(record.arn))?.data, updated.data);
+    });
+
+    withStore('concurrent read-modify-write updates lose nothing', async (store) => {
+      const { record } = await store.createResource(component({ type: 'counter', version: '', build: 'none', data: { n: 0 } }));
+      await Promise.all(Array.from({ length: 40 }, () => store.updateResource(record.arn, (cur) => ({ n: (cur.data.n as number) + 1 }))));
+      assert.equal((await store.getResource(record.arn))?.data.n, 40);
+    });
   });
 }
