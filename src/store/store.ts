@@ -82,6 +82,20 @@ export interface ResourceQuery {
   version?: string;
 }
 
+/** A unit of background work on one resource (e.g. `build-image` for an image ARN). */
+export interface Job {
+  id: number;
+  kind: string;
+  resourceArn: string;
+  state: 'queued' | 'leased' | 'done' | 'failed' | 'cancelled';
+  leaseOwner: string | undefined;
+  /** ISO time after which a leased job may be taken by another worker. */
+  leaseUntil: string | undefined;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface Store {
   /** Creates an account with its first access key, atomically. */
   createAccount(input: { name: string; admin?: boolean; accountId: string; accessKeyId: string; secretAccessKey: string }): Promise<{ account: Account; key: NewAccessKey }>;
@@ -95,9 +109,10 @@ export interface Store {
   /**
    * Inserts a resource. With an idempotency key, a repeated token with the same input returns the first
    * record (`created: false`) and a different input throws IdempotencyMismatch; concurrent calls with one
-   * token create exactly one resource. A duplicate ARN throws AlreadyExists.
+   * token create exactly one resource. A duplicate ARN throws AlreadyExists. With `enqueue`, a queued job of
+   * that kind for the new resource is created in the same transaction, so a resource never lacks its job.
    */
-  createResource(resource: NewResource, idempotency?: IdempotencyKey): Promise<CreateResult>;
+  createResource(resource: NewResource, idempotency?: IdempotencyKey, options?: { enqueue?: string }): Promise<CreateResult>;
   getResource(arn: string): Promise<ResourceRecord | undefined>;
   /** Matching resources ordered by name, then version (numerically), then build. */
   listResources(query: ResourceQuery): Promise<ResourceRecord[]>;
@@ -108,8 +123,30 @@ export interface Store {
    * throws IdempotencyMismatch. Throws NotFound when the ARN does not exist.
    */
   updateResource(arn: string, change: (current: ResourceRecord) => Record<string, unknown>, idempotency?: IdempotencyKey): Promise<ResourceRecord>;
-  /** Deletes by ARN; false when it did not exist. */
+  /** Deletes by ARN, with its policy and grants; false when it did not exist. */
   deleteResource(arn: string): Promise<boolean>;
+
+  /**
+   * Sets a resource's policy and the accounts it grants access to (`*` for all), replacing earlier ones
+   * atomically. NotFound when the resource does not exist.
+   */
+  putResourcePolicy(arn: string, policy: string, grantees: readonly string[]): Promise<void>;
+  getResourcePolicy(arn: string): Promise<string | undefined>;
+  /** Resources of one type in a region that other accounts granted to `grantee` (directly or through `*`). */
+  listGrantedResources(query: { grantee: string; region: string; type: string }): Promise<ResourceRecord[]>;
+
+  /** Queues a job for a resource. */
+  enqueueJob(kind: string, resourceArn: string): Promise<Job>;
+  /**
+   * Leases the oldest job of the given kinds that is queued, or leased with an expired lease, to `owner` for
+   * `leaseMs`; undefined when none is ready. Two workers never hold the same job at once.
+   */
+  leaseJob(kinds: readonly string[], owner: string, leaseMs: number): Promise<Job | undefined>;
+  /** Extends a lease still held by `owner`; false when the lease was lost. */
+  renewJob(id: number, owner: string, leaseMs: number): Promise<boolean>;
+  /** Ends a job held by `owner` (or a queued one, for `cancelled`); false when it was not theirs to end. */
+  finishJob(id: number, owner: string | undefined, state: 'done' | 'failed' | 'cancelled'): Promise<boolean>;
+  listJobs(query: { resourceArn?: string; state?: Job['state'] }): Promise<Job[]>;
 
   close(): Promise<void>;
 }

@@ -44,4 +44,32 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (account_id, region, operation, token)
   );
   `,
+  `
+  -- A resource policy as written, and the accounts it grants (or '*' for every account), for Shared listings.
+  CREATE TABLE resource_policies (
+    arn TEXT PRIMARY KEY REFERENCES resources(arn) ON DELETE CASCADE,
+    policy TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE resource_grants (
+    arn TEXT NOT NULL REFERENCES resources(arn) ON DELETE CASCADE,
+    grantee TEXT NOT NULL,
+    PRIMARY KEY (arn, grantee)
+  );
+  CREATE INDEX resource_grants_grantee ON resource_grants(grantee);
+  -- The durable work queue: a job is leased by one worker at a time until done, failed, or its lease expires.
+  CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    resource_arn TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'failed', 'cancelled')),
+    lease_owner TEXT,
+    lease_until TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX jobs_ready ON jobs(state, kind, id);
+  CREATE INDEX jobs_resource ON jobs(resource_arn);
+  `,
 ];

@@ -31,11 +31,14 @@ test('sqlite: WAL mode, migrations recorded, data survives a reopen', async (t) 
   t.after(close);
   assert.equal(store.schemaVersion(), MIGRATIONS.length);
   await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 'sec' });
+  const job = await store.enqueueJob('build-image', 'arn:aws:imagebuilder:local:000000000001:image/x/1.0.0/1');
   await store.close();
   const reopened = new SqliteStore({ path: dbPath, secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
   t.after(() => reopened.close());
   assert.equal(reopened.schemaVersion(), MIGRATIONS.length);
   assert.equal((await reopened.getAccessKeySecret('AK1'))?.secretAccessKey, 'sec');
+  // The build queue is durable: a job queued before a restart is still there to be leased.
+  assert.equal((await reopened.leaseJob(['build-image'], 'after-restart', 1000))?.id, job.id);
   const raw = new Database(dbPath, { readonly: true });
   t.after(() => raw.close());
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');

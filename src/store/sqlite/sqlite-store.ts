@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { KilnError } from '../../domain/errors.js';
 import type { SecretBox } from '../secret-box.js';
 import type {
+  Job,
   AccessKey,
   Account,
   CreateResult,
@@ -34,6 +35,30 @@ interface AccountRow {
 }
 
 const toAccount = (r: AccountRow): Account => ({ accountId: r.account_id, name: r.name, admin: r.admin === 1, createdAt: r.created_at });
+
+interface JobRow {
+  id: number;
+  kind: string;
+  resource_arn: string;
+  state: Job['state'];
+  lease_owner: string | null;
+  lease_until: string | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const toJob = (row: JobRow): Job => ({
+  id: row.id,
+  kind: row.kind,
+  resourceArn: row.resource_arn,
+  state: row.state,
+  leaseOwner: row.lease_owner ?? undefined,
+  leaseUntil: row.lease_until ?? undefined,
+  attempts: row.attempts,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
 
 const toRecord = (r: ResourceRow): ResourceRecord => ({
   arn: r.arn,
@@ -174,7 +199,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  createResource(resource: NewResource, idempotency?: IdempotencyKey): Promise<CreateResult> {
+  createResource(resource: NewResource, idempotency?: IdempotencyKey, options: { enqueue?: string } = {}): Promise<CreateResult> {
     const tx = this.db.transaction((): CreateResult => {
       const now = new Date().toISOString();
       if (idempotency) {
@@ -227,6 +252,7 @@ export class SqliteStore implements Store {
           .prepare('INSERT INTO idempotency (account_id, region, operation, token, input_hash, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
           .run(resource.accountId, resource.region, idempotency.operation, idempotency.token, idempotency.inputHash, JSON.stringify(record), now);
       }
+      if (options.enqueue !== undefined) this.insertJob(options.enqueue, arn, now);
       return { record, created: true };
     });
     return this.run(() => tx.immediate());
@@ -282,6 +308,104 @@ export class SqliteStore implements Store {
       return record;
     });
     return this.run(() => tx.immediate());
+  }
+
+  putResourcePolicy(arn: string, policy: string, grantees: readonly string[]): Promise<void> {
+    const tx = this.db.transaction(() => {
+      if (!this.db.prepare('SELECT 1 FROM resources WHERE arn = ?').get(arn)) throw new KilnError('NotFound', `${arn} does not exist`);
+      this.db.prepare('INSERT OR REPLACE INTO resource_policies (arn, policy, updated_at) VALUES (?, ?, ?)').run(arn, policy, new Date().toISOString());
+      this.db.prepare('DELETE FROM resource_grants WHERE arn = ?').run(arn);
+      const grant = this.db.prepare('INSERT OR IGNORE INTO resource_grants (arn, grantee) VALUES (?, ?)');
+      for (const g of grantees) grant.run(arn, g);
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  getResourcePolicy(arn: string): Promise<string | undefined> {
+    return this.run(() => (this.db.prepare('SELECT policy FROM resource_policies WHERE arn = ?').get(arn) as { policy: string } | undefined)?.policy);
+  }
+
+  listGrantedResources(query: { grantee: string; region: string; type: string }): Promise<ResourceRecord[]> {
+    return this.run(() =>
+      (
+        this.db
+          .prepare(
+            `SELECT DISTINCT r.* FROM resources r JOIN resource_grants g ON g.arn = r.arn
+             WHERE g.grantee IN (?, '*') AND r.region = ? AND r.type = ? AND r.account_id <> ?
+             ORDER BY r.name, r.major, r.minor, r.patch, r.build`,
+          )
+          .all(query.grantee, query.region, query.type, query.grantee) as ResourceRow[]
+      ).map(toRecord),
+    );
+  }
+
+  private insertJob(kind: string, resourceArn: string, now: string): Job {
+    const id = this.db
+      .prepare("INSERT INTO jobs (kind, resource_arn, state, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)")
+      .run(kind, resourceArn, now, now).lastInsertRowid;
+    return toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow);
+  }
+
+  enqueueJob(kind: string, resourceArn: string): Promise<Job> {
+    return this.run(() => this.insertJob(kind, resourceArn, new Date().toISOString()));
+  }
+
+  leaseJob(kinds: readonly string[], owner: string, leaseMs: number): Promise<Job | undefined> {
+    const tx = this.db.transaction((): Job | undefined => {
+      const now = new Date();
+      const marks = kinds.map(() => '?').join(', ');
+      const row = this.db
+        .prepare(
+          `SELECT * FROM jobs WHERE kind IN (${marks}) AND (state = 'queued' OR (state = 'leased' AND lease_until < ?)) ORDER BY id LIMIT 1`,
+        )
+        .get(...kinds, now.toISOString()) as JobRow | undefined;
+      if (!row) return undefined;
+      const until = new Date(now.getTime() + leaseMs).toISOString();
+      this.db
+        .prepare("UPDATE jobs SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?")
+        .run(owner, until, now.toISOString(), row.id);
+      return toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(row.id) as JobRow);
+    });
+    return this.run(() => (kinds.length === 0 ? undefined : tx.immediate()));
+  }
+
+  renewJob(id: number, owner: string, leaseMs: number): Promise<boolean> {
+    return this.run(() => {
+      const now = new Date();
+      return (
+        this.db
+          .prepare("UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?")
+          .run(new Date(now.getTime() + leaseMs).toISOString(), now.toISOString(), id, owner).changes > 0
+      );
+    });
+  }
+
+  finishJob(id: number, owner: string | undefined, state: 'done' | 'failed' | 'cancelled'): Promise<boolean> {
+    return this.run(() => {
+      const now = new Date().toISOString();
+      const sql =
+        owner === undefined
+          ? "UPDATE jobs SET state = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'queued'"
+          : "UPDATE jobs SET state = ?, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?";
+      const args = owner === undefined ? [state, now, id] : [state, now, id, owner];
+      return this.db.prepare(sql).run(...args).changes > 0;
+    });
+  }
+
+  listJobs(query: { resourceArn?: string; state?: Job['state'] }): Promise<Job[]> {
+    return this.run(() => {
+      let sql = 'SELECT * FROM jobs WHERE 1 = 1';
+      const params: unknown[] = [];
+      if (query.resourceArn !== undefined) {
+        sql += ' AND resource_arn = ?';
+        params.push(query.resourceArn);
+      }
+      if (query.state !== undefined) {
+        sql += ' AND state = ?';
+        params.push(query.state);
+      }
+      return (this.db.prepare(`${sql} ORDER BY id`).all(...params) as JobRow[]).map(toJob);
+    });
   }
 
   deleteResource(arn: string): Promise<boolean> {

@@ -138,6 +138,56 @@ export function runStoreSuite(backend: string, open: StoreFactory): void {
       assert.deepEqual((await store.getResource(record.arn))?.data, updated.data);
     });
 
+    withStore('resource policies grant resources to accounts, and go with the resource', async (store) => {
+      const mine = await store.createResource(component({ name: 'shared' }));
+      await store.createResource(component({ name: 'private' }));
+      const other = await store.createResource(component({ name: 'theirs', accountId: '444455556666' }));
+      await store.putResourcePolicy(mine.record.arn, '{"Version":"2012-10-17"}', ['999999999999']);
+      await store.putResourcePolicy(other.record.arn, '{"v":2}', ['*']);
+      assert.equal(await store.getResourcePolicy(mine.record.arn), '{"Version":"2012-10-17"}');
+      const granted = await store.listGrantedResources({ grantee: '999999999999', region: 'local', type: 'component' });
+      assert.deepEqual(granted.map((r) => r.name), ['shared', 'theirs']);
+      // An owner never sees its own resources as granted to it.
+      assert.deepEqual((await store.listGrantedResources({ grantee: '444455556666', region: 'local', type: 'component' })).map((r) => r.name), []);
+      // Replacing the policy replaces the grants.
+      await store.putResourcePolicy(mine.record.arn, '{}', []);
+      assert.deepEqual((await store.listGrantedResources({ grantee: '999999999999', region: 'local', type: 'component' })).map((r) => r.name), ['theirs']);
+      await store.deleteResource(other.record.arn);
+      assert.equal(await store.getResourcePolicy(other.record.arn), undefined);
+      assert.deepEqual(await store.listGrantedResources({ grantee: '999999999999', region: 'local', type: 'component' }), []);
+      await assert.rejects(store.putResourcePolicy('arn:missing', '{}', []), (e) => isKilnError(e, 'NotFound'));
+    });
+
+    withStore('jobs: created with their resource, leased once, renewed, finished, re-leased after expiry', async (store) => {
+      const { record } = await store.createResource(component({ type: 'image', build: 'assign' }), undefined, { enqueue: 'build-image' });
+      const [job] = await store.listJobs({ resourceArn: record.arn });
+      assert.equal(job?.state, 'queued');
+      assert.equal(job?.kind, 'build-image');
+      assert.equal(await store.leaseJob(['other-kind'], 'w1', 1000), undefined);
+      const leases = await Promise.all([store.leaseJob(['build-image'], 'w1', 60_000), store.leaseJob(['build-image'], 'w2', 60_000)]);
+      assert.equal(leases.filter(Boolean).length, 1, 'one worker gets the job');
+      const lease = leases.find(Boolean)!;
+      assert.equal(lease.attempts, 1);
+      assert.equal(await store.renewJob(lease.id, 'someone-else', 1000), false);
+      assert.equal(await store.renewJob(lease.id, lease.leaseOwner!, 60_000), true);
+      assert.equal(await store.finishJob(lease.id, 'someone-else', 'done'), false);
+      assert.equal(await store.finishJob(lease.id, lease.leaseOwner!, 'done'), true);
+      assert.equal((await store.listJobs({ state: 'done' })).length, 1);
+
+      const expiring = await store.enqueueJob('build-image', 'arn:x');
+      const first = await store.leaseJob(['build-image'], 'crashed-worker', 1);
+      assert.equal(first?.id, expiring.id);
+      await new Promise((r) => setTimeout(r, 20));
+      const second = await store.leaseJob(['build-image'], 'w3', 60_000);
+      assert.equal(second?.id, expiring.id, 'an expired lease is taken over');
+      assert.equal(second?.attempts, 2);
+      assert.equal(await store.finishJob(expiring.id, 'crashed-worker', 'done'), false, 'the old owner lost it');
+
+      const queued = await store.enqueueJob('build-image', 'arn:y');
+      assert.equal(await store.finishJob(queued.id, undefined, 'cancelled'), true);
+      assert.equal(await store.leaseJob(['build-image'], 'w4', 1000), undefined);
+    });
+
     withStore('concurrent read-modify-write updates lose nothing', async (store) => {
       const { record } = await store.createResource(component({ type: 'counter', version: '', build: 'none', data: { n: 0 } }));
       await Promise.all(Array.from({ length: 40 }, () => store.updateResource(record.arn, (cur) => ({ n: (cur.data.n as number) + 1 }))));
