@@ -1,8 +1,13 @@
 import type { Store } from '../store/store.js';
+import { componentImportHandlers } from './component-import.js';
 import { componentHandlers } from './components.js';
 import { configurationHandlers } from './configurations.js';
+import { imageHandlers } from './images.js';
+import { lifecycleHandlers } from './lifecycle.js';
 import { pipelineHandlers } from './pipelines.js';
+import { policyHandlers } from './policies.js';
 import { recipeHandlers } from './recipes.js';
+import { tagHandlers } from './tags.js';
 import type { OperationHandler } from './types.js';
 import { workflowHandlers } from './workflows.js';
 
@@ -20,5 +25,10 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...configurationHandlers(store, { regions: new Set(options.regions) }),
     ...pipelineHandlers(store),
     ...workflowHandlers(store),
+    ...componentImportHandlers(store),
+    ...imageHandlers(store),
+    ...lifecycleHandlers(store),
+    ...tagHandlers(store),
+    ...policyHandlers(store),
   };
 }
