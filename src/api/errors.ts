@@ -54,6 +54,8 @@ const BY_KIND: Record<ErrorKind, string> = {
   IdempotencyMismatch: 'IdempotentParameterMismatchException',
   Forbidden: 'ForbiddenException',
   QuotaExceeded: 'ServiceQuotaExceededException',
+  InvalidParameter: 'InvalidParameterException',
+  InvalidRequest: 'InvalidRequestException',
   DryRun: 'DryRunOperationException',
 };
 

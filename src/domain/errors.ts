@@ -19,6 +19,10 @@ export type ErrorKind =
   | 'IdempotencyMismatch'
   | 'Forbidden'
   | 'QuotaExceeded'
+  /** A bad parameter where the model names InvalidParameterException (tags) rather than …ValueException. */
+  | 'InvalidParameter'
+  /** A request that is well formed but not acceptable in the resource's current state. */
+  | 'InvalidRequest'
   /** A dry run found nothing wrong; AWS reports that success as an error (DryRunOperationException). */
   | 'DryRun';
 

@@ -5,8 +5,10 @@ import { latestSelectors, parseSemver, parseVersionFilter, resolveLatest, type S
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
 import { recipesUsingComponent } from './component-refs.js';
+import { fetchComponentDocument } from './component-uri.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
+import { listByOwnerView, readableVersions } from './visibility.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -72,13 +74,16 @@ function toComponent(record: ResourceRecord): Record<string, unknown> {
   };
 }
 
-/** The component ARN a caller may address: an Image Builder component ARN in the caller's region and account. */
-function callerArn(ctx: RequestContext, text: unknown, field: string) {
+/**
+ * The component ARN a caller may address: an Image Builder component ARN in the caller's region, and in its
+ * account unless `anyOwner` (reads, where sharing decides what is visible).
+ */
+function callerArn(ctx: RequestContext, text: unknown, field: string, anyOwner = false) {
   const arn = typeof text === 'string' ? parseArn(text) : undefined;
   if (!arn || arn.resourceType !== TYPE) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' is not a valid component ARN: ${String(text)}`);
   }
-  if (arn.region !== ctx.region || arn.owner !== ctx.accountId) {
+  if (arn.region !== ctx.region || (!anyOwner && arn.owner !== ctx.accountId)) {
     throw new KilnError('NotFound', `The resource ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
   }
   return arn;
@@ -86,15 +91,15 @@ function callerArn(ctx: RequestContext, text: unknown, field: string) {
 
 /** Finds the build a (possibly wildcard, possibly build-less) component ARN designates. */
 async function resolveComponent(store: Store, ctx: RequestContext, text: unknown, field: string): Promise<ResourceRecord> {
-  const arn = callerArn(ctx, text, field);
-  const notFound = () => new KilnError('NotFound', `The component ${String(text)} does not exist.`);
+  const arn = callerArn(ctx, text, field, true);
+  const notFound = () => new KilnError('NotFound', `The component ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
   if (arn.version === undefined) throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' must include a version: ${String(text)}`);
   const filter = parseVersionFilter(arn.version);
   if (!filter) throw new KilnError('InvalidVersion', `The version in ${String(text)} is not valid: once a node is 'x', every node to its right must be 'x'.`);
   if (arn.build !== undefined && (filter.major === undefined || filter.minor === undefined || filter.patch === undefined)) {
     throw new KilnError('InvalidArgument', `A build number needs a full version: ${String(text)}`);
   }
-  const all = await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: TYPE, name: arn.name });
+  const all = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name });
   const best = resolveLatest(all.map((r) => ({ ...versionOf(r), record: r })), filter);
   if (!best) throw notFound();
   const builds = all.filter((r) => r.version === best.record.version);
@@ -121,14 +126,14 @@ function createComponent(store: Store): OperationHandler {
       throw new KilnError('InvalidCombination', "The parameters 'data' and 'uri' are mutually exclusive; send exactly one.");
     }
     const issues = checkCreate(input);
-    if (input.uri !== undefined) {
-      throw new KilnError('InvalidArgument', "Kiln does not fetch component documents by 'uri' yet; send the document inline as 'data'.");
-    }
-    const data = str(input.data);
-    if (data === undefined) issues.push({ path: 'data', message: "is required (or 'uri')" });
-    else if (data.length > MAX_DATA) issues.push({ path: 'data', message: `is ${data.length} characters; the limit is ${MAX_DATA}, larger documents go by 'uri'` });
+    const fromUri = input.uri === undefined ? undefined : await fetchComponentDocument(input.uri);
+    if (fromUri !== undefined && 'problem' in fromUri) issues.push({ path: 'uri', message: fromUri.problem });
+    const data = fromUri === undefined ? str(input.data) : 'document' in fromUri ? fromUri.document : undefined;
+    if (fromUri === undefined && data === undefined) issues.push({ path: 'data', message: "is required (or 'uri')" });
+    else if (fromUri === undefined && data !== undefined && data.length > MAX_DATA) issues.push({ path: 'data', message: `is ${data.length} characters; the limit is ${MAX_DATA}, larger documents go by 'uri'` });
     const doc = data === undefined ? undefined : inspectComponentDocument(data);
-    if (doc) issues.push(...doc.issues.map((i) => ({ path: i.path === '(document)' ? 'data' : `data: ${i.path}`, message: i.message })));
+    const docField = fromUri === undefined ? 'data' : 'uri';
+    if (doc) issues.push(...doc.issues.map((i) => ({ path: i.path === '(document)' ? docField : `${docField}: ${i.path}`, message: i.message })));
     if (issues.length > 0) throw validationError('The component', issues);
     if (input.dryRun === true) throw new KilnError('DryRun', 'The request would have succeeded, but the dryRun flag is set.');
 
@@ -188,9 +193,9 @@ function listComponents(store: Store): OperationHandler {
     if (!['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace'].includes(owner)) {
       throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}`);
     }
-    // Sharing and Kiln-managed components arrive with resource policies and the bootstrap; until then only Self has any.
-    const records = owner === 'Self' ? await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: TYPE }) : [];
-    const versions = applyFilters(records, input.filters).filter((r, i, all) => all.findIndex((o) => o.name === r.name && o.version === r.version) === i);
+    const records = await listByOwnerView(store, ctx, owner, TYPE);
+    // Two owners may share a name, so a version is one per (owner, name, version).
+    const versions = applyFilters(records, input.filters).filter((r, i, all) => all.findIndex((o) => o.accountId === r.accountId && o.name === r.name && o.version === r.version) === i);
     const page = paginate(versions, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, owner, input.filters ?? null, input.byName ?? null]));
     const list = page.items.map((r) => {
       const c = toComponent(r);
@@ -202,11 +207,11 @@ function listComponents(store: Store): OperationHandler {
 
 function listComponentBuildVersions(store: Store): OperationHandler {
   return async (input, ctx) => {
-    const arn = callerArn(ctx, input.componentVersionArn, 'componentVersionArn');
+    const arn = callerArn(ctx, input.componentVersionArn, 'componentVersionArn', true);
     if (arn.version === undefined || arn.build !== undefined || !parseSemver(arn.version)) {
       throw new KilnError('InvalidArgument', `The value supplied for parameter 'componentVersionArn' must be a component version ARN (…/component/<name>/<major>.<minor>.<patch>): ${String(input.componentVersionArn)}`);
     }
-    const builds = await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: TYPE, name: arn.name, version: arn.version });
+    const builds = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name, version: arn.version });
     const page = paginate(builds, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, arn]));
     return { componentSummaryList: page.items.map(toComponent), nextToken: page.nextToken };
   };

@@ -59,9 +59,16 @@ export async function createConfig(store: Store, ctx: RequestContext, type: stri
   return record;
 }
 
-/** Replaces a configuration's data atomically; a repeated client token answers without changing it again. */
+/**
+ * Replaces a configuration's mutable data atomically; its name, tags and creation date are read inside the
+ * transaction, so a concurrent TagResource is kept. A repeated client token answers without changing it again.
+ */
 export async function replaceConfig(store: Store, ctx: RequestContext, existing: ResourceRecord, data: Record<string, unknown>, input: Record<string, unknown>): Promise<void> {
-  await store.updateResource(existing.arn, () => data, idempotencyKey(ctx, input));
+  await store.updateResource(
+    existing.arn,
+    (current) => ({ ...data, name: current.data.name, tags: current.data.tags, dateCreated: current.data.dateCreated }),
+    idempotencyKey(ctx, input),
+  );
 }
 
 /**

@@ -3,12 +3,12 @@ import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { MANAGED_OWNER } from './component-refs.js';
 import { inputHash } from './idempotency.js';
 import { containerRecipeFamily, imageRecipeFamily, type RecipeFamily } from './recipe-families.js';
 import { checkRecipeComponents } from './recipe-components.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { latestVersionReferences, pickBuild, versionedArn } from './versioned.js';
+import { listByOwnerView, readableVersions } from './visibility.js';
 
 const OWNERS = new Set(['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace']);
 
@@ -65,8 +65,8 @@ function get(store: Store, family: RecipeFamily): OperationHandler {
   return async (input, ctx) => {
     const text = input[family.arnField];
     const { arn, filter } = recipeArn(family, text, false);
-    if (arn.region !== ctx.region || (arn.owner !== ctx.accountId && arn.owner !== MANAGED_OWNER)) throw notVisible(family, text, ctx);
-    const versions = await store.listResources({ accountId: arn.owner, region: arn.region, type: family.type, name: arn.name });
+    if (arn.region !== ctx.region) throw notVisible(family, text, ctx);
+    const versions = await readableVersions(store, ctx, { owner: arn.owner, type: family.type, name: arn.name });
     const record = pickBuild(versions, filter);
     if (!record) throw notVisible(family, text, ctx);
     return { [family.resultField]: family.toResource(record), latestVersionReferences: latestVersionReferences(record) };
@@ -91,9 +91,7 @@ function list(store: Store, family: RecipeFamily): OperationHandler {
   return async (input, ctx) => {
     const owner = str(input.owner) ?? 'Self';
     if (!OWNERS.has(owner)) throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}; use one of ${[...OWNERS].join(', ')}.`);
-    // Sharing arrives with resource policies; until then Shared and third parties have nothing to list.
-    const accountId = owner === 'Self' ? ctx.accountId : owner === 'Amazon' ? MANAGED_OWNER : undefined;
-    const records = accountId === undefined ? [] : await store.listResources({ accountId, region: ctx.region, type: family.type });
+    const records = await listByOwnerView(store, ctx, owner, family.type);
     const page = paginate(
       applyFilters(family, records, input.filters),
       { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) },

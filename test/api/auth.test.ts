@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac } from 'node:crypto';
-import { CreateImageCommand, InvalidRequestException, ListComponentsCommand } from '@aws-sdk/client-imagebuilder';
+import { InvalidRequestException, ListComponentsCommand, ListWaitingWorkflowStepsCommand } from '@aws-sdk/client-imagebuilder';
 import { startFixture } from './fixture.js';
 
 class Sha256 {
@@ -106,10 +106,10 @@ test('the SDK sees the error names: unknown key, wrong region, not-implemented o
   });
   await assert.rejects(f.client({ region: 'eu-west-1' }).send(new ListComponentsCommand({})), { name: 'InvalidSignatureException' });
   await assert.rejects(
-    f.client().send(new CreateImageCommand({ infrastructureConfigurationArn: 'arn:aws:imagebuilder:local:123456789012:infrastructure-configuration/x', imageRecipeArn: 'arn:aws:imagebuilder:local:123456789012:image-recipe/x/1.0.0' })),
+    f.client().send(new ListWaitingWorkflowStepsCommand({})),
     (e: Error) => {
       assert.ok(e instanceof InvalidRequestException, e.name);
-      assert.match(e.message, /CreateImage/);
+      assert.match(e.message, /ListWaitingWorkflowSteps/);
       return true;
     },
   );
