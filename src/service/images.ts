@@ -10,6 +10,7 @@ import { inputHash } from './idempotency.js';
 import { checkImageSettings, checkTags, pipelineImageSettings, type ImageSettings } from './image-settings.js';
 import { recipeHandlers } from './recipes.js';
 import type { OperationHandler, RequestContext } from './types.js';
+import { listByOwnerView, readableVersions } from './visibility.js';
 import { latestVersionReferences, pickBuild, versionedArn } from './versioned.js';
 
 const TYPE = 'image';
@@ -310,18 +311,14 @@ function notFound(text: unknown, ctx: RequestContext): KilnError {
   return new KilnError('NotFound', `The image ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
 }
 
-/** True when the caller may read images of `arn`'s owner in `arn`'s region: its own and Kiln-managed ones. */
-function readable(arn: ImageBuilderArn, ctx: RequestContext): boolean {
-  return arn.region === ctx.region && (arn.owner === ctx.accountId || arn.owner === MANAGED_OWNER);
-}
-
 /** GetImage: a build version, or the newest build of the newest version a version or wildcard ARN selects. */
 function getImage(store: Store): OperationHandler {
   return async (input, ctx) => {
     const text = input.imageBuildVersionArn;
     const { arn, filter } = imageSelector(text, 'imageBuildVersionArn');
-    if (!readable(arn, ctx)) throw notFound(text, ctx);
-    const builds = await store.listResources({ accountId: arn.owner, region: arn.region, type: TYPE, name: arn.name });
+    if (arn.region !== ctx.region) throw notFound(text, ctx);
+    // Another account's wildcard resolves among the builds shared with the caller, never to an unshared one.
+    const builds = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name });
     const record = pickBuild(builds, filter, arn.build);
     if (!record) throw notFound(text, ctx);
     return { image: toImage(record), latestVersionReferences: latestVersionReferences(record) };
@@ -367,9 +364,7 @@ function listImages(store: Store): OperationHandler {
   return async (input, ctx) => {
     const owner = str(input.owner) ?? 'Self';
     if (!OWNERS.has(owner)) throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}; use one of ${[...OWNERS].join(', ')}.`);
-    // Shared and third-party images arrive with launch permissions and resource policies; none can be listed yet.
-    const accountId = owner === 'Self' ? ctx.accountId : owner === 'Amazon' ? MANAGED_OWNER : undefined;
-    const records = accountId === undefined ? [] : await store.listResources({ accountId, region: ctx.region, type: TYPE });
+    const records = await listByOwnerView(store, ctx, owner, TYPE);
     const visible = input.includeDeprecated === true ? records : records.filter((r) => dataOf(r).state.status !== 'DEPRECATED');
     const filtered = applyFilters(visible, input.filters, IMAGE_FILTERS, 'ListImages');
     // Store order is name, version, build ascending: the last record of a group is its newest build.
@@ -393,7 +388,7 @@ function listImageBuildVersions(store: Store): OperationHandler {
       if (!arn || arn.resourceType !== TYPE || arn.build !== undefined || !parseSemver(arn.version ?? '')) {
         throw new KilnError('InvalidArgument', `The value supplied for parameter 'imageVersionArn' must be an image version ARN (…:image/<name>/<major>.<minor>.<patch>): ${String(text)}`);
       }
-      records = readable(arn, ctx) ? await store.listResources({ accountId: arn.owner, region: arn.region, type: TYPE, name: arn.name, version: arn.version }) : [];
+      records = arn.region === ctx.region ? await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name, version: arn.version! }) : [];
     }
     const builds = newestFirst(applyFilters(records, input.filters, IMAGE_FILTERS, 'ListImageBuildVersions'));
     const out = page(builds.map(toSummary), input, [ctx.operation, ctx.accountId, ctx.region, input.imageVersionArn ?? null, input.filters ?? null]);

@@ -20,6 +20,7 @@ import {
   ListImageBuildVersionsCommand,
   ListImagePipelineImagesCommand,
   ListImagesCommand,
+  PutImagePolicyCommand,
   ResourceDependencyException,
   ResourceInUseException,
   ResourceNotFoundException,
@@ -473,4 +474,23 @@ test('accounts are isolated: images and the resources they are built from', asyn
   assert.match(theirs, /:image\/web-server\/1\.0\.0\/1$/, 'build numbers count per account');
   assert.notEqual(theirs, mine);
   assert.deepEqual((await ib.send(new GetImageCommand({ imageBuildVersionArn: mine }))).image?.state, { status: 'PENDING' });
+});
+
+test('an image shared by a resource policy is readable and listed under Shared, and only there', async (t) => {
+  const { ib, refs, otherAccount } = await setup(t);
+  const mine = (await ib.send(new CreateImageCommand(input(refs)))).imageBuildVersionArn!;
+  const other = await otherAccount();
+  const otherId = /:(\d{12}):/.exec(other.refs.infrastructureConfigurationArn)![1]!;
+  const policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { AWS: [otherId] }, Action: ['imagebuilder:GetImage', 'imagebuilder:ListImages'], Resource: [mine] }],
+  });
+  await ib.send(new PutImagePolicyCommand({ imageArn: mine, policy }));
+  assert.equal((await other.ib.send(new GetImageCommand({ imageBuildVersionArn: mine }))).image?.arn, mine);
+  assert.equal((await other.ib.send(new GetImageCommand({ imageBuildVersionArn: mine.replace(/1\.0\.0\/1$/, 'x.x.x') }))).image?.arn, mine);
+  const shared = (await other.ib.send(new ListImagesCommand({ owner: 'Shared' }))).imageVersionList ?? [];
+  assert.deepEqual(shared.map((v) => v.owner), [/:(\d{12}):/.exec(mine)![1]]);
+  assert.deepEqual((await other.ib.send(new ListImagesCommand({}))).imageVersionList, [], 'Self lists only its own');
+  // Sharing grants reading, never deleting.
+  await assert.rejects(other.ib.send(new DeleteImageCommand({ imageBuildVersionArn: mine })), expectError(ResourceNotFoundException));
 });
