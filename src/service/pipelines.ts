@@ -6,6 +6,7 @@ import { parseVersionFilter, parseSemver, resolveLatest } from '../domain/semver
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
+import { canRead } from './visibility.js';
 
 const TYPE = 'image-pipeline';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -58,6 +59,9 @@ interface PipelineData {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Resource types another account may share for use in a pipeline. */
+const SHAREABLE = new Set(['image-recipe', 'container-recipe']);
 
 function pipelineArn(ctx: RequestContext, slug: string): string {
   return formatArn({ partition: 'aws', region: ctx.region, owner: ctx.accountId, resourceType: TYPE, name: slug });
@@ -117,7 +121,8 @@ function callerPipelineArn(ctx: RequestContext, text: unknown): string {
 }
 
 /**
- * Checks that `field` names an existing resource of `type` owned by the caller in its region; returns the record.
+ * Checks that `field` names an existing resource of `type` the caller may use in its region (its own, or a recipe
+ * shared with it); returns the record.
  * Another account's resource is reported exactly like a missing one, so its existence does not leak.
  */
 async function checkReference(store: Store, ctx: RequestContext, input: Record<string, unknown>, field: string, type: string, label: string, issues: Issue[]): Promise<ResourceRecord | undefined> {
@@ -128,7 +133,10 @@ async function checkReference(store: Store, ctx: RequestContext, input: Record<s
     issues.push({ path: field, message: `is not ${label} ARN: ${String(text)}` });
     return undefined;
   }
-  const record = arn.region === ctx.region && arn.owner === ctx.accountId ? await store.getResource(text as string) : undefined;
+  const found = arn.region === ctx.region ? await store.getResource(text as string) : undefined;
+  // Recipes can be shared with the caller by a resource policy; configurations are always the caller's own.
+  const usable = found && (SHAREABLE.has(type) ? await canRead(store, ctx, found) : found.accountId === ctx.accountId);
+  const record = usable ? found : undefined;
   if (!record || record.type !== type) {
     issues.push({ path: field, message: `${label} ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}` });
     return undefined;

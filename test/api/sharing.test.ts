@@ -7,7 +7,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateComponentCommand,
   CreateContainerRecipeCommand,
+  CreateImagePipelineCommand,
   CreateImageRecipeCommand,
+  CreateInfrastructureConfigurationCommand,
   DeleteComponentCommand,
   ForbiddenException,
   GetComponentCommand,
@@ -313,4 +315,19 @@ test('CreateComponent reads the document from an s3:// uri, and names uri in eve
   await assert.rejects(ib.send(new CreateComponentCommand(input('s3://components/huge.yaml'))), invalid('uri:', `the limit is ${MAX_URI_DOCUMENT_BYTES}`));
   await assert.rejects(ib.send(new CreateComponentCommand({ ...input('s3://components/hello.yaml'), name: 'x' })), invalid('name'));
   assert.equal((await ib.send(new ListComponentsCommand({}))).componentVersionList?.length, 1, 'refused requests created nothing');
+});
+
+test('a pipeline of one account may build a recipe another account shared with it, not an unshared one', async (t) => {
+  const f = await startFixture(t);
+  const owner = f.client();
+  const [b, c] = await accounts(f, 'b', 'c');
+  const comp = (await owner.send(new CreateComponentCommand({ name: 'tool', semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
+  const recipe = (await owner.send(new CreateImageRecipeCommand(recipeInput(comp, 'Golden')))).imageRecipeArn!;
+  await owner.send(new PutImageRecipePolicyCommand({ imageRecipeArn: recipe, policy: policy(b!.id, ['imagebuilder:GetImageRecipe', 'imagebuilder:ListImageRecipes']) }));
+  for (const [who, allowed] of [[b!, true], [c!, false]] as const) {
+    const infra = (await who.ib.send(new CreateInfrastructureConfigurationCommand({ name: 'infra', instanceProfileName: 'kiln', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
+    const create = who.ib.send(new CreateImagePipelineCommand({ name: 'consumer', imageRecipeArn: recipe, infrastructureConfigurationArn: infra }));
+    if (allowed) assert.match((await create).imagePipelineArn!, new RegExp(`:${who.id}:image-pipeline/consumer$`));
+    else await assert.rejects(create, invalid('imageRecipeArn'));
+  }
 });
