@@ -46,7 +46,7 @@ export function checkTags(value: unknown, path: string, issues: Issue[]): void {
  * Workflow references: Kiln-managed ones pass as they are; the caller's must exist (wildcard versions resolve
  * to a stored build), and running any of them needs an execution role, as AWS requires.
  */
-async function checkWorkflows(store: Store, ctx: RequestContext, value: unknown, executionRole: string | undefined, issues: Issue[]): Promise<void> {
+export async function checkWorkflows(store: Store, ctx: RequestContext, value: unknown, executionRole: string | undefined, issues: Issue[]): Promise<void> {
   if (!Array.isArray(value)) return;
   let custom = false;
   for (const [i, w] of (value as Obj[]).entries()) {

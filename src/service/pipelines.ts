@@ -2,10 +2,10 @@ import { formatArn, nameToSlug, parseArn } from '../domain/arn.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { checkScheduleExpression, isValidTimeZone, nextRun } from '../domain/schedule.js';
-import { parseVersionFilter, parseSemver, resolveLatest } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
+import { checkWorkflows } from './image-settings.js';
 import { canRead } from './visibility.js';
 
 const TYPE = 'image-pipeline';
@@ -13,7 +13,6 @@ const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const LIST_FILTERS = new Set(['description', 'distributionConfigurationArn', 'imageRecipeArn', 'infrastructureConfigurationArn', 'name', 'status']);
 const START_CONDITIONS = new Set(['EXPRESSION_MATCH_ONLY', 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE']);
 const DEFAULT_START_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE';
-const WORKFLOW_TYPES = new Set(['workflow/build', 'workflow/test', 'workflow/distribution']);
 /** AWS's default for imageTestsConfiguration.timeoutMinutes, and the model's bounds. */
 const DEFAULT_TEST_TIMEOUT = 720;
 const MAX_TAGS = 50;
@@ -169,35 +168,6 @@ function checkSchedule(value: unknown, issues: Issue[]): PipelineSchedule | unde
   };
 }
 
-/** Workflow references: AWS-managed ones pass as is; the caller's must exist (wildcard versions resolve). */
-async function checkWorkflows(store: Store, ctx: RequestContext, value: unknown, executionRole: string | undefined, issues: Issue[]): Promise<void> {
-  if (!Array.isArray(value)) return;
-  let custom = false;
-  for (const [i, w] of (value as Record<string, unknown>[]).entries()) {
-    const path = `workflows[${i}]`;
-    const text = str(w.workflowArn) ?? '';
-    const arn = parseArn(text);
-    if (!arn || !WORKFLOW_TYPES.has(arn.resourceType) || arn.version === undefined) {
-      issues.push({ path: `${path}.workflowArn`, message: `is not a workflow ARN (…:workflow/<build|test|distribution>/<name>/<version>[/<build>]): ${text}` });
-      continue;
-    }
-    if (w.onFailure !== undefined && w.onFailure !== 'ABORT' && w.onFailure !== 'CONTINUE') issues.push({ path: `${path}.onFailure`, message: 'must be ABORT or CONTINUE' });
-    if (w.parallelGroup !== undefined && arn.resourceType !== 'workflow/test') issues.push({ path: `${path}.parallelGroup`, message: 'applies to test workflows only' });
-    const names = ((w.parameters as { name?: string }[] | undefined) ?? []).map((p) => p.name);
-    names.forEach((n, j) => {
-      if (names.indexOf(n) !== j) issues.push({ path: `${path}.parameters[${j}].name`, message: `"${n}" is given more than once` });
-    });
-    if (arn.owner === 'aws') continue;
-    custom = true;
-    const filter = parseVersionFilter(arn.version);
-    const visible = arn.region === ctx.region && arn.owner === ctx.accountId;
-    const candidates = visible && filter ? await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: arn.resourceType, name: arn.name }) : [];
-    const best = filter && resolveLatest(candidates.map((r) => ({ ...parseSemver(r.version)!, record: r })), filter);
-    const found = best && (arn.build === undefined || candidates.some((r) => r.version === best.record.version && r.build === arn.build));
-    if (!found) issues.push({ path: `${path}.workflowArn`, message: `workflow ${text} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}` });
-  }
-  if (custom && executionRole === undefined) issues.push({ path: 'executionRole', message: 'is required to run workflows other than the Kiln-managed ones' });
-}
 
 function checkTags(value: unknown, path: string, issues: Issue[]): void {
   if (!isObject(value)) return;
