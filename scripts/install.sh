@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++)
-testing=(sudo adduser iputils-ping openssl awscli)
+runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar)
+testing=(sudo adduser iputils-ping openssl awscli umoci skopeo)
 want=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${testing[@]}")
 

@@ -25,13 +25,26 @@ const DIRECTIVE_RE = /^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$/;
 const HEREDOC_RE = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
 const HEREDOC_INSTRUCTIONS = new Set(['RUN', 'COPY', 'ADD']);
 
-interface Instruction {
-  line: number;
-  text: string;
+/** The body of a `<<WORD` here-document that follows an instruction. */
+export interface Heredoc {
+  name: string;
+  /** The lines up to the closing word, each ending in a newline; leading tabs already removed for `<<-`. */
+  body: string;
+  /** `<<"WORD"` or `<<'WORD'`: the body is taken literally, without variable expansion. */
+  quoted: boolean;
 }
 
+/** One instruction: continuation lines joined, with the 1-based line it starts on. */
+export interface DockerfileInstruction {
+  line: number;
+  text: string;
+  heredocs?: Heredoc[];
+}
+
+type Instruction = DockerfileInstruction;
+
 /** Joins continued lines into instructions, dropping comments and blank lines as Docker's parser does. */
-function instructions(lines: string[], issues: DockerfileIssue[]): Instruction[] {
+function instructions(lines: string[], issues: DockerfileIssue[], meta: { escape: string } = { escape: '\\' }): Instruction[] {
   let escape = '\\';
   let directives = true;
   const out: Instruction[] = [];
@@ -44,6 +57,7 @@ function instructions(lines: string[], issues: DockerfileIssue[]): Instruction[]
       if (d && d[1]!.toLowerCase() === 'escape') {
         if (d[2] !== '\\' && d[2] !== '`') issues.push({ line: i + 1, message: `the escape directive accepts \\ or \`, not ${d[2]}` });
         else escape = d[2];
+        meta.escape = escape;
         continue;
       }
       if (d) continue;
@@ -71,12 +85,15 @@ function skipHeredocs(instruction: Instruction, lines: string[], index: number, 
   for (const m of instruction.text.matchAll(HEREDOC_RE)) {
     const stripTabs = m[1] === '-';
     const word = m[3]!;
+    const strip = (l: string) => (stripTabs ? l.replace(/^\t+/, '') : l);
     let end = i + 1;
-    while (end < lines.length && (stripTabs ? lines[end]!.replace(/^\t+/, '') : lines[end]!).trimEnd() !== word) end++;
+    while (end < lines.length && strip(lines[end]!).trimEnd() !== word) end++;
     if (end >= lines.length) {
       issues.push({ line: instruction.line, message: `the here-document <<${word} is never closed by a line '${word}'` });
       return lines.length;
     }
+    const body = lines.slice(i + 1, end).map((l) => `${strip(l)}\n`).join('');
+    (instruction.heredocs ??= []).push({ name: word, body, quoted: m[2] !== '' });
     i = end;
   }
   return i;
@@ -112,4 +129,19 @@ export function checkDockerfileTemplate(text: string): DockerfileIssue[] {
   }
   if (!seenFrom && issues.length === 0) issues.push({ line: 1, message: 'the template has no FROM instruction; start it with FROM {{{ imagebuilder:parentImage }}}' });
   return issues;
+}
+
+/** A Dockerfile split for execution: its instructions, the escape character in effect, and any parse problems. */
+export interface ParsedDockerfile {
+  escape: string;
+  instructions: DockerfileInstruction[];
+  issues: DockerfileIssue[];
+}
+
+/** Splits a Dockerfile with the same parser the create-time check uses, keeping here-document bodies. */
+export function parseDockerfile(text: string): ParsedDockerfile {
+  const issues: DockerfileIssue[] = [];
+  const meta = { escape: '\\' };
+  const list = instructions(text.split(/\r?\n/), issues, meta);
+  return { escape: meta.escape, instructions: list, issues };
 }
