@@ -7,16 +7,20 @@ import { killTree } from './process-tree.js';
 /**
  * A long-lived bash that starts processes on request. Forking a small bash costs a fraction of what forking this
  * Node process costs, and a step of a component is one short process more often than not, so the runner's
- * per-step overhead is mostly this fork. Requests are NUL-separated on its stdin (nonce, cwd, argc, argv…); it
- * reports `S nonce pid` and `E nonce code` on fd 3, and ends each process's output on stdout and stderr with
- * the sentinel `\0KILN:nonce\0`, after which the bytes belong to no process. Output from a process's background
- * children that outlive it is dropped or attributed to a later process, as with any shared terminal.
+ * per-step overhead is mostly this fork. Requests are NUL-separated on its stdin (nonce, cwd, envc, NAME=value…,
+ * argc, argv…); it reports `S nonce pid` and `E nonce code` on fd 3, and ends each process's output on stdout and
+ * stderr with the sentinel `\0KILN:nonce\0`, after which the bytes belong to no process. Output from a process's
+ * background children that outlive it is dropped or attributed to a later process, as with any shared terminal.
+ * Exported so that sandboxes (drivers/ns) can run the same loop inside their namespaces with their own bash.
  */
-const SCRIPT = String.raw`
-while IFS= read -r -d '' nonce && IFS= read -r -d '' cwd && IFS= read -r -d '' argc; do
+export const LAUNCHER_SCRIPT = String.raw`
+while IFS= read -r -d '' nonce && IFS= read -r -d '' cwd && IFS= read -r -d '' envc; do
+  envs=()
+  for ((i = 0; i < envc; i++)); do IFS= read -r -d '' a; envs+=("$a"); done
+  IFS= read -r -d '' argc
   args=()
   for ((i = 0; i < argc; i++)); do IFS= read -r -d '' a; args+=("$a"); done
-  ( printf 'S %s %s\n' "$nonce" "$BASHPID" >&3; cd -- "$cwd" && exec -- "${"$"}{args[@]}" ) </dev/null
+  ( printf 'S %s %s\n' "$nonce" "$BASHPID" >&3; for kv in "${"$"}{envs[@]}"; do export -- "$kv" || exit 125; done; cd -- "$cwd" && exec -- "${"$"}{args[@]}" ) </dev/null
   code=$?
   printf '\0KILN:%s\0' "$nonce"
   printf '\0KILN:%s\0' "$nonce" >&2
@@ -38,18 +42,37 @@ interface Pending {
   resolve: (r: ExecResult) => void;
 }
 
+/** Where and how a launcher runs; the defaults start a bash on this host. */
+export interface LauncherOptions {
+  /** Starts the bash running LAUNCHER_SCRIPT with stdio pipes 0-3; called again after the launcher died. */
+  spawn?: () => ChildProcess;
+  /** Kills a process tree by the pid the launcher reported (a sandbox translates its pid namespace). */
+  killTree?: (pid: number) => void;
+  /** The working directory of a request without `cwd`; default this process's. */
+  defaultCwd?: () => string;
+}
+
 /** Starts processes through a bash launcher; one at a time. `busy` tells callers to spawn directly instead. */
 export class Launcher {
   private child: ChildProcess | undefined;
   private current: Pending | undefined;
   private control = '';
+  private readonly spawnLauncher: () => ChildProcess;
+  private readonly killTree: (pid: number) => void;
+  private readonly defaultCwd: () => string;
+
+  constructor(options: LauncherOptions = {}) {
+    this.spawnLauncher = options.spawn ?? (() => spawn('bash', ['--norc', '--noprofile', '-c', LAUNCHER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }));
+    this.killTree = options.killTree ?? killTree;
+    this.defaultCwd = options.defaultCwd ?? (() => process.cwd());
+  }
 
   get busy(): boolean {
     return this.current !== undefined;
   }
 
   private start(): ChildProcess {
-    const child = spawn('bash', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    const child = this.spawnLauncher();
     child.stdout!.on('data', (c: Buffer) => this.output('out', c));
     child.stderr!.on('data', (c: Buffer) => this.output('err', c));
     (child.stdio[3] as Readable).on('data', (c: Buffer) => this.onControl(c));
@@ -93,7 +116,7 @@ export class Launcher {
       this.setRef(true);
       let timer: NodeJS.Timeout | undefined;
       const kill = () => {
-        if (p.pid !== undefined) killTree(p.pid);
+        if (p.pid !== undefined) this.killTree(p.pid);
       };
       const onAbort = () => {
         p.aborted = true;
@@ -114,7 +137,8 @@ export class Launcher {
         options.signal?.removeEventListener('abort', onAbort);
         resolve(r);
       };
-      const fields = [nonce, options.cwd ?? process.cwd(), String(argv.length), ...argv];
+      const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
+      const fields = [nonce, options.cwd ?? this.defaultCwd(), String(env.length), ...env, String(argv.length), ...argv];
       (child.stdin as Writable).write(Buffer.from(`${fields.join('\0')}\0`));
     });
   }
@@ -148,7 +172,7 @@ export class Launcher {
       if (!p || nonce !== p.nonce) continue;
       if (kind === 'S') {
         p.pid = Number(value);
-        if (p.aborted || p.options.signal?.aborted) killTree(p.pid);
+        if (p.aborted || p.options.signal?.aborted) this.killTree(p.pid);
       } else if (kind === 'E') {
         p.done.code = Number(value);
         this.settle();
@@ -180,7 +204,7 @@ export class Launcher {
     const p = this.current;
     this.current = undefined;
     if (p) {
-      if (p.pid !== undefined) killTree(p.pid);
+      if (p.pid !== undefined) this.killTree(p.pid);
       p.resolve({
         exitCode: null,
         signal: null,
@@ -197,7 +221,7 @@ export class Launcher {
   dispose(): void {
     const child = this.child;
     this.child = undefined;
-    if (this.current?.pid !== undefined) killTree(this.current.pid);
+    if (this.current?.pid !== undefined) this.killTree(this.current.pid);
     child?.stdin?.end();
     child?.kill('SIGKILL');
   }

@@ -108,6 +108,8 @@ test('a run resumes from its state directory: finished steps are not run again',
   assert.match(resumed.stderr, /Resuming execution resume-1/);
   assert.equal((await readFile(join(dir, 'runs'), 'utf8')).trim(), 'x', 'the finished step ran once');
   assert.match(resumed.stdout, /"status": "Success"/);
+  // The scratch folder the killed run left behind is reused and removed by the resumed run.
+  assert.equal(existsSync('/tmp/kiln-toe-resume-1'), false);
 });
 
 test('if: false skips (counts as success), then: Abort fails, or/not short-circuit', async (t) => {

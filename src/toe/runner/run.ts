@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { errorMessage, isKilnError } from '../../domain/errors.js';
 import { coerceInputs } from '../actions/fields.js';
 import { ActionFailure, type ActionContext, type ActionResult, type NestedDocumentRequest, type NestedDocumentResult, type StepLogger } from '../actions/types.js';
@@ -135,7 +134,9 @@ class Execution {
       const prepared = prepare(this.options.documents, this.options);
       this.state = (await this.store?.load(this.executionId)) ?? emptyState(this.executionId);
       if (Object.keys(this.state.finished).length > 0) this.say(`Resuming execution ${this.executionId} after a reboot`);
-      this.workDir = `/tmp/kiln-toe-${this.executionId.replace(/[^A-Za-z0-9_-]/g, '')}-${randomBytes(4).toString('hex')}`;
+      // Named by execution id, so a run resumed after a crash or reboot finds and replaces what the dead one left.
+      this.workDir = `/tmp/kiln-toe-${this.executionId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+      await this.options.instance.fs.rm(this.workDir, { recursive: true, force: true });
       await this.options.instance.fs.mkdir(this.workDir, { recursive: true, mode: 0o700 });
       try {
         for (const [i, { doc, input, values }] of prepared.entries()) {

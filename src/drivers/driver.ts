@@ -1,0 +1,51 @@
+/**
+ * The InstanceDriver contract: how a build gets a machine to run AWSTOE documents on. A driver validates its
+ * launch request without side effects, then launches instances that the runner drives through the toe
+ * Instance interface; each instance's changes can be handed to an artifact writer, and `dispose` releases all
+ * that the instance holds. Implementations live beside this file (ns/, later vm/) and pass testsuite/.
+ */
+import type { Issue } from '../domain/errors.js';
+import type { Instance } from '../toe/instance/instance.js';
+
+/** How an instance reaches the network: `none` has loopback only; `nat` adds outbound user-mode NAT. */
+export type NetworkMode = 'none' | 'nat';
+
+/** The resources of an instance type (see domain/instance-types.ts); a driver applies what its host allows. */
+export interface InstanceResources {
+  vcpus: number;
+  memoryMiB: number;
+  /** The most processes the instance may run at once; the driver's default when undefined. */
+  maxProcesses?: number;
+}
+
+/** What to launch. */
+export interface LaunchSpec {
+  /** Absolute path of the root filesystem the instance starts from; it is never written to. */
+  rootfs: string;
+  resources: InstanceResources;
+  network: NetworkMode;
+  hostname: string;
+  /** Absolute path of a directory where the driver keeps the instance's working files (one folder each). */
+  scratchRoot: string;
+}
+
+/** An Instance that a driver launched. */
+export interface DriverInstance extends Instance {
+  /**
+   * The directory holding everything the instance changed relative to its rootfs, in overlayfs upper-layer
+   * form (whiteouts as 0/0 character devices, opaque directories by xattr). Read it after the last exec.
+   */
+  snapshotDir(): string;
+  /** Kills everything the instance runs and releases all it holds; idempotent, and safe after a failed launch. */
+  dispose(): Promise<void>;
+}
+
+/** One way to run build and test instances. */
+export interface InstanceDriver {
+  /** A short name, as in instance types (`ns`, `vm`). */
+  readonly kind: string;
+  /** Checks a launch request and this host's readiness without changing anything; returns every issue found. */
+  prepare(spec: LaunchSpec): Promise<Issue[]>;
+  /** Starts an instance; aborting the signal cancels the launch and releases what it acquired. */
+  launch(spec: LaunchSpec, signal?: AbortSignal): Promise<DriverInstance>;
+}

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { isKilnError } from '../../domain/errors.js';
+import type { DriverInstance, InstanceDriver, LaunchSpec } from '../driver.js';
+
+/** What the conformance suite needs to know about a driver under test. */
+export interface DriverSuiteOptions {
+  name: string;
+  driver: InstanceDriver;
+  /**
+   * A valid spec for a fresh instance; its rootfs has bash and coreutils (see test-rootfs.ts). Called after
+   * `setup`, once per instance.
+   */
+  spec: () => LaunchSpec;
+  /** Runs before the tests (builds the rootfs); its teardown runs after them. */
+  setup?: () => Promise<() => Promise<void> | void>;
+  /** A reason to skip the whole suite (no root, missing tools), or false. */
+  skip?: () => string | false;
+  /** Driver-specific traces a disposed instance may have left (processes, cgroups…); each string is one. */
+  leftovers?: (instance: DriverInstance) => string[];
+}
+
+const sh = (script: string) => ['bash', '-c', script];
+
+/** Host mounts that mention a path: a disposed instance must have none. */
+export function hostMountsUnder(path: string): string[] {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(path));
+}
+
+async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: NodeJS.ErrnoException) => {
+    assert.equal(err.code, code, err.message);
+    return true;
+  });
+}
+
+/**
+ * The conformance suite of the InstanceDriver contract: every driver registers it in its own test file. It
+ * checks the Instance behaviour the AWSTOE runner relies on, and that dispose leaves nothing behind.
+ */
+export function driverConformanceSuite(options: DriverSuiteOptions): void {
+  const skip = options.skip?.() ?? false;
+  void describe(`InstanceDriver conformance: ${options.name}`, { skip }, () => {
+    let teardown: (() => Promise<void> | void) | undefined;
+    let shared: DriverInstance;
+    const launched: DriverInstance[] = [];
+    const launch = async () => {
+      const inst = await options.driver.launch(options.spec());
+      launched.push(inst);
+      return inst;
+    };
+
+    before(async () => {
+      teardown = await options.setup?.();
+      shared = await launch();
+    });
+    after(async () => {
+      for (const inst of launched) await inst.dispose();
+      await teardown?.();
+    });
+
+    void test('prepare reports every problem of a bad spec at once, and none for a good one', async () => {
+      assert.deepEqual(await options.driver.prepare(options.spec()), []);
+      const bad = { ...options.spec(), rootfs: 'relative/root', hostname: 'not a host name', network: 'bridge' as never };
+      const issues = await options.driver.prepare(bad);
+      for (const path of ['rootfs', 'hostname', 'network']) assert.ok(issues.some((i) => i.path === path), `an issue for ${path}: ${JSON.stringify(issues)}`);
+      await assert.rejects(options.driver.launch(bad), (err: unknown) => isKilnError(err, 'InvalidArgument'));
+    });
+
+    void test('exec: exit codes, stdout and stderr, streamed output, NUL bytes, argv kept verbatim', async () => {
+      const chunks: Buffer[] = [];
+      const r = await shared.exec(sh('echo out; echo err >&2; printf "a\\0b"; exit 7'), { onStdout: (c) => chunks.push(c) });
+      assert.equal(r.exitCode, 7);
+      assert.equal(r.stdout, 'out\na\0b');
+      assert.equal(r.stderr, 'err\n');
+      assert.equal(Buffer.concat(chunks).toString(), 'out\na\0b');
+      assert.equal((await shared.exec(['printf', '%s|', 'two words', '', "it's", '$HOME'])).stdout, "two words||it's|$HOME|");
+      const missing = await shared.exec(['no-such-program-kiln']);
+      assert.equal(missing.exitCode, 127);
+      assert.match(missing.stderr, /no-such-program-kiln/);
+      const big = await shared.exec(sh('seq 1 100000'));
+      assert.ok(big.stdout.endsWith('99999\n100000\n'));
+    });
+
+    void test('exec: runs as root, with cwd and extra env over a default environment', async () => {
+      assert.equal((await shared.exec(['id', '-u'])).stdout, '0\n');
+      assert.equal((await shared.exec(['pwd'], { cwd: '/usr' })).stdout, '/usr\n');
+      assert.notEqual((await shared.exec(['true'], { cwd: '/no/such/dir' })).exitCode, 0);
+      const env = await shared.exec(sh('echo "$KILN_A|$KILN_B|$HOME"; [ -n "$PATH" ]'), { env: { KILN_A: 'one two', KILN_B: 'x=y' } });
+      assert.equal(env.exitCode, 0);
+      assert.equal(env.stdout, 'one two|x=y|/root\n');
+      assert.equal((await shared.exec(sh('echo "${KILN_A-unset}"'))).stdout, 'unset\n', 'env does not leak into later execs');
+    });
+
+    void test('exec: a timeout or an abort kills the whole process tree', async () => {
+      const t0 = Date.now();
+      const r = await shared.exec(sh('sleep 101 & sleep 102 & wait'), { timeoutMs: 300 });
+      assert.equal(r.timedOut, true);
+      assert.equal(r.exitCode, null);
+      assert.ok(Date.now() - t0 < 5000);
+      const c = new AbortController();
+      setTimeout(() => c.abort(), 200);
+      const a = await shared.exec(sh('sleep 103; echo never'), { signal: c.signal });
+      assert.equal(a.aborted, true);
+      assert.doesNotMatch(a.stdout, /never/);
+      const ps = await shared.exec(sh('cat /proc/[0-9]*/cmdline | tr "\\0" " "'));
+      assert.doesNotMatch(ps.stdout, /sleep 10[123]/, 'no sleep survived');
+      assert.equal((await shared.exec(['echo', 'still here'])).stdout, 'still here\n');
+    });
+
+    void test('exec: concurrent calls all complete', async () => {
+      const results = await Promise.all([1, 2, 3].map((i) => shared.exec(sh(`sleep 0.2; echo ${i}`))));
+      assert.deepEqual(results.map((r) => r.stdout), ['1\n', '2\n', '3\n']);
+    });
+
+    void test('fs: files and directories, as node:fs/promises would', async () => {
+      const fs = shared.fs;
+      await fs.mkdir('/opt/kiln/a/b', { recursive: true, mode: 0o750 });
+      await fs.mkdir('/opt/kiln/a/b', { recursive: true });
+      await rejectsWithCode(fs.mkdir('/opt/kiln/a'), 'EEXIST');
+      assert.equal((await fs.stat('/opt/kiln/a/b'))?.mode, 0o750);
+      await fs.writeFile('/opt/kiln/a/f.txt', 'hello', { mode: 0o640 });
+      await fs.appendFile('/opt/kiln/a/f.txt', ' world');
+      assert.equal(String(await fs.readFile('/opt/kiln/a/f.txt')), 'hello world');
+      assert.deepEqual(await fs.stat('/opt/kiln/a/f.txt'), { type: 'file', size: 11, mode: 0o640, uid: 0, gid: 0 });
+      assert.equal(await fs.stat('/opt/kiln/none'), null);
+      assert.equal(await fs.lstat('/opt/kiln/none/deeper'), null);
+      await rejectsWithCode(fs.readFile('/opt/kiln/none'), 'ENOENT');
+      await fs.symlink('a/f.txt', '/opt/kiln/link');
+      assert.equal((await fs.lstat('/opt/kiln/link'))?.type, 'symlink');
+      assert.equal((await fs.stat('/opt/kiln/link'))?.type, 'file');
+      assert.equal(await fs.realpath('/opt/kiln/link'), '/opt/kiln/a/f.txt');
+      assert.equal(String(await fs.readFile('/opt/kiln/link')), 'hello world');
+      assert.deepEqual((await fs.readdir('/opt/kiln')).sort(), ['a', 'link']);
+      await fs.chmod('/opt/kiln/a/f.txt', 0o600);
+      assert.equal((await fs.stat('/opt/kiln/a/f.txt'))?.mode, 0o600);
+      await fs.copy('/opt/kiln/a', '/opt/kiln/copy');
+      assert.equal(String(await fs.readFile('/opt/kiln/copy/f.txt')), 'hello world');
+      assert.equal((await fs.stat('/opt/kiln/copy/f.txt'))?.mode, 0o600);
+      assert.equal((await fs.stat('/opt/kiln/copy/b'))?.type, 'directory');
+      await rejectsWithCode(fs.copy('/opt/kiln/a/f.txt', '/opt/kiln/copy/f.txt', { overwrite: false }), 'EEXIST');
+      await fs.rename('/opt/kiln/copy', '/opt/kiln/moved');
+      assert.equal(await fs.stat('/opt/kiln/copy'), null);
+      assert.equal((await shared.exec(['cat', '/opt/kiln/moved/f.txt'])).stdout, 'hello world', 'exec sees what fs wrote');
+      await rejectsWithCode(fs.rm('/opt/kiln/moved'), 'EISDIR');
+      await fs.rm('/opt/kiln/moved', { recursive: true });
+      await fs.rm('/opt/kiln/moved', { force: true });
+      await rejectsWithCode(fs.rm('/opt/kiln/moved'), 'ENOENT');
+      await fs.rm('/opt/kiln', { recursive: true });
+      assert.equal(await fs.lstat('/opt/kiln'), null);
+    });
+
+    void test('putFile and getFile carry any bytes, in both directions', async () => {
+      const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      const big = Buffer.alloc(3 * 1024 * 1024 + 7, all);
+      await shared.putFile('/root/bytes.bin', big, 0o755);
+      assert.ok((await shared.getFile('/root/bytes.bin')).equals(big));
+      assert.equal((await shared.fs.stat('/root/bytes.bin'))?.mode, 0o755);
+      assert.equal((await shared.exec(['wc', '-c', '/root/bytes.bin'])).stdout.split(' ')[0], String(big.length));
+      await shared.exec(sh('printf "\\x00\\xff\\x80made inside" > /root/inside.bin'));
+      assert.ok((await shared.getFile('/root/inside.bin')).equals(Buffer.concat([Buffer.from([0, 0xff, 0x80]), Buffer.from('made inside')])));
+    });
+
+    void test('snapshotDir holds what the instance changed', async () => {
+      await shared.exec(sh('mkdir -p /srv/kiln && echo marked > /srv/kiln/marker'));
+      assert.equal(readFileSync(`${shared.snapshotDir()}/srv/kiln/marker`, 'utf8'), 'marked\n');
+    });
+
+    void test('dispose is idempotent and leaves nothing behind', async () => {
+      const inst = await launch();
+      await inst.exec(sh('sleep 100 & echo started'));
+      const snapshot = inst.snapshotDir();
+      await Promise.all([inst.dispose(), inst.dispose()]);
+      await inst.dispose();
+      const r = await inst.exec(['true']).catch((err: Error) => ({ exitCode: null, spawnError: err.message }));
+      assert.equal(r.exitCode, null, 'a disposed instance runs nothing');
+      assert.equal(existsSync(snapshot), false, 'the scratch directory is gone');
+      assert.deepEqual(hostMountsUnder(dirname(snapshot)), []);
+      assert.deepEqual(options.leftovers?.(inst) ?? [], []);
+    });
+  });
+}
