@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar perl-base slirp4netns)
-testing=(sudo adduser iputils-ping openssl awscli umoci skopeo)
+runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar perl-base slirp4netns mmdebstrap)
+testing=(sudo adduser iputils-ping openssl awscli umoci skopeo docker-registry podman runc)
 want=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${testing[@]}")
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerLogsCommand } from './logs-command.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerToeCommands } from './toe-commands.js';
 
@@ -20,4 +21,5 @@ const program = new Command('kiln')
   .showHelpAfterError();
 registerServerCommands(program);
 registerToeCommands(program);
+registerLogsCommand(program);
 await program.parseAsync(process.argv);

@@ -40,6 +40,7 @@ export function registerServerCommands(program: Command): void {
         [
           `Kiln is serving the Image Builder API at ${running.endpoint} (regions: ${running.regions.join(', ')})`,
           `Console:     ${running.consoleUrl}`,
+          `Registry:    ${running.registryHost} (docker/skopeo/podman: log in with an access key id and its secret)`,
           `Credentials: ${running.credentialsPath}`,
           `Try: AWS_SHARED_CREDENTIALS_FILE=${running.credentialsPath} aws imagebuilder list-components --endpoint-url ${running.endpoint} --region ${running.regions[0]}`,
           '',

@@ -1,22 +1,69 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
+/** How Kiln reaches an external OCI registry it pulls parents from or pushes images to. */
+export interface RegistryEndpoint {
+  /** `host[:port]` as it appears in image references. */
+  host: string;
+  /** Plain HTTP instead of HTTPS (loopback and test registries). */
+  insecure: boolean;
+  /** Basic credentials, also used to obtain bearer tokens; anonymous when absent. */
+  username?: string;
+  password?: string;
+}
+
 /** Kiln's server configuration (`kiln serve --config FILE`, YAML or JSON). */
 export interface ServerConfig {
   /** Region names requests may be signed for; the embedded default is one region, `local`. */
   regions: string[];
+  /** The Debian mirror Kiln-managed bases are bootstrapped from. */
+  debianMirror: string;
+  /** External registries Kiln knows how to reach; any other host is tried anonymously over HTTPS. */
+  registries: RegistryEndpoint[];
+  /** How many builds run at once; each takes a share of this machine's cores. */
+  buildConcurrency: number;
 }
 
-export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'] };
+export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
+export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1 };
 
 const REGION_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const HOST_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:]+\](?::\d{1,5})?$/;
+
+function defaults(): ServerConfig {
+  return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions], registries: [] };
+}
+
+function parseRegistries(value: unknown, problems: string[]): RegistryEndpoint[] {
+  if (!Array.isArray(value)) {
+    problems.push('registries: must be a list of {host, insecure?, username?, password?}');
+    return [];
+  }
+  const out: RegistryEndpoint[] = [];
+  value.forEach((item: unknown, i) => {
+    const at = `registries[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      problems.push(`${at}: must be a mapping`);
+      return;
+    }
+    const r = item as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (!['host', 'insecure', 'username', 'password'].includes(key)) problems.push(`${at}.${key}: unknown setting`);
+    if (typeof r.host !== 'string' || !HOST_RE.test(r.host)) problems.push(`${at}.host: must be host or host:port`);
+    if (r.insecure !== undefined && typeof r.insecure !== 'boolean') problems.push(`${at}.insecure: must be true or false`);
+    for (const key of ['username', 'password'] as const) if (r[key] !== undefined && typeof r[key] !== 'string') problems.push(`${at}.${key}: must be a string`);
+    if ((r.username === undefined) !== (r.password === undefined)) problems.push(`${at}: username and password go together`);
+    out.push({ host: String(r.host), insecure: r.insecure === true, username: r.username as string | undefined, password: r.password as string | undefined });
+  });
+  return out;
+}
 
 /** Reads and checks a configuration file; every problem is reported with its field. */
 export function loadServerConfig(path: string | undefined): ServerConfig {
-  if (path === undefined) return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions] };
+  const config = defaults();
+  if (path === undefined) return config;
   const doc = parse(readFileSync(path, 'utf8')) as unknown;
   const problems: string[] = [];
-  const config: ServerConfig = { regions: [...DEFAULT_CONFIG.regions] };
   if (doc !== null && doc !== undefined) {
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${path}: the configuration must be a mapping`);
     for (const [key, value] of Object.entries(doc)) {
@@ -26,6 +73,14 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         } else {
           config.regions = value as string[];
         }
+      } else if (key === 'debianMirror') {
+        if (typeof value !== 'string' || !/^(https?|file):\/\/\S+$/.test(value)) problems.push('debianMirror: must be an http://, https:// or file:// URL');
+        else config.debianMirror = value.replace(/\/+$/, '');
+      } else if (key === 'registries') {
+        config.registries = parseRegistries(value, problems);
+      } else if (key === 'buildConcurrency') {
+        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
+        else config.buildConcurrency = value as number;
       } else {
         problems.push(`${key}: unknown setting`);
       }

@@ -6,7 +6,8 @@ import { buildHandlers } from '../service/handlers.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
-import { loadServerConfig } from './server-config.js';
+import { loadServerConfig, type ServerConfig } from './server-config.js';
+import { startBuildEngine, type BuildEngine } from './build-engine.js';
 
 export { DEFAULT_LISTEN } from './server-defaults.js';
 
@@ -47,6 +48,10 @@ export interface ServeOptions {
   dataDir: string;
   listen: string;
   configPath?: string;
+  /** Settings over the configuration file's (tests use it for registries and the mirror). */
+  config?: Partial<ServerConfig>;
+  /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. */
+  builds?: boolean;
   logger?: boolean;
 }
 
@@ -57,41 +62,59 @@ export interface RunningServer {
   consoleUrl: string;
   credentialsPath: string;
   regions: string[];
+  /** `host:port` of the built-in registry, as image URIs name it. */
+  registryHost: string;
+  /** The build engine, when this server runs builds. */
+  engine: BuildEngine | undefined;
   /** Stops accepting requests, waits for the ones in flight, and closes the store. */
   close(): Promise<void>;
 }
 
 /** Opens the store, makes sure the admin account and its credentials file exist, and serves the API. */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const config = loadServerConfig(options.configPath);
+  const config: ServerConfig = { ...loadServerConfig(options.configPath), ...options.config };
   const { host, port } = parseListen(options.listen);
   const store = openStore(options.dataDir);
+  let engine: BuildEngine | undefined;
   try {
     const { account } = await ensureAdmin(store);
     const credentialsPath = path.join(options.dataDir, 'credentials');
     await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
+    const regions = new Set(config.regions);
+    const lookupKey = (id: string) => store.getAccessKeySecret(id);
+    let registryHost = '';
+    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost });
     const app = buildApi({
       handlers: buildHandlers(store, { regions: config.regions }),
-      regions: new Set(config.regions),
-      lookupKey: (id) => store.getAccessKeySecret(id),
+      regions,
+      lookupKey,
       logger: options.logger ?? false,
     });
+    engine.registerRoutes(app, { lookupKey, regions });
     app.get('/console/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>Kiln</title><p>The Kiln console is not built yet.</p>'));
     await app.listen({ host, port });
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
-    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    const hostPart = host.includes(':') ? `[${host}]` : host;
+    registryHost = `${hostPart}:${actualPort}`;
+    const endpoint = `http://${registryHost}`;
+    if (options.builds !== false) await engine.startWorker();
+    const running = engine;
     return {
       endpoint,
       consoleUrl: `${endpoint}/console/`,
       credentialsPath,
       regions: config.regions,
+      registryHost,
+      engine: options.builds === false ? undefined : running,
       close: async () => {
+        await running.stop();
         await app.close();
         await store.close();
       },
     };
   } catch (err) {
+    await engine?.stop().catch(() => undefined);
     await store.close();
     throw err;
   }

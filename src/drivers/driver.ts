@@ -20,8 +20,12 @@ export interface InstanceResources {
 
 /** What to launch. */
 export interface LaunchSpec {
-  /** Absolute path of the root filesystem the instance starts from; it is never written to. */
-  rootfs: string;
+  /**
+   * The image the instance starts from: absolute directories in overlayfs lower-layer form (whiteouts as 0/0
+   * character devices, opaque directories marked by the `trusted.overlay.opaque=y` xattr), TOP FIRST. A plain
+   * root filesystem is a one-element list. They are never written to, so instances may share them.
+   */
+  layers: readonly string[];
   resources: InstanceResources;
   network: NetworkMode;
   hostname: string;
@@ -32,7 +36,7 @@ export interface LaunchSpec {
 /** An Instance that a driver launched. */
 export interface DriverInstance extends Instance {
   /**
-   * The directory holding everything the instance changed relative to its rootfs, in overlayfs upper-layer
+   * The directory holding everything the instance changed relative to its layers, in overlayfs upper-layer
    * form (whiteouts as 0/0 character devices, opaque directories by xattr). Read it after the last exec.
    */
   snapshotDir(): string;

@@ -10,6 +10,7 @@ import { recipeHandlers } from './recipes.js';
 import { tagHandlers } from './tags.js';
 import type { OperationHandler } from './types.js';
 import { workflowHandlers } from './workflows.js';
+import { workflowExecutionHandlers } from './workflow-executions.js';
 
 /** What handlers need to know of Kiln's configuration. */
 export interface HandlerOptions {
@@ -25,6 +26,7 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...configurationHandlers(store, { regions: new Set(options.regions) }),
     ...pipelineHandlers(store),
     ...workflowHandlers(store),
+    ...workflowExecutionHandlers(store),
     ...componentImportHandlers(store),
     ...imageHandlers(store),
     ...lifecycleHandlers(store),

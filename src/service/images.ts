@@ -436,9 +436,9 @@ function deleteImage(store: Store): OperationHandler {
 }
 
 /**
- * CancelImageCreation: a PENDING image becomes CANCELLED and its queued build job is cancelled with it. The
- * state changes first, inside the store's transaction, so a worker that leased the job meanwhile finds the
- * image CANCELLED and may not start it (the state machine refuses CANCELLED → CREATING).
+ * CancelImageCreation: an image whose build is queued or under way becomes CANCELLED. The state changes first,
+ * inside the store's transaction: a queued job is then cancelled with it, and a running build sees the state at
+ * its next check, stops, and releases its instances (the state machine refuses every later stage).
  */
 function cancelImageCreation(store: Store): OperationHandler {
   return async (input, ctx) => {
@@ -447,11 +447,8 @@ function cancelImageCreation(store: Store): OperationHandler {
       record.arn,
       (current) => {
         const state = (current.data as unknown as ImageData).state;
-        if (state.status !== 'PENDING') {
-          const why = isInProgress(state.status)
-            ? 'its build is already running, and Kiln cannot stop a running build yet; wait for it to end'
-            : 'only an image whose creation is under way can be cancelled';
-          throw new KilnError('InUse', `The image ${current.arn} is ${state.status}: ${why}.`);
+        if (!isInProgress(state.status)) {
+          throw new KilnError('InUse', `The image ${current.arn} is ${state.status}: only an image whose creation is under way can be cancelled.`);
         }
         return { ...current.data, state: transition(state, 'CANCELLED', `Image creation was cancelled by CancelImageCreation (request ${ctx.requestId}).`) };
       },

@@ -87,6 +87,27 @@ export class InstanceCgroups {
   }
 }
 
+/** The controllers InstanceCgroups.create makes a group in. */
+const CONTROLLERS = ['memory', 'pids', 'cpu', 'devices'];
+
+/**
+ * The existing groups named `name` where InstanceCgroups.create would make them (below this process's own
+ * group of each controller): how a sweep finds the groups of an instance a crashed process left.
+ */
+export function existingGroups(name: string): string[] {
+  const out: string[] = [];
+  for (const controller of CONTROLLERS) {
+    const parent = ownGroup(controller);
+    if (parent && existsSync(join(parent, name))) out.push(join(parent, name));
+  }
+  return out;
+}
+
+/** Removes one group once the kernel has let go of its (killed) processes; waits up to REMOVE_WAIT_MS. */
+export function removeGroupWhenEmpty(dir: string): Promise<void> {
+  return removeGroup(dir, Date.now() + REMOVE_WAIT_MS);
+}
+
 async function removeGroup(dir: string, deadline: number): Promise<void> {
   for (;;) {
     try {

@@ -3,11 +3,12 @@
  * namespaces; it builds the instance's root with the host's tools, pivots into it, and then becomes the
  * rootfs's own bash running the shared launcher loop (toe/instance/launcher.ts), so that each exec afterwards
  * costs one fork inside the namespaces. Everything it mounts lives in its private mount namespace and vanishes
- * with it. Arguments: lower dir, scratch dir, hostname, /tmp size in MiB, launcher script, the numbers of the
- * pivot_root, umount2 and prctl system calls on this architecture, and the capabilities to drop.
+ * with it. Arguments: the overlay mount options (see overlayMountOptions), scratch dir, hostname, /tmp size in
+ * MiB, launcher script, the numbers of the pivot_root, umount2 and prctl system calls on this architecture, and
+ * the capabilities to drop.
  *
- * Layers: `scratch/init` sits above the rootfs and holds only the mount points and the /etc files that are
- * bind-mounted per instance (resolv.conf, hosts, hostname), so none of them ever lands in the upper layer,
+ * Layers: `scratch/init` sits above the image's layers and holds only the mount points and the /etc files that
+ * are bind-mounted per instance (resolv.conf, hosts, hostname), so none of them ever lands in the upper layer,
  * which is exactly what the instance changed.
  *
  * pivot_root needs a helper: after the pivot no host binary can run (their loader and libraries are gone with
@@ -18,9 +19,11 @@
  */
 export const INIT_SCRIPT = String.raw`
 set -eu
-lower=$1 scratch=$2 hostname=$3 tmp_mib=$4 launcher=$5 sys_pivot_root=$6 sys_umount2=$7 sys_prctl=$8 drop_caps=$9
+options=$1 scratch=$2 hostname=$3 tmp_mib=$4 launcher=$5 sys_pivot_root=$6 sys_umount2=$7 sys_prctl=$8 drop_caps=$9
 m=$scratch/merged
-mount -t overlay overlay -o "lowerdir=$scratch/init:$lower,upperdir=$scratch/upper,workdir=$scratch/work" "$m"
+# The options name the layers relative to the scratch dir (see overlayMountOptions).
+cd "$scratch"
+mount -t overlay overlay -o "$options" merged
 mount -t proc -o nosuid,nodev,noexec proc "$m/proc"
 mount -t tmpfs -o nosuid,noexec,mode=755,size=1m dev "$m/dev"
 mknod -m 666 "$m/dev/null" c 1 3
@@ -74,3 +77,23 @@ export const SYSCALLS: Readonly<Record<string, readonly [number, number, number]
  * network in its own namespace stay, so package managers work.
  */
 export const DROPPED_CAPABILITIES: readonly number[] = [2, 16, 17, 20, 21, 22, 25, 26, 30, 32, 33, 34, 35, 36, 38, 39, 40];
+
+/** Where the scratch dir links to the image's layers: `l/0` is the top one. */
+export const LAYER_LINKS_DIR = 'l';
+/** overlayfs's limit on lower layers (OVL_MAX_STACK), the init layer included. */
+export const OVERLAY_MAX_LOWER_LAYERS = 500;
+/** mount(2) copies its options into one page; the smallest page Linux runs on is 4 KiB (with the NUL). */
+export const MOUNT_OPTIONS_MAX = 4095;
+
+/**
+ * The overlay mount options of an instance with `layerCount` image layers, relative to its scratch dir. The
+ * layers are reached through short links (`l/0`, `l/1`…) rather than their own paths, as Docker's overlay2
+ * does: the options of one mount must fit in a page, which long absolute paths of a deep image would overflow,
+ * and link names need no escaping of the commas and colons overlay splits on.
+ */
+export function overlayMountOptions(layerCount: number): string {
+  const lower = ['init', ...Array.from({ length: layerCount }, (_, i) => `${LAYER_LINKS_DIR}/${i}`)];
+  // Explicit, whatever the host's module defaults: a redirect or metacopy upper entry would make the
+  // snapshot an incomplete diff, and a redirect planted in a lower layer must not be followed.
+  return `lowerdir=${lower.join(':')},upperdir=upper,workdir=work,redirect_dir=nofollow,metacopy=off`;
+}

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isKilnError } from '../../domain/errors.js';
 import { actionModules } from '../../toe/actions/registry.js';
@@ -11,7 +12,10 @@ import { runDocuments } from '../../toe/runner/run.js';
 import type { DriverInstance, LaunchSpec, NetworkMode } from '../driver.js';
 import { driverConformanceSuite, hostMountsUnder } from '../testsuite/driver-suite.js';
 import { sharedTestRootfs } from '../testsuite/test-rootfs.js';
+import { OVERLAY_MAX_LOWER_LAYERS } from './init-script.js';
 import { hostIssues, NsDriver } from './ns-driver.js';
+import type { NsInstance } from './ns-instance.js';
+import { sweepNsLeftovers } from './sweep.js';
 
 const driver = new NsDriver();
 let rootfs = '';
@@ -38,7 +42,7 @@ async function setup(): Promise<() => void> {
 }
 
 function spec(network: NetworkMode = 'none'): LaunchSpec {
-  return { rootfs, resources: { vcpus: 1, memoryMiB: 512, maxProcesses: 256 }, network, hostname: 'kiln-build', scratchRoot };
+  return { layers: [rootfs], resources: { vcpus: 1, memoryMiB: 512, maxProcesses: 256 }, network, hostname: 'kiln-build', scratchRoot };
 }
 
 /** Processes and cgroups that name the instance: none may survive dispose. */
@@ -59,6 +63,22 @@ function leftovers(inst: DriverInstance): string[] {
     if (existsSync(dir)) out.push(`cgroup ${dir}`);
   }
   return out;
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${path}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readProcLink(path: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${path}`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Content digest of a directory tree (names, types, modes, file bytes, link targets), without following links. */
@@ -201,7 +221,7 @@ describe('ns driver: launch failures and cancellation leave nothing behind', { s
     setTimeout(() => c2.abort(), 5);
     await p.then((i) => i.dispose()).catch((err: unknown) => assert.ok(isKilnError(err, 'Cancelled'), String(err)));
     const empty = mkdtempSync(join(scratchRoot, 'empty-root-'));
-    await assert.rejects(driver.launch({ ...spec(), rootfs: empty }), (err: unknown) => isKilnError(err, 'InvalidArgument') && /bin\/bash/.test((err as Error).message));
+    await assert.rejects(driver.launch({ ...spec(), layers: [empty] }), (err: unknown) => isKilnError(err, 'InvalidArgument') && /bin\/bash/.test((err as Error).message));
     rmSync(empty, { recursive: true });
     assert.deepEqual(readdirSync(scratchRoot), [], 'no scratch directory is left');
     assert.deepEqual(hostMountsUnder(scratchRoot), []);
@@ -248,5 +268,129 @@ describe('ns driver: the AWSTOE runner', { skip: skipReason() }, () => {
       await inst.dispose();
       rmSync(logs, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ns driver: layer stacks', { skip: skipReason() }, () => {
+  let teardown: () => void = () => undefined;
+  before(async () => {
+    teardown = await setup();
+  });
+  after(() => teardown());
+
+  test('the deepest stack overlayfs takes launches; one layer more fails in prepare, naming the limit', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-ns-deep-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const layers = Array.from({ length: OVERLAY_MAX_LOWER_LAYERS }, (_, i) => join(dir, `layer-with-a-rather-long-name-${i}`));
+    for (const l of layers) mkdirSync(l);
+    writeFileSync(join(layers[0]!, 'top'), 'top layer\n');
+    const deepest = [...layers.slice(0, OVERLAY_MAX_LOWER_LAYERS - 2), rootfs];
+    assert.ok(deepest.join(':').length > 4096, 'longer than the overlay options could take as paths');
+    assert.deepEqual(await driver.prepare({ ...spec(), layers: deepest }), []);
+    const inst = await driver.launch({ ...spec(), layers: deepest });
+    try {
+      assert.equal((await inst.exec(['cat', '/top'])).stdout, 'top layer\n');
+    } finally {
+      await inst.dispose();
+    }
+    const issues = await driver.prepare({ ...spec(), layers: [...layers.slice(0, OVERLAY_MAX_LOWER_LAYERS - 1), rootfs] });
+    assert.deepEqual(issues.map((i) => i.path), ['layers']);
+    assert.match(issues[0]!.message, /at most 499/);
+  });
+
+  test('/bin/bash is looked up through the layers: links resolve in the merged view, whiteouts hide it', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-ns-bash-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const [linkOnly, hidesUsrBin, hidesBash] = ['link-only', 'hides-usr-bin', 'hides-bash'].map((n) => join(dir, n)) as [string, string, string];
+    mkdirSync(linkOnly);
+    symlinkSync('usr/bin', join(linkOnly, 'bin'));
+    mkdirSync(join(hidesUsrBin, 'usr/bin'), { recursive: true });
+    execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', join(hidesUsrBin, 'usr/bin')]);
+    mkdirSync(join(hidesBash, 'usr/bin'), { recursive: true });
+    execFileSync('mknod', [join(hidesBash, 'usr/bin/bash'), 'c', '0', '0']);
+    assert.deepEqual(await driver.prepare({ ...spec(), layers: [linkOnly, rootfs] }), []);
+    for (const top of [hidesUsrBin, hidesBash]) {
+      const issues = await driver.prepare({ ...spec(), layers: [top, linkOnly, rootfs] });
+      assert.deepEqual(issues.map((i) => i.path), ['layers'], top);
+    }
+    const missing = await driver.prepare({ ...spec(), layers: [join(dir, 'none'), 'relative'] });
+    assert.deepEqual(missing.map((i) => i.path), ['layers[0]', 'layers[1]']);
+  });
+});
+
+describe('ns driver: debugging shell and crash recovery', { skip: skipReason() }, () => {
+  let teardown: () => void = () => undefined;
+  before(async () => {
+    teardown = await setup();
+  });
+  after(() => teardown());
+
+  test('initHostPid lets nsenter open a shell inside the running instance', async () => {
+    const inst = (await driver.launch(spec())) as NsInstance;
+    try {
+      await inst.fs.writeFile('/root/inside', 'made inside\n');
+      const pid = inst.initHostPid;
+      assert.ok(typeof pid === 'number' && pid > 1);
+      const out = execFileSync('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '/bin/bash', '--norc', '-c', 'hostname; cat /root/inside /etc/os-release'], { encoding: 'utf8' });
+      assert.equal(out, 'kiln-build\nmade inside\nID=kiln-test\n');
+    } finally {
+      await inst.dispose();
+    }
+    assert.equal(inst.initHostPid, undefined);
+  });
+
+  test('sweepNsLeftovers releases a forgotten instance (processes, slirp4netns, cgroups, folder) and keeps the others', async () => {
+    const forgotten = (await driver.launch(spec('nat'))) as NsInstance;
+    const kept = await driver.launch(spec());
+    try {
+      await forgotten.exec(['bash', '-c', '(sleep 300 &) ; echo started']);
+      const pid1 = forgotten.initHostPid!;
+      const scratch = dirname(forgotten.snapshotDir());
+      const pidNs = readlinkSync(`/proc/${pid1}/ns/pid`);
+      const slirp = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('slirp4netns'));
+      assert.ok(slirp.length > 0, 'the NAT instance has a slirp4netns');
+      const released = await sweepNsLeftovers(scratchRoot, { keep: (id) => id === kept.id });
+      assert.ok(released.some((r) => r.startsWith('process ') && r.endsWith(forgotten.id)), released.join('\n'));
+      assert.ok(released.some((r) => r.startsWith('cgroup ') && r.endsWith(`kiln-${forgotten.id}`)), released.join('\n'));
+      assert.ok(released.includes(`directory ${scratch}`), released.join('\n'));
+      assert.ok(!released.some((r) => r.includes(kept.id)), 'the kept instance is untouched');
+      assert.deepEqual(leftovers(forgotten), []);
+      assert.equal(existsSync(scratch), false);
+      // Zombies hold nothing; one whose parent was killed waits for the host's init to reap it.
+      const running = (pid: string | number) => !/^Z/.test(readProc(`${pid}/stat`)?.replace(/^.*\) /s, '') ?? 'Z');
+      assert.equal(running(pid1), false, 'PID 1 is gone');
+      for (const p of slirp) assert.equal(running(p), false, 'slirp4netns is gone');
+      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(forgotten.id));
+      const live = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && running(p) && readProcLink(`${p}/ns/pid`) === pidNs);
+      assert.deepEqual(live, [], 'nothing runs in its PID namespace');
+      assert.equal((await kept.exec(['echo', 'still here'])).stdout, 'still here\n');
+      assert.deepEqual(await sweepNsLeftovers(scratchRoot, { keep: (id) => id === kept.id }), [], 'a second sweep finds nothing');
+    } finally {
+      // Disposing a swept instance is safe: everything it would release is gone already.
+      await forgotten.dispose();
+      await kept.dispose();
+    }
+  });
+
+  test('sweepNsLeftovers after the launching process was killed releases what it left', async () => {
+    const code = `
+      const { NsDriver } = await import(${JSON.stringify(new URL('./ns-driver.js', import.meta.url).href)});
+      const inst = await new NsDriver().launch(JSON.parse(process.argv[1]));
+      await inst.exec(['bash', '-c', '(sleep 300 &); true']);
+      process.stdout.write(inst.id + '\\n');
+      setInterval(() => undefined, 1000);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(spec('nat'))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const id = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      child.once('exit', (c) => reject(new Error(`the launching process exited with ${c}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(existsSync(join(scratchRoot, `kiln-${id}`)), 'the crash left the scratch folder');
+    const released = await sweepNsLeftovers(scratchRoot);
+    assert.ok(released.includes(`directory ${join(scratchRoot, `kiln-${id}`)}`), released.join('\n'));
+    assert.deepEqual(leftovers({ id } as DriverInstance), []);
+    assert.deepEqual(readdirSync(scratchRoot), []);
   });
 });

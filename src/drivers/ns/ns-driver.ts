@@ -2,7 +2,8 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { validationError, type Issue } from '../../domain/errors.js';
 import type { DriverInstance, InstanceDriver, LaunchSpec } from '../driver.js';
-import { SYSCALLS } from './init-script.js';
+import { MOUNT_OPTIONS_MAX, OVERLAY_MAX_LOWER_LAYERS, overlayMountOptions, SYSCALLS } from './init-script.js';
+import { resolveInLayers } from './layers.js';
 import { INSTANCE_PATH, NsInstance } from './ns-instance.js';
 
 /** Host tools the driver runs, and the Debian package of each (for the issue text). */
@@ -50,6 +51,39 @@ export function hostIssues(network: 'none' | 'nat'): Issue[] {
   return issues;
 }
 
+/** What is wrong with an image's layer stack: not a list of directories, too deep to mount, or no /bin/bash. */
+async function layerIssues(layers: readonly string[]): Promise<Issue[]> {
+  const issues: Issue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+  if (!Array.isArray(layers) || layers.length === 0) {
+    add('layers', 'must list at least one directory (a plain root filesystem is a one-element list)');
+    return issues;
+  }
+  // The init layer sits above the image's layers, in the same stack.
+  if (layers.length + 1 > OVERLAY_MAX_LOWER_LAYERS) {
+    add('layers', `has ${layers.length} layers; overlayfs stacks at most ${OVERLAY_MAX_LOWER_LAYERS - 1} below an instance's own (squash the image)`);
+  } else if (overlayMountOptions(layers.length).length > MOUNT_OPTIONS_MAX) {
+    add('layers', `has ${layers.length} layers, too many for the overlay's mount options (${MOUNT_OPTIONS_MAX} bytes)`);
+  }
+  layers.forEach((layer, i) => {
+    if (typeof layer !== 'string' || !isAbsolute(layer)) add(`layers[${i}]`, `must be an absolute path, got ${JSON.stringify(layer)}`);
+    else if (!isDir(layer)) add(`layers[${i}]`, `${layer} is not a directory`);
+  });
+  if (issues.length > 0) return issues;
+  const bash = await resolveInLayers(layers, '/bin/bash', { follow: true });
+  let executable = false;
+  if (bash?.stats.isFile()) {
+    try {
+      accessSync(bash.hostPath, constants.X_OK);
+      executable = true;
+    } catch {
+      // reported below
+    }
+  }
+  if (!executable) add('layers', 'the image has no executable /bin/bash (looked up through its layers), which runs commands inside the instance');
+  return issues;
+}
+
 /**
  * The `ns` driver: instances are overlayfs sandboxes in their own mount, PID, UTS, IPC and network namespaces
  * on this host, with user-mode NAT (slirp4netns) or no network. It needs root. With NAT, the host's loopback
@@ -60,30 +94,20 @@ export function hostIssues(network: 'none' | 'nat'): Issue[] {
 export class NsDriver implements InstanceDriver {
   readonly kind = 'ns';
 
-  prepare(spec: LaunchSpec): Promise<Issue[]> {
+  async prepare(spec: LaunchSpec): Promise<Issue[]> {
     const issues: Issue[] = [];
     const add = (path: string, message: string) => issues.push({ path, message });
     issues.push(...hostIssues(spec.network === 'nat' ? 'nat' : 'none'));
-    for (const [field, value] of [['rootfs', spec.rootfs], ['scratchRoot', spec.scratchRoot]] as const) {
-      if (!isAbsolute(value)) add(field, `must be an absolute path, got ${JSON.stringify(value)}`);
-      // overlayfs splits its options on these characters.
-      else if (/[,:\\\n]/.test(value)) add(field, 'must not contain commas, colons, backslashes or newlines');
-      else if (!isDir(value)) add(field, `${value} is not a directory`);
-    }
-    if (isAbsolute(spec.rootfs) && isDir(spec.rootfs)) {
-      try {
-        accessSync(`${spec.rootfs}/bin/bash`, constants.X_OK);
-      } catch {
-        add('rootfs', `${spec.rootfs} has no executable /bin/bash, which runs commands inside the instance`);
-      }
-    }
+    if (!isAbsolute(spec.scratchRoot)) add('scratchRoot', `must be an absolute path, got ${JSON.stringify(spec.scratchRoot)}`);
+    else if (!isDir(spec.scratchRoot)) add('scratchRoot', `${spec.scratchRoot} is not a directory`);
+    issues.push(...(await layerIssues(spec.layers)));
     if (!HOSTNAME_RE.test(spec.hostname) || spec.hostname.length > 64) add('hostname', `${JSON.stringify(spec.hostname)} is not a valid hostname`);
     if (spec.network !== 'none' && spec.network !== 'nat') add('network', `must be "none" or "nat", got ${JSON.stringify(spec.network)}`);
     const r = spec.resources;
     if (!(Number.isInteger(r.vcpus) && r.vcpus >= 1)) add('resources.vcpus', 'must be a whole number of at least 1');
     if (!(Number.isInteger(r.memoryMiB) && r.memoryMiB >= 64)) add('resources.memoryMiB', 'must be a whole number of at least 64');
     if (r.maxProcesses !== undefined && !(Number.isInteger(r.maxProcesses) && r.maxProcesses >= 16)) add('resources.maxProcesses', 'must be a whole number of at least 16');
-    return Promise.resolve(issues);
+    return issues;
   }
 
   /** Validates the spec as prepare() does (an InvalidArgument error lists every issue), then launches. */

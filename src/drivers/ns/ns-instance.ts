@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +9,9 @@ import { Launcher, LAUNCHER_SCRIPT } from '../../toe/instance/launcher.js';
 import { descendants, killTree } from '../../toe/instance/process-tree.js';
 import type { DriverInstance, LaunchSpec } from '../driver.js';
 import { InstanceCgroups } from './cgroups.js';
-import { DROPPED_CAPABILITIES, INIT_SCRIPT, JOIN_CGROUPS_SCRIPT, SYSCALLS } from './init-script.js';
+import { DROPPED_CAPABILITIES, INIT_SCRIPT, JOIN_CGROUPS_SCRIPT, LAYER_LINKS_DIR, overlayMountOptions, SYSCALLS } from './init-script.js';
+import { resolveInLayers } from './layers.js';
+import { newInstanceId, resourceName } from './names.js';
 import { RootedFs } from './rooted-fs.js';
 
 const O_PATH = 0o10000000;
@@ -78,9 +79,10 @@ function gone(argv: string[]): ExecResult {
 }
 
 /**
- * One namespace sandbox: an overlay of the rootfs with a private upper layer, entered in its own namespaces.
- * Its PID 1 (see init-script.ts) runs the launcher loop. File operations go through RootedFs against PID 1's
- * root.
+ * One namespace sandbox: an overlay of the image's layers with a private upper layer, entered in its own
+ * namespaces. Its PID 1 (see init-script.ts) runs the launcher loop. File operations go through RootedFs against
+ * PID 1's root. Its scratch folder and cgroups are named after its id (names.ts), so sweepNsLeftovers can find
+ * them after a crash.
  */
 export class NsInstance implements DriverInstance {
   readonly platform = 'linux' as const;
@@ -109,10 +111,19 @@ export class NsInstance implements DriverInstance {
     this.primary = new Launcher({ spawn: () => this.spawnInit(), killTree: (pid) => this.killInner(pid), defaultCwd: () => '/' });
   }
 
+  /**
+   * Host PID of the instance's PID 1 while it runs, for a debugging shell:
+   * `nsenter -t PID -m -u -i -n -p -r -w /bin/bash` enters all its namespaces and its root. Undefined before the
+   * launch completes and once the instance is disposed. (The shell keeps the host's capabilities: for people.)
+   */
+  get initHostPid(): number | undefined {
+    return this.dead ? undefined : this.initPid;
+  }
+
   /** Launches an instance; on any failure releases what it acquired and rethrows the original error. */
   static async launch(spec: LaunchSpec, signal?: AbortSignal): Promise<NsInstance> {
-    const id = `ns-${randomBytes(6).toString('hex')}`;
-    const scratch = join(spec.scratchRoot, `kiln-${id}`);
+    const id = newInstanceId();
+    const scratch = join(spec.scratchRoot, resourceName(id));
     const inst = new NsInstance(id, spec, scratch);
     // Killing what runs unblocks start(), which then fails and disposes; disposing under it would race.
     const onAbort = () => inst.killChildren();
@@ -142,10 +153,11 @@ export class NsInstance implements DriverInstance {
       if (signal?.aborted) throw new KilnError('Cancelled', 'ns instance launch cancelled');
     };
     await fsp.mkdir(this.scratch, { mode: 0o700 });
-    for (const d of ['upper', 'work', 'merged', 'etc', 'init']) await fsp.mkdir(join(this.scratch, d), { mode: 0o755 });
+    for (const d of ['upper', 'work', 'merged', 'etc', 'init', LAYER_LINKS_DIR]) await fsp.mkdir(join(this.scratch, d), { mode: 0o755 });
+    for (const [i, layer] of this.spec.layers.entries()) await fsp.symlink(layer, join(this.scratch, LAYER_LINKS_DIR, String(i)));
     await this.writeInitLayer();
     checkAbort();
-    this.cgroups = await InstanceCgroups.create(`kiln-${this.id}`, this.spec.resources);
+    this.cgroups = await InstanceCgroups.create(resourceName(this.id), this.spec.resources);
     checkAbort();
     // The first exec starts PID 1; its stderr (a failed mount, say) becomes this probe's output.
     const probe = this.primary.exec(['/bin/bash', '-c', 'exit 0'], {});
@@ -167,15 +179,16 @@ export class NsInstance implements DriverInstance {
   }
 
   /**
-   * The layer between the rootfs and the upper layer: mount points and per-instance /etc files. Directories
-   * copy the rootfs's owner, mode and times, so that a copy-up into the upper layer looks as the rootfs had it.
+   * The layer between the image and the upper layer: mount points and per-instance /etc files. Directories copy
+   * the owner, mode and times of the topmost image layer that has them (as the merged view shows them), so that
+   * a copy-up into the upper layer looks as the image had it.
    */
   private async writeInitLayer(): Promise<void> {
     const { spec, scratch } = this;
     for (const dir of ['etc', 'proc', 'dev', 'tmp']) {
       const at = join(scratch, 'init', dir);
       await fsp.mkdir(at, { mode: dir === 'tmp' ? 0o1777 : 0o755 });
-      const st = await fsp.lstat(join(spec.rootfs, dir)).catch(() => undefined);
+      const st = (await resolveInLayers(spec.layers, `/${dir}`))?.stats;
       if (st?.isDirectory()) {
         await fsp.chown(at, st.uid, st.gid);
         await fsp.chmod(at, st.mode & 0o7777);
@@ -192,7 +205,7 @@ export class NsInstance implements DriverInstance {
       await fsp.writeFile(join(scratch, 'init', 'etc', name), '', { mode: 0o644 });
     }
     // Restore etc's times last: creating the placeholders above moved them.
-    const etc = await fsp.lstat(join(spec.rootfs, 'etc')).catch(() => undefined);
+    const etc = (await resolveInLayers(spec.layers, '/etc'))?.stats;
     if (etc?.isDirectory()) await fsp.utimes(join(scratch, 'init', 'etc'), etc.atime, etc.mtime);
   }
 
@@ -205,7 +218,7 @@ export class NsInstance implements DriverInstance {
     if (this.init || this.dead) throw new KilnError('Unavailable', `ns instance ${this.id} is gone`);
     const [sysPivot, sysUmount, sysPrctl] = SYSCALLS[process.arch] ?? [0, 0, 0];
     const unshare = ['unshare', '--mount', '--pid', '--uts', '--ipc', '--net', '--fork', '--kill-child', '--propagation', 'private'];
-    const init = [...unshare, 'bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', this.spec.rootfs, this.scratch, this.spec.hostname, String(this.spec.resources.memoryMiB), LAUNCHER_SCRIPT, String(sysPivot), String(sysUmount), String(sysPrctl), DROPPED_CAPABILITIES.join(',')];
+    const init = [...unshare, 'bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', overlayMountOptions(this.spec.layers.length), this.scratch, this.spec.hostname, String(this.spec.resources.memoryMiB), LAUNCHER_SCRIPT, String(sysPivot), String(sysUmount), String(sysPrctl), DROPPED_CAPABILITIES.join(',')];
     const child = this.spawnLimited(init);
     this.init = child;
     child.once('exit', () => {

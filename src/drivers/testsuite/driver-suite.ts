@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isKilnError } from '../../domain/errors.js';
 import type { DriverInstance, InstanceDriver, LaunchSpec } from '../driver.js';
@@ -23,6 +25,25 @@ export interface DriverSuiteOptions {
 }
 
 const sh = (script: string) => ['bash', '-c', script];
+
+/** Two layers in overlay lower form, for the layer test: $1 is the top one, $2 the one below it. */
+const MAKE_LAYERS = String.raw`
+set -e
+top=$1 middle=$2
+mkdir -p "$middle/etc" "$middle/opt/kiln" "$top/etc" "$top/opt/kiln"
+echo middle > "$middle/etc/kiln-middle"
+echo old > "$middle/opt/kiln/old"
+echo top > "$top/etc/kiln-top"
+echo new > "$top/opt/kiln/new"
+chmod 750 "$top/opt/kiln"
+setfattr -n trusted.overlay.opaque -v y "$top/opt/kiln"
+mknod "$top/etc/os-release" c 0 0
+`;
+
+/** Names, types, modes, sizes and mtimes of a tree: what an instance must not change in its layers. */
+function treeListing(root: string): string {
+  return execFileSync('find', [root, '-printf', '%P %y %m %s %T@\n'], { encoding: 'utf8' }).split('\n').sort().join('\n');
+}
 
 /** Host mounts that mention a path: a disposed instance must have none. */
 export function hostMountsUnder(path: string): string[] {
@@ -65,9 +86,11 @@ export function driverConformanceSuite(options: DriverSuiteOptions): void {
 
     void test('prepare reports every problem of a bad spec at once, and none for a good one', async () => {
       assert.deepEqual(await options.driver.prepare(options.spec()), []);
-      const bad = { ...options.spec(), rootfs: 'relative/root', hostname: 'not a host name', network: 'bridge' as never };
+      const bad = { ...options.spec(), layers: ['relative/root'], hostname: 'not a host name', network: 'bridge' as never };
       const issues = await options.driver.prepare(bad);
-      for (const path of ['rootfs', 'hostname', 'network']) assert.ok(issues.some((i) => i.path === path), `an issue for ${path}: ${JSON.stringify(issues)}`);
+      for (const path of ['layers', 'hostname', 'network']) assert.ok(issues.some((i) => i.path.startsWith(path)), `an issue for ${path}: ${JSON.stringify(issues)}`);
+      const none = await options.driver.prepare({ ...options.spec(), layers: [] });
+      assert.ok(none.some((i) => i.path === 'layers'), 'an empty layer list is refused');
       await assert.rejects(options.driver.launch(bad), (err: unknown) => isKilnError(err, 'InvalidArgument'));
     });
 
@@ -168,6 +191,29 @@ export function driverConformanceSuite(options: DriverSuiteOptions): void {
     void test('snapshotDir holds what the instance changed', async () => {
       await shared.exec(sh('mkdir -p /srv/kiln && echo marked > /srv/kiln/marker'));
       assert.equal(readFileSync(`${shared.snapshotDir()}/srv/kiln/marker`, 'utf8'), 'marked\n');
+    });
+
+    void test('layers: the instance sees the merged stack, top first, with whiteouts and opaque dirs; no layer is written', async (t) => {
+      const base = options.spec();
+      const work = mkdtempSync(join(tmpdir(), 'kiln-suite-layers-'));
+      t.after(() => rmSync(work, { recursive: true, force: true }));
+      const [top, middle] = [join(work, 'top'), join(work, 'middle')];
+      // middle: a file, a directory with old content, a file to delete; top: hides them, replaces the directory.
+      execFileSync('bash', ['--norc', '-c', MAKE_LAYERS, 'kiln-layers', top, middle]);
+      const layers = [top, middle, ...base.layers];
+      assert.deepEqual(await options.driver.prepare({ ...base, layers }), []);
+      const before = treeListing(work);
+      const stacked = await options.driver.launch({ ...base, layers });
+      launched.push(stacked);
+      const r = await stacked.exec(sh('cat /etc/kiln-top /etc/kiln-middle /opt/kiln/new; ls -A /opt/kiln; test -e /etc/os-release || echo whited-out; stat -c %a /opt/kiln'));
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'top\nmiddle\nnew\nnew\nwhited-out\n750\n');
+      await stacked.exec(sh('echo changed > /etc/kiln-middle && rm /etc/kiln-top && echo more > /opt/kiln/more'));
+      assert.equal(treeListing(work), before, 'the layers are read-only to the instance');
+      assert.equal(readFileSync(join(stacked.snapshotDir(), 'etc/kiln-middle'), 'utf8'), 'changed\n');
+      const empty = mkdtempSync(join(work, 'empty-'));
+      const whited = await options.driver.prepare({ ...base, layers: [top, empty] });
+      assert.ok(whited.some((i) => i.path === 'layers' && /bin\/bash/.test(i.message)), `no /bin/bash: ${JSON.stringify(whited)}`);
     });
 
     void test('dispose is idempotent and leaves nothing behind', async () => {

@@ -72,4 +72,45 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_ready ON jobs(state, kind, id);
   CREATE INDEX jobs_resource ON jobs(resource_arn);
   `,
+  `
+  -- Kiln's built-in OCI registry: repositories (globally unique names, one owning account), who else may read
+  -- them, the blobs and manifests each holds (bytes live in the blob store) and tags.
+  CREATE TABLE registry_repositories (
+    name TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    public INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX registry_repositories_account ON registry_repositories(account_id);
+  CREATE TABLE registry_readers (
+    repository TEXT NOT NULL REFERENCES registry_repositories(name) ON DELETE CASCADE,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (repository, account_id)
+  );
+  CREATE INDEX registry_readers_account ON registry_readers(account_id);
+  CREATE TABLE registry_blobs (
+    repository TEXT NOT NULL REFERENCES registry_repositories(name) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (repository, digest)
+  );
+  -- Which repositories still reference a blob, for garbage collection of the blob store.
+  CREATE INDEX registry_blobs_digest ON registry_blobs(digest);
+  CREATE TABLE registry_manifests (
+    repository TEXT NOT NULL REFERENCES registry_repositories(name) ON DELETE CASCADE,
+    digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (repository, digest)
+  );
+  CREATE INDEX registry_manifests_digest ON registry_manifests(digest);
+  CREATE TABLE registry_tags (
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (repository, tag),
+    FOREIGN KEY (repository, digest) REFERENCES registry_manifests(repository, digest) ON DELETE CASCADE
+  );
+  `,
 ];

@@ -9,6 +9,8 @@ import type {
   IdempotencyKey,
   NewAccessKey,
   NewResource,
+  RegistryManifest,
+  RegistryRepository,
   ResourceQuery,
   ResourceRecord,
   Store,
@@ -71,6 +73,36 @@ const toRecord = (r: ResourceRow): ResourceRecord => ({
   data: JSON.parse(r.data) as Record<string, unknown>,
   createdAt: r.created_at,
 });
+
+interface RegistryRepositoryRow {
+  name: string;
+  account_id: string;
+  public: number;
+  created_at: string;
+}
+
+interface RegistryManifestRow {
+  repository: string;
+  digest: string;
+  media_type: string;
+  size: number;
+  created_at: string;
+}
+
+const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => ({
+  repository: r.repository,
+  digest: r.digest,
+  mediaType: r.media_type,
+  size: r.size,
+  createdAt: r.created_at,
+});
+
+/** Page size when a listing names no limit, and the most a listing returns. */
+const REGISTRY_PAGE_MAX = 10_000;
+
+function pageLimit(limit: number | undefined): number {
+  return limit === undefined ? REGISTRY_PAGE_MAX : Math.max(0, Math.min(Math.floor(limit), REGISTRY_PAGE_MAX));
+}
 
 function versionParts(version: string): [number, number, number] {
   if (version === '') return [0, 0, 0];
@@ -410,6 +442,132 @@ export class SqliteStore implements Store {
 
   deleteResource(arn: string): Promise<boolean> {
     return this.run(() => this.db.prepare('DELETE FROM resources WHERE arn = ?').run(arn).changes > 0);
+  }
+
+  private registryRepository(name: string): RegistryRepository | undefined {
+    const row = this.db.prepare('SELECT * FROM registry_repositories WHERE name = ?').get(name) as RegistryRepositoryRow | undefined;
+    return row && this.toRegistryRepository(row);
+  }
+
+  private toRegistryRepository(row: RegistryRepositoryRow): RegistryRepository {
+    const readers = (this.db.prepare('SELECT account_id FROM registry_readers WHERE repository = ? ORDER BY account_id').all(row.name) as { account_id: string }[]).map((r) => r.account_id);
+    return { name: row.name, accountId: row.account_id, public: row.public === 1, readers, createdAt: row.created_at };
+  }
+
+  private requireRegistryRepository(name: string): void {
+    if (!this.db.prepare('SELECT 1 FROM registry_repositories WHERE name = ?').get(name)) throw new KilnError('NotFound', `registry repository ${name} does not exist`);
+  }
+
+  claimRegistryRepository(name: string, accountId: string): Promise<{ repository: RegistryRepository; created: boolean }> {
+    const tx = this.db.transaction(() => {
+      const created =
+        this.db.prepare('INSERT OR IGNORE INTO registry_repositories (name, account_id, public, created_at) VALUES (?, ?, 0, ?)').run(name, accountId, new Date().toISOString()).changes > 0;
+      return { repository: this.registryRepository(name)!, created };
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  getRegistryRepository(name: string): Promise<RegistryRepository | undefined> {
+    return this.run(() => this.registryRepository(name));
+  }
+
+  listRegistryRepositories(query: { reader: string | undefined; after?: string; limit?: number }): Promise<RegistryRepository[]> {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT r.* FROM registry_repositories r
+           WHERE r.name > ? AND (r.public = 1 OR r.account_id = ?
+             OR EXISTS (SELECT 1 FROM registry_readers g WHERE g.repository = r.name AND g.account_id = ?))
+           ORDER BY r.name LIMIT ?`,
+        )
+        .all(query.after ?? '', query.reader ?? null, query.reader ?? null, pageLimit(query.limit)) as RegistryRepositoryRow[];
+      return rows.map((r) => this.toRegistryRepository(r));
+    });
+  }
+
+  setRegistryRepositoryAccess(name: string, access: { readers?: readonly string[]; public?: boolean }): Promise<RegistryRepository> {
+    const tx = this.db.transaction(() => {
+      this.requireRegistryRepository(name);
+      if (access.public !== undefined) this.db.prepare('UPDATE registry_repositories SET public = ? WHERE name = ?').run(access.public ? 1 : 0, name);
+      if (access.readers !== undefined) {
+        this.db.prepare('DELETE FROM registry_readers WHERE repository = ?').run(name);
+        const add = this.db.prepare('INSERT OR IGNORE INTO registry_readers (repository, account_id) VALUES (?, ?)');
+        for (const reader of access.readers) add.run(name, reader);
+      }
+      return this.registryRepository(name)!;
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  private linkBlobs(repository: string, digests: readonly string[]): void {
+    const link = this.db.prepare('INSERT OR IGNORE INTO registry_blobs (repository, digest) VALUES (?, ?)');
+    for (const digest of digests) link.run(repository, digest);
+  }
+
+  linkRegistryBlobs(repository: string, digests: readonly string[]): Promise<void> {
+    const tx = this.db.transaction(() => {
+      this.requireRegistryRepository(repository);
+      this.linkBlobs(repository, digests);
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  hasRegistryBlob(repository: string, digest: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('SELECT 1 FROM registry_blobs WHERE repository = ? AND digest = ?').get(repository, digest) !== undefined);
+  }
+
+  unlinkRegistryBlob(repository: string, digest: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM registry_blobs WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
+  }
+
+  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string }): Promise<RegistryManifest> {
+    const tx = this.db.transaction((): RegistryManifest => {
+      this.requireRegistryRepository(input.repository);
+      const present = this.db.prepare('SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?');
+      for (const child of input.manifests ?? []) {
+        if (!present.get(input.repository, child)) throw new KilnError('NotFound', `manifest ${child} is not in repository ${input.repository}`);
+      }
+      const now = new Date().toISOString();
+      // A manifest's bytes never change under its digest, so a repeated push keeps the first record.
+      this.db
+        .prepare('INSERT OR IGNORE INTO registry_manifests (repository, digest, media_type, size, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(input.repository, input.digest, input.mediaType, input.size, now);
+      this.linkBlobs(input.repository, input.blobs);
+      if (input.tag !== undefined) {
+        this.db
+          .prepare('INSERT INTO registry_tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at')
+          .run(input.repository, input.tag, input.digest, now);
+      }
+      return toRegistryManifest(this.db.prepare('SELECT * FROM registry_manifests WHERE repository = ? AND digest = ?').get(input.repository, input.digest) as RegistryManifestRow);
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  getRegistryManifest(repository: string, reference: string): Promise<RegistryManifest | undefined> {
+    return this.run(() => {
+      const row = reference.includes(':')
+        ? (this.db.prepare('SELECT * FROM registry_manifests WHERE repository = ? AND digest = ?').get(repository, reference) as RegistryManifestRow | undefined)
+        : (this.db
+            .prepare('SELECT m.* FROM registry_tags t JOIN registry_manifests m ON m.repository = t.repository AND m.digest = t.digest WHERE t.repository = ? AND t.tag = ?')
+            .get(repository, reference) as RegistryManifestRow | undefined);
+      return row && toRegistryManifest(row);
+    });
+  }
+
+  listRegistryTags(repository: string, query: { after?: string; limit?: number } = {}): Promise<string[]> {
+    return this.run(() =>
+      (this.db.prepare('SELECT tag FROM registry_tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?').all(repository, query.after ?? '', pageLimit(query.limit)) as { tag: string }[]).map(
+        (r) => r.tag,
+      ),
+    );
+  }
+
+  deleteRegistryManifest(repository: string, digest: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM registry_manifests WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
+  }
+
+  deleteRegistryTag(repository: string, tag: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM registry_tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0);
   }
 
   close(): Promise<void> {

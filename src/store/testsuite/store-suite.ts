@@ -193,5 +193,74 @@ export function runStoreSuite(backend: string, open: StoreFactory): void {
       await Promise.all(Array.from({ length: 40 }, () => store.updateResource(record.arn, (cur) => ({ n: (cur.data.n as number) + 1 }))));
       assert.equal((await store.getResource(record.arn))?.data.n, 40);
     });
+    withStore('registry: the first claim owns a repository name; concurrent claims agree on one owner', async (store) => {
+      const claims = await Promise.all(['000000000001', '000000000002', '000000000003'].map((a) => store.claimRegistryRepository('team/app', a)));
+      assert.equal(claims.filter((c) => c.created).length, 1);
+      const owner = claims.find((c) => c.created)!.repository.accountId;
+      assert.ok(claims.every((c) => c.repository.accountId === owner));
+      const again = await store.claimRegistryRepository('team/app', '000000000009');
+      assert.deepEqual([again.created, again.repository.accountId, again.repository.public, again.repository.readers], [false, owner, false, []]);
+      assert.equal((await store.getRegistryRepository('team/app'))?.accountId, owner);
+      assert.equal(await store.getRegistryRepository('team/other'), undefined);
+    });
+
+    withStore('registry: access lists what each reader may see, public to everyone', async (store) => {
+      await store.claimRegistryRepository('a/mine', '000000000001');
+      await store.claimRegistryRepository('b/shared', '000000000002');
+      await store.claimRegistryRepository('c/public', '000000000002');
+      await store.claimRegistryRepository('d/private', '000000000002');
+      const shared = await store.setRegistryRepositoryAccess('b/shared', { readers: ['000000000003', '000000000001', '000000000001'] });
+      assert.deepEqual(shared.readers, ['000000000001', '000000000003']);
+      await store.setRegistryRepositoryAccess('c/public', { public: true });
+      const names = async (reader: string | undefined, page: { after?: string; limit?: number } = {}) =>
+        (await store.listRegistryRepositories({ reader, ...page })).map((r) => r.name);
+      assert.deepEqual(await names('000000000001'), ['a/mine', 'b/shared', 'c/public']);
+      assert.deepEqual(await names('000000000002'), ['b/shared', 'c/public', 'd/private']);
+      assert.deepEqual(await names(undefined), ['c/public']);
+      assert.deepEqual(await names('000000000001', { after: 'a/mine', limit: 1 }), ['b/shared']);
+      // Giving only one part of the access leaves the other as it was.
+      const unshared = await store.setRegistryRepositoryAccess('b/shared', { public: true });
+      assert.deepEqual([unshared.public, unshared.readers], [true, ['000000000001', '000000000003']]);
+      await store.setRegistryRepositoryAccess('b/shared', { readers: [], public: false });
+      assert.deepEqual(await names('000000000003'), ['c/public']);
+      await assert.rejects(store.setRegistryRepositoryAccess('x/none', { public: true }), (e) => isKilnError(e, 'NotFound'));
+    });
+
+    withStore('registry: blobs, manifests and tags of a repository', async (store) => {
+      const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+      await assert.rejects(store.linkRegistryBlobs('r/x', [d(1)]), (e) => isKilnError(e, 'NotFound'));
+      await store.claimRegistryRepository('r/x', '000000000001');
+      await store.linkRegistryBlobs('r/x', [d(1), d(1)]);
+      assert.equal(await store.hasRegistryBlob('r/x', d(1)), true);
+      assert.equal(await store.hasRegistryBlob('r/x', d(2)), false);
+      const m = await store.putRegistryManifest({ repository: 'r/x', digest: d(3), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, blobs: [d(2)], tag: 'v1' });
+      assert.deepEqual([m.digest, m.size], [d(3), 10]);
+      assert.equal(await store.hasRegistryBlob('r/x', d(2)), true, 'a manifest links its blobs');
+      assert.equal((await store.getRegistryManifest('r/x', 'v1'))?.digest, d(3));
+      assert.equal((await store.getRegistryManifest('r/x', d(3)))?.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      assert.equal(await store.getRegistryManifest('r/x', 'v2'), undefined);
+      // An index needs its children in the repository first; a refused index changes nothing.
+      await assert.rejects(
+        store.putRegistryManifest({ repository: 'r/x', digest: d(4), mediaType: 'application/vnd.oci.image.index.v1+json', size: 5, blobs: [], manifests: [d(3), d(5)], tag: 'multi' }),
+        (e) => isKilnError(e, 'NotFound') && e.message.includes(d(5)),
+      );
+      assert.equal(await store.getRegistryManifest('r/x', d(4)), undefined);
+      await store.putRegistryManifest({ repository: 'r/x', digest: d(4), mediaType: 'application/vnd.oci.image.index.v1+json', size: 5, blobs: [], manifests: [d(3)], tag: 'multi' });
+      // Re-tagging moves the tag; tags list in lexical order, paged.
+      await store.putRegistryManifest({ repository: 'r/x', digest: d(4), mediaType: 'application/vnd.oci.image.index.v1+json', size: 5, blobs: [], tag: 'v1' });
+      await store.putRegistryManifest({ repository: 'r/x', digest: d(3), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, blobs: [], tag: 'a' });
+      assert.equal((await store.getRegistryManifest('r/x', 'v1'))?.digest, d(4));
+      assert.deepEqual(await store.listRegistryTags('r/x'), ['a', 'multi', 'v1']);
+      assert.deepEqual(await store.listRegistryTags('r/x', { after: 'a', limit: 1 }), ['multi']);
+      assert.equal(await store.deleteRegistryTag('r/x', 'a'), true);
+      assert.equal(await store.deleteRegistryTag('r/x', 'a'), false);
+      // Deleting a manifest takes its tags with it.
+      assert.equal(await store.deleteRegistryManifest('r/x', d(4)), true);
+      assert.deepEqual(await store.listRegistryTags('r/x'), []);
+      assert.equal(await store.deleteRegistryManifest('r/x', d(4)), false);
+      assert.equal(await store.unlinkRegistryBlob('r/x', d(1)), true);
+      assert.equal(await store.hasRegistryBlob('r/x', d(1)), false);
+      await assert.rejects(store.putRegistryManifest({ repository: 'r/none', digest: d(3), mediaType: 'x', size: 1, blobs: [] }), (e) => isKilnError(e, 'NotFound'));
+    });
   });
 }

@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { PutImagePolicyCommand } from '@aws-sdk/client-imagebuilder';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { createPendingImage, startExecutionServer, type ExecutionServer } from '../../test/helpers/execution-server.js';
+import { LOGS_PATH } from './logs-route.js';
+
+class Sha256 {
+  private readonly h: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key = secret === undefined || typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength) : new Uint8Array(secret);
+    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key);
+  }
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.h.digest());
+  }
+  reset(): void {}
+}
+
+interface Answer {
+  status: number;
+  errorType: string | null;
+  body: { text?: string; nextOffset?: number; stepStatus?: string; __type?: string; message?: string };
+}
+
+/** GET /kiln/logs signed as the SDK would sign an Image Builder request (unsigned with keys === null). */
+async function getLog(server: ExecutionServer, query: Record<string, string>, keys: { accessKeyId: string; secretAccessKey: string } | null = server.credentials, service = 'imagebuilder'): Promise<Answer> {
+  const url = new URL(LOGS_PATH, server.endpoint);
+  url.search = new URLSearchParams(query).toString();
+  let headers: Record<string, string> = {};
+  if (keys) {
+    const signer = new SignatureV4({ credentials: keys, region: 'local', service, sha256: Sha256 });
+    const signed = await signer.sign(new HttpRequest({ method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: LOGS_PATH, query, headers: { host: url.host } }));
+    headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k !== 'host'));
+  }
+  const response = await fetch(url, { headers });
+  return { status: response.status, errorType: response.headers.get('x-amzn-errortype'), body: (await response.json()) as Answer['body'] };
+}
+
+test('GET /kiln/logs: signed reads from an offset, the step status, and AWS-shaped errors naming the field', async (t) => {
+  const server = await startExecutionServer(t);
+  const ib = server.client();
+  const image = await createPendingImage(server, ib);
+  const wf = await server.recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: 'arn:aws:imagebuilder:local:aws:workflow/build/build-image/1.0.0/1', totalStepCount: 1 });
+  const step = await wf.startStep({ name: 'ApplyBuildComponents', action: 'ExecuteComponents' });
+  const q = { imageBuildVersionArn: image.arn, stepExecutionId: step.stepExecutionId };
+
+  assert.deepEqual((await getLog(server, q)).body, { text: '', nextOffset: 0, stepStatus: 'RUNNING' });
+  step.log('line 1\n');
+  step.log('ünïcode 2\n');
+  await step.finish('COMPLETED');
+  const all = await getLog(server, { ...q, offset: '0' });
+  assert.equal(all.status, 200);
+  assert.deepEqual(all.body, { text: 'line 1\nünïcode 2\n', nextOffset: 19, stepStatus: 'COMPLETED' });
+  assert.deepEqual((await getLog(server, { ...q, offset: '7' })).body, { text: 'ünïcode 2\n', nextOffset: 19, stepStatus: 'COMPLETED' });
+  assert.deepEqual((await getLog(server, { ...q, offset: '19' })).body, { text: '', nextOffset: 19, stepStatus: 'COMPLETED' });
+  // A window of 4 bytes at least (one character), ending on a character boundary: 'ü' 'n' and not half of 'ï'.
+  assert.deepEqual((await getLog(server, { ...q, offset: '7', maxBytes: '2' })).body, { text: 'ün', nextOffset: 10, stepStatus: 'COMPLETED' });
+
+  const errors: [Record<string, string>, number, string, string][] = [
+    [{ ...q, offset: '20' }, 400, 'InvalidParameterValueException', 'offset'],
+    [{ ...q, offset: '-1' }, 400, 'InvalidParameterValueException', 'offset'],
+    [{ ...q, offset: 'ten' }, 400, 'InvalidParameterValueException', 'offset'],
+    [{ imageBuildVersionArn: image.arn }, 400, 'InvalidParameterValueException', 'stepExecutionId'],
+    [{ stepExecutionId: step.stepExecutionId }, 400, 'InvalidParameterValueException', 'imageBuildVersionArn'],
+    [{ ...q, stepExecutionId: '../../../etc/passwd' }, 400, 'InvalidParameterValueException', 'stepExecutionId'],
+    [{ ...q, imageBuildVersionArn: image.arn.replace(/\/1$/, '') }, 400, 'InvalidParameterValueException', 'imageBuildVersionArn'],
+    [{ ...q, imageBuildVersionArn: image.arn.replace(/\/1$/, '/2') }, 404, 'ResourceNotFoundException', image.arn.replace(/\/1$/, '/2')],
+    [{ ...q, stepExecutionId: 'step-0b9d3a4e-1111-2222-3333-444455556666' }, 404, 'ResourceNotFoundException', 'step-0b9d3a4e-1111-2222-3333-444455556666'],
+  ];
+  for (const [query, status, type, mention] of errors) {
+    const answer = await getLog(server, query);
+    assert.equal(answer.status, status, JSON.stringify({ query, answer }));
+    assert.equal(answer.errorType, type);
+    assert.equal(answer.body.__type, type);
+    assert.ok(answer.body.message?.includes(mention), `${answer.body.message} should mention ${mention}`);
+  }
+
+  // A step of another image is not a step of this one, even for its owner.
+  const second = await createPendingImage(server, ib, 'second');
+  const wf2 = await server.recorder.startWorkflow({ image: second, type: 'BUILD', workflowBuildVersionArn: 'arn:aws:imagebuilder:local:aws:workflow/build/build-image/1.0.0/1', totalStepCount: 1 });
+  const foreign = await wf2.startStep({ name: 'LaunchBuildInstance', action: 'LaunchInstance' });
+  const mixed = await getLog(server, { imageBuildVersionArn: image.arn, stepExecutionId: foreign.stepExecutionId });
+  assert.equal(mixed.status, 404);
+  assert.match(mixed.body.message ?? '', /not a step of the image/);
+  await foreign.finish('COMPLETED');
+
+  // Authentication as the API does it.
+  const unsigned = await getLog(server, q, null);
+  assert.equal(unsigned.status, 403);
+  assert.equal(unsigned.errorType, 'MissingAuthenticationTokenException');
+  const wrongSecret = await getLog(server, q, { accessKeyId: server.credentials.accessKeyId, secretAccessKey: 'x'.repeat(40) });
+  assert.equal(wrongSecret.errorType, 'InvalidSignatureException');
+  const wrongService = await getLog(server, q, server.credentials, 's3');
+  assert.equal(wrongService.errorType, 'InvalidSignatureException');
+
+  // Another account reads only what is shared with it.
+  const other = await server.newAccount('other');
+  const hidden = await getLog(server, q, other.keys);
+  assert.equal(hidden.status, 404);
+  assert.equal(hidden.errorType, 'ResourceNotFoundException');
+  assert.ok(hidden.body.message?.includes(image.arn));
+  const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: other.accountId }, Action: ['imagebuilder:GetImage', 'imagebuilder:ListImages'] }] });
+  await ib.send(new PutImagePolicyCommand({ imageArn: image.arn, policy }));
+  assert.equal((await getLog(server, q, other.keys)).body.text, 'line 1\nünïcode 2\n');
+});

@@ -1,0 +1,84 @@
+/**
+ * `GET /kiln/logs`: a workflow step's log, read from a byte offset, for `kiln logs` and the console. Not an
+ * Image Builder operation (AWS keeps these logs in CloudWatch), but signed and authorised like one: SigV4 for
+ * the `imagebuilder` service, and a caller reads the logs of exactly the images GetImage shows it.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readStepLog, stepData, DEFAULT_LOG_READ, MAX_LOG_READ } from '../build/execution-records.js';
+import { KilnError } from '../domain/errors.js';
+import { readableImage, readableStep } from '../service/workflow-executions.js';
+import type { RequestContext } from '../service/types.js';
+import type { Store } from '../store/store.js';
+import { errorBody, toAwsError } from './errors.js';
+import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+
+export const LOGS_PATH = '/kiln/logs';
+
+export interface LogRouteOptions {
+  store: Store;
+  /** The folder the ExecutionRecorder writes step logs under. */
+  logsRoot: string;
+  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
+  regions: ReadonlySet<string>;
+}
+
+/** The body of a successful answer. */
+export interface LogSlice {
+  text: string;
+  /** The offset to ask for next; equal to the request's when nothing new was written. */
+  nextOffset: number;
+  /** WorkflowStepExecutionStatus, read before the log: a final status means `text` runs to the log's end (or to the size limit). */
+  stepStatus: string;
+}
+
+function required(query: URLSearchParams, field: string): string {
+  const value = query.get(field);
+  if (value === null || value === '') throw new KilnError('InvalidArgument', `The parameter '${field}' is required.`, [{ path: field, message: 'is required' }]);
+  return value;
+}
+
+function byteCount(query: URLSearchParams, field: string, fallback: number): number {
+  const value = query.get(field);
+  if (value === null) return fallback;
+  if (!/^\d{1,15}$/.test(value)) throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' must be a whole number of bytes: ${value}`, [{ path: field, message: 'must be an integer >= 0' }]);
+  return Number(value);
+}
+
+/**
+ * Adds `GET /kiln/logs?imageBuildVersionArn=…&stepExecutionId=…&offset=N[&maxBytes=M]` → `{ text, nextOffset,
+ * stepStatus }`. Failures use the API's error shape: malformed parameters InvalidParameterValueException
+ * naming the field, an image or step the caller may not read (or a step of another image)
+ * ResourceNotFoundException, signature problems as the API reports them.
+ */
+export function registerLogRoutes(app: FastifyInstance, options: LogRouteOptions): void {
+  const { store, logsRoot } = options;
+  const handle = async (req: FastifyRequest): Promise<LogSlice> => {
+    const url = req.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const caller = await verifySigV4({ method: req.method, rawPath: q < 0 ? url : url.slice(0, q), query, headers: req.headers, body }, { lookup: options.lookupKey, regions: options.regions });
+    const ctx: RequestContext = { operation: 'GetStepLog', accountId: caller.accountId, region: caller.region, requestId: req.id };
+    const image = await readableImage(store, ctx, required(query, 'imageBuildVersionArn'));
+    const step = await readableStep(store, ctx, required(query, 'stepExecutionId'));
+    const d = stepData(step);
+    if (d.imageBuildVersionArn !== image.arn) {
+      throw new KilnError('NotFound', `The workflow step execution ${d.stepExecutionId} is not a step of the image ${image.arn}.`);
+    }
+    const offset = byteCount(query, 'offset', 0);
+    const maxBytes = Math.min(byteCount(query, 'maxBytes', DEFAULT_LOG_READ), MAX_LOG_READ);
+    const { text, nextOffset } = await readStepLog(logsRoot, image.arn, d.stepExecutionId, offset, Math.max(1, maxBytes));
+    return { text, nextOffset, stepStatus: d.status };
+  };
+  app.get(LOGS_PATH, async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const slice = await handle(req);
+      return reply.code(200).header('x-amzn-RequestId', req.id).type('application/json').send(slice);
+    } catch (err) {
+      // Answered here rather than by the app's error handler, so the route behaves the same on any app.
+      const aws = toAwsError(err);
+      if (aws.status >= 500) req.log.error({ err }, 'log request failed');
+      return reply.code(aws.status).header('x-amzn-ErrorType', aws.code).header('x-amzn-RequestId', req.id).type('application/json').send(errorBody(aws));
+    }
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * Compiles an image build before anything runs: the recipe's parent and components resolved to concrete builds
+ * and content hashes, as AWS resolves wildcard ARNs when a build starts. The plan is stored on the image, so
+ * what an image was built from stays known, and pipelines compare plans to decide whether anything changed.
+ */
+import { createHash } from 'node:crypto';
+import { parseArn } from '../../domain/arn.js';
+import { KilnError, validationError, type Issue } from '../../domain/errors.js';
+import { parseVersionFilter } from '../../domain/semver.js';
+import { resolveComponentRef } from '../../service/component-refs.js';
+import type { RequestContext } from '../../service/types.js';
+import { pickBuild } from '../../service/versioned.js';
+import { readableVersions } from '../../service/visibility.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
+import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+
+type Obj = Record<string, unknown>;
+
+/** Finds the stored OCI image a parent reference names; registry pulls and managed bootstraps happen here. */
+export interface ParentSource {
+  /** A Kiln image build (own, shared or managed), already chosen. */
+  fromImage(record: ResourceRecord, signal?: AbortSignal): Promise<ContainerImageRef>;
+  /** An OCI reference (`registry/repo:tag`, `repo@sha256:…`) pulled into the blob store; `resolved` pins the digest. */
+  fromRegistry(reference: string, accountId: string, signal?: AbortSignal): Promise<ContainerImageRef & { resolved: string }>;
+}
+
+/** A resolved parent: the plan entry and where its image is stored. */
+export interface ResolvedParent {
+  plan: BuildPlan['parent'];
+  image: ContainerImageRef;
+}
+
+function contextOf(image: ResourceRecord): RequestContext {
+  return { operation: 'BuildImage', accountId: image.accountId, region: image.region, requestId: image.arn };
+}
+
+/** The newest AVAILABLE build an image ARN (with `x` wildcards) designates among those the owner of `image` may read. */
+export async function resolveImageArn(store: Store, image: ResourceRecord, text: string): Promise<ResourceRecord> {
+  const arn = parseArn(text);
+  const filter = arn?.version === undefined ? undefined : parseVersionFilter(arn.version);
+  if (!arn || arn.resourceType !== 'image' || !filter) {
+    throw new KilnError('InvalidArgument', `parentImage ${text} is not an image ARN with a version (…:image/<name>/<version or x.x.x>[/<build>])`);
+  }
+  const hidden = `parentImage ${text} names no AVAILABLE image visible to account ${image.accountId} in ${image.region}`;
+  if (arn.region !== image.region) throw new KilnError('InvalidArgument', hidden);
+  const builds = (await readableVersions(store, contextOf(image), { owner: arn.owner, type: 'image', name: arn.name })).filter(
+    (r) => (r.data.state as { status?: string } | undefined)?.status === 'AVAILABLE',
+  );
+  const record = pickBuild(builds, filter, arn.build);
+  if (!record) throw new KilnError('InvalidArgument', hidden);
+  return record;
+}
+
+/** Resolves the recipe's parent image. */
+export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal): Promise<ResolvedParent> {
+  const requested = String(recipeOf(image).parentImage ?? '');
+  if (requested.startsWith('arn:')) {
+    const record = await resolveImageArn(store, image, requested);
+    if (record.data.type !== 'DOCKER') throw new KilnError('InvalidArgument', `parentImage ${requested} resolves to ${record.arn}, which is a machine image, not a container image`);
+    const stored = await parents.fromImage(record, signal);
+    const source = record.accountId === 'aws' ? 'managed' : 'image';
+    return { plan: { requested, resolved: record.arn, manifestDigest: stored.manifestDigest, source }, image: stored };
+  }
+  const pulled = await parents.fromRegistry(requested, image.accountId, signal);
+  return {
+    plan: { requested, resolved: pulled.resolved, manifestDigest: pulled.manifestDigest, source: 'registry' },
+    image: { manifestDigest: pulled.manifestDigest, mediaType: pulled.mediaType, configDigest: pulled.configDigest },
+  };
+}
+
+/** A component of the plan with the document it runs. */
+export interface PlannedComponent {
+  entry: BuildPlan['components'][number];
+  document: string;
+}
+
+/** AWS's parameter values are lists; AWSTOE takes one string, so a list is joined with commas. */
+function parameterValues(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!Array.isArray(raw)) return out;
+  for (const p of raw as Obj[]) {
+    if (typeof p.name === 'string') out[p.name] = Array.isArray(p.value) ? p.value.map(String).join(',') : String(p.value ?? '');
+  }
+  return out;
+}
+
+/** Resolves every component of the recipe in order; all problems are reported together, under their field. */
+export async function resolveComponents(store: Store, image: ResourceRecord): Promise<PlannedComponent[]> {
+  const refs = (recipeOf(image).components ?? []) as Obj[];
+  const issues: Issue[] = [];
+  const out: PlannedComponent[] = [];
+  for (const [i, ref] of refs.entries()) {
+    const requested = String(ref.componentArn ?? '');
+    const found = await resolveComponentRef(store, contextOf(image), requested);
+    if (typeof found === 'string') {
+      issues.push({ path: `components[${i}].componentArn`, message: `${requested} ${found}` });
+      continue;
+    }
+    const document = String(found.data.data ?? '');
+    out.push({
+      entry: {
+        requested,
+        arn: found.arn,
+        type: found.data.type === 'TEST' ? 'TEST' : 'BUILD',
+        sha256: createHash('sha256').update(document).digest('hex'),
+        parameters: parameterValues(ref.parameters),
+      },
+      document,
+    });
+  }
+  if (issues.length > 0) throw validationError('The recipe', issues);
+  return out;
+}

@@ -1,0 +1,191 @@
+/**
+ * The build engine's loop: leases `build-image` jobs from the Store's queue, runs each build with an
+ * AbortSignal that fires on CancelImageCreation (seen by polling the image's state), on a lost lease and on
+ * shutdown, and records the outcome on the image and the job. At start-up it fails the builds a previous Kiln
+ * process left running ("interrupted") and releases what they held.
+ */
+import { randomUUID } from 'node:crypto';
+import { isKilnError } from '../../domain/errors.js';
+import { isInProgress } from '../../domain/image-state.js';
+import type { Job, ResourceRecord } from '../../store/store.js';
+import { closeOpenExecutions } from '../execution-records.js';
+import { buildContainerImage, type BuildServices } from './container-build.js';
+import { advance, ImageStateChanged, stateOf } from './image-record.js';
+import { isStepFailed } from './step-runner.js';
+
+/** The queue kind CreateImage and StartImagePipelineExecution enqueue (service/images.ts). */
+export const BUILD_JOB = 'build-image';
+
+export interface WorkerOptions {
+  /** Builds at once. */
+  concurrency: number;
+  /** How often an idle worker looks for work, and a running build for a cancel. */
+  pollMs?: number;
+  leaseMs?: number;
+  /** Releases what crashed builds left on this host (instance scratch folders, processes, cgroups). */
+  sweep?: () => Promise<string[]>;
+  log?: (text: string) => void;
+}
+
+const SHUTDOWN = 'Kiln stopped while this build was running (interrupted)';
+
+export class BuildWorker {
+  readonly owner = `kiln-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly services: BuildServices,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  private get pollMs(): number {
+    return this.options.pollMs ?? 250;
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? 60_000;
+  }
+
+  /** Recovers from a previous process, then starts taking jobs. */
+  async start(): Promise<void> {
+    await this.recover();
+    this.loop = this.run();
+  }
+
+  /** Looks for work now instead of at the next poll (after CreateImage). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops taking jobs, aborts running builds (they end FAILED "interrupted") and waits for them to clean up. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    for (const r of this.running.values()) r.controller.abort(new Error(SHUTDOWN));
+    await this.loop;
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await this.services.kept.releaseAll();
+  }
+
+  /** Number of builds under way. */
+  get active(): number {
+    return this.running.size;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let job: Job | undefined;
+      if (this.running.size < this.options.concurrency) {
+        try {
+          job = await this.services.store.leaseJob([BUILD_JOB], this.owner, this.leaseMs);
+        } catch (err) {
+          this.options.log?.(`build worker: cannot lease jobs: ${String(err)}\n`);
+        }
+      }
+      if (job) {
+        this.startJob(job);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private startJob(job: Job): void {
+    const controller = new AbortController();
+    const done = this.runJob(job, controller).finally(() => this.running.delete(job.id));
+    this.running.set(job.id, { controller, done });
+  }
+
+  /** Renews the lease and watches for a cancel while the build runs. */
+  private watch(job: Job, controller: AbortController): () => void {
+    let lastRenew = Date.now();
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || controller.signal.aborted) return;
+      busy = true;
+      void (async () => {
+        try {
+          const record = await this.services.store.getResource(job.resourceArn);
+          if (!record || stateOf(record).status === 'CANCELLED') controller.abort(new Error('cancelled'));
+          if (Date.now() - lastRenew > this.leaseMs / 3) {
+            if (!(await this.services.store.renewJob(job.id, this.owner, this.leaseMs))) controller.abort(new Error('the build job lease was lost'));
+            lastRenew = Date.now();
+          }
+        } catch {
+          // A transient store error: try again at the next tick.
+        } finally {
+          busy = false;
+        }
+      })();
+    }, this.pollMs);
+    return () => clearInterval(timer);
+  }
+
+  private async runJob(job: Job, controller: AbortController): Promise<void> {
+    const { store } = this.services;
+    const record = await store.getResource(job.resourceArn).catch(() => undefined);
+    if (!record || stateOf(record).status !== 'PENDING') {
+      await store.finishJob(job.id, this.owner, record && stateOf(record).status === 'CANCELLED' ? 'cancelled' : 'done').catch(() => false);
+      return;
+    }
+    const unwatch = this.watch(job, controller);
+    let outcome: 'done' | 'failed' | 'cancelled' = 'done';
+    try {
+      await this.build(record, controller.signal);
+    } catch (err) {
+      outcome = await this.fail(record, err, controller.signal);
+    } finally {
+      unwatch();
+    }
+    await store.finishJob(job.id, this.owner, outcome).catch(() => false);
+  }
+
+  private async build(record: ResourceRecord, signal: AbortSignal): Promise<void> {
+    if (record.data.type !== 'DOCKER') {
+      throw new Error('Kiln builds container images only so far: machine images (image recipes) are not supported yet');
+    }
+    await buildContainerImage(this.services, record, signal);
+  }
+
+  /** Records a failed or cancelled build; returns the job's outcome. */
+  private async fail(record: ResourceRecord, err: unknown, signal: AbortSignal): Promise<'failed' | 'cancelled'> {
+    const { store } = this.services;
+    const current = await store.getResource(record.arn).catch(() => undefined);
+    const cancelled = (current !== undefined && stateOf(current).status === 'CANCELLED') || err instanceof ImageStateChanged;
+    if (cancelled) {
+      await closeOpenExecutions(store, record.arn, 'CANCELLED', 'the image creation was cancelled').catch(() => undefined);
+      return 'cancelled';
+    }
+    const reason = signal.aborted && signal.reason instanceof Error ? signal.reason.message : isStepFailed(err) || isKilnError(err) || err instanceof Error ? err.message : String(err);
+    this.options.log?.(`build ${record.arn} failed: ${reason}\n`);
+    await advance(store, record.arn, 'FAILED', { reason }).catch(() => undefined);
+    await closeOpenExecutions(store, record.arn, 'FAILED', reason).catch(() => undefined);
+    return 'failed';
+  }
+
+  /** Fails builds left leased by a process that is gone, then sweeps the host. */
+  private async recover(): Promise<void> {
+    const { store } = this.services;
+    for (const job of await store.listJobs({ state: 'leased' })) {
+      if (job.kind !== BUILD_JOB) continue;
+      const record = await store.getResource(job.resourceArn);
+      if (record && isInProgress(stateOf(record).status)) {
+        await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(() => undefined);
+        await closeOpenExecutions(store, record.arn, 'FAILED', SHUTDOWN);
+      }
+      await store.finishJob(job.id, job.leaseOwner, 'failed');
+    }
+    const released = (await this.options.sweep?.()) ?? [];
+    if (released.length > 0) this.options.log?.(`released ${released.length} leftovers of interrupted builds: ${released.join(', ')}\n`);
+  }
+}

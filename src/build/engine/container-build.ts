@@ -1,0 +1,273 @@
+/**
+ * One container image build, AWS's stages in order: compile the plan, BUILD (launch an instance from the
+ * parent, run the rendered Dockerfile with the components in it, snapshot the changes into a layer, terminate),
+ * TEST (a new instance from the output image runs every component's `test` phase), DISTRIBUTION (tags and
+ * pushes), then AVAILABLE. Every instance is released on every path, unless the infrastructure configuration
+ * keeps a failed one for debugging.
+ */
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { BlobStore } from '../../artifacts/blob-store.js';
+import { writeImage, MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
+import { writeLayer } from '../../artifacts/oci/layer.js';
+import type { LayerCache } from '../../artifacts/oci/unpack.js';
+import { KilnError } from '../../domain/errors.js';
+import { resolveInstanceType } from '../../domain/instance-types.js';
+import type { DriverInstance, InstanceDriver, LaunchSpec, NetworkMode } from '../../drivers/driver.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
+import type { ModuleRegistry } from '../../toe/document/validate.js';
+import { runDocuments } from '../../toe/runner/run.js';
+import type { Instance } from '../../toe/instance/instance.js';
+import { executeDockerfile, type ImageConfig } from '../dockerfile-exec.js';
+import { renderDockerfileTemplate } from '../dockerfile-render.js';
+import type { ExecutionRecorder, StepRun, WorkflowRun } from '../execution-records.js';
+import { withExecEnv } from '../instance-env.js';
+import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from './build-plan.js';
+import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import type { KeptInstances } from './kept-instances.js';
+import { loadParentImage, snapshotHistory } from './parent-image.js';
+import { runStep } from './step-runner.js';
+
+type Obj = Record<string, unknown>;
+
+/** Pushes a built image where the recipe and the distribution configuration say; returns outputResources.containers. */
+export interface ContainerDistributor {
+  distribute(image: ResourceRecord, built: ContainerImageRef, log: (text: string) => void, signal: AbortSignal): Promise<{ region: string; imageUris: string[] }[]>;
+}
+
+/** Everything a build uses; the worker owns these and shares them between builds. */
+export interface BuildServices {
+  store: Store;
+  blobs: BlobStore;
+  layers: LayerCache;
+  driver: InstanceDriver;
+  parents: ParentSource;
+  recorder: ExecutionRecorder;
+  distributor: ContainerDistributor;
+  kept: KeptInstances;
+  modules: ModuleRegistry;
+  /** Instance scratch folders (overlay upper layers) and the TOE log folders of builds. */
+  paths: { scratchRoot: string; logsRoot: string };
+}
+
+/** AWS's managed workflows a container build runs, by stage. */
+export function managedWorkflowArn(region: string, stage: 'build' | 'test' | 'distribution'): string {
+  const name = { build: 'build-container', test: 'test-container', distribution: 'distribute-container' }[stage];
+  return `arn:aws:imagebuilder:${region}:aws:workflow/${stage}/${name}/1.0.0/1`;
+}
+
+/** Filesystem-safe id of an image build: name_version_build. */
+export function imageFolder(image: ResourceRecord): string {
+  return `${image.name}_${image.version}_${image.build}`;
+}
+
+/** The instance an infrastructure configuration asks for: its first instance type, and its network. */
+export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
+  const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
+  const types = Array.isArray(infra.instanceTypes) ? (infra.instanceTypes as string[]) : [];
+  const requested = types[0] ?? 'ns.medium';
+  const type = resolveInstanceType(requested);
+  if (!type) throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} is not an instance type Kiln knows`);
+  if (type.kiln.driver !== 'ns') {
+    throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} needs the ${type.kiln.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
+  }
+  // Kiln's network choice: a subnet named "none" is an instance without a network, as an isolated subnet is.
+  const network: NetworkMode = infra.subnetId === 'none' ? 'none' : 'nat';
+  return { layers, resources: { vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB }, network, hostname: `${role}-${image.build}`, scratchRoot };
+}
+
+function terminateOnFailure(image: ResourceRecord): boolean {
+  return ((image.data.infrastructureConfiguration ?? {}) as Obj).terminateInstanceOnFailure !== false;
+}
+
+function testsEnabled(image: ResourceRecord): boolean {
+  return ((image.data.imageTestsConfiguration ?? {}) as Obj).imageTestsEnabled !== false;
+}
+
+function testTimeoutMs(image: ResourceRecord): number {
+  const minutes = Number(((image.data.imageTestsConfiguration ?? {}) as Obj).timeoutMinutes ?? 720);
+  return (Number.isFinite(minutes) && minutes > 0 ? minutes : 720) * 60_000;
+}
+
+/** Runs the given phases of the components in one AWSTOE run on the instance; throws with AWSTOE's failure message. */
+async function runComponentPhases(services: BuildServices, image: ResourceRecord, instance: Instance, components: PlannedComponent[], phases: string[], step: StepRun, signal: AbortSignal, workingDirectory: string): Promise<Obj> {
+  if (components.length === 0) {
+    step.log('no components to run\n');
+    return { status: 'Success' };
+  }
+  const logDirectory = path.join(services.paths.logsRoot, imageFolder(image), 'toe');
+  await mkdir(logDirectory, { recursive: true });
+  await instance.fs.mkdir(workingDirectory, { recursive: true });
+  const result = await runDocuments({
+    documents: components.map((c) => ({ path: c.entry.arn, text: c.document, parameters: c.entry.parameters })),
+    phases,
+    workingDirectory,
+    logDirectory,
+    instance,
+    modules: services.modules,
+    signal,
+    onOutput: (text) => step.log(text),
+  });
+  const { summary } = result;
+  if (summary.status === 'Failed' || summary.status === 'Cancelled') {
+    throw new KilnError(summary.status === 'Cancelled' ? 'Cancelled' : 'Internal', `AWSTOE ${summary.status}: ${summary.failureMessage || 'a step failed'} (log folder ${result.logFolder})`);
+  }
+  return { runCommandId: summary.executionId, status: summary.status, logFolder: result.logFolder };
+}
+
+/** Owns the instances of one build: terminated at the end of their stage, or kept after a failure when asked. */
+class InstanceHolder {
+  private current: DriverInstance | undefined;
+
+  constructor(
+    private readonly services: BuildServices,
+    private readonly image: ResourceRecord,
+  ) {}
+
+  async launch(spec: LaunchSpec, signal: AbortSignal): Promise<DriverInstance> {
+    this.current = await this.services.driver.launch(spec, signal);
+    return this.current;
+  }
+
+  /** Disposes the current instance (a no-op when none). */
+  async terminate(): Promise<void> {
+    const instance = this.current;
+    this.current = undefined;
+    await instance?.dispose();
+  }
+
+  /** After a failure: keeps the instance for `kiln instances shell` when the configuration says so; else terminates. */
+  async afterFailure(cancelled: boolean, stage: string): Promise<string | undefined> {
+    const instance = this.current;
+    if (!instance) return undefined;
+    if (cancelled || terminateOnFailure(this.image)) {
+      await this.terminate();
+      return undefined;
+    }
+    this.current = undefined;
+    this.services.kept.add({ instance, imageArn: this.image.arn, stage });
+    return instance.id;
+  }
+}
+
+/** Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept). */
+async function runWorkflow(
+  services: BuildServices,
+  image: ResourceRecord,
+  stage: 'BUILD' | 'TEST' | 'DISTRIBUTION',
+  steps: number,
+  signal: AbortSignal,
+  body: (wf: WorkflowRun, holder: InstanceHolder) => Promise<void>,
+): Promise<void> {
+  const wf = await services.recorder.startWorkflow({ image, type: stage, workflowBuildVersionArn: managedWorkflowArn(image.region, stage === 'BUILD' ? 'build' : stage === 'TEST' ? 'test' : 'distribution'), totalStepCount: steps });
+  const holder = new InstanceHolder(services, image);
+  try {
+    await body(wf, holder);
+    await wf.finish('COMPLETED');
+  } catch (err) {
+    const cancelled = signal.aborted;
+    const kept = await holder.afterFailure(cancelled, stage).catch(() => undefined);
+    const terminate = stage === 'BUILD' ? 'TerminateBuildInstance' : 'TerminateTestInstance';
+    if (stage !== 'DISTRIBUTION') {
+      await wf.skipStep({ name: terminate, action: 'TerminateInstance', message: kept ? `instance ${kept} kept (terminateInstanceOnFailure is false): kiln instances shell ${kept}` : 'the instance was released when the workflow stopped' });
+    }
+    await wf.finish(cancelled ? 'CANCELLED' : 'FAILED', err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+}
+
+/** Builds, tests and distributes one container image; the caller handles the outcome's state. */
+export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
+  const { store } = services;
+  let image = await advance(store, initial.arn, 'CREATING');
+  const recipe = recipeOf(image);
+  const components = await resolveComponents(store, image);
+  const parent = await resolveParent(store, image, services.parents, signal);
+  const plan: BuildPlan = { parent: parent.plan, components: components.map((c) => c.entry) };
+  image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
+  const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
+  const parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
+  const created = new Date().toISOString();
+  let built: ContainerImageRef | undefined;
+
+  await runWorkflow(services, image, 'BUILD', 4, signal, async (wf, holder) => {
+    const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
+    let buildInstance!: DriverInstance;
+    await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: plan.parent.resolved } }, signal, async (step) => {
+      const spec = launchSpecFor(image, layers, services.paths.scratchRoot, 'build');
+      buildInstance = await holder.launch(spec, signal);
+      step.log(`launched ${buildInstance.id} (${spec.layers.length} layers, network ${spec.network}, ${spec.resources.vcpus} vCPU, ${spec.resources.memoryMiB} MiB)\n`);
+      return { instanceId: buildInstance.id };
+    });
+    let dockerConfig: ImageConfig = parentImage.config;
+    let dockerHistory: { created_by: string; comment: string; empty_layer?: boolean }[] = [];
+    await runStep(wf, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: plan.components.map((c) => c.arn) } }, signal, async (step) => {
+      const { dockerfile } = renderDockerfileTemplate({ template: String(recipe.dockerfileTemplateData ?? ''), parentImage: plan.parent.resolved });
+      const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
+      const result = await executeDockerfile({
+        instance: buildInstance,
+        dockerfile,
+        parentConfig: parentImage.config,
+        parentImage: plan.parent.resolved,
+        onOutput: (text) => step.log(text),
+        signal,
+        runComponents: async (env, workdir) => {
+          await runComponentPhases(services, image, withExecEnv(buildInstance, env), buildComponents, ['build', 'validate'], step, signal, workdir && workdir !== '/' ? workdir : workingDirectory);
+        },
+      });
+      dockerConfig = result.config;
+      dockerHistory = result.history;
+      return { status: 'Success' };
+    });
+    await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
+      const layer = await writeLayer(services.blobs, buildInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: 'gzip', signal });
+      step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
+      const config = dockerConfig as Obj;
+      const stored = await writeImage(services.blobs, {
+        layers: [...parentImage.layers, layer],
+        config: { ...config, Entrypoint: (config.Entrypoint as string[] | null | undefined) ?? undefined, Cmd: (config.Cmd as string[] | null | undefined) ?? undefined } as never,
+        history: [...parentImage.history, ...snapshotHistory(dockerHistory, created)],
+        created,
+      });
+      built = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
+      step.log(`image ${stored.manifestDigest}\n`);
+      return { imageDigest: stored.manifestDigest };
+    });
+    await runStep(wf, { name: 'TerminateBuildInstance', action: 'TerminateInstance' }, signal, async () => {
+      await holder.terminate();
+      return {};
+    });
+  });
+  if (!built) throw new KilnError('Internal', 'the build workflow ended without an image');
+  const output = built;
+  image = await patchImage(store, image.arn, { containerImage: output });
+
+  if (testsEnabled(image)) {
+    image = await advance(store, image.arn, 'TESTING');
+    const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
+    await runWorkflow(services, image, 'TEST', 3, testSignal, async (wf, holder) => {
+      const layers = await services.layers.imageLayers(output.manifestDigest, testSignal);
+      let testInstance: DriverInstance | undefined;
+      await runStep(wf, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: output.manifestDigest } }, testSignal, async (step) => {
+        testInstance = await holder.launch(launchSpecFor(image, layers, services.paths.scratchRoot, 'test'), testSignal);
+        step.log(`launched ${testInstance.id} from the output image\n`);
+        return { instanceId: testInstance.id };
+      });
+      await runStep(wf, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, testInstance!, components, ['test'], step, testSignal, workingDirectory));
+      await runStep(wf, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
+        await holder.terminate();
+        return {};
+      });
+    });
+  }
+
+  image = await advance(store, image.arn, 'DISTRIBUTING');
+  let containers: { region: string; imageUris: string[] }[] = [];
+  await runWorkflow(services, image, 'DISTRIBUTION', 1, signal, async (wf) => {
+    await runStep(wf, { name: 'DistributeContainerImage', action: 'DistributeContainerImage' }, signal, async (step) => {
+      containers = await services.distributor.distribute(image, output, (text) => step.log(text), signal);
+      return { succeededRegions: containers.map((c) => c.region), failedRegions: [] };
+    });
+  });
+  await advance(store, image.arn, 'AVAILABLE', { patch: { outputResources: { containers } } });
+}

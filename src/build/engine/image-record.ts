@@ -1,0 +1,67 @@
+/**
+ * The build engine's view of an image record: the fields it reads and the updates it makes, each one atomic
+ * through Store.updateResource and checked against the image state machine, so that a cancel that landed
+ * meanwhile is never overwritten.
+ */
+import { KilnError } from '../../domain/errors.js';
+import { canTransition, transition, type ImageState, type ImageStatus } from '../../domain/image-state.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
+
+type Obj = Record<string, unknown>;
+
+/** Where a built container image lives in the blob store. */
+export interface ContainerImageRef {
+  manifestDigest: string;
+  mediaType: string;
+  configDigest: string;
+}
+
+/** The concrete inputs of one build, recorded on the image before anything runs (AWS's build plan). */
+export interface BuildPlan {
+  parent: { requested: string; resolved: string; manifestDigest: string; source: 'image' | 'registry' | 'managed' };
+  components: { requested: string; arn: string; type: 'BUILD' | 'TEST'; sha256: string; parameters: Record<string, string> }[];
+}
+
+export function stateOf(record: ResourceRecord): ImageState {
+  return record.data.state as ImageState;
+}
+
+/** The recipe snapshot an image was created with (container or image recipe). */
+export function recipeOf(record: ResourceRecord): Obj {
+  const recipe = (record.data.containerRecipe ?? record.data.imageRecipe) as Obj | undefined;
+  if (!recipe) throw new KilnError('Internal', `image ${record.arn} has no recipe snapshot`);
+  return recipe;
+}
+
+/** Thrown when the image left the states a step expects (it was cancelled, most often). */
+export class ImageStateChanged extends Error {
+  override readonly name = 'ImageStateChanged';
+  constructor(readonly current: ImageState) {
+    super(`the image is ${current.status}`);
+  }
+}
+
+/**
+ * Moves the image to `to` (with a reason for FAILED/CANCELLED) and merges `patch` into its data, atomically.
+ * Throws ImageStateChanged when the stored state may not move there (a CancelImageCreation won the race).
+ */
+export async function advance(store: Store, arn: string, to: ImageStatus, options: { reason?: string; patch?: Obj } = {}): Promise<ResourceRecord> {
+  let refused: ImageState | undefined;
+  const record = await store.updateResource(arn, (current) => {
+    const state = stateOf(current);
+    if (state.status === to && options.patch === undefined) return current.data;
+    if (state.status !== to && !canTransition(state.status, to)) {
+      refused = state;
+      return current.data;
+    }
+    const next = state.status === to ? state : transition(state, to, options.reason);
+    return { ...current.data, ...options.patch, state: next };
+  });
+  if (refused) throw new ImageStateChanged(refused);
+  return record;
+}
+
+/** Merges fields into the image's data without touching its state. */
+export async function patchImage(store: Store, arn: string, patch: Obj): Promise<ResourceRecord> {
+  return store.updateResource(arn, (current) => ({ ...current.data, ...patch, state: current.data.state }));
+}

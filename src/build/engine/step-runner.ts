@@ -1,0 +1,53 @@
+/**
+ * Runs one workflow step with its execution record: RUNNING before, COMPLETED / FAILED / CANCELLED after, the
+ * error's message on the record and in the step's log. A failed step becomes a StepFailed error naming the
+ * workflow and the step, the way AWS words an image's failure reason.
+ */
+import { isKilnError } from '../../domain/errors.js';
+import type { StepRun, WorkflowRun } from '../execution-records.js';
+
+export class StepFailed extends Error {
+  override readonly name = 'StepFailed';
+  constructor(
+    readonly workflowExecutionId: string,
+    readonly step: string,
+    readonly detail: string,
+    readonly cancelled: boolean,
+  ) {
+    super(`Workflow Execution ID: ${workflowExecutionId} failed with reason: Step ${step} failed: ${detail}`);
+  }
+}
+
+export function isStepFailed(err: unknown): err is StepFailed {
+  return err instanceof Error && err.name === 'StepFailed';
+}
+
+function describe(err: unknown): string {
+  if (isKilnError(err)) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export interface StepSpec {
+  name: string;
+  action: string;
+  description?: string;
+  inputs?: Record<string, unknown>;
+  timeoutSeconds?: number;
+}
+
+/** Runs `fn` as the step; its result becomes the step's outputs. */
+export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun, spec: StepSpec, signal: AbortSignal, fn: (step: StepRun) => Promise<T>): Promise<T> {
+  const step = await wf.startStep({ name: spec.name, action: spec.action, onFailure: 'Abort', ...(spec.description ? { description: spec.description } : {}), ...(spec.inputs ? { inputs: spec.inputs } : {}), ...(spec.timeoutSeconds ? { timeoutSeconds: spec.timeoutSeconds } : {}) });
+  try {
+    const outputs = await fn(step);
+    await step.finish('COMPLETED', { outputs });
+    return outputs;
+  } catch (err) {
+    const cancelled = signal.aborted;
+    const detail = cancelled ? 'the build was cancelled' : describe(err);
+    step.log(`\n${cancelled ? 'CANCELLED' : 'FAILED'}: ${detail}\n`);
+    await step.finish(cancelled ? 'CANCELLED' : 'FAILED', { message: detail });
+    throw new StepFailed(wf.workflowExecutionId, spec.name, detail, cancelled);
+  }
+}

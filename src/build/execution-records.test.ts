@@ -1,0 +1,332 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { isKilnError } from '../domain/errors.js';
+import { SecretBox } from '../store/secret-box.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { ResourceRecord, Store } from '../store/store.js';
+import {
+  ExecutionRecorder,
+  STEP_EXECUTION_ID_RE,
+  WORKFLOW_EXECUTION_ID_RE,
+  closeOpenExecutions,
+  executionData,
+  getExecutionRecord,
+  getStepRecord,
+  imageLogFolder,
+  listExecutionRecords,
+  listStepRecords,
+  readStepLog,
+  stepData,
+  stepLogPath,
+} from './execution-records.js';
+
+const ACCOUNT = '111122223333';
+const WF_ARN = 'arn:aws:imagebuilder:local:aws:workflow/build/build-container/1.0.0/1';
+
+interface Env {
+  store: Store;
+  logsRoot: string;
+  recorder: ExecutionRecorder;
+  image: ResourceRecord;
+}
+
+/** A temp store (as openStore lays it out) with one image build version record, and a recorder. */
+async function setup(t: TestContext, name = 'app'): Promise<Env> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-exec-rec-'));
+  const store = new SqliteStore({ path: path.join(dir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
+  t.after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const logsRoot = path.join(dir, 'logs');
+  const image = await makeImage(store, name);
+  return { store, logsRoot, recorder: new ExecutionRecorder(store, logsRoot), image };
+}
+
+async function makeImage(store: Store, name: string): Promise<ResourceRecord> {
+  const { record } = await store.createResource({
+    accountId: ACCOUNT,
+    region: 'local',
+    type: 'image',
+    name,
+    version: '1.2.3',
+    arn: `arn:aws:imagebuilder:local:${ACCOUNT}:image/${name}/1.2.3`,
+    data: { name, state: { status: 'BUILDING' } },
+    build: 'assign',
+  });
+  return record;
+}
+
+function kind(expected: string, field?: string) {
+  return (err: unknown) => {
+    assert.ok(isKilnError(err, expected as never), String(err));
+    if (field !== undefined) assert.ok(err.issues.some((i) => i.path === field) || err.message.includes(`'${field}'`), err.message);
+    return true;
+  };
+}
+
+test('a workflow with steps: records, ids, counts, times, inputs/outputs and the log file', async (t) => {
+  const { store, logsRoot, recorder, image } = await setup(t);
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 3, parallelGroup: 'g1' });
+  assert.match(wf.workflowExecutionId, WORKFLOW_EXECUTION_ID_RE);
+  const running = (await getExecutionRecord(store, wf.workflowExecutionId))!;
+  assert.equal(running.type, 'workflow-execution');
+  assert.equal(running.name, image.arn);
+  assert.equal(running.arn, `kiln:workflow-execution/${wf.workflowExecutionId}`);
+  assert.equal(running.accountId, ACCOUNT);
+  assert.equal(running.region, 'local');
+  assert.equal(running.build, 0);
+  assert.deepEqual(
+    { ...executionData(running), startTime: 'T' },
+    {
+      workflowExecutionId: wf.workflowExecutionId,
+      imageBuildVersionArn: image.arn,
+      workflowBuildVersionArn: WF_ARN,
+      type: 'BUILD',
+      status: 'RUNNING',
+      totalStepCount: 3,
+      totalStepsSucceeded: 0,
+      totalStepsFailed: 0,
+      totalStepsSkipped: 0,
+      startTime: 'T',
+      parallelGroup: 'g1',
+      seq: 0,
+    },
+  );
+  assert.ok(!Number.isNaN(Date.parse(executionData(running).startTime)));
+
+  const launch = await wf.startStep({ name: 'LaunchBuildInstance', action: 'LaunchInstance', description: 'start', inputs: { parentImage: 'debian:12' }, onFailure: 'Abort', timeoutSeconds: 60 });
+  assert.match(launch.stepExecutionId, STEP_EXECUTION_ID_RE);
+  const logFile = stepLogPath(logsRoot, image.arn, launch.stepExecutionId);
+  assert.equal(logFile, path.join(logsRoot, 'app_1.2.3_1', `${launch.stepExecutionId}.log`));
+  assert.equal(readFileSync(logFile, 'utf8'), '', 'the log exists, empty, as soon as the step starts');
+  const step = (await getStepRecord(store, launch.stepExecutionId))!;
+  assert.equal(step.name, wf.workflowExecutionId);
+  assert.equal(step.type, 'workflow-step-execution');
+  assert.equal(stepData(step).status, 'RUNNING');
+  assert.deepEqual(stepData(step).inputs, { parentImage: 'debian:12' });
+  assert.equal(stepData(step).onFailure, 'Abort');
+  assert.equal(stepData(step).timeoutSeconds, 60);
+  assert.equal(stepData(step).endTime, undefined);
+
+  launch.log('launching\n');
+  launch.log('launched i-1\n');
+  await launch.finish('COMPLETED', { outputs: { instanceId: 'i-1' } });
+  assert.equal(readFileSync(logFile, 'utf8'), 'launching\nlaunched i-1\n', 'finish flushes the log');
+  const done = stepData((await getStepRecord(store, launch.stepExecutionId))!);
+  assert.equal(done.status, 'COMPLETED');
+  assert.deepEqual(done.outputs, { instanceId: 'i-1' });
+  assert.ok(done.endTime! >= done.startTime!);
+  assert.equal(executionData((await getExecutionRecord(store, wf.workflowExecutionId))!).totalStepsSucceeded, 1, 'counts are current while the workflow runs');
+
+  const apply = await wf.startStep({ name: 'ApplyBuildComponents', action: 'ExecuteComponents' });
+  apply.log('boom\n');
+  await apply.finish('FAILED', { message: 'exit status 1' });
+  await wf.skipStep({ name: 'TerminateBuildInstance', action: 'TerminateInstance', message: 'released' });
+  await wf.finish('FAILED', 'Step ApplyBuildComponents failed');
+
+  const ended = executionData((await getExecutionRecord(store, wf.workflowExecutionId))!);
+  assert.equal(ended.status, 'FAILED');
+  assert.equal(ended.message, 'Step ApplyBuildComponents failed');
+  assert.deepEqual([ended.totalStepsSucceeded, ended.totalStepsFailed, ended.totalStepsSkipped], [1, 1, 1]);
+  assert.ok(ended.endTime);
+
+  const steps = (await listStepRecords(store, (await getExecutionRecord(store, wf.workflowExecutionId))!)).map(stepData);
+  assert.deepEqual(
+    steps.map((s) => [s.name, s.action, s.status, s.message]),
+    [
+      ['LaunchBuildInstance', 'LaunchInstance', 'COMPLETED', undefined],
+      ['ApplyBuildComponents', 'ExecuteComponents', 'FAILED', 'exit status 1'],
+      ['TerminateBuildInstance', 'TerminateInstance', 'SKIPPED', 'released'],
+    ],
+  );
+  const skipped = steps[2]!;
+  assert.equal(skipped.startTime, undefined, 'a skipped step never started');
+  assert.ok(skipped.endTime);
+  assert.equal(existsSync(stepLogPath(logsRoot, image.arn, skipped.stepExecutionId)), false, 'a skipped step has no log');
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, skipped.stepExecutionId, 0), { text: '', nextOffset: 0 });
+});
+
+test('workflows of an image list in the order they started; other images are separate', async (t) => {
+  const { store, recorder, image } = await setup(t);
+  const other = await makeImage(store, 'other');
+  const build = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 4 });
+  const test_ = await recorder.startWorkflow({ image, type: 'TEST', workflowBuildVersionArn: WF_ARN.replace('build', 'test'), totalStepCount: 3 });
+  const dist = await recorder.startWorkflow({ image, type: 'DISTRIBUTION', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
+  await recorder.startWorkflow({ image: other, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 4 });
+  const listed = await listExecutionRecords(store, image);
+  assert.deepEqual(
+    listed.map((r) => executionData(r).workflowExecutionId),
+    [build.workflowExecutionId, test_.workflowExecutionId, dist.workflowExecutionId],
+  );
+  assert.deepEqual(
+    listed.map((r) => executionData(r).type),
+    ['BUILD', 'TEST', 'DISTRIBUTION'],
+  );
+  assert.equal((await listExecutionRecords(store, other)).length, 1);
+});
+
+test('concurrent log calls keep their order and none is lost; concurrent steps and finishes keep exact counts', async (t) => {
+  const { store, logsRoot, recorder, image } = await setup(t);
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 20 });
+  const steps = await Promise.all(Array.from({ length: 20 }, (_, i) => wf.startStep({ name: `Step${i}`, action: 'ExecuteBash' })));
+  const expected = new Map<string, string>();
+  for (const [i, step] of steps.entries()) {
+    let text = '';
+    for (let n = 0; n < 500; n++) {
+      const line = `step ${i} line ${n} ${'é'.repeat(n % 7)}\n`;
+      step.log(line);
+      text += line;
+    }
+    expected.set(step.stepExecutionId, text);
+  }
+  // Finishes race each other (and a second, ignored finish of the same step).
+  await Promise.all(steps.flatMap((s, i) => [s.finish(i % 3 === 0 ? 'FAILED' : 'COMPLETED'), s.finish('CANCELLED')]));
+  for (const step of steps) {
+    assert.equal(readFileSync(stepLogPath(logsRoot, image.arn, step.stepExecutionId), 'utf8'), expected.get(step.stepExecutionId));
+    assert.equal(stepData((await getStepRecord(store, step.stepExecutionId))!).status, steps.indexOf(step) % 3 === 0 ? 'FAILED' : 'COMPLETED');
+  }
+  await wf.finish('FAILED', 'some failed');
+  const d = executionData((await getExecutionRecord(store, wf.workflowExecutionId))!);
+  assert.deepEqual([d.totalStepsSucceeded, d.totalStepsFailed, d.totalStepsSkipped], [13, 7, 0]);
+  // Steps list in the order they were started.
+  const listed = (await listStepRecords(store, (await getExecutionRecord(store, wf.workflowExecutionId))!)).map((r) => stepData(r).stepExecutionId);
+  assert.deepEqual(listed, steps.map((s) => s.stepExecutionId));
+});
+
+test('finishing a workflow ends its open steps; a finished status is never overwritten', async (t) => {
+  const { store, recorder, image } = await setup(t);
+  const wf = await recorder.startWorkflow({ image, type: 'TEST', workflowBuildVersionArn: WF_ARN, totalStepCount: 3 });
+  const open = await wf.startStep({ name: 'ApplyTestComponents', action: 'ExecuteComponents' });
+  open.log('half');
+  await wf.finish('CANCELLED', 'the build was cancelled');
+  const step = stepData((await getStepRecord(store, open.stepExecutionId))!);
+  assert.equal(step.status, 'CANCELLED');
+  assert.equal(step.message, 'the build was cancelled');
+  await open.finish('COMPLETED');
+  await wf.finish('COMPLETED');
+  assert.equal(stepData((await getStepRecord(store, open.stepExecutionId))!).status, 'CANCELLED');
+  assert.equal(executionData((await getExecutionRecord(store, wf.workflowExecutionId))!).status, 'CANCELLED');
+
+  // A start asked for just before finish is ended with the workflow; one asked for after is refused.
+  const wf2 = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 2 });
+  const starting = wf2.startStep({ name: 'Racing', action: 'ExecuteBash' });
+  const finishing = wf2.finish('FAILED', 'stopped');
+  await assert.rejects(wf2.startStep({ name: 'Late', action: 'ExecuteBash' }), kind('Conflict'));
+  await assert.rejects(wf2.skipStep({ name: 'Late', action: 'ExecuteBash' }), kind('Conflict'));
+  const raced = await starting;
+  await finishing;
+  assert.equal(stepData((await getStepRecord(store, raced.stepExecutionId))!).status, 'FAILED');
+  const d = executionData((await getExecutionRecord(store, wf2.workflowExecutionId))!);
+  assert.deepEqual([d.status, d.totalStepsFailed], ['FAILED', 1]);
+  assert.equal((await listStepRecords(store, (await getExecutionRecord(store, wf2.workflowExecutionId))!)).length, 1);
+});
+
+test('closeOpenExecutions ends what a crashed or cancelled build left open, and nothing else', async (t) => {
+  const { store, recorder, image } = await setup(t);
+  const done = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
+  const s0 = await done.startStep({ name: 'A', action: 'LaunchInstance' });
+  await s0.finish('COMPLETED');
+  await done.finish('COMPLETED');
+  const crashed = await recorder.startWorkflow({ image, type: 'TEST', workflowBuildVersionArn: WF_ARN, totalStepCount: 3 });
+  const s1 = await crashed.startStep({ name: 'LaunchTestInstance', action: 'LaunchInstance' });
+  await s1.finish('COMPLETED');
+  await crashed.skipStep({ name: 'Skipped', action: 'WaitForAction' });
+  const s2 = await crashed.startStep({ name: 'ApplyTestComponents', action: 'ExecuteComponents' });
+
+  await closeOpenExecutions(store, image.arn, 'FAILED', 'Kiln stopped while this build was running (interrupted)');
+  const [first, second] = (await listExecutionRecords(store, image)).map(executionData);
+  assert.equal(first!.status, 'COMPLETED');
+  assert.equal(first!.message, undefined);
+  assert.equal(second!.status, 'FAILED');
+  assert.equal(second!.message, 'Kiln stopped while this build was running (interrupted)');
+  assert.deepEqual([second!.totalStepsSucceeded, second!.totalStepsFailed, second!.totalStepsSkipped], [1, 1, 1], 'counts recomputed from the stored steps');
+  const left = stepData((await getStepRecord(store, s2.stepExecutionId))!);
+  assert.equal(left.status, 'FAILED');
+  assert.equal(left.message, 'Kiln stopped while this build was running (interrupted)');
+  assert.equal(stepData((await getStepRecord(store, s1.stepExecutionId))!).status, 'COMPLETED');
+  // The build's own late finish does not undo the clean-up.
+  await s2.finish('COMPLETED');
+  await crashed.finish('COMPLETED');
+  assert.equal(stepData((await getStepRecord(store, s2.stepExecutionId))!).status, 'FAILED');
+  assert.equal(executionData((await getExecutionRecord(store, crashed.workflowExecutionId))!).status, 'FAILED');
+  // Idempotent, and an image without executions is fine.
+  await closeOpenExecutions(store, image.arn, 'CANCELLED', 'again');
+  assert.equal(executionData((await getExecutionRecord(store, crashed.workflowExecutionId))!).message, 'Kiln stopped while this build was running (interrupted)');
+  await closeOpenExecutions(store, image.arn.replace('/1.2.3/1', '/9.9.9/1'), 'CANCELLED', 'none');
+  await assert.rejects(closeOpenExecutions(store, 'arn:aws:imagebuilder:local:111122223333:image/app/1.2.3', 'FAILED', 'x'), kind('InvalidArgument', 'imageBuildVersionArn'));
+});
+
+test('readStepLog: offsets, size limits, characters never split, and bad arguments name their field', async (t) => {
+  const { logsRoot, recorder, image } = await setup(t);
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
+  const step = await wf.startStep({ name: 'S', action: 'ExecuteBash' });
+  const id = step.stepExecutionId;
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text: '', nextOffset: 0 });
+  const text = 'héllo wörld → 🚀 done\n';
+  step.log(text);
+  await step.finish('COMPLETED');
+  const size = Buffer.byteLength(text);
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text, nextOffset: size });
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', nextOffset: size });
+
+  // Small windows: every read ends on a character boundary, and the reads concatenate to the log.
+  for (const window of [1, 2, 3, 4, 5, 7]) {
+    let offset = 0;
+    let joined = '';
+    for (let guard = 0; guard < 100; guard++) {
+      const slice = await readStepLog(logsRoot, image.arn, id, offset, window);
+      if (slice.text === '') break;
+      assert.ok(!slice.text.includes('\uFFFD'), `window ${window}: ${JSON.stringify(slice.text)}`);
+      joined += slice.text;
+      offset = slice.nextOffset;
+    }
+    assert.equal(joined, text, `window ${window}`);
+    assert.equal(offset, size);
+  }
+
+  // A character still being written is left for the next read.
+  const file = stepLogPath(logsRoot, image.arn, id);
+  const rocket = Buffer.from('🚀');
+  await appendFile(file, rocket.subarray(0, 2));
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', nextOffset: size });
+  await appendFile(file, rocket.subarray(2));
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '🚀', nextOffset: size + 4 });
+
+  await assert.rejects(readStepLog(logsRoot, image.arn, id, size + 5), kind('InvalidArgument', 'offset'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, id, -1), kind('InvalidArgument', 'offset'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, id, 0.5), kind('InvalidArgument', 'offset'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, id, 0, 0), kind('InvalidArgument', 'maxBytes'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, '../../etc/passwd', 0), kind('InvalidArgument', 'stepExecutionId'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, id.toUpperCase(), 0), kind('InvalidArgument', 'stepExecutionId'));
+  await assert.rejects(readStepLog(logsRoot, 'arn:aws:imagebuilder:local:111122223333:image/app/x.x.x', id, 0), kind('InvalidArgument', 'imageBuildVersionArn'));
+  await assert.rejects(readStepLog(logsRoot, image.arn, 'step-00000000-0000-0000-0000-000000000000', 3), kind('InvalidArgument', 'offset'));
+});
+
+test('imageLogFolder is name_version_build and stays inside the logs root', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-exec-folder-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  assert.equal(imageLogFolder('arn:aws:imagebuilder:local:111122223333:image/web-server/1.0.0/7'), 'web-server_1.0.0_7');
+  assert.throws(() => imageLogFolder('arn:aws:imagebuilder:local:111122223333:image/../1.0.0/7'), kind('InvalidArgument', 'imageBuildVersionArn'));
+  assert.throws(() => imageLogFolder('arn:aws:imagebuilder:local:111122223333:component/c/1.0.0/1'), kind('InvalidArgument', 'imageBuildVersionArn'));
+  // A log that cannot be written does not fail the build: the step's message says the log is incomplete.
+  const store = new SqliteStore({ path: path.join(dir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
+  t.after(() => store.close());
+  const image = await makeImage(store, 'broken');
+  const logsRoot = path.join(dir, 'logs');
+  const recorder = new ExecutionRecorder(store, logsRoot);
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
+  const step = await wf.startStep({ name: 'S', action: 'ExecuteBash' });
+  const file = stepLogPath(logsRoot, image.arn, step.stepExecutionId);
+  await rm(file);
+  await mkdir(file);
+  step.log('lost');
+  await step.finish('COMPLETED', { message: 'ok' });
+  const d = stepData((await getStepRecord(store, step.stepExecutionId))!);
+  assert.equal(d.status, 'COMPLETED');
+  assert.match(d.message ?? '', /^ok \(the step log is incomplete: .*EISDIR/);
+});

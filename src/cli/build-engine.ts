@@ -1,0 +1,98 @@
+/**
+ * Composition of the build side of `kiln serve`: blob store, layer cache, registry (built-in and client),
+ * managed bases, the ns driver and the build worker, with the data directory's layout:
+ *   blobs/    content-addressed blobs (layers, configs, manifests)
+ *   layers/   unpacked layers, each once, as overlay lower dirs
+ *   scratch/  instance folders (upper layers); swept at start-up
+ *   logs/     per-image step logs and AWSTOE log folders
+ *   work/     bootstraps and other temporary work
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { FsBlobStore } from '../artifacts/blob-store.js';
+import { LayerCache } from '../artifacts/oci/unpack.js';
+import type { AccessKeySecret } from '../api/sigv4.js';
+import { registerLogRoutes } from '../api/logs-route.js';
+import { registerInstanceRoutes } from '../api/instances-route.js';
+import { ExecutionRecorder } from '../build/execution-records.js';
+import { BuildWorker } from '../build/engine/build-worker.js';
+import type { BuildServices } from '../build/engine/container-build.js';
+import { KeptInstances } from '../build/engine/kept-instances.js';
+import { ManagedBases, registerManagedBases } from '../build/engine/managed-bases.js';
+import { RegistryDistributor, RegistryParents } from '../build/engine/registry-glue.js';
+import { NsDriver } from '../drivers/ns/ns-driver.js';
+import { sweepNsLeftovers } from '../drivers/ns/sweep.js';
+import { RegistryClient } from '../registry/client/registry-client.js';
+import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
+import { registerRegistry } from '../registry/server/routes.js';
+import type { Store } from '../store/store.js';
+import { actionModules } from '../toe/actions/registry.js';
+import type { ServerConfig } from './server-config.js';
+
+export interface BuildEngine {
+  services: BuildServices;
+  worker: BuildWorker | undefined;
+  /** Mounts the registry at /v2/, the step-log route and the kept-instance routes. */
+  registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string> }): void;
+  /** Recovers from an earlier process and starts leasing build jobs. */
+  startWorker(): Promise<void>;
+  /** Stops the worker (running builds end FAILED "interrupted") and releases kept instances. */
+  stop(): Promise<void>;
+}
+
+/** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string }): Promise<BuildEngine> {
+  const { store, dataDir, config } = input;
+  const dir = (name: string) => {
+    const p = path.join(dataDir, name);
+    mkdirSync(p, { recursive: true, mode: 0o700 });
+    return p;
+  };
+  const blobs = new FsBlobStore(dir('blobs'));
+  const layers = new LayerCache(dir('layers'), blobs);
+  const scratchRoot = dir('scratch');
+  const logsRoot = dir('logs');
+  const region = config.regions[0]!;
+  const builtin = createBuiltinRegistry({ store, blobs, region });
+  const client = new RegistryClient(config.registries);
+  const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot: dir('work') });
+  await registerManagedBases(store, config.regions);
+  const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
+  const services: BuildServices = {
+    store,
+    blobs,
+    layers,
+    driver: new NsDriver(),
+    parents: new RegistryParents(glue),
+    recorder: new ExecutionRecorder(store, logsRoot),
+    distributor: new RegistryDistributor(glue),
+    kept: new KeptInstances(),
+    modules: actionModules(),
+    paths: { scratchRoot, logsRoot },
+  };
+  let worker: BuildWorker | undefined;
+  return {
+    services,
+    get worker() {
+      return worker;
+    },
+    registerRoutes(app, auth) {
+      registerRegistry(app, { store, blobs, region });
+      registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
+      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions });
+    },
+    async startWorker() {
+      worker = new BuildWorker(services, {
+        concurrency: config.buildConcurrency,
+        sweep: () => sweepNsLeftovers(scratchRoot),
+        log: (text) => process.stderr.write(`kiln: ${text}`),
+      });
+      await worker.start();
+    },
+    async stop() {
+      await worker?.stop();
+      await services.kept.releaseAll();
+    },
+  };
+}

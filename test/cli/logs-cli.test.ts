@@ -1,0 +1,183 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { resolveCredentials } from '../../src/cli/logs-command.js';
+import { scratchDir } from '../helpers/action-context.js';
+import { createPendingImage, setImageStatus, startExecutionServer } from '../helpers/execution-server.js';
+
+const kiln = resolve('bin/kiln');
+const BUILD_WF = 'arn:aws:imagebuilder:local:aws:workflow/build/build-container/1.0.0/1';
+const TEST_WF = 'arn:aws:imagebuilder:local:aws:workflow/test/test-container/1.0.0/1';
+
+interface Running {
+  output(): string;
+  errors(): string;
+  /** Resolves once stdout matches. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** `kiln logs …` with an environment free of the caller's AWS settings (HOME too), killed after the test. */
+async function kilnLogs(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const home = await scratchDir(t, 'kiln-logs-home-');
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && k !== 'KILN_DATA_DIR'));
+  const child = spawn('node', [kiln, 'logs', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, HOME: home, ...env } });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (c: Buffer) => {
+    out += String(c);
+    for (const w of [...waiters]) if (w.pattern.test(out)) w.resolve();
+  });
+  child.stderr.on('data', (c: Buffer) => (err += String(c)));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  return {
+    output: () => out,
+    errors: () => err,
+    exited,
+    waitFor: (pattern, timeoutMs = 20_000) =>
+      new Promise<void>((res, rej) => {
+        if (pattern.test(out)) return res();
+        const timer = setTimeout(() => rej(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
+        waiters.push({
+          pattern,
+          resolve: () => {
+            clearTimeout(timer);
+            res();
+          },
+        });
+        void exited.then(() => {
+          if (!pattern.test(out)) rej(new Error(`kiln logs exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
+        });
+      }),
+  };
+}
+
+test('kiln logs --follow streams each step under its header while the build runs and exits 0 when the image is AVAILABLE', async (t) => {
+  const server = await startExecutionServer(t);
+  const ib = server.client();
+  const image = await createPendingImage(server, ib);
+  await setImageStatus(server.store, image.arn, 'BUILDING');
+  const build = await server.recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: BUILD_WF, totalStepCount: 3 });
+  const launch = await build.startStep({ name: 'LaunchBuildInstance', action: 'LaunchInstance' });
+  launch.log('launched ns-1\n');
+  await launch.finish('COMPLETED');
+  const apply = await build.startStep({ name: 'ApplyBuildComponents', action: 'ExecuteComponents' });
+  apply.log('step one of the build');
+
+  // Credentials from the data directory's credentials file (no AWS_* variables, an empty HOME).
+  const cli = await kilnLogs(t, [image.arn, '--follow', '--endpoint', server.endpoint, '--data-dir', server.dataDir]);
+  await cli.waitFor(/step one of the build/);
+  assert.match(cli.output(), /^== BUILD LaunchBuildInstance \(COMPLETED\) ==\nlaunched ns-1\n== BUILD ApplyBuildComponents \(RUNNING\) ==\nstep one of the build/);
+
+  // New text appears as it is written, not only when the step ends.
+  apply.log(', still going\nünïcode 🚀\n');
+  await cli.waitFor(/ünïcode 🚀\n/);
+  apply.log('done\n');
+  await apply.finish('COMPLETED');
+  await build.skipStep({ name: 'TerminateBuildInstance', action: 'TerminateInstance', message: 'instance kept for debugging' });
+  await build.finish('COMPLETED');
+  await cli.waitFor(/TerminateBuildInstance \(SKIPPED\)/);
+
+  await setImageStatus(server.store, image.arn, 'TESTING');
+  const tests = await server.recorder.startWorkflow({ image, type: 'TEST', workflowBuildVersionArn: TEST_WF, totalStepCount: 1 });
+  const apply2 = await tests.startStep({ name: 'ApplyTestComponents', action: 'ExecuteComponents' });
+  for (let i = 0; i < 200; i++) apply2.log(`test line ${i}\n`);
+  await apply2.finish('COMPLETED');
+  await tests.finish('COMPLETED');
+  // Ends with the image: whatever was written before AVAILABLE is printed before the command exits.
+  await setImageStatus(server.store, image.arn, 'AVAILABLE');
+  assert.equal(await cli.exited, 0, cli.errors());
+
+  const out = cli.output();
+  const testLines = Array.from({ length: 200 }, (_, i) => `test line ${i}\n`).join('');
+  assert.equal(
+    out,
+    [
+      '== BUILD LaunchBuildInstance (COMPLETED) ==\nlaunched ns-1\n',
+      '== BUILD ApplyBuildComponents (RUNNING) ==\nstep one of the build, still going\nünïcode 🚀\ndone\n',
+      '== BUILD ApplyBuildComponents (COMPLETED) ==\n',
+      '== BUILD TerminateBuildInstance (SKIPPED) ==\ninstance kept for debugging\n',
+      out.includes('== TEST ApplyTestComponents (RUNNING) ==') ? '== TEST ApplyTestComponents (RUNNING) ==\n' : '== TEST ApplyTestComponents (COMPLETED) ==\n',
+      testLines,
+      out.includes('== TEST ApplyTestComponents (RUNNING) ==') ? '== TEST ApplyTestComponents (COMPLETED) ==\n' : '',
+    ].join(''),
+  );
+  assert.match(cli.errors(), /is AVAILABLE/);
+
+  // Without --follow: one pass over everything, each step once.
+  const once = await kilnLogs(t, [image.arn, '--endpoint', server.endpoint, '--data-dir', server.dataDir]);
+  assert.equal(await once.exited, 0, once.errors());
+  assert.equal(
+    once.output(),
+    '== BUILD LaunchBuildInstance (COMPLETED) ==\nlaunched ns-1\n' +
+      '== BUILD ApplyBuildComponents (COMPLETED) ==\nstep one of the build, still going\nünïcode 🚀\ndone\n' +
+      '== BUILD TerminateBuildInstance (SKIPPED) ==\ninstance kept for debugging\n' +
+      `== TEST ApplyTestComponents (COMPLETED) ==\n${testLines}`,
+  );
+});
+
+test('kiln logs --follow exits 1 for a FAILED image; env and profile credentials work; errors are one line', async (t) => {
+  const server = await startExecutionServer(t);
+  const ib = server.client();
+  const image = await createPendingImage(server, ib);
+  const build = await server.recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: BUILD_WF, totalStepCount: 3 });
+  const apply = await build.startStep({ name: 'ApplyBuildComponents', action: 'ExecuteComponents' });
+  apply.log('exit status 1');
+  await apply.finish('FAILED', { message: 'exit status 1' });
+  await build.finish('FAILED', 'Step ApplyBuildComponents failed');
+  await setImageStatus(server.store, image.arn, 'FAILED', 'Workflow Execution ID: wf-x failed with reason: exit status 1');
+
+  // Keys from the environment; the data directory is not needed then.
+  const env = { AWS_ACCESS_KEY_ID: server.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey };
+  const failed = await kilnLogs(t, [image.arn, '--follow', '--endpoint', server.endpoint, '--data-dir', '/nonexistent'], env);
+  assert.equal(await failed.exited, 1);
+  assert.equal(failed.output(), '== BUILD ApplyBuildComponents (FAILED) ==\nexit status 1\n');
+  assert.match(failed.errors(), /is FAILED: Workflow Execution ID: wf-x failed with reason: exit status 1/);
+
+  // Keys from a named profile of a shared credentials file.
+  const dir = await scratchDir(t, 'kiln-logs-profile-');
+  await mkdir(join(dir, 'aws'));
+  const credentialsFile = join(dir, 'aws', 'credentials');
+  await writeFile(credentialsFile, `[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n\n[kiln]\naws_access_key_id = ${server.credentials.accessKeyId}\naws_secret_access_key = ${server.credentials.secretAccessKey}\n`);
+  const viaProfile = await kilnLogs(t, [image.arn, '--endpoint', server.endpoint, '--profile', 'kiln'], { AWS_SHARED_CREDENTIALS_FILE: credentialsFile });
+  assert.equal(await viaProfile.exited, 0, viaProfile.errors());
+  assert.match(viaProfile.output(), /ApplyBuildComponents \(FAILED\)/);
+
+  const missing = await kilnLogs(t, [image.arn.replace(/\/1$/, '/7'), '--endpoint', server.endpoint, '--data-dir', server.dataDir]);
+  assert.equal(await missing.exited, 1);
+  assert.match(missing.errors(), /^kiln logs: ResourceNotFoundException: The image .*\/7 does not exist/);
+  assert.equal(missing.errors().trim().split('\n').length, 1);
+
+  const noKeys = await kilnLogs(t, [image.arn, '--endpoint', server.endpoint, '--data-dir', dir]);
+  assert.equal(await noKeys.exited, 1);
+  assert.match(noKeys.errors(), /^kiln logs: no credentials: /);
+});
+
+test('resolveCredentials: environment, then profile (credentials, then config file), then the data directory', async (t) => {
+  const dir = await scratchDir(t, 'kiln-logs-creds-');
+  const credentialsFile = join(dir, 'credentials');
+  const configFile = join(dir, 'config');
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir);
+  await writeFile(credentialsFile, '# comment\n[default]\naws_access_key_id = AKDEFAULT\naws_secret_access_key = sdefault\n[dev]\naws_access_key_id=AKDEV\naws_secret_access_key=sdev\naws_session_token=tdev\n');
+  await writeFile(configFile, '[default]\nregion = local\n[profile cfg]\naws_access_key_id = AKCFG\naws_secret_access_key = scfg\n');
+  await writeFile(join(dataDir, 'credentials'), '[default]\naws_access_key_id = AKDATA\naws_secret_access_key = sdata\n');
+  const files = { HOME: dir, AWS_SHARED_CREDENTIALS_FILE: credentialsFile, AWS_CONFIG_FILE: configFile };
+  const key = (options: Parameters<typeof resolveCredentials>[0]) => {
+    const c = resolveCredentials(options);
+    return [c.accessKeyId, c.sessionToken];
+  };
+  assert.deepEqual(key({ dataDir, env: { ...files, AWS_ACCESS_KEY_ID: 'AKENV', AWS_SECRET_ACCESS_KEY: 'senv', AWS_SESSION_TOKEN: 'tenv' } }), ['AKENV', 'tenv']);
+  assert.deepEqual(key({ dataDir, env: files }), ['AKDEFAULT', undefined]);
+  assert.deepEqual(key({ dataDir, profile: 'dev', env: { ...files, AWS_ACCESS_KEY_ID: 'AKENV', AWS_SECRET_ACCESS_KEY: 'senv' } }), ['AKDEV', 'tdev'], 'a named profile wins over the environment');
+  assert.deepEqual(key({ dataDir, env: { ...files, AWS_PROFILE: 'cfg' } }), ['AKCFG', undefined]);
+  assert.deepEqual(key({ dataDir, env: { HOME: dir } }), ['AKDATA', undefined], 'no shared files: the data directory');
+  assert.throws(() => resolveCredentials({ dataDir, profile: 'nope', env: files }), /the profile 'nope' has no aws_access_key_id/);
+  assert.throws(() => resolveCredentials({ dataDir: join(dir, 'empty'), env: { HOME: dir } }), /no credentials: /);
+});
