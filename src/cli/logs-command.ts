@@ -3,103 +3,13 @@
  * under a header line, read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
  * --follow it polls until the image is AVAILABLE, FAILED or CANCELLED and exits 0 only for AVAILABLE.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ImagebuilderClient, WorkflowExecutionMetadata, WorkflowStepMetadata } from '@aws-sdk/client-imagebuilder';
 import { DEFAULT_LISTEN } from './server-defaults.js';
+import { describeCliError, kilnRequest, resolveCredentials, routeError, targetDefaults, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
-/** Access keys to sign with, and where they were found (for messages). */
-export interface CliCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  source: string;
-}
-
-/** Thrown for problems the user fixes on the command line: printed as one line. */
-class LogsError extends Error {}
-
-/** Sections of an INI file (AWS shared config/credentials), keys lower-cased; empty when the file is absent. */
-function readIni(file: string): Map<string, Map<string, string>> {
-  const sections = new Map<string, Map<string, string>>();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return sections;
-  }
-  let current: Map<string, string> | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
-    if (header) {
-      current = new Map();
-      sections.set(header[1]!, current);
-      continue;
-    }
-    const eq = line.indexOf('=');
-    if (current && eq > 0) current.set(line.slice(0, eq).trim().toLowerCase(), line.slice(eq + 1).trim());
-  }
-  return sections;
-}
-
-function staticKeys(section: Map<string, string> | undefined, source: string): CliCredentials | undefined {
-  const accessKeyId = section?.get('aws_access_key_id');
-  const secretAccessKey = section?.get('aws_secret_access_key');
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  const sessionToken = section?.get('aws_session_token');
-  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}), source };
-}
-
-/**
- * The keys `kiln logs` signs with: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (unless a profile is named), else
- * the profile (`--profile`, else $AWS_PROFILE, else `default`) in the shared credentials file, then in the
- * shared config file, else the `credentials` file `kiln serve` wrote into the data directory. Only static keys
- * count: role, SSO and process profiles would fetch credentials from AWS, which mean nothing to Kiln.
- */
-export function resolveCredentials(options: { profile?: string; dataDir: string; env?: NodeJS.ProcessEnv }): CliCredentials {
-  const env = options.env ?? process.env;
-  if (options.profile === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}), source: 'environment' };
-  }
-  const named = options.profile ?? (env.AWS_PROFILE || undefined);
-  const profile = named ?? 'default';
-  const home = env.HOME ?? homedir();
-  const credentialsFile = env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, '.aws', 'credentials');
-  const configFile = env.AWS_CONFIG_FILE ?? path.join(home, '.aws', 'config');
-  const found =
-    staticKeys(readIni(credentialsFile).get(profile), `${credentialsFile} [${profile}]`) ??
-    staticKeys(readIni(configFile).get(profile === 'default' ? 'default' : `profile ${profile}`), `${configFile} [${profile}]`);
-  if (found) return found;
-  if (named !== undefined) throw new LogsError(`the profile '${profile}' has no aws_access_key_id/aws_secret_access_key in ${credentialsFile} or ${configFile}`);
-  const dataDirFile = path.join(options.dataDir, 'credentials');
-  const local = staticKeys(readIni(dataDirFile).get('default'), dataDirFile);
-  if (local) return local;
-  throw new LogsError(`no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or point --data-dir at the Kiln data directory (${dataDirFile} does not exist or has no keys)`);
-}
-
-/** node:crypto behind the smithy Checksum interface (HMAC when constructed with a key). */
-class NodeSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    const key = secret === undefined || typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength) : new Uint8Array(secret);
-    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key);
-  }
-  update(data: Uint8Array): void {
-    this.h.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.h.digest());
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
+export { resolveCredentials, type CliCredentials };
 
 /** One slice of a step's log as `/kiln/logs` returns it. */
 interface LogSlice {
@@ -120,26 +30,17 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
   // Kiln pins its SDK version, so the SDK's notice about future releases needing Node 22 tells a user of this
   // command nothing; it would only clutter stderr. A user's own setting of the variable still wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const [sdk, { SignatureV4 }, { HttpRequest }] = await Promise.all([import('@aws-sdk/client-imagebuilder'), import('@smithy/signature-v4'), import('@smithy/protocol-http')]);
+  const sdk = await import('@aws-sdk/client-imagebuilder');
   const keys = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
   const client = new sdk.ImagebuilderClient({ endpoint, region, credentials: keys });
-  const signer = new SignatureV4({ credentials: keys, region, service: 'imagebuilder', sha256: NodeSha256 });
-  const base = new URL(endpoint);
-  const prefix = base.pathname.replace(/\/+$/, '');
   return {
     client,
     sdk,
     signal,
     async readLog(imageArn, stepExecutionId, offset) {
       const query = { imageBuildVersionArn: imageArn, stepExecutionId, offset: String(offset) };
-      const request = new HttpRequest({ method: 'GET', protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${prefix}/kiln/logs`, query, headers: { host: base.host } });
-      const signed = await signer.sign(request);
-      const url = new URL(`${prefix}/kiln/logs`, base);
-      url.search = new URLSearchParams(query).toString();
-      const headers = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host'));
-      const response = await fetch(url, { headers, ...(signal ? { signal } : {}) });
-      const body = (await response.json().catch(() => ({}))) as Partial<LogSlice> & { __type?: string; message?: string };
-      if (!response.ok) throw new LogsError(`${body.__type ?? `HTTP ${response.status}`}: ${body.message ?? response.statusText} (reading the log of ${stepExecutionId})`);
+      const { status, body } = await kilnRequest({ endpoint, region, credentials }, { method: 'GET', path: '/kiln/logs', query, ...(signal ? { signal } : {}) });
+      if (status !== 200) throw routeError(status, body, `reading the log of ${stepExecutionId}`);
       return { text: String(body.text ?? ''), nextOffset: Number(body.nextOffset ?? offset), stepStatus: String(body.stepStatus ?? '') };
     },
   };
@@ -292,34 +193,19 @@ export async function runLogs(imageArn: string, options: LogsOptions, out: (text
 
 /** Adds `kiln logs` to the CLI. */
 export function registerLogsCommand(program: Command): void {
-  program
-    .command('logs <imageBuildVersionArn>')
-    .description("print an image build's workflow step logs (with --follow, until the build ends)")
-    .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE')
-    .option('--endpoint <url>', 'Kiln API endpoint', `http://${DEFAULT_LISTEN}`)
-    .option('--region <region>', 'region (default: $AWS_REGION, $AWS_DEFAULT_REGION or local)')
-    .option('--profile <name>', 'AWS profile with the access keys')
-    .option('--data-dir <dir>', "data directory whose credentials file is used when no other keys are set (default: $KILN_DATA_DIR or ./.kiln)")
-    .action(async (imageArn: string, opts: { follow?: boolean; endpoint: string; region?: string; profile?: string; dataDir?: string }) => {
-      const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
-      try {
-        process.exitCode = await runLogs(
-          imageArn,
-          {
-            follow: opts.follow === true,
-            endpoint: opts.endpoint,
-            region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'local'),
-            ...(opts.profile === undefined ? {} : { profile: opts.profile }),
-            dataDir: path.resolve(opts.dataDir ?? process.env.KILN_DATA_DIR ?? '.kiln'),
-          },
-          write(process.stdout),
-          write(process.stderr),
-        );
-      } catch (err) {
-        const e = err as { name?: string; message?: string };
-        const text = err instanceof LogsError ? String(e.message) : e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : String(e.message ?? err);
-        process.stderr.write(`kiln logs: ${text}\n`);
-        process.exitCode = 1;
-      }
-    });
+  withServerOptions(
+    program
+      .command('logs <imageBuildVersionArn>')
+      .description("print an image build's workflow step logs (with --follow, until the build ends)")
+      .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE'),
+    `http://${DEFAULT_LISTEN}`,
+  ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean }) => {
+    const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+    try {
+      process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
+    } catch (err) {
+      process.stderr.write(`kiln logs: ${describeCliError(err)}\n`);
+      process.exitCode = 1;
+    }
+  });
 }

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerLogsCommand } from './logs-command.js';
+import { registerInstanceCommands } from './instance-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerToeCommands } from './toe-commands.js';
 
@@ -22,4 +23,5 @@ const program = new Command('kiln')
 registerServerCommands(program);
 registerToeCommands(program);
 registerLogsCommand(program);
+registerInstanceCommands(program);
 await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   CancelImageCreationCommand,
   CreateComponentCommand,
@@ -20,6 +21,7 @@ import { startDockerRegistry } from '../helpers/registry.js';
 import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, run, startBuildServer, waitForImage, type BuildServer } from './helpers.js';
 
 const skip = buildSkipReason();
+const KILN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/kiln');
 const TEMPLATE = ['FROM {{{ imagebuilder:parentImage }}}', '{{{ imagebuilder:components }}}', 'ENV GREETING_FILE=/opt/hello/greeting', 'CMD ["/bin/cat", "/opt/hello/greeting"]'].join('\n');
 let counter = 0;
 
@@ -131,6 +133,9 @@ test('container builds end to end', { skip, timeout: 600_000 }, async (t) => {
     assert.deepEqual(steps.map((s) => s.name), ['LaunchBuildInstance', 'ApplyBuildComponents', 'CreateOutputImage', 'TerminateBuildInstance']);
     const apply = await kiln.client.send(new GetWorkflowStepExecutionCommand({ stepExecutionId: steps[1]!.stepExecutionId }));
     assert.equal(apply.status, 'COMPLETED');
+    const logs = await run(KILN, ['logs', arn, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir]);
+    for (const step of ['LaunchBuildInstance', 'ApplyBuildComponents', 'CreateOutputImage', 'ApplyTestComponents', 'DistributeContainerImage']) assert.match(logs, new RegExp(`== \\w+ ${step} \\(COMPLETED\\) ==`));
+    assert.match(logs, /buildStep/, 'the AWSTOE output of the component is in the step log');
     assert.deepEqual(hostLeftovers(kiln.dataDir), []);
 
     await t.test('the same recipe built twice gives identical layer digests', async () => {
@@ -157,6 +162,7 @@ test('container builds end to end', { skip, timeout: 600_000 }, async (t) => {
     assert.equal(image.state?.status, 'FAILED');
     assert.match(image.state?.reason ?? '', /ApplyTestComponents/);
     assert.match(image.state?.reason ?? '', /testStep/);
+    assert.match(image.state?.reason ?? '', /the check saw built/, 'the reason carries the step\'s output');
     assert.deepEqual(hostLeftovers(kiln.dataDir), []);
   });
 
@@ -201,13 +207,16 @@ test('container builds end to end', { skip, timeout: 600_000 }, async (t) => {
     const arn = await build(setup, await recipe(setup, [{ componentArn: broken }], 'e2e/kept'), { infra: keep });
     const image = await waitForImage(kiln.client, arn);
     assert.equal(image.state?.status, 'FAILED');
-    const kept = kiln.server.engine!.services.kept.list();
+    const cli = (...args: string[]) => run(KILN, [...args, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir]);
+    const kept = JSON.parse(await cli('instances', 'ls', '--json')) as { instanceId: string; imageBuildVersionArn: string }[];
     assert.equal(kept.length, 1);
     assert.equal(kept[0]!.imageBuildVersionArn, arn);
-    const pid = kept[0]!.hostPid!;
-    const seen = execFileSync('nsenter', ['-t', String(pid), '-m', '-p', '-r', '-w', '/bin/cat', '/debug-me'], { encoding: 'utf8' });
-    assert.equal(seen, 'left for debugging\n');
-    await kiln.server.engine!.services.kept.release(kept[0]!.instanceId);
+    const id = kept[0]!.instanceId;
+    assert.equal(await run(KILN, ['instances', 'shell', id, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir, '--', '/bin/cat', '/debug-me']), 'left for debugging\n');
+    assert.notDeepEqual(hostLeftovers(kiln.dataDir), [], 'the kept instance holds its folder and processes');
+    assert.match(await cli('instances', 'rm', id), /released/);
+    assert.deepEqual(JSON.parse(await cli('instances', 'ls', '--json')), []);
+    await assert.rejects(cli('instances', 'rm', id), /ResourceNotFoundException/);
     assert.deepEqual(hostLeftovers(kiln.dataDir), []);
   });
 });

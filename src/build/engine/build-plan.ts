@@ -19,9 +19,9 @@ type Obj = Record<string, unknown>;
 /** Finds the stored OCI image a parent reference names; registry pulls and managed bootstraps happen here. */
 export interface ParentSource {
   /** A Kiln image build (own, shared or managed), already chosen. */
-  fromImage(record: ResourceRecord, signal?: AbortSignal): Promise<ContainerImageRef>;
+  fromImage(record: ResourceRecord, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef>;
   /** An OCI reference (`registry/repo:tag`, `repo@sha256:…`) pulled into the blob store; `resolved` pins the digest. */
-  fromRegistry(reference: string, accountId: string, signal?: AbortSignal): Promise<ContainerImageRef & { resolved: string }>;
+  fromRegistry(reference: string, accountId: string, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef & { resolved: string }>;
 }
 
 /** A resolved parent: the plan entry and where its image is stored. */
@@ -52,16 +52,16 @@ export async function resolveImageArn(store: Store, image: ResourceRecord, text:
 }
 
 /** Resolves the recipe's parent image. */
-export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal): Promise<ResolvedParent> {
+export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal, log?: (text: string) => void): Promise<ResolvedParent> {
   const requested = String(recipeOf(image).parentImage ?? '');
   if (requested.startsWith('arn:')) {
     const record = await resolveImageArn(store, image, requested);
     if (record.data.type !== 'DOCKER') throw new KilnError('InvalidArgument', `parentImage ${requested} resolves to ${record.arn}, which is a machine image, not a container image`);
-    const stored = await parents.fromImage(record, signal);
+    const stored = await parents.fromImage(record, signal, log);
     const source = record.accountId === 'aws' ? 'managed' : 'image';
     return { plan: { requested, resolved: record.arn, manifestDigest: stored.manifestDigest, source }, image: stored };
   }
-  const pulled = await parents.fromRegistry(requested, image.accountId, signal);
+  const pulled = await parents.fromRegistry(requested, image.accountId, signal, log);
   return {
     plan: { requested, resolved: pulled.resolved, manifestDigest: pulled.manifestDigest, source: 'registry' },
     image: { manifestDigest: pulled.manifestDigest, mediaType: pulled.mediaType, configDigest: pulled.configDigest },

@@ -25,10 +25,14 @@ import { withExecEnv } from '../instance-env.js';
 import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from './build-plan.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import type { KeptInstances } from './kept-instances.js';
-import { loadParentImage, snapshotHistory } from './parent-image.js';
+import { loadParentImage, snapshotHistory, type ParentImage } from './parent-image.js';
 import { runStep } from './step-runner.js';
 
 type Obj = Record<string, unknown>;
+
+/** How much of a failed run's output an image's failure reason carries. */
+const TAIL_LINES = 15;
+const TAIL_CHARS = 4000;
 
 /** Pushes a built image where the recipe and the distribution configuration say; returns outputResources.containers. */
 export interface ContainerDistributor {
@@ -96,6 +100,7 @@ async function runComponentPhases(services: BuildServices, image: ResourceRecord
     return { status: 'Success' };
   }
   const logDirectory = path.join(services.paths.logsRoot, imageFolder(image), 'toe');
+  let tail = '';
   await mkdir(logDirectory, { recursive: true });
   await instance.fs.mkdir(workingDirectory, { recursive: true });
   const result = await runDocuments({
@@ -106,11 +111,15 @@ async function runComponentPhases(services: BuildServices, image: ResourceRecord
     instance,
     modules: services.modules,
     signal,
-    onOutput: (text) => step.log(text),
+    onOutput: (text) => {
+      step.log(text);
+      tail = (tail + text).slice(-TAIL_CHARS);
+    },
   });
   const { summary } = result;
   if (summary.status === 'Failed' || summary.status === 'Cancelled') {
-    throw new KilnError(summary.status === 'Cancelled' ? 'Cancelled' : 'Internal', `AWSTOE ${summary.status}: ${summary.failureMessage || 'a step failed'} (log folder ${result.logFolder})`);
+    const lines = tail.trimEnd().split('\n').slice(-TAIL_LINES).join('\n');
+    throw new KilnError(summary.status === 'Cancelled' ? 'Cancelled' : 'Internal', `AWSTOE ${summary.status}: ${summary.failureMessage || 'a step failed'} (log folder ${result.logFolder})${lines ? `\nLast output:\n${lines}` : ''}`);
   }
   return { runCommandId: summary.executionId, status: summary.status, logFolder: result.logFolder };
 }
@@ -181,19 +190,25 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   const { store } = services;
   let image = await advance(store, initial.arn, 'CREATING');
   const recipe = recipeOf(image);
-  const components = await resolveComponents(store, image);
-  const parent = await resolveParent(store, image, services.parents, signal);
-  const plan: BuildPlan = { parent: parent.plan, components: components.map((c) => c.entry) };
-  image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
   const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
-  const parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
   const created = new Date().toISOString();
   let built: ContainerImageRef | undefined;
+  let components: PlannedComponent[] = [];
 
   await runWorkflow(services, image, 'BUILD', 4, signal, async (wf, holder) => {
-    const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
+    // Compiling the plan is part of the launch: pulling or bootstrapping the parent is what takes time, and
+    // its output belongs in the step's log.
     let buildInstance!: DriverInstance;
-    await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: plan.parent.resolved } }, signal, async (step) => {
+    let plan!: BuildPlan;
+    let parentImage!: ParentImage;
+    await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? '') } }, signal, async (step) => {
+      components = await resolveComponents(store, image);
+      const parent = await resolveParent(store, image, services.parents, signal, (text) => step.log(text));
+      plan = { parent: parent.plan, components: components.map((c) => c.entry) };
+      step.log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
+      image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
+      parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
+      const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
       const spec = launchSpecFor(image, layers, services.paths.scratchRoot, 'build');
       buildInstance = await holder.launch(spec, signal);
       step.log(`launched ${buildInstance.id} (${spec.layers.length} layers, network ${spec.network}, ${spec.resources.vcpus} vCPU, ${spec.resources.memoryMiB} MiB)\n`);

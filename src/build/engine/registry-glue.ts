@@ -35,8 +35,8 @@ async function configDigestOf(blobs: BlobStore, manifestDigest: string): Promise
 export class RegistryParents implements ParentSource {
   constructor(private readonly deps: RegistryGlueDeps) {}
 
-  async fromImage(record: ResourceRecord, signal?: AbortSignal): Promise<ContainerImageRef> {
-    if (ManagedBases.isManaged(record)) return this.deps.managed.image(record, signal);
+  async fromImage(record: ResourceRecord, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef> {
+    if (ManagedBases.isManaged(record)) return this.deps.managed.image(record, signal, log);
     const stored = record.data.containerImage as ContainerImageRef | undefined;
     if (!stored || !(await this.deps.blobs.has(stored.manifestDigest))) {
       throw new KilnError('InvalidArgument', `parentImage ${record.arn} has no stored container image (it was not built by this Kiln, or its blobs were removed)`);
@@ -44,14 +44,16 @@ export class RegistryParents implements ParentSource {
     return stored;
   }
 
-  async fromRegistry(reference: string, accountId: string, signal?: AbortSignal): Promise<ContainerImageRef & { resolved: string }> {
+  async fromRegistry(reference: string, accountId: string, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef & { resolved: string }> {
     const ref = parseImageReference(reference);
     const host = this.deps.registryHost();
     if (ref.registry === host) {
       const found = await this.deps.builtin.resolve({ accountId, repository: ref.repository, reference: ref.digest ?? ref.tag ?? 'latest' });
       return { ...found, configDigest: await configDigestOf(this.deps.blobs, found.manifestDigest), resolved: `${host}/${ref.repository}@${found.manifestDigest}` };
     }
+    log?.(`pulling ${formatImageReference(ref)}\n`);
     const pulled = await this.deps.client.pull(ref, this.deps.blobs, signal ? { signal } : {});
+    log?.(`pulled ${pulled.manifestDigest} (${pulled.layers.length} layers)\n`);
     return {
       manifestDigest: pulled.manifestDigest,
       mediaType: pulled.mediaType,

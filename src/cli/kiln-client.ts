@@ -1,0 +1,159 @@
+/**
+ * What the `kiln` commands that talk to a running server share: the access keys they sign with (found the way
+ * the AWS CLI finds them, then in Kiln's data directory) and SigV4-signed calls to Kiln's own routes
+ * (`/kiln/...`), which the Image Builder SDK does not know.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+/** Access keys to sign with, and where they were found (for messages). */
+export interface CliCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  source: string;
+}
+
+/** Thrown for problems the user fixes on the command line: printed as one line. */
+export class CliError extends Error {}
+
+/** Sections of an INI file (AWS shared config/credentials), keys lower-cased; empty when the file is absent. */
+function readIni(file: string): Map<string, Map<string, string>> {
+  const sections = new Map<string, Map<string, string>>();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return sections;
+  }
+  let current: Map<string, string> | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header) {
+      current = new Map();
+      sections.set(header[1]!, current);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (current && eq > 0) current.set(line.slice(0, eq).trim().toLowerCase(), line.slice(eq + 1).trim());
+  }
+  return sections;
+}
+
+function staticKeys(section: Map<string, string> | undefined, source: string): CliCredentials | undefined {
+  const accessKeyId = section?.get('aws_access_key_id');
+  const secretAccessKey = section?.get('aws_secret_access_key');
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = section?.get('aws_session_token');
+  return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}), source };
+}
+
+/**
+ * The keys `kiln logs` signs with: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (unless a profile is named), else
+ * the profile (`--profile`, else $AWS_PROFILE, else `default`) in the shared credentials file, then in the
+ * shared config file, else the `credentials` file `kiln serve` wrote into the data directory. Only static keys
+ * count: role, SSO and process profiles would fetch credentials from AWS, which mean nothing to Kiln.
+ */
+export function resolveCredentials(options: { profile?: string; dataDir: string; env?: NodeJS.ProcessEnv }): CliCredentials {
+  const env = options.env ?? process.env;
+  if (options.profile === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}), source: 'environment' };
+  }
+  const named = options.profile ?? (env.AWS_PROFILE || undefined);
+  const profile = named ?? 'default';
+  const home = env.HOME ?? homedir();
+  const credentialsFile = env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, '.aws', 'credentials');
+  const configFile = env.AWS_CONFIG_FILE ?? path.join(home, '.aws', 'config');
+  const found =
+    staticKeys(readIni(credentialsFile).get(profile), `${credentialsFile} [${profile}]`) ??
+    staticKeys(readIni(configFile).get(profile === 'default' ? 'default' : `profile ${profile}`), `${configFile} [${profile}]`);
+  if (found) return found;
+  if (named !== undefined) throw new CliError(`the profile '${profile}' has no aws_access_key_id/aws_secret_access_key in ${credentialsFile} or ${configFile}`);
+  const dataDirFile = path.join(options.dataDir, 'credentials');
+  const local = staticKeys(readIni(dataDirFile).get('default'), dataDirFile);
+  if (local) return local;
+  throw new CliError(`no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or point --data-dir at the Kiln data directory (${dataDirFile} does not exist or has no keys)`);
+}
+
+/** node:crypto behind the smithy Checksum interface (HMAC when constructed with a key). */
+export class NodeSha256 {
+  private readonly h: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    const key = secret === undefined || typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength) : new Uint8Array(secret);
+    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key);
+  }
+  update(data: Uint8Array): void {
+    this.h.update(data);
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.h.digest());
+  }
+  reset(): void {
+    throw new Error('not supported');
+  }
+}
+
+
+/** A signed request to one of Kiln's own routes; the JSON body and status come back, errors included. */
+export async function kilnRequest(
+  target: { endpoint: string; region: string; credentials: CliCredentials },
+  request: { method: 'GET' | 'DELETE'; path: string; query?: Record<string, string>; signal?: AbortSignal },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const [{ SignatureV4 }, { HttpRequest }] = await Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http')]);
+  const { credentials } = target;
+  const keys = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
+  const signer = new SignatureV4({ credentials: keys, region: target.region, service: 'imagebuilder', sha256: NodeSha256 });
+  const base = new URL(target.endpoint);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const query = request.query ?? {};
+  const unsigned = new HttpRequest({ method: request.method, protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${prefix}${request.path}`, query, headers: { host: base.host } });
+  const signed = await signer.sign(unsigned);
+  const url = new URL(`${prefix}${request.path}`, base);
+  url.search = new URLSearchParams(query).toString();
+  const headers = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host'));
+  const response = await fetch(url, { method: request.method, headers, ...(request.signal ? { signal: request.signal } : {}) });
+  const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: response.status, body };
+}
+
+/** The AWS-shaped error of a failed Kiln route call, as one line. */
+export function routeError(status: number, body: Record<string, unknown>, what: string): CliError {
+  return new CliError(`${typeof body.__type === 'string' ? body.__type : `HTTP ${status}`}: ${typeof body.message === 'string' ? body.message : 'request failed'} (${what})`);
+}
+
+/** The options every command that talks to a server takes. */
+export interface ServerTargetOptions {
+  endpoint: string;
+  region?: string;
+  profile?: string;
+  dataDir?: string;
+}
+
+/** Adds --endpoint, --region, --profile and --data-dir to a command. */
+export function withServerOptions<C extends { option(flags: string, description: string, defaultValue?: string): C }>(command: C, defaultEndpoint: string): C {
+  return command
+    .option('--endpoint <url>', 'Kiln API endpoint', defaultEndpoint)
+    .option('--region <region>', 'region (default: $AWS_REGION, $AWS_DEFAULT_REGION or local)')
+    .option('--profile <name>', 'AWS profile with the access keys')
+    .option('--data-dir <dir>', 'data directory whose credentials file is used when no other keys are set (default: $KILN_DATA_DIR or ./.kiln)');
+}
+
+/** Region and data directory with their defaults applied. */
+export function targetDefaults(opts: ServerTargetOptions): { endpoint: string; region: string; dataDir: string; profile?: string } {
+  return {
+    endpoint: opts.endpoint,
+    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'local'),
+    dataDir: path.resolve(opts.dataDir ?? process.env.KILN_DATA_DIR ?? '.kiln'),
+    ...(opts.profile === undefined ? {} : { profile: opts.profile }),
+  };
+}
+
+/** One line for a command's failure: a CliError's message, or the error's name and message. */
+export function describeCliError(err: unknown): string {
+  const e = err as { name?: string; message?: string };
+  return err instanceof CliError ? String(e.message) : e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : String(e.message ?? err);
+}
