@@ -24,7 +24,7 @@ export function readCredentials(file: string): { accessKeyId: string; secretAcce
 export async function startFixture(t: TestContext): Promise<Fixture> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-api-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const server = await startServer({ dataDir, listen: '127.0.0.1:0' });
+  const server = await startServer({ dataDir, listen: '127.0.0.1:0', builds: false });
   t.after(() => server.close());
   const credentials = readCredentials(server.credentialsPath);
   const clients: ImagebuilderClient[] = [];
