@@ -1,8 +1,9 @@
-import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { awsError } from './errors.js';
+import { NodeSha256 } from './node-sha256.js';
 
 /** The signing name of Image Builder: requests signed for another service are refused. */
 export const SIGNING_SERVICE = 'imagebuilder';
@@ -38,23 +39,6 @@ export interface Caller {
   region: string;
 }
 
-/** node:crypto behind the smithy Checksum interface (HMAC when constructed with a key). */
-class NodeSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    const key = secret === undefined || typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength) : new Uint8Array(secret);
-    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key);
-  }
-  update(data: Uint8Array): void {
-    this.h.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.h.digest());
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
 
 const AUTH_RE = /^AWS4-HMAC-SHA256\s+(.*)$/s;
 const AMZ_DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;

@@ -26,6 +26,7 @@ import { sweepNsLeftovers } from '../drivers/ns/sweep.js';
 import { RegistryClient } from '../registry/client/registry-client.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import { registerRegistry } from '../registry/server/routes.js';
+import type { OperationHandler } from '../service/types.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
@@ -35,6 +36,8 @@ export interface BuildEngine {
   worker: BuildWorker | undefined;
   /** Mounts the registry at /v2/, the step-log route and the kept-instance routes. */
   registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string> }): void;
+  /** The same handlers, with the operations that queue builds waking the worker instead of leaving it to its poll. */
+  wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
   /** Recovers from an earlier process and starts leasing build jobs. */
   startWorker(): Promise<void>;
   /** Stops the worker (running builds end FAILED "interrupted") and releases kept instances. */
@@ -81,6 +84,19 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       registerRegistry(app, { store, blobs, region });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions });
+    },
+    wakeOnQueued(handlers) {
+      const out = { ...handlers };
+      for (const op of ['CreateImage', 'StartImagePipelineExecution']) {
+        const handler = handlers[op];
+        if (!handler) continue;
+        out[op] = async (input, ctx) => {
+          const result = await handler(input, ctx);
+          worker?.notify();
+          return result;
+        };
+      }
+      return out;
     },
     async startWorker() {
       worker = new BuildWorker(services, {

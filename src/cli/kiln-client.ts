@@ -3,7 +3,7 @@
  * the AWS CLI finds them, then in Kiln's data directory) and SigV4-signed calls to Kiln's own routes
  * (`/kiln/...`), which the Image Builder SDK does not know.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { NodeSha256 } from '../api/node-sha256.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -79,23 +79,6 @@ export function resolveCredentials(options: { profile?: string; dataDir: string;
   throw new CliError(`no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, name a profile with --profile, or point --data-dir at the Kiln data directory (${dataDirFile} does not exist or has no keys)`);
 }
 
-/** node:crypto behind the smithy Checksum interface (HMAC when constructed with a key). */
-export class NodeSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    const key = secret === undefined || typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength) : new Uint8Array(secret);
-    this.h = key === undefined ? createHash('sha256') : createHmac('sha256', key);
-  }
-  update(data: Uint8Array): void {
-    this.h.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.h.digest());
-  }
-  reset(): void {
-    throw new Error('not supported');
-  }
-}
 
 
 /** A signed request to one of Kiln's own routes; the JSON body and status come back, errors included. */

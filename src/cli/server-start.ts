@@ -85,7 +85,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let registryHost = '';
     engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost });
     const app = buildApi({
-      handlers: buildHandlers(store, { regions: config.regions }),
+      handlers: engine.wakeOnQueued(buildHandlers(store, { regions: config.regions })),
       regions,
       lookupKey,
       logger: options.logger ?? false,

@@ -12,7 +12,10 @@ import {
   CreateContainerRecipeCommand,
   CreateDistributionConfigurationCommand,
   CreateImageCommand,
+  CreateImagePipelineCommand,
   CreateInfrastructureConfigurationCommand,
+  ListImagePipelineImagesCommand,
+  StartImagePipelineExecutionCommand,
   GetWorkflowStepExecutionCommand,
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
@@ -138,10 +141,24 @@ test('container builds end to end', { skip, timeout: 600_000 }, async (t) => {
     assert.match(logs, /buildStep/, 'the AWSTOE output of the component is in the step log');
     assert.deepEqual(hostLeftovers(kiln.dataDir), []);
 
+    await t.test('StartImagePipelineExecution builds the same way, and ListImagePipelineImages lists the image', async () => {
+      const pipeline = await kiln.client.send(new CreateImagePipelineCommand({ name: `pipe-${++counter}`, containerRecipeArn: recipeArn, infrastructureConfigurationArn: setup.infra, imageTestsConfiguration: { imageTestsEnabled: false } }));
+      const started = await kiln.client.send(new StartImagePipelineExecutionCommand({ imagePipelineArn: pipeline.imagePipelineArn }));
+      const built = await waitForImage(kiln.client, started.imageBuildVersionArn!);
+      assert.equal(built.state?.status, 'AVAILABLE', built.state?.reason);
+      assert.ok(built.outputResources?.containers?.[0]?.imageUris?.length);
+      const listed = await kiln.client.send(new ListImagePipelineImagesCommand({ imagePipelineArn: pipeline.imagePipelineArn }));
+      assert.deepEqual(listed.imageSummaryList?.map((i) => i.arn), [started.imageBuildVersionArn]);
+      const tests = (await kiln.client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: started.imageBuildVersionArn }))).workflowExecutions ?? [];
+      assert.deepEqual(tests.map((e) => e.type).sort(), ['BUILD', 'DISTRIBUTION'], 'tests disabled: no TEST workflow');
+    });
+
     await t.test('the same recipe built twice gives identical layer digests', async () => {
       const again = await waitForImage(kiln.client, await build(setup, recipeArn));
       assert.equal(again.state?.status, 'AVAILABLE', again.state?.reason);
-      const second = await skopeoInspect(`${kiln.server.registryHost}/e2e/hello:1.0.0-2`, creds);
+      const uri = again.outputResources!.containers![0]!.imageUris![0]!;
+      assert.match(uri, /:1\.0\.0-\d+$/);
+      const second = await skopeoInspect(uri, creds);
       assert.deepEqual(second.Layers, fromKiln.Layers);
     });
   });
