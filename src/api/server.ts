@@ -17,6 +17,8 @@ export interface ApiOptions {
   lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
   /** Largest accepted request body; larger ones get an AWS-shaped 400. */
   bodyLimit?: number;
+  /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
   logger?: boolean;
 }
 
@@ -49,7 +51,9 @@ function frameworkError(err: { code?: string; statusCode?: number; message: stri
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit, genReqId: () => randomUUID() });
+  const common = { logger: options.logger ?? false, bodyLimit, genReqId: () => randomUUID() };
+  // One type for both: the routes below do not depend on the transport.
+  const app = (options.tls ? Fastify({ ...common, https: options.tls }) : Fastify(common)) as unknown as FastifyInstance;
 
   // The signature covers the exact bytes, so every body is kept raw and decoded by the operation table.
   app.removeAllContentTypeParsers();

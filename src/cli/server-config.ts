@@ -22,6 +22,8 @@ export interface ServerConfig {
   registries: RegistryEndpoint[];
   /** How many builds run at once; each takes a share of this machine's cores. */
   buildConcurrency: number;
+  /** PEM files of a certificate (chain) and its key: the API and the registry then speak HTTPS. */
+  tls?: { certificate: string; key: string };
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -78,6 +80,13 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         else config.debianMirror = value.replace(/\/+$/, '');
       } else if (key === 'registries') {
         config.registries = parseRegistries(value, problems);
+      } else if (key === 'tls') {
+        const t = value as Record<string, unknown> | null;
+        if (typeof t !== 'object' || t === null || typeof t.certificate !== 'string' || typeof t.key !== 'string' || Object.keys(t).some((k) => k !== 'certificate' && k !== 'key')) {
+          problems.push('tls: must be {certificate: PEM file, key: PEM file}');
+        } else {
+          config.tls = { certificate: t.certificate, key: t.key };
+        }
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildApi } from '../api/server.js';
 import { ensureAdmin } from '../service/accounts.js';
@@ -20,6 +20,18 @@ export function resolveDataDir(flag: string | undefined): string {
 export function openStore(dataDir: string): SqliteStore {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return new SqliteStore({ path: path.join(dataDir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
+}
+
+/** Reads the certificate and key files, naming the one that cannot be read. */
+function readTls(tls: { certificate: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (field: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`tls.${field}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return { cert: read('certificate', tls.certificate), key: read('key', tls.key) };
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:8420`). */
@@ -89,6 +101,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       regions,
       lookupKey,
       logger: options.logger ?? false,
+      ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
     engine.registerRoutes(app, { lookupKey, regions });
     app.get('/console/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>Kiln</title><p>The Kiln console is not built yet.</p>'));
@@ -97,7 +110,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     registryHost = `${hostPart}:${actualPort}`;
-    const endpoint = `http://${registryHost}`;
+    const endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
     if (options.builds !== false) await engine.startWorker();
     const running = engine;
     return {
