@@ -72,6 +72,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     distributor: new RegistryDistributor(glue),
     kept: new KeptInstances(),
     modules: actionModules(),
+    layerCompression: config.layerCompression,
     paths: { scratchRoot, logsRoot },
   };
   let worker: BuildWorker | undefined;

@@ -22,13 +22,15 @@ export interface ServerConfig {
   registries: RegistryEndpoint[];
   /** How many builds run at once; each takes a share of this machine's cores. */
   buildConcurrency: number;
+  /** How build layers are compressed: gzip (every client reads it) or zstd (faster; Docker 23+, podman, skopeo). */
+  layerCompression: 'gzip' | 'zstd';
   /** PEM files of a certificate (chain) and its key: the API and the registry then speak HTTPS. */
   tls?: { certificate: string; key: string };
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
-export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1 };
+export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip' };
 
 const REGION_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:]+\](?::\d{1,5})?$/;
@@ -87,6 +89,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         } else {
           config.tls = { certificate: t.certificate, key: t.key };
         }
+      } else if (key === 'layerCompression') {
+        if (value !== 'gzip' && value !== 'zstd') problems.push('layerCompression: must be gzip or zstd');
+        else config.layerCompression = value;
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

@@ -237,3 +237,16 @@ test('container builds end to end', { skip, timeout: 600_000 }, async (t) => {
     assert.deepEqual(hostLeftovers(kiln.dataDir), []);
   });
 });
+
+test('layerCompression: zstd stores the build layer as tar+zstd, and skopeo reads it', { skip, timeout: 120_000 }, async (t) => {
+  const kiln = await startBuildServer(t, { layerCompression: 'zstd' });
+  const base = await pushHostBase(t, kiln, 'bases/zstd');
+  const setup: Setup = { kiln, base, infra: await infrastructure(kiln) };
+  const files = await component(kiln, { build: ['mkdir -p /opt/z', 'echo compressed > /opt/z/file'] });
+  const image = await waitForImage(kiln.client, await build(setup, await recipe(setup, [{ componentArn: files }], 'e2e/zstd')));
+  assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
+  const uri = image.outputResources!.containers![0]!.imageUris![0]!;
+  const creds = `${kiln.credentials.accessKeyId}:${kiln.credentials.secretAccessKey}`;
+  const raw = JSON.parse(await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', creds, `docker://${uri}`])) as { layers: { mediaType: string }[] };
+  assert.deepEqual(raw.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+zstd'], 'the parent layer is kept as it was; the new one is zstd');
+});

@@ -50,6 +50,8 @@ export interface BuildServices {
   distributor: ContainerDistributor;
   kept: KeptInstances;
   modules: ModuleRegistry;
+  /** How new layers are compressed. */
+  layerCompression: 'gzip' | 'zstd';
   /** Instance scratch folders (overlay upper layers) and the TOE log folders of builds. */
   paths: { scratchRoot: string; logsRoot: string };
 }
@@ -235,7 +237,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       return { status: 'Success' };
     });
     await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-      const layer = await writeLayer(services.blobs, buildInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: 'gzip', signal });
+      const layer = await writeLayer(services.blobs, buildInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
       step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
       const config = dockerConfig as Obj;
       const stored = await writeImage(services.blobs, {
