@@ -26,7 +26,7 @@ import { resolveComponents, resolveParent, type ParentSource, type PlannedCompon
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import type { KeptInstances } from './kept-instances.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from './parent-image.js';
-import { runStep } from './step-runner.js';
+import { abortKind, runStep } from './step-runner.js';
 
 type Obj = Record<string, unknown>;
 
@@ -91,6 +91,7 @@ function testsEnabled(image: ResourceRecord): boolean {
 }
 
 function testTimeoutMs(image: ResourceRecord): number {
+  // AWS's default and maximum for the test stage.
   const minutes = Number(((image.data.imageTestsConfiguration ?? {}) as Obj).timeoutMinutes ?? 720);
   return (Number.isFinite(minutes) && minutes > 0 ? minutes : 720) * 60_000;
 }
@@ -176,7 +177,7 @@ async function runWorkflow(
     await body(wf, holder);
     await wf.finish('COMPLETED');
   } catch (err) {
-    const cancelled = signal.aborted;
+    const cancelled = abortKind(signal) === 'cancelled';
     const kept = await holder.afterFailure(cancelled, stage).catch(() => undefined);
     const terminate = stage === 'BUILD' ? 'TerminateBuildInstance' : 'TerminateTestInstance';
     if (stage !== 'DISTRIBUTION') {

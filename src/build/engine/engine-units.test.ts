@@ -74,3 +74,15 @@ test('advance refuses to overwrite a cancel and keeps data changes atomic', asyn
   await assert.rejects(advance(store, record.arn, 'BUILDING'), (err: unknown) => err instanceof ImageStateChanged && err.current.status === 'CANCELLED');
   assert.deepEqual((await store.getResource(record.arn))!.data.state, { status: 'CANCELLED', reason: 'by test' });
 });
+
+test('a timed-out signal is a failure, any other abort a cancel', async () => {
+  const { abortKind } = await import('./step-runner.js');
+  assert.equal(abortKind(new AbortController().signal), undefined);
+  const c = new AbortController();
+  c.abort(new Error('cancelled'));
+  assert.equal(abortKind(c.signal), 'cancelled');
+  const t = AbortSignal.timeout(1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(abortKind(t), 'timeout');
+  assert.equal(abortKind(AbortSignal.any([new AbortController().signal, t])), 'timeout', 'combined signals keep the reason');
+});

@@ -28,6 +28,12 @@ function describe(err: unknown): string {
   return String(err);
 }
 
+/** Why a signal fired: a timeout (AbortSignal.timeout) is a failure, anything else a cancel; undefined when it did not. */
+export function abortKind(signal: AbortSignal): 'timeout' | 'cancelled' | undefined {
+  if (!signal.aborted) return undefined;
+  return (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError' ? 'timeout' : 'cancelled';
+}
+
 export interface StepSpec {
   name: string;
   action: string;
@@ -44,8 +50,9 @@ export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun
     await step.finish('COMPLETED', { outputs });
     return outputs;
   } catch (err) {
-    const cancelled = signal.aborted;
-    const detail = cancelled ? 'the build was cancelled' : describe(err);
+    const kind = abortKind(signal);
+    const cancelled = kind === 'cancelled';
+    const detail = kind === 'cancelled' ? 'the build was cancelled' : kind === 'timeout' ? `the step ran out of time (${describe(err)})` : describe(err);
     step.log(`\n${cancelled ? 'CANCELLED' : 'FAILED'}: ${detail}\n`);
     await step.finish(cancelled ? 'CANCELLED' : 'FAILED', { message: detail });
     throw new StepFailed(wf.workflowExecutionId, spec.name, detail, cancelled);
