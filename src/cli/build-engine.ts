@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { FsBlobStore } from '../artifacts/blob-store.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
@@ -23,6 +24,7 @@ import { ManagedBases, registerManagedBases } from '../build/engine/managed-base
 import { RegistryDistributor, RegistryParents } from '../build/engine/registry-glue.js';
 import { NsDriver } from '../drivers/ns/ns-driver.js';
 import { sweepNsLeftovers } from '../drivers/ns/sweep.js';
+import { mountsUnder, umountLazy } from '../drivers/ns/host-mounts.js';
 import { RegistryClient } from '../registry/client/registry-client.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import { registerRegistry } from '../registry/server/routes.js';
@@ -44,6 +46,23 @@ export interface BuildEngine {
   stop(): Promise<void>;
 }
 
+/**
+ * Empties the work folder a killed Kiln left: a bootstrap's tmpfs is mounted on the host, so it outlives its
+ * process; nothing in the folder is in use before the worker starts.
+ */
+async function releaseWorkDir(workRoot: string): Promise<string[]> {
+  const released: string[] = [];
+  for (const point of mountsUnder(workRoot)) {
+    await umountLazy(point);
+    released.push(`mount ${point}`);
+  }
+  for (const entry of await readdir(workRoot)) {
+    await rm(path.join(workRoot, entry), { recursive: true, force: true });
+    released.push(`directory ${path.join(workRoot, entry)}`);
+  }
+  return released;
+}
+
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
 export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
@@ -59,7 +78,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const region = config.regions[0]!;
   const builtin = createBuiltinRegistry({ store, blobs, region });
   const client = new RegistryClient(config.registries);
-  const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot: dir('work') });
+  const workRoot = dir('work');
+  const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot });
   await registerManagedBases(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
@@ -102,7 +122,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     async startWorker() {
       worker = new BuildWorker(services, {
         concurrency: config.buildConcurrency,
-        sweep: () => sweepNsLeftovers(scratchRoot),
+        sweep: async () => [...(await sweepNsLeftovers(scratchRoot)), ...(await releaseWorkDir(workRoot))],
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
       await worker.start();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,7 @@ async function serve(dataDir: string): Promise<{ child: ChildProcess; endpoint: 
   return { child, endpoint, registryHost: endpoint.replace('http://', '') };
 }
 
-test('kill -9 of Kiln during a build: the next start fails the image as interrupted and releases what it held', { skip: buildSkipReason(), timeout: 180_000 }, async (t) => {
+test('kill -9 of Kiln during a build: the next start fails the image as interrupted and releases what it held, bootstrap mounts too', { skip: buildSkipReason(), timeout: 180_000 }, async (t) => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-crash-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const first = await serve(dataDir);
@@ -59,6 +59,11 @@ test('kill -9 of Kiln during a build: the next start fails the image as interrup
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
   assert.ok(hostLeftovers(dataDir).length > 0, 'the killed build left its instance behind');
+  // A bootstrap of a managed base killed with Kiln leaves its tmpfs mounted on the host: stand one in.
+  const bootstrapDir = path.join(dataDir, 'work', 'bootstrap-debian-12-container-x86');
+  mkdirSync(bootstrapDir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'kiln-bootstrap', bootstrapDir]);
+  assert.ok(hostLeftovers(dataDir).some((l) => l === `mount ${bootstrapDir}`));
 
   const second = await serve(dataDir);
   t.after(() => second.child.kill('SIGTERM'));
