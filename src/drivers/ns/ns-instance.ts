@@ -216,9 +216,9 @@ export class NsInstance implements DriverInstance {
    */
   private spawnInit(): ChildProcess {
     if (this.init || this.dead) throw new KilnError('Unavailable', `ns instance ${this.id} is gone`);
-    const [sysPivot, sysUmount, sysPrctl] = SYSCALLS[process.arch] ?? [0, 0, 0];
+    const syscalls = (SYSCALLS[process.arch] ?? []).join(',');
     const unshare = ['unshare', '--mount', '--pid', '--uts', '--ipc', '--net', '--fork', '--kill-child', '--propagation', 'private'];
-    const init = [...unshare, 'bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', overlayMountOptions(this.spec.layers.length), this.scratch, this.spec.hostname, String(this.spec.resources.memoryMiB), LAUNCHER_SCRIPT, String(sysPivot), String(sysUmount), String(sysPrctl), DROPPED_CAPABILITIES.join(',')];
+    const init = [...unshare, 'bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', overlayMountOptions(this.spec.layers.length), this.scratch, this.spec.hostname, String(this.spec.resources.memoryMiB), LAUNCHER_SCRIPT, syscalls, DROPPED_CAPABILITIES.join(',')];
     const child = this.spawnLimited(init);
     this.init = child;
     child.once('exit', () => {
