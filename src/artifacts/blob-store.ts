@@ -266,7 +266,7 @@ async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
     await fh.sync();

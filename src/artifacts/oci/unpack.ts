@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isKilnError, KilnError } from '../../domain/errors.js';
-import { digestHex, type BlobStore } from '../blob-store.js';
+import { digestHex, syncDir, type BlobStore } from '../blob-store.js';
 import { readManifest } from './image.js';
 import { END_OF_ARCHIVE, encodeHeader } from './tar.js';
 import { TarScanner, type ScannedEntry } from './tar-scan.js';
@@ -385,12 +385,3 @@ function ownerAlive(name: string): boolean {
   }
 }
 
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

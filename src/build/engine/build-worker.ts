@@ -60,14 +60,16 @@ export class BuildWorker {
     this.wake?.();
   }
 
-  /** Stops taking jobs, aborts running builds (they end FAILED "interrupted") and waits for them to clean up. */
+  /**
+   * Stops taking jobs, aborts running builds (they end FAILED "interrupted") and waits for them to clean up.
+   * Kept instances stay with their owner: the engine releases them.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
     for (const r of this.running.values()) r.controller.abort(new Error(SHUTDOWN));
     await this.loop;
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
-    await this.services.kept.releaseAll();
   }
 
   /** Number of builds under way. */
