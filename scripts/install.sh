@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar perl-base slirp4netns mmdebstrap qemu-system-x86 qemu-utils fdisk mtools dosfstools ovmf systemd-boot-efi e2fsprogs)
+runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar perl-base slirp4netns mmdebstrap qemu-system-x86 qemu-utils fdisk mtools dosfstools ovmf systemd-boot-efi grub-pc-bin e2fsprogs)
 testing=(sudo adduser iputils-ping openssl awscli umoci skopeo docker-registry podman runc apache2-utils)
 want=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${testing[@]}")

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isKilnError } from '../../domain/errors.js';
-import { bootAndWait, OVMF_FIRMWARE, type BootOptions } from './qemu.js';
+import { BIOS_FIRMWARE, bootAndWait, firmwareArgs, OVMF_FIRMWARE, qemuArgs, type BootOptions } from './qemu.js';
 
 function missing(): string | false {
   try {
@@ -65,5 +65,30 @@ describe('bootAndWait on an empty disk (firmware only)', { skip: missing() }, ()
 
   test('bad arguments reject with QEMU\'s message', async () => {
     await assert.rejects(bootAndWait({ ...base, firmware: path.join(dir, 'no-such-firmware.fd') }), (e) => isKilnError(e, 'Internal') && /no-such-firmware/.test(e.message));
+  });
+});
+
+test('firmwareArgs: -bios with a UEFI image, nothing for SeaBIOS; qemuArgs uses it', () => {
+  assert.deepEqual(firmwareArgs(OVMF_FIRMWARE), ['-bios', OVMF_FIRMWARE]);
+  assert.deepEqual(firmwareArgs(BIOS_FIRMWARE), []);
+  const args = qemuArgs({ disk: '/d.raw', memoryMiB: 512, vcpus: 1, accel: 'tcg', firmware: 'bios' });
+  assert.equal(args.includes('-bios'), false);
+  assert.ok(args.includes('file=/d.raw,if=virtio,format=raw,snapshot=on'));
+  assert.deepEqual(qemuArgs({ disk: '/d.raw', memoryMiB: 512, vcpus: 1, accel: 'tcg', firmware: OVMF_FIRMWARE }).filter((a) => a !== '-bios' && a !== OVMF_FIRMWARE), args);
+});
+
+describe('bootAndWait with SeaBIOS on an empty disk', { skip: missing() }, () => {
+  test('SeaBIOS tries the disk and says there is nothing to boot', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-qemu-bios-'));
+    try {
+      const disk = path.join(dir, 'empty.raw');
+      fs.writeFileSync(disk, Buffer.alloc(1024 * 1024));
+      const result = await bootAndWait({ disk, memoryMiB: 256, vcpus: 1, accel: 'tcg', firmware: BIOS_FIRMWARE, until: /No bootable device|not a bootable disk/, timeoutMs: 60_000 });
+      assert.equal(result.matched, true, result.serialTail);
+      assert.match(result.serialTail, /SeaBIOS/);
+      assert.ok(gone(result.pid), 'qemu still running');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,10 @@ import { KilnError } from '../../domain/errors.js';
 import type { Accel } from './accel.js';
 
 export const OVMF_FIRMWARE = '/usr/share/ovmf/OVMF.fd';
+/** Legacy BIOS: QEMU's built-in SeaBIOS. */
+export const BIOS_FIRMWARE = 'bios';
+/** The path of a UEFI firmware image (e.g. OVMF_FIRMWARE), or 'bios' for SeaBIOS. */
+export type Firmware = typeof BIOS_FIRMWARE | (string & {});
 /** How much of the console is kept for matching and for the caller (failure reasons quote the tail). */
 const CONSOLE_WINDOW = 64 * 1024;
 const TAIL_CHARS = 4000;
@@ -18,8 +22,8 @@ export interface BootOptions {
   memoryMiB: number;
   vcpus: number;
   accel: Accel;
-  /** UEFI firmware image, e.g. OVMF_FIRMWARE. */
-  firmware: string;
+  /** A UEFI firmware image, e.g. OVMF_FIRMWARE, or 'bios' (BIOS_FIRMWARE) for SeaBIOS. */
+  firmware: Firmware;
   /** Tested against the console text seen so far (last 64 KiB) after every chunk. */
   until: RegExp;
   timeoutMs: number;
@@ -38,6 +42,11 @@ export interface BootResult {
   pid: number | undefined;
 }
 
+/** QEMU arguments selecting `firmware`: `-bios <image>`, or none for 'bios' (SeaBIOS is QEMU's default). */
+export function firmwareArgs(firmware: Firmware): string[] {
+  return firmware === BIOS_FIRMWARE ? [] : ['-bios', firmware];
+}
+
 /** The qemu-system-x86_64 command line for `options`; exported so callers can log it. */
 export function qemuArgs(options: Omit<BootOptions, 'until' | 'timeoutMs' | 'signal'>): string[] {
   const accel = options.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
@@ -45,7 +54,7 @@ export function qemuArgs(options: Omit<BootOptions, 'until' | 'timeoutMs' | 'sig
     '-machine', 'q35', ...accel,
     '-m', String(options.memoryMiB), '-smp', String(options.vcpus),
     '-nographic', '-no-reboot', '-nic', 'none',
-    '-bios', options.firmware,
+    ...firmwareArgs(options.firmware),
     '-drive', `file=${options.disk},if=virtio,format=${options.format ?? 'raw'},snapshot=on`,
   ];
 }

@@ -1,5 +1,6 @@
-// End to end: a Debian rootfs from the mirror → a GPT disk assembled without mounts → booted under QEMU with
-// OVMF (its own bootloader, no injected kernel) → the marker unit's line on the serial console → qcow2.
+// End to end: a Debian rootfs from the mirror → a GPT disk assembled without mounts → the same disk booted under
+// QEMU with OVMF (systemd-boot) and with SeaBIOS (GRUB i386-pc), each by its own bootloader with no injected kernel
+// → the marker unit's line on the serial console → qcow2.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -10,7 +11,7 @@ import { assembleDisk } from '../../artifacts/disk/assemble.js';
 import { convertDisk } from '../../artifacts/disk/convert.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
 import { detectAccel } from './accel.js';
-import { bootAndWait, OVMF_FIRMWARE } from './qemu.js';
+import { BIOS_FIRMWARE, bootAndWait, OVMF_FIRMWARE, type Firmware } from './qemu.js';
 
 const MIRROR = process.env.KILN_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 const MARKER = 'KILN-BOOT-OK';
@@ -57,7 +58,7 @@ after(() => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-test('a disk assembled from an mmdebstrap rootfs boots under QEMU with OVMF and converts to qcow2', { skip, timeout: 15 * 60_000 }, async (t) => {
+test('a disk assembled from an mmdebstrap rootfs boots under QEMU with OVMF and with SeaBIOS and converts to qcow2', { skip, timeout: 15 * 60_000 }, async (t) => {
   const signal = AbortSignal.timeout(14 * 60_000);
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -89,13 +90,17 @@ test('a disk assembled from an mmdebstrap rootfs boots under QEMU with OVMF and 
 
   const accel = detectAccel();
   t.diagnostic(`accel ${accel.accel}: ${accel.reason}`);
-  const boot = await timed('boot', () =>
-    bootAndWait({ disk: raw, memoryMiB: 1024, vcpus: 2, accel: accel.accel, firmware: OVMF_FIRMWARE, until: new RegExp(MARKER), timeoutMs: 240_000, signal }),
-  );
-  assert.equal(boot.matched, true, `no ${MARKER} (${boot.ended} after ${boot.ms} ms); console tail:\n${boot.serialTail}`);
-  const afterBoot = fs.statSync(raw);
-  assert.deepEqual([afterBoot.size, afterBoot.mtimeMs], [before.size, before.mtimeMs], 'snapshot=on must leave the disk unchanged');
-  assert.throws(() => process.kill(boot.pid!, 0), /ESRCH/);
+  // One disk, two firmwares, one after the other (with 2 vCPUs, one TCG VM at a time).
+  const boots: [string, Firmware][] = [['uefi', OVMF_FIRMWARE], ['bios', BIOS_FIRMWARE]];
+  for (const [name, firmware] of boots) {
+    const boot = await timed(`boot-${name}`, () =>
+      bootAndWait({ disk: raw, memoryMiB: 1024, vcpus: 2, accel: accel.accel, firmware, until: new RegExp(MARKER), timeoutMs: 240_000, signal }),
+    );
+    assert.equal(boot.matched, true, `${name}: no ${MARKER} (${boot.ended} after ${boot.ms} ms); console tail:\n${boot.serialTail}`);
+    const afterBoot = fs.statSync(raw);
+    assert.deepEqual([afterBoot.size, afterBoot.mtimeMs], [before.size, before.mtimeMs], `${name}: snapshot=on must leave the disk unchanged`);
+    assert.throws(() => process.kill(boot.pid!, 0), /ESRCH/);
+  }
 
   const qcow2 = path.join(scratch, 'disk.qcow2');
   await timed('qcow2', () => convertDisk(raw, qcow2, 'qcow2', signal));
