@@ -5,13 +5,24 @@
  *   layers/   unpacked layers, each once, as overlay lower dirs
  *   scratch/  instance folders (upper layers); swept at start-up
  *   logs/     per-image step logs and AWSTOE log folders
- *   work/     bootstraps and other temporary work
+ *   disks/    machine-image disks, content-addressed raw files
+ *   work/     bootstraps, disk assembly, VM overlays and other temporary work
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { FsBlobStore } from '../artifacts/blob-store.js';
+import { DiskStore } from '../artifacts/disk/disk-store.js';
+import { detectAccel } from '../drivers/vm/accel.js';
+import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
+import { randomBytes } from 'node:crypto';
+import { convertDisk, type DiskFormat } from '../artifacts/disk/convert.js';
+import { registerMachineImageRoutes } from '../api/machine-images-route.js';
+import { launchMachineInstance } from '../build/engine/instance-launcher.js';
+import { parentDisk } from '../build/engine/machine-build.js';
+import { listUsableMachineImages } from '../build/engine/machine-images.js';
+import { resolveMachineRef } from '../build/engine/machine-parent.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import type { AccessKeySecret } from '../api/sigv4.js';
 import { registerLogRoutes } from '../api/logs-route.js';
@@ -47,11 +58,12 @@ export interface BuildEngine {
 }
 
 /**
- * Empties the work folder a killed Kiln left: a bootstrap's tmpfs is mounted on the host, so it outlives its
- * process; nothing in the folder is in use before the worker starts.
+ * Empties the work folder a killed Kiln left: QEMU processes of its VMs run in their own process groups and a
+ * bootstrap's tmpfs or a disk assembly's overlay is mounted on the host, so they outlive Kiln; nothing in the
+ * folder is in use before the worker starts.
  */
 async function releaseWorkDir(workRoot: string): Promise<string[]> {
-  const released: string[] = [];
+  const released: string[] = (await killQemuUnder(workRoot)).map((pid) => `QEMU process ${pid}`);
   for (const point of mountsUnder(workRoot)) {
     await umountLazy(point);
     released.push(`mount ${point}`);
@@ -61,6 +73,18 @@ async function releaseWorkDir(workRoot: string): Promise<string[]> {
     released.push(`directory ${path.join(workRoot, entry)}`);
   }
   return released;
+}
+
+/** Writes a machine image the caller may launch as `format` into the work folder (raw: the stored disk itself). */
+async function exportMachineDisk(services: BuildServices, who: { accountId: string; region: string }, image: string, format: DiskFormat, signal: AbortSignal): Promise<{ path: string; release: () => Promise<void> }> {
+  const machine = services.machine!;
+  const name = `export-${randomBytes(4).toString('hex')}`;
+  const parent = await resolveMachineRef(services.store, { ...who, arn: name }, image, machine.managedRootfs, signal, () => undefined, 'image');
+  const disk = await parentDisk(services, machine, parent, name, signal, () => undefined);
+  if (format === 'raw') return { path: machine.disks.path(disk.digest), release: async () => undefined };
+  const out = path.join(machine.workRoot, `${name}.${format}`);
+  await convertDisk(machine.disks.path(disk.digest), out, format, signal);
+  return { path: out, release: () => rm(out, { force: true }) };
 }
 
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
@@ -80,6 +104,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const client = new RegistryClient(config.registries);
   const workRoot = dir('work');
   const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot });
+  const accel = detectAccel();
   await registerManagedBases(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
@@ -94,6 +119,16 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     modules: actionModules(),
     layerCompression: config.layerCompression,
     paths: { scratchRoot, logsRoot },
+    machine: {
+      disks: new DiskStore(dir('disks')),
+      managedRootfs: (record, signal, log) => managed.image(record, signal, log),
+      workRoot,
+      accel,
+      // TCG boots take 20-30 s on a quiet machine (machine.md §4); builds share the cores, so leave room.
+      bootTimeoutMs: accel.accel === 'kvm' ? 120_000 : 400_000,
+      exportBuckets: config.exportBuckets,
+      regions: config.regions,
+    },
   };
   let worker: BuildWorker | undefined;
   return {
@@ -104,7 +139,14 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     registerRoutes(app, auth) {
       registerRegistry(app, { store, blobs, region });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
-      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions });
+      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
+      registerMachineImageRoutes(app, {
+        store,
+        lookupKey: auth.lookupKey,
+        regions: auth.regions,
+        list: (accountId, region) => listUsableMachineImages(store, accountId, region),
+        exportDisk: (who, image, format, signal) => exportMachineDisk(services, who, image, format, signal),
+      });
     },
     wakeOnQueued(handlers) {
       const out = { ...handlers };

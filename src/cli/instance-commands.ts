@@ -1,12 +1,14 @@
 /**
- * `kiln instances ls|shell|rm`: instances a failed build kept (`terminateInstanceOnFailure: false`). `shell`
- * enters the instance's namespaces with nsenter, so it runs on the Kiln host itself, as root, the way
- * `docker exec` needs the Docker host.
+ * `kiln instances ls|launch|shell|console|rm`: instances a failed build kept (`terminateInstanceOnFailure:
+ * false`) and VMs launched from machine images. `shell` enters an ns instance's namespaces with nsenter, so it
+ * runs on the Kiln host itself, as root, the way `docker exec` needs the Docker host; in a VM it runs the
+ * command through the guest agent.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { DEFAULT_LISTEN } from './server-defaults.js';
-import { CliError, describeCliError, kilnRequest, resolveCredentials, routeError, targetDefaults, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { cliAction, CliError, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
 
 interface KeptInstance {
   instanceId: string;
@@ -14,17 +16,40 @@ interface KeptInstance {
   stage: string;
   keptAt: string;
   hostPid?: number;
+  consoleLog?: string;
 }
 
-function target(opts: ServerTargetOptions) {
-  const t = targetDefaults(opts);
-  return { endpoint: t.endpoint, region: t.region, credentials: resolveCredentials({ dataDir: t.dataDir, ...(t.profile === undefined ? {} : { profile: t.profile }) }) };
-}
 
 async function listKept(opts: ServerTargetOptions): Promise<KeptInstance[]> {
-  const { status, body } = await kilnRequest(target(opts), { method: 'GET', path: '/kiln/instances' });
+  const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/instances' });
   if (status !== 200) throw routeError(status, body, 'listing kept instances');
   return (body.instances ?? []) as KeptInstance[];
+}
+
+/** Runs a command in a VM through Kiln (the guest agent); prints its output; resolves with its exit status. */
+async function execRemote(opts: ServerTargetOptions, instanceId: string, argv: string[]): Promise<number> {
+  const { status, body } = await kilnRequest(routeTarget(opts), { method: 'POST', path: `/kiln/instances/${encodeURIComponent(instanceId)}/exec`, body: { argv } });
+  if (status !== 200) throw routeError(status, body, `running ${argv[0]} in ${instanceId}`);
+  process.stdout.write(String(body.stdout ?? ''));
+  process.stderr.write(String(body.stderr ?? ''));
+  return typeof body.exitCode === 'number' ? body.exitCode : 128;
+}
+
+/** Prints an instance's serial console from `offset`; with follow, keeps printing until the signal aborts. */
+async function followConsole(opts: ServerTargetOptions, instanceId: string, follow: boolean, signal: AbortSignal): Promise<void> {
+  let offset = 0;
+  for (;;) {
+    const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: `/kiln/instances/${encodeURIComponent(instanceId)}/console`, query: { offset: String(offset) }, signal });
+    if (status !== 200) throw routeError(status, body, `reading the console of ${instanceId}`);
+    process.stdout.write(String(body.text ?? ''));
+    const next = Number(body.offset ?? offset);
+    if (next === offset) {
+      if (!follow) return;
+      await sleep(500, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return;
+    }
+    offset = next;
+  }
 }
 
 /** Runs a command in the instance's namespaces and root; resolves with its exit status. */
@@ -36,40 +61,65 @@ function enter(hostPid: number, argv: string[]): Promise<number> {
   });
 }
 
-function action<A extends unknown[]>(name: string, fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      const code = await fn(...args);
-      if (typeof code === 'number') process.exitCode = code;
-    } catch (err) {
-      process.stderr.write(`kiln instances ${name}: ${describeCliError(err)}\n`);
-      process.exitCode = 1;
-    }
-  };
-}
 
 /** Adds `kiln instances` to the CLI. */
 export function registerInstanceCommands(program: Command): void {
-  const instances = program.command('instances').description('instances kept after a failed build (terminateInstanceOnFailure: false)');
+  const instances = program.command('instances').description('instances kept after a failed build (terminateInstanceOnFailure: false) and VMs launched from machine images');
   const endpoint = `http://${DEFAULT_LISTEN}`;
   withServerOptions(instances.command('ls').description('list kept instances').option('--json', 'print JSON'), endpoint).action(
-    action('ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
+    cliAction('kiln instances ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const list = await listKept(opts);
       if (opts.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else for (const i of list) process.stdout.write(`${i.instanceId}  ${i.stage}  ${i.keptAt}  ${i.imageBuildVersionArn}\n`);
     }),
   );
   withServerOptions(instances.command('shell <instanceId>').description('open a shell (or run a command after --) inside a kept instance').argument('[command...]'), endpoint).action(
-    action('shell', async (instanceId: string, command: string[], opts: ServerTargetOptions) => {
+    cliAction('kiln instances shell', async (instanceId: string, command: string[], opts: ServerTargetOptions) => {
       const found = (await listKept(opts)).find((i) => i.instanceId === instanceId);
-      if (!found) throw new CliError(`no kept instance ${instanceId}; 'kiln instances ls' lists them`);
-      if (found.hostPid === undefined) throw new CliError(`instance ${instanceId} cannot be entered from this host`);
+      if (!found) throw new CliError(`no instance ${instanceId}; 'kiln instances ls' lists them`);
+      if (found.hostPid === undefined) {
+        // A VM: the guest agent runs one command at a time and returns its output at the end (no terminal).
+        if (command.length === 0) throw new CliError(`${instanceId} is a VM: give a command after --, e.g. kiln instances shell ${instanceId} -- systemctl status`);
+        return execRemote(opts, instanceId, command);
+      }
       return enter(found.hostPid, command.length > 0 ? command : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l']);
     }),
   );
-  withServerOptions(instances.command('rm <instanceId>').description('release a kept instance'), endpoint).action(
-    action('rm', async (instanceId: string, opts: ServerTargetOptions) => {
-      const { status, body } = await kilnRequest(target(opts), { method: 'DELETE', path: `/kiln/instances/${encodeURIComponent(instanceId)}` });
+  withServerOptions(
+    instances
+      .command('launch <image>')
+      .description('boot a machine image (ami-… or image ARN) as a VM and attach to its serial console (Ctrl-C detaches)')
+      .option('--instance-type <type>', 'vm.small, vm.medium or vm.large', 'vm.small')
+      .option('--no-network', 'no network interface')
+      .option('--detach', 'print the instance id and return once it is up'),
+    endpoint,
+  ).action(
+    cliAction('kiln instances launch', async (image: string, opts: ServerTargetOptions & { instanceType: string; network: boolean; detach?: boolean }) => {
+      process.stderr.write(`booting ${image} (${opts.instanceType})…\n`);
+      const { status, body } = await kilnRequest(routeTarget(opts), { method: 'POST', path: '/kiln/instances', body: { image, instanceType: opts.instanceType, ...(opts.network ? {} : { network: 'none' }) } });
+      if (status !== 200) throw routeError(status, body, `launching ${image}`);
+      const instance = body.instance as KeptInstance;
+      if (opts.detach) {
+        process.stdout.write(`${instance.instanceId}\n`);
+        return;
+      }
+      process.stderr.write(`${instance.instanceId} is up; its serial console follows (Ctrl-C detaches; 'kiln instances rm ${instance.instanceId}' stops it)\n`);
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      await followConsole(opts, instance.instanceId, true, controller.signal);
+      process.stderr.write(`\ndetached; ${instance.instanceId} keeps running\n`);
+    }),
+  );
+  withServerOptions(instances.command('console <instanceId>').description("print a VM's serial console").option('-f, --follow', 'keep printing until Ctrl-C'), endpoint).action(
+    cliAction('kiln instances console', async (instanceId: string, opts: ServerTargetOptions & { follow?: boolean }) => {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      await followConsole(opts, instanceId, opts.follow === true, controller.signal);
+    }),
+  );
+  withServerOptions(instances.command('rm <instanceId>').description('stop and release an instance'), endpoint).action(
+    cliAction('kiln instances rm', async (instanceId: string, opts: ServerTargetOptions) => {
+      const { status, body } = await kilnRequest(routeTarget(opts), { method: 'DELETE', path: `/kiln/instances/${encodeURIComponent(instanceId)}` });
       if (status !== 200) throw routeError(status, body, `releasing ${instanceId}`);
       process.stdout.write(`released ${instanceId}\n`);
     }),

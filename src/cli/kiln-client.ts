@@ -81,11 +81,18 @@ export function resolveCredentials(options: { profile?: string; dataDir: string;
 
 
 
-/** A signed request to one of Kiln's own routes; the JSON body and status come back, errors included. */
-export async function kilnRequest(
-  target: { endpoint: string; region: string; credentials: CliCredentials },
-  request: { method: 'GET' | 'DELETE'; path: string; query?: Record<string, string>; signal?: AbortSignal },
-): Promise<{ status: number; body: Record<string, unknown> }> {
+/** A request to one of Kiln's own routes. */
+export interface KilnRouteRequest {
+  method: 'GET' | 'DELETE' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  /** Sent as JSON (POST). */
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+/** A signed request to one of Kiln's own routes; the raw response (for streams). */
+export async function kilnFetch(target: { endpoint: string; region: string; credentials: CliCredentials }, request: KilnRouteRequest): Promise<Response> {
   const [{ SignatureV4 }, { HttpRequest }] = await Promise.all([import('@smithy/signature-v4'), import('@smithy/protocol-http')]);
   const { credentials } = target;
   const keys = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
@@ -93,12 +100,19 @@ export async function kilnRequest(
   const base = new URL(target.endpoint);
   const prefix = base.pathname.replace(/\/+$/, '');
   const query = request.query ?? {};
-  const unsigned = new HttpRequest({ method: request.method, protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${prefix}${request.path}`, query, headers: { host: base.host } });
+  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const headers: Record<string, string> = { host: base.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const unsigned = new HttpRequest({ method: request.method, protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${prefix}${request.path}`, query, headers, ...(body === undefined ? {} : { body }) });
   const signed = await signer.sign(unsigned);
   const url = new URL(`${prefix}${request.path}`, base);
   url.search = new URLSearchParams(query).toString();
-  const headers = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host'));
-  const response = await fetch(url, { method: request.method, headers, ...(request.signal ? { signal: request.signal } : {}) });
+  const sent = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host'));
+  return fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }), ...(request.signal ? { signal: request.signal } : {}) });
+}
+
+/** A signed request to one of Kiln's own routes; the JSON body and status come back, errors included. */
+export async function kilnRequest(target: { endpoint: string; region: string; credentials: CliCredentials }, request: KilnRouteRequest): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await kilnFetch(target, request);
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: response.status, body };
 }
@@ -139,4 +153,26 @@ export function targetDefaults(opts: ServerTargetOptions): { endpoint: string; r
 export function describeCliError(err: unknown): string {
   const e = err as { name?: string; message?: string };
   return err instanceof CliError ? String(e.message) : e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : String(e.message ?? err);
+}
+
+/** Endpoint, region and credentials of a command's server options, ready for kilnRequest. */
+export function routeTarget(opts: ServerTargetOptions): { endpoint: string; region: string; credentials: CliCredentials } {
+  const t = targetDefaults(opts);
+  return { endpoint: t.endpoint, region: t.region, credentials: resolveCredentials({ dataDir: t.dataDir, ...(t.profile === undefined ? {} : { profile: t.profile }) }) };
+}
+
+/**
+ * Wraps a command's action: a returned number becomes the exit status; an error is printed as one line after
+ * `prefix` (e.g. "kiln images export") and exits 1.
+ */
+export function cliAction<A extends unknown[]>(prefix: string, fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (err) {
+      process.stderr.write(`${prefix}: ${describeCliError(err)}\n`);
+      process.exitCode = 1;
+    }
+  };
 }

@@ -26,17 +26,19 @@ export interface ServerConfig {
   layerCompression: 'gzip' | 'zstd';
   /** PEM files of a certificate (chain) and its key: the API and the registry then speak HTTPS. */
   tls?: { certificate: string; key: string };
+  /** Where s3ExportConfiguration buckets are: bucket name → local directory (objects are files under it). */
+  exportBuckets: Record<string, string>;
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
-export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip' };
+export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip', exportBuckets: {} };
 
 const REGION_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:]+\](?::\d{1,5})?$/;
 
 function defaults(): ServerConfig {
-  return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions], registries: [] };
+  return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions], registries: [], exportBuckets: {} };
 }
 
 function parseRegistries(value: unknown, problems: string[]): RegistryEndpoint[] {
@@ -92,6 +94,16 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'layerCompression') {
         if (value !== 'gzip' && value !== 'zstd') problems.push('layerCompression: must be gzip or zstd');
         else config.layerCompression = value;
+      } else if (key === 'exportBuckets') {
+        const b = value as Record<string, unknown> | null;
+        if (typeof b !== 'object' || b === null || Array.isArray(b)) {
+          problems.push('exportBuckets: must map bucket names to absolute directories');
+        } else {
+          for (const [bucket, dir] of Object.entries(b)) {
+            if (typeof dir !== 'string' || !dir.startsWith('/')) problems.push(`exportBuckets.${bucket}: must be an absolute directory`);
+            else config.exportBuckets[bucket] = dir;
+          }
+        }
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

@@ -325,6 +325,27 @@ function getImage(store: Store): OperationHandler {
   };
 }
 
+/**
+ * ListImagePackages: the packages installed in an image build (read from its root filesystem's dpkg database
+ * when the build made it, as AWS reads them from SSM Inventory), under GetImage's visibility rule.
+ */
+function listImagePackages(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const text = input.imageBuildVersionArn;
+    const { arn, filter } = imageSelector(text, 'imageBuildVersionArn');
+    if (arn.region !== ctx.region) throw notFound(text, ctx);
+    const record = pickBuild(await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name }), filter, arn.build);
+    if (!record) throw notFound(text, ctx);
+    const packages = Array.isArray(record.data.packages) ? (record.data.packages as Obj[]) : [];
+    const out = page(
+      packages.map((p) => ({ packageName: p.packageName, packageVersion: p.packageVersion })),
+      input,
+      [ctx.operation, ctx.accountId, ctx.region, record.arn],
+    );
+    return { imagePackageList: out.items, nextToken: out.nextToken };
+  };
+}
+
 /** Applies list filters (AND across filters, OR across a filter's values); `version` matches `1.2.3` or `1.2.3/4`. */
 function applyFilters(records: ResourceRecord[], filters: unknown, allowed: readonly string[], operation: string): ResourceRecord[] {
   if (!Array.isArray(filters)) return records;
@@ -467,6 +488,7 @@ export function imageHandlers(store: Store): Record<string, OperationHandler> {
     CreateImage: createImage(store),
     StartImagePipelineExecution: startImagePipelineExecution(store),
     GetImage: getImage(store),
+    ListImagePackages: listImagePackages(store),
     ListImages: listImages(store),
     ListImageBuildVersions: listImageBuildVersions(store),
     ListImagePipelineImages: listImagePipelineImages(store),

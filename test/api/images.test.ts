@@ -387,8 +387,11 @@ test('ListImages and ListImageBuildVersions: versions, builds, filters, byName, 
   );
   assert.deepEqual(
     (await ib.send(new ListImagesCommand({ owner: 'Amazon' }))).imageVersionList?.map((i) => [i.name, i.owner, i.type]),
-    [['debian-12-container-x86', 'aws', 'DOCKER']],
-    'only the Kiln-managed base is listed as Amazon',
+    [
+      ['debian-12-container-x86', 'aws', 'DOCKER'],
+      ['debian-12-x86', 'aws', 'AMI'],
+    ],
+    'only the Kiln-managed bases are listed as Amazon',
   );
   assert.deepEqual((await ib.send(new ListImagesCommand({ owner: 'Shared' }))).imageVersionList, []);
   await assert.rejects(ib.send(new ListImagesCommand({ owner: 'Everyone' as 'Self' })), expectError(InvalidParameterValueException, /owner/));

@@ -5,25 +5,29 @@
  * it), and nothing of this host (resolv.conf, hostname, machine-id, device nodes) goes into the image.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { KilnError } from '../../domain/errors.js';
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { importBaseRootfs } from '../../artifacts/oci/base-rootfs.js';
 import { writeImage, type StoredImage } from '../../artifacts/oci/image.js';
-import { descendants, killTree } from '../../toe/instance/process-tree.js';
+import { descendants, isLive, killTree } from '../../toe/instance/process-tree.js';
 import { installedPackages, type InstalledPackage } from './dpkg-status.js';
 import { releaseEpoch } from './mirror-release.js';
 import { withScratchDir } from './scratch-dir.js';
 
-/** Which base to bootstrap; one combination for now. */
+/** Which base to bootstrap. */
 export interface DebianBaseSpec {
   suite: 'bookworm';
   variant: 'minbase';
   /** An http(s) Debian mirror, e.g. http://deb.debian.org/debian. */
   mirror: string;
   arch: 'amd64';
+  /** Packages installed on top of the variant (mmdebstrap --include), e.g. a kernel for a machine image. */
+  includes?: readonly string[];
+  /** Changes the root filesystem after mmdebstrap and before it is stored (runs as root on the host). */
+  customize?: (rootfs: string) => Promise<void>;
 }
 
 export interface DebianBaseDeps {
@@ -95,11 +99,13 @@ export async function bootstrapDebianBase(spec: DebianBaseSpec, deps: DebianBase
     onOutput?.(`working in ${work}${tmpfs ? ' (tmpfs)' : ''}\n`);
     const rootfs = path.join(work, 'rootfs');
     await fsp.mkdir(path.join(work, 'tmp'), { mode: 0o700 });
-    const args = ['--mode=root', `--variant=${spec.variant}`, `--arch=${spec.arch}`, '--format=directory', spec.suite, rootfs, mirror];
+    const includes = spec.includes?.length ? [`--include=${spec.includes.join(',')}`] : [];
+    const args = ['--mode=root', `--variant=${spec.variant}`, `--arch=${spec.arch}`, ...includes, '--format=directory', spec.suite, rootfs, mirror];
     const t0 = Date.now();
     await runMmdebstrap(args, { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), TMPDIR: path.join(work, 'tmp') }, signal, onOutput);
     onOutput?.(`mmdebstrap took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     await scrubHostTraces(rootfs);
+    await spec.customize?.(rootfs);
     const packages = installedPackages(await fsp.readFile(path.join(rootfs, 'var/lib/dpkg/status'), 'utf8'));
     const debianVersion = (await fsp.readFile(path.join(rootfs, 'etc/debian_version'), 'utf8').catch(() => '')).trim();
     const t1 = Date.now();
@@ -114,7 +120,7 @@ export async function bootstrapDebianBase(spec: DebianBaseSpec, deps: DebianBase
     const image = await writeImage(deps.blobs, {
       layers: [layer],
       config: { Env: [IMAGE_PATH], Cmd: ['bash'] },
-      history: [{ created, created_by: `mmdebstrap --variant=${spec.variant} --arch=${spec.arch} ${spec.suite} ${mirror}`, comment: 'Kiln-managed Debian base' }],
+      history: [{ created, created_by: `mmdebstrap --variant=${spec.variant} --arch=${spec.arch} ${includes.join(' ')}${includes.length ? ' ' : ''}${spec.suite} ${mirror}`, comment: 'Kiln-managed Debian base' }],
       created,
       architecture: spec.arch,
       os: 'linux',
@@ -175,15 +181,6 @@ async function runMmdebstrap(args: string[], env: NodeJS.ProcessEnv, signal: Abo
     if (code !== 0) throw new KilnError('Internal', `mmdebstrap failed (exit ${code}): ${tail.trim().split('\n').slice(-15).join('\n')}`);
   } finally {
     signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-function isLive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
   }
 }
 

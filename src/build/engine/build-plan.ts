@@ -30,12 +30,15 @@ export interface ResolvedParent {
   image: ContainerImageRef;
 }
 
-function contextOf(image: ResourceRecord): RequestContext {
+/** Who a resolution is for: the account and region of a build (or of a caller), and a request id for logs. */
+export type Requester = Pick<ResourceRecord, 'accountId' | 'region' | 'arn'>;
+
+function contextOf(image: Requester): RequestContext {
   return { operation: 'BuildImage', accountId: image.accountId, region: image.region, requestId: image.arn };
 }
 
 /** The newest AVAILABLE build an image ARN (with `x` wildcards) designates among those the owner of `image` may read. */
-export async function resolveImageArn(store: Store, image: ResourceRecord, text: string): Promise<ResourceRecord> {
+export async function resolveImageArn(store: Store, image: Requester, text: string): Promise<ResourceRecord> {
   const arn = parseArn(text);
   const filter = arn?.version === undefined ? undefined : parseVersionFilter(arn.version);
   if (!arn || arn.resourceType !== 'image' || !filter) {

@@ -11,6 +11,7 @@ import type { Job, ResourceRecord } from '../../store/store.js';
 import { closeOpenExecutions } from '../execution-records.js';
 import { buildContainerImage, type BuildServices } from './container-build.js';
 import { advance, ImageStateChanged, stateOf } from './image-record.js';
+import { buildMachineImage } from './machine-build.js';
 import { isStepFailed } from './step-runner.js';
 
 /** The queue kind CreateImage and StartImagePipelineExecution enqueue (service/images.ts). */
@@ -153,10 +154,8 @@ export class BuildWorker {
   }
 
   private async build(record: ResourceRecord, signal: AbortSignal): Promise<void> {
-    if (record.data.type !== 'DOCKER') {
-      throw new Error('Kiln builds container images only so far: machine images (image recipes) are not supported yet');
-    }
-    await buildContainerImage(this.services, record, signal);
+    if (record.data.type === 'AMI') await buildMachineImage(this.services, record, signal);
+    else await buildContainerImage(this.services, record, signal);
   }
 
   /** Records a failed or cancelled build; returns the job's outcome. */

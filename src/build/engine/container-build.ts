@@ -24,7 +24,8 @@ import type { ExecutionRecorder, StepRun, WorkflowRun } from '../execution-recor
 import { withExecEnv } from '../instance-env.js';
 import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from './build-plan.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
-import type { KeptInstances } from './kept-instances.js';
+import type { KeepableInstance, KeptInstances } from './kept-instances.js';
+import type { MachineServices } from './machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from './parent-image.js';
 import { abortKind, runStep } from './step-runner.js';
 
@@ -54,6 +55,8 @@ export interface BuildServices {
   layerCompression: 'gzip' | 'zstd';
   /** Instance scratch folders (overlay upper layers) and the TOE log folders of builds. */
   paths: { scratchRoot: string; logsRoot: string };
+  /** Machine-image builds; without it image recipes fail with Unavailable. */
+  machine?: MachineServices;
 }
 
 /** AWS's managed workflows a container build runs, by stage. */
@@ -82,22 +85,22 @@ export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRo
   return { layers, resources: { vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB }, network, hostname: `${role}-${image.build}`, scratchRoot };
 }
 
-function terminateOnFailure(image: ResourceRecord): boolean {
+export function terminateOnFailure(image: ResourceRecord): boolean {
   return ((image.data.infrastructureConfiguration ?? {}) as Obj).terminateInstanceOnFailure !== false;
 }
 
-function testsEnabled(image: ResourceRecord): boolean {
+export function testsEnabled(image: ResourceRecord): boolean {
   return ((image.data.imageTestsConfiguration ?? {}) as Obj).imageTestsEnabled !== false;
 }
 
-function testTimeoutMs(image: ResourceRecord): number {
+export function testTimeoutMs(image: ResourceRecord): number {
   // AWS's default and maximum for the test stage.
   const minutes = Number(((image.data.imageTestsConfiguration ?? {}) as Obj).timeoutMinutes ?? 720);
   return (Number.isFinite(minutes) && minutes > 0 ? minutes : 720) * 60_000;
 }
 
 /** Runs the given phases of the components in one AWSTOE run on the instance; throws with AWSTOE's failure message. */
-async function runComponentPhases(services: BuildServices, image: ResourceRecord, instance: Instance, components: PlannedComponent[], phases: string[], step: StepRun, signal: AbortSignal, workingDirectory: string): Promise<Obj> {
+export async function runComponentPhases(services: BuildServices, image: ResourceRecord, instance: Instance, components: PlannedComponent[], phases: string[], step: StepRun, signal: AbortSignal, workingDirectory: string): Promise<Obj> {
   if (components.length === 0) {
     step.log('no components to run\n');
     return { status: 'Success' };
@@ -128,17 +131,24 @@ async function runComponentPhases(services: BuildServices, image: ResourceRecord
 }
 
 /** Owns the instances of one build: terminated at the end of their stage, or kept after a failure when asked. */
-class InstanceHolder {
-  private current: DriverInstance | undefined;
+export class InstanceHolder {
+  private current: KeepableInstance | undefined;
 
   constructor(
-    private readonly services: BuildServices,
+    private readonly services: Pick<BuildServices, 'driver' | 'kept'>,
     private readonly image: ResourceRecord,
   ) {}
 
   async launch(spec: LaunchSpec, signal: AbortSignal): Promise<DriverInstance> {
-    this.current = await this.services.driver.launch(spec, signal);
-    return this.current;
+    const instance = await this.services.driver.launch(spec, signal);
+    this.current = instance;
+    return instance;
+  }
+
+  /** Holds an instance another driver started. */
+  hold<T extends KeepableInstance>(instance: T): T {
+    this.current = instance;
+    return instance;
   }
 
   /** Disposes the current instance (a no-op when none). */
@@ -162,16 +172,20 @@ class InstanceHolder {
   }
 }
 
-/** Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept). */
-async function runWorkflow(
+/**
+ * Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept).
+ * `workflowArn` defaults to the container workflows.
+ */
+export async function runWorkflow(
   services: BuildServices,
   image: ResourceRecord,
   stage: 'BUILD' | 'TEST' | 'DISTRIBUTION',
   steps: number,
   signal: AbortSignal,
   body: (wf: WorkflowRun, holder: InstanceHolder) => Promise<void>,
+  workflowArn = managedWorkflowArn(image.region, stage === 'BUILD' ? 'build' : stage === 'TEST' ? 'test' : 'distribution'),
 ): Promise<void> {
-  const wf = await services.recorder.startWorkflow({ image, type: stage, workflowBuildVersionArn: managedWorkflowArn(image.region, stage === 'BUILD' ? 'build' : stage === 'TEST' ? 'test' : 'distribution'), totalStepCount: steps });
+  const wf = await services.recorder.startWorkflow({ image, type: stage, workflowBuildVersionArn: workflowArn, totalStepCount: steps });
   const holder = new InstanceHolder(services, image);
   try {
     await body(wf, holder);

@@ -4,7 +4,10 @@
  * the start-up sweep releases any that a previous process left.
  */
 import { KilnError } from '../../domain/errors.js';
-import type { DriverInstance } from '../../drivers/driver.js';
+import type { Instance } from '../../toe/instance/instance.js';
+
+/** An instance that can be kept: any driver's, as long as it can be released. */
+export type KeepableInstance = Instance & { dispose(): Promise<void> };
 
 /** A kept instance as listed. */
 export interface KeptInstanceInfo {
@@ -15,17 +18,35 @@ export interface KeptInstanceInfo {
   keptAt: string;
   /** Host PID of the instance's PID 1, to enter its namespaces; undefined for drivers without one. */
   hostPid: number | undefined;
+  /** The account the instance belongs to: the image's owner, or whoever launched it. */
+  accountId: string;
+  /** The instance's serial console log, for VMs. */
+  consoleLog?: string;
 }
 
 export class KeptInstances {
-  private readonly kept = new Map<string, { instance: DriverInstance; info: KeptInstanceInfo }>();
+  private readonly kept = new Map<string, { instance: KeepableInstance; info: KeptInstanceInfo }>();
 
-  add(input: { instance: DriverInstance; imageArn: string; stage: string }): void {
+  add(input: { instance: KeepableInstance; imageArn: string; stage: string; accountId?: string; consoleLog?: string }): void {
     const hostPid = (input.instance as { initHostPid?: unknown }).initHostPid;
     this.kept.set(input.instance.id, {
       instance: input.instance,
-      info: { instanceId: input.instance.id, imageBuildVersionArn: input.imageArn, stage: input.stage, keptAt: new Date().toISOString(), hostPid: typeof hostPid === 'number' ? hostPid : undefined },
+      info: {
+        instanceId: input.instance.id,
+        imageBuildVersionArn: input.imageArn,
+        stage: input.stage,
+        keptAt: new Date().toISOString(),
+        hostPid: typeof hostPid === 'number' ? hostPid : undefined,
+        // The owner of an image build ARN is its fifth field.
+        accountId: input.accountId ?? input.imageArn.split(':')[4] ?? '',
+        ...(input.consoleLog ? { consoleLog: input.consoleLog } : {}),
+      },
     });
+  }
+
+  /** The instance itself, to run commands in it; undefined when there is none by that id. */
+  instance(instanceId: string): KeepableInstance | undefined {
+    return this.kept.get(instanceId)?.instance;
   }
 
   list(): KeptInstanceInfo[] {

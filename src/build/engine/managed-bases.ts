@@ -11,11 +11,32 @@ import type { ResourceRecord, Store } from '../../store/store.js';
 import { KILN_MANAGED_OWNER } from '../../service/visibility.js';
 import { versionedArn } from '../../service/versioned.js';
 import { bootstrapDebianBase } from '../bases/debian-base.js';
+import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from '../bases/machine-root.js';
+import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
 import { patchImage, type ContainerImageRef } from './image-record.js';
 import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 
 /** The Debian 12 minbase container base. */
 export const DEBIAN_CONTAINER_BASE = 'debian-12-container-x86';
+/** The Debian 12 machine base: minbase with a kernel, systemd, the guest agent and DHCP (machine-root.ts). */
+export const DEBIAN_MACHINE_BASE = 'debian-12-x86';
+
+/** The managed bases and what each record says about itself. */
+const MANAGED_BASES = [
+  { name: DEBIAN_CONTAINER_BASE, type: 'DOCKER', kind: 'container', outputResources: { containers: [] } },
+  { name: DEBIAN_MACHINE_BASE, type: 'AMI', kind: 'machine', outputResources: { amis: [] } },
+] as const;
+
+/** Where an image record keeps the OCI image of its root filesystem: container images and machine images differ. */
+export function rootfsOf(record: ResourceRecord): ContainerImageRef | undefined {
+  if (record.data.type === 'AMI') return (record.data.machine as { rootfs?: ContainerImageRef } | undefined)?.rootfs;
+  return record.data.containerImage as ContainerImageRef | undefined;
+}
+
+function rootfsPatch(record: ResourceRecord, ref: ContainerImageRef): Record<string, unknown> {
+  if (record.data.type === 'AMI') return { machine: { ...((record.data.machine as object | undefined) ?? {}), rootfs: ref } };
+  return { containerImage: ref };
+}
 
 /** A version from a date, as AWS versions its managed images by release date: 2026.11.27. */
 export function dateVersion(date: Date): string {
@@ -25,36 +46,38 @@ export function dateVersion(date: Date): string {
 /** Makes sure every region lists the managed bases; an existing version is kept. */
 export async function registerManagedBases(store: Store, regions: readonly string[], now = new Date()): Promise<void> {
   for (const region of regions) {
-    const existing = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: 'image', name: DEBIAN_CONTAINER_BASE });
-    if (existing.length > 0) continue;
-    const version = dateVersion(now);
-    await store
-      .createResource({
-        accountId: KILN_MANAGED_OWNER,
-        region,
-        type: 'image',
-        name: DEBIAN_CONTAINER_BASE,
-        version,
-        arn: versionedArn(region, KILN_MANAGED_OWNER, 'image', DEBIAN_CONTAINER_BASE, version),
-        build: 'first',
-        data: {
-          name: DEBIAN_CONTAINER_BASE,
-          type: 'DOCKER',
-          platform: 'Linux',
-          osVersion: 'Debian 12',
-          state: { status: 'AVAILABLE' },
-          infrastructureConfiguration: {},
-          buildType: 'IMPORT',
-          imageSource: 'AMAZON_MANAGED',
-          dateCreated: now.toISOString(),
-          managedBase: { distribution: 'debian', suite: 'bookworm', variant: 'minbase', arch: 'amd64' },
-          outputResources: { containers: [] },
-        },
-      })
-      .catch((err: unknown) => {
-        // Another Kiln process on the same store registered it first.
-        if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
-      });
+    for (const base of MANAGED_BASES) {
+      const existing = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: 'image', name: base.name });
+      if (existing.length > 0) continue;
+      const version = dateVersion(now);
+      await store
+        .createResource({
+          accountId: KILN_MANAGED_OWNER,
+          region,
+          type: 'image',
+          name: base.name,
+          version,
+          arn: versionedArn(region, KILN_MANAGED_OWNER, 'image', base.name, version),
+          build: 'first',
+          data: {
+            name: base.name,
+            type: base.type,
+            platform: 'Linux',
+            osVersion: 'Debian 12',
+            state: { status: 'AVAILABLE' },
+            infrastructureConfiguration: {},
+            buildType: 'IMPORT',
+            imageSource: 'AMAZON_MANAGED',
+            dateCreated: now.toISOString(),
+            managedBase: { distribution: 'debian', suite: 'bookworm', variant: 'minbase', arch: 'amd64', kind: base.kind },
+            outputResources: base.outputResources,
+          },
+        })
+        .catch((err: unknown) => {
+          // Another Kiln process on the same store registered it first.
+          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
+        });
+    }
   }
 }
 
@@ -79,7 +102,7 @@ export class ManagedBases {
 
   /** The stored OCI image of a managed base, bootstrapping it the first time. */
   async image(record: ResourceRecord, signal?: AbortSignal, onOutput?: (text: string) => void): Promise<ContainerImageRef> {
-    const stored = record.data.containerImage as ContainerImageRef | undefined;
+    const stored = rootfsOf(record);
     if (stored && (await this.options.blobs.has(stored.manifestDigest))) return stored;
     let run = this.inFlight.get(record.arn);
     if (!run) {
@@ -90,16 +113,30 @@ export class ManagedBases {
   }
 
   private async bootstrap(record: ResourceRecord, signal?: AbortSignal, onOutput?: (text: string) => void): Promise<ContainerImageRef> {
-    const base = record.data.managedBase as { suite?: string; variant?: string };
+    const base = record.data.managedBase as { suite?: string; variant?: string; kind?: string };
     if (base.suite !== 'bookworm' || base.variant !== 'minbase') throw new KilnError('Internal', `unknown managed base ${record.arn}`);
+    const machine = base.kind === 'machine';
     await mkdir(this.options.workRoot, { recursive: true, mode: 0o700 });
     onOutput?.(`bootstrapping ${record.name} from ${this.options.mirror} (first use; cached afterwards)\n`);
     const out = await bootstrapDebianBase(
-      { suite: 'bookworm', variant: 'minbase', mirror: this.options.mirror, arch: 'amd64' },
-      { blobs: this.options.blobs, workDir: path.join(this.options.workRoot, `bootstrap-${record.name}`), ...(signal ? { signal } : {}), ...(onOutput ? { onOutput } : {}) },
+      {
+        suite: 'bookworm',
+        variant: 'minbase',
+        mirror: this.options.mirror,
+        arch: 'amd64',
+        ...(machine ? { includes: MACHINE_BASE_PACKAGES, customize: (rootfs: string) => customizeMachineRoot(rootfs, DEFAULT_ROOT_PART_UUID) } : {}),
+      },
+      {
+        blobs: this.options.blobs,
+        workDir: path.join(this.options.workRoot, `bootstrap-${record.name}`),
+        // A machine base's root filesystem is never pulled by a container runtime, so the faster zstd is safe.
+        ...(machine ? { compression: 'zstd' as const } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onOutput ? { onOutput } : {}),
+      },
     );
     const ref: ContainerImageRef = { manifestDigest: out.image.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: out.image.configDigest };
-    await patchImage(this.options.store, record.arn, { containerImage: ref, packages: out.packages });
+    await patchImage(this.options.store, record.arn, { ...rootfsPatch(record, ref), packages: out.packages });
     return ref;
   }
 }

@@ -56,3 +56,13 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
     // already gone
   }
 }
+
+/** True while `pid` exists and is not a zombie (a zombie has exited; only its parent's wait is missing). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}

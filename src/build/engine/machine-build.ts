@@ -1,0 +1,209 @@
+/**
+ * One machine image build (an image recipe), AWS's stages in order. BUILD: an `ns` instance enters the parent's
+ * root filesystem (as Packer's chroot builder does: no boot) or a `vm` instance boots the parent's disk; the
+ * components' build and validate phases run; the result becomes a bootable disk, stored by content. TEST: a new
+ * VM boots from that disk with its own bootloader and runs every test phase through the guest agent; a disk
+ * that does not boot fails the image with the serial console's tail. DISTRIBUTION: machine images registered
+ * per region and account with their launch permissions, and exports.
+ */
+import path from 'node:path';
+import * as fsp from 'node:fs/promises';
+import { writeImage } from '../../artifacts/oci/image.js';
+import { writeLayer } from '../../artifacts/oci/layer.js';
+import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
+import { runTool } from '../../artifacts/disk/run-tool.js';
+import { KilnError } from '../../domain/errors.js';
+import { resolveInstanceType } from '../../domain/instance-types.js';
+import type { DriverInstance, NetworkMode } from '../../drivers/driver.js';
+import { launchVm } from '../../drivers/vm/vm-launch.js';
+import type { VmInstance } from '../../drivers/vm/vm-instance.js';
+import type { ResourceRecord } from '../../store/store.js';
+import { installedPackages, type InstalledPackage } from '../bases/dpkg-status.js';
+import { resolveComponents, type PlannedComponent } from './build-plan.js';
+import { imageFolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
+import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import { diskFromLayers, type MachineDisk } from './machine-disk.js';
+import { distributeMachineImage, type MachineDistribution } from './machine-distribution.js';
+import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
+import { loadParentImage } from './parent-image.js';
+import { runStep } from './step-runner.js';
+import type { MachineServices } from './machine-services.js';
+
+type Obj = Record<string, unknown>;
+
+/** AWS's managed workflows for machine images, by stage. */
+function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
+  const [kind, name] = { BUILD: ['build', 'build-image'], TEST: ['test', 'test-image'], DISTRIBUTION: ['distribution', 'distribute-image'] }[stage];
+  return `arn:aws:imagebuilder:${region}:aws:workflow/${kind}/${name}/1.0.0/1`;
+}
+
+/** The instance an image recipe's infrastructure configuration asks for. */
+export function machineInstanceOf(image: ResourceRecord): { driver: 'ns' | 'vm'; vcpus: number; memoryMiB: number; network: NetworkMode; type: string } {
+  const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
+  const types = Array.isArray(infra.instanceTypes) ? (infra.instanceTypes as string[]) : [];
+  const requested = types[0] ?? 'ns.medium';
+  const type = resolveInstanceType(requested);
+  if (!type) throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} is not an instance type Kiln knows`);
+  const network: NetworkMode = infra.subnetId === 'none' ? 'none' : 'nat';
+  return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name };
+}
+
+/** The root volume size a recipe asks for (blockDeviceMappings' ebs.volumeSize in GiB), in MiB. */
+export function rootVolumeMiB(image: ResourceRecord): number | undefined {
+  const mappings = (recipeOf(image).blockDeviceMappings ?? []) as Obj[];
+  const root = mappings.find((m) => ['/dev/xvda', '/dev/sda1', '/dev/sda', '/dev/vda', '/dev/nvme0n1'].includes(String(m.deviceName))) ?? mappings.find((m) => (m.ebs as Obj | undefined)?.volumeSize !== undefined);
+  const size = Number((root?.ebs as Obj | undefined)?.volumeSize);
+  return Number.isInteger(size) && size > 0 ? size * 1024 : undefined;
+}
+
+/** A machine image's disk: stored, or assembled once from its root filesystem and remembered on its image record. */
+export async function parentDisk(services: BuildServices, machine: MachineServices, parent: MachineParent, folder: string, signal: AbortSignal, log: (text: string) => void): Promise<MachineDisk> {
+  if (parent.disk && (await machine.disks.has(parent.disk.digest))) return parent.disk;
+  if (!parent.rootfs) throw new KilnError('Internal', `parentImage ${parent.plan.resolved} has neither a disk nor a root filesystem`);
+  log(`assembling the disk of ${parent.plan.resolved} (first use)\n`);
+  const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
+  const { disk } = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `${folder}-parent-disk`), signal, log });
+  if (parent.image) {
+    await services.store.updateResource(parent.image.arn, (current) => ({ ...current.data, machine: { ...machineOutputOf(current), disk } }));
+  }
+  return disk;
+}
+
+function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
+  return path.join(machine.workRoot, `vm-${imageFolder(image)}-${role}`);
+}
+
+/** Boots a VM for a build or test stage; the holder owns it from the moment it answers. */
+async function bootVm(machine: MachineServices, image: ResourceRecord, role: 'build' | 'test', disk: string, overlay: string | undefined, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+  const wanted = machineInstanceOf(image);
+  const vm = await launchVm({
+    name: `${role}-${image.build}`,
+    disk,
+    diskFormat: 'raw',
+    ...(overlay ? { overlay } : {}),
+    firmware: 'uefi',
+    accel: machine.accel.accel,
+    vcpus: wanted.vcpus,
+    memoryMiB: Math.min(wanted.memoryMiB, 4096),
+    network: wanted.network,
+    scratchDir: path.join(vmWorkDir(machine, image, role), 'vm'),
+    bootTimeoutMs: machine.bootTimeoutMs,
+    signal,
+  });
+  log(`booted ${vm.id} (${machine.accel.accel}: ${machine.accel.reason}) to a ready guest agent in ${(vm.bootMs / 1000).toFixed(1)} s\n`);
+  return vm;
+}
+
+/** Builds, tests and distributes one machine image; the caller handles the outcome's state. */
+export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
+  const machine = services.machine;
+  if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
+  const { store } = services;
+  let image = await advance(store, initial.arn, 'CREATING');
+  const recipe = recipeOf(image);
+  const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
+  const wanted = machineInstanceOf(image);
+  let components: PlannedComponent[] = [];
+  let output: { disk: MachineDisk; rootfs?: ContainerImageRef; packages: InstalledPackage[] } | undefined;
+  const created = new Date().toISOString();
+  const wf = (stage: 'BUILD' | 'TEST' | 'DISTRIBUTION') => machineWorkflowArn(image.region, stage);
+
+  try {
+    await runWorkflow(services, image, 'BUILD', 4, signal, async (run, holder) => {
+      let parent!: MachineParent;
+      let nsInstance: DriverInstance | undefined;
+      let vm: VmInstance | undefined;
+      await runStep(run, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? ''), instanceType: wanted.type } }, signal, async (step) => {
+        const log = (text: string) => step.log(text);
+        components = await resolveComponents(store, image);
+        parent = await resolveMachineParent(store, image, machine.managedRootfs, signal, log);
+        const plan: BuildPlan = { parent: parent.plan, components: components.map((c) => c.entry) };
+        log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
+        image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
+        if (wanted.driver === 'ns') {
+          if (!parent.rootfs) {
+            throw new KilnError('InvalidArgument', `parentImage ${parent.plan.resolved} was built on a vm instance and has only a disk; build on it with a vm.* instance type`);
+          }
+          const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
+          nsInstance = await holder.launch({ layers, resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB }, network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
+          log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
+          return { instanceId: nsInstance.id };
+        }
+        const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
+        await fsp.rm(vmWorkDir(machine, image, 'build'), { recursive: true, force: true });
+        await fsp.mkdir(vmWorkDir(machine, image, 'build'), { recursive: true, mode: 0o700 });
+        vm = holder.hold(await bootVm(machine, image, 'build', machine.disks.path(disk.digest), path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), signal, log));
+        return { instanceId: vm.id };
+      });
+      const instance = nsInstance ?? vm!;
+      await runStep(run, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: components.map((c) => c.entry.arn) } }, signal, (step) =>
+        runComponentPhases(services, image, instance, components.filter((c) => c.entry.type === 'BUILD'), ['build', 'validate'], step, signal, workingDirectory),
+      );
+      await runStep(run, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
+        const log = (text: string) => step.log(text);
+        if (nsInstance) {
+          const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
+          const layer = await writeLayer(services.blobs, nsInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+          log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
+          const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
+          const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
+          const layers = await services.layers.imageLayers(rootfs.manifestDigest, signal);
+          const sizeMiB = rootVolumeMiB(image);
+          const made = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+          output = { disk: made.disk, rootfs, packages: made.packages };
+        } else {
+          const status = await vm!.getFile('/var/lib/dpkg/status').catch(() => Buffer.from(''));
+          const down = await vm!.shutdown(signal);
+          log(`guest powered off ${down.clean ? 'cleanly' : 'after a timeout (killed)'} in ${(down.ms / 1000).toFixed(1)} s\n`);
+          const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
+          await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), raw], { signal });
+          const stored = await machine.disks.adopt(raw, signal);
+          const parentDiskInfo = parent.disk ?? (await parentDisk(services, machine, parent, imageFolder(image), signal, log));
+          output = { disk: { ...stored, format: 'raw', rootPartUuid: parentDiskInfo.rootPartUuid, kernelVersion: parentDiskInfo.kernelVersion }, packages: installedPackages(status.toString('utf8')) };
+          log(`disk stored as ${stored.digest}\n`);
+        }
+        return { imageId: output.disk.digest };
+      });
+      await runStep(run, { name: 'TerminateBuildInstance', action: 'TerminateInstance' }, signal, async () => {
+        await holder.terminate();
+        return {};
+      });
+    }, wf('BUILD'));
+    if (!output) throw new KilnError('Internal', 'the build workflow ended without a disk');
+    const built = output;
+    image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages });
+
+    if (testsEnabled(image)) {
+      image = await advance(store, image.arn, 'TESTING');
+      const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
+      await runWorkflow(services, image, 'TEST', 3, testSignal, async (run, holder) => {
+        let vm: VmInstance | undefined;
+        await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
+          await fsp.mkdir(vmWorkDir(machine, image, 'test'), { recursive: true, mode: 0o700 });
+          vm = holder.hold(await bootVm(machine, image, 'test', machine.disks.path(built.disk.digest), undefined, testSignal, (text) => step.log(text)));
+          return { instanceId: vm.id, bootMs: vm.bootMs };
+        });
+        await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));
+        await runStep(run, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
+          await holder.terminate();
+          return {};
+        });
+      }, wf('TEST'));
+    }
+
+    image = await advance(store, image.arn, 'DISTRIBUTING');
+    let distributed: MachineDistribution | undefined;
+    await runWorkflow(services, image, 'DISTRIBUTION', 1, signal, async (run) => {
+      await runStep(run, { name: 'DistributeImage', action: 'DistributeImage' }, signal, async (step) => {
+        distributed = await distributeMachineImage({ store, disks: machine.disks, exportBuckets: machine.exportBuckets, regions: machine.regions }, image, built, (text) => step.log(text), signal);
+        return { succeededRegions: [...new Set(distributed.amis.map((a) => a.region))], failedRegions: [] };
+      });
+    }, wf('DISTRIBUTION'));
+    await advance(store, image.arn, 'AVAILABLE', { patch: { outputResources: { amis: distributed?.amis ?? [] }, ...(distributed?.exports.length ? { exports: distributed.exports } : {}) } });
+  } finally {
+    // A VM kept for debugging (terminateInstanceOnFailure: false) still runs from its folder; the next start of
+    // Kiln empties the work folder after it.
+    const kept = services.kept.list().some((k) => k.imageBuildVersionArn === image.arn);
+    if (!kept) for (const role of ['build', 'test']) await fsp.rm(vmWorkDir(machine, image, role), { recursive: true, force: true }).catch(() => undefined);
+  }
+}

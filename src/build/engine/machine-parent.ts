@@ -1,0 +1,62 @@
+/**
+ * The parent of an image recipe, resolved at build time: a Kiln image build of type AMI (own, shared or a
+ * Kiln-managed base, wildcards allowed) or a machine image id the building account may launch. A parent gives
+ * its root filesystem as OCI layers (what the ns driver starts from) and/or its disk (what a VM boots).
+ */
+import type { ResourceRecord, Store } from '../../store/store.js';
+import { KilnError } from '../../domain/errors.js';
+import { resolveImageArn, type Requester } from './build-plan.js';
+import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import type { MachineDisk } from './machine-disk.js';
+import { findMachineImage, isAmiId, machineImageData } from './machine-images.js';
+
+/** What an AMI image record keeps about its output (data.machine). */
+export interface MachineOutput {
+  rootfs?: ContainerImageRef;
+  disk?: MachineDisk;
+}
+
+export function machineOutputOf(record: ResourceRecord): MachineOutput {
+  return (record.data.machine as MachineOutput | undefined) ?? {};
+}
+
+export interface MachineParent {
+  plan: BuildPlan['parent'];
+  /** The image build record behind the parent (for a machine image id: the build that made it), if known. */
+  image: ResourceRecord | undefined;
+  rootfs: ContainerImageRef | undefined;
+  disk: MachineDisk | undefined;
+}
+
+/** Materialises the root filesystem of a Kiln-managed base (bootstrapped on first use). */
+export type ManagedRootfs = (record: ResourceRecord, signal: AbortSignal, log: (text: string) => void) => Promise<ContainerImageRef>;
+
+/** Resolves the recipe's parentImage for a machine-image build of `image`. */
+export function resolveMachineParent(store: Store, image: ResourceRecord, managed: ManagedRootfs, signal: AbortSignal, log: (text: string) => void): Promise<MachineParent> {
+  return resolveMachineRef(store, image, String(recipeOf(image).parentImage ?? ''), managed, signal, log, 'parentImage');
+}
+
+/**
+ * Resolves a machine image as `who` names it: an AMI image ARN (wildcards allowed) it may read, or a machine
+ * image id it may launch. InvalidArgument (naming `field`) otherwise.
+ */
+export async function resolveMachineRef(store: Store, who: Requester, requested: string, managed: ManagedRootfs, signal: AbortSignal, log: (text: string) => void, field: string): Promise<MachineParent> {
+  if (requested.startsWith('arn:')) {
+    const record = await resolveImageArn(store, who, requested);
+    if (record.data.type !== 'AMI') throw new KilnError('InvalidArgument', `${field} ${requested} resolves to ${record.arn}, which is a container image, not a machine image`);
+    const managedBase = record.accountId === 'aws';
+    const out = machineOutputOf(record);
+    const rootfs = managedBase ? await managed(record, signal, log) : out.rootfs;
+    const fresh = managedBase ? machineOutputOf((await store.getResource(record.arn)) ?? record) : out;
+    const digest = rootfs?.manifestDigest ?? out.disk?.digest ?? '';
+    return { plan: { requested, resolved: record.arn, manifestDigest: digest, source: managedBase ? 'managed' : 'image' }, image: record, rootfs, disk: fresh.disk };
+  }
+  if (isAmiId(requested)) {
+    const mi = await findMachineImage(store, who.accountId, who.region, requested);
+    if (!mi) throw new KilnError('InvalidArgument', `${field} ${requested} is not a machine image that account ${who.accountId} may launch in ${who.region}`);
+    const data = machineImageData(mi);
+    const source = await store.getResource(data.sourceImageArn);
+    return { plan: { requested, resolved: requested, manifestDigest: data.rootfs?.manifestDigest ?? data.disk.digest, source: 'image' }, image: source, rootfs: data.rootfs, disk: data.disk };
+  }
+  throw new KilnError('InvalidArgument', `${field} ${requested}: Kiln builds machine images from Kiln image ARNs (…:image/<name>/x.x.x) and machine image ids (ami-…); SSM parameters are not available locally`);
+}

@@ -1,0 +1,57 @@
+/**
+ * `kiln images ls` lists the machine images the caller may launch (its own and those shared with it), and
+ * `kiln images export IMAGE --format qcow2|raw|vmdk|vhd -o FILE` writes one as a disk file: EC2's side of AMIs,
+ * through Kiln's signed `/kiln/machine-images` routes. IMAGE is a machine image id (ami-…) or an AMI image ARN.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { isDiskFormat } from '../artifacts/disk/convert.js';
+import { DEFAULT_LISTEN } from './server-defaults.js';
+import { cliAction, CliError, kilnFetch, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+
+
+
+/** Adds `kiln images` to the CLI. */
+export function registerImageCommands(program: Command): void {
+  const images = program.command('images').description('machine images (AMIs): list and export');
+  const endpoint = `http://${DEFAULT_LISTEN}`;
+  withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print JSON'), endpoint).action(
+    cliAction('kiln images ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
+      const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images' });
+      if (status !== 200) throw routeError(status, body, 'listing machine images');
+      const list = (body.images ?? []) as { imageId: string; name: string; ownerId: string; creationDate: string; sourceImageArn: string }[];
+      if (opts.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      else for (const i of list) process.stdout.write(`${i.imageId}  ${i.ownerId}  ${i.creationDate}  ${i.name}\n`);
+    }),
+  );
+  withServerOptions(
+    images
+      .command('export <image>')
+      .description('write a machine image (ami-… or image ARN) as a disk file')
+      .option('--format <format>', 'qcow2, raw, vmdk (streamOptimized) or vhd (fixed)', 'qcow2')
+      .requiredOption('-o, --output <file>', 'where to write the disk'),
+    endpoint,
+  ).action(
+    cliAction('kiln images export', async (image: string, opts: ServerTargetOptions & { format: string; output: string }) => {
+      if (!isDiskFormat(opts.format)) throw new CliError(`--format must be qcow2, raw, vmdk or vhd, got ${opts.format}`);
+      const response = await kilnFetch(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images/export', query: { image, format: opts.format } });
+      if (response.status !== 200 || !response.body) {
+        const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+        throw routeError(response.status, body, `exporting ${image}`);
+      }
+      const out = path.resolve(opts.output);
+      const partial = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
+      try {
+        await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
+        await rename(partial, out);
+      } finally {
+        await rm(partial, { force: true });
+      }
+      process.stdout.write(`${out}\n`);
+    }),
+  );
+}
