@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CancelImageCreationCommand,
   CreateComponentCommand,
   CreateDistributionConfigurationCommand,
   CreateImageCommand,
@@ -253,7 +254,8 @@ test('machine images: managed Debian base → image recipe → boot test → mac
     name: 'vm-step',
     semanticVersion: '1.0.0',
     platform: 'Linux',
-    data: bashComponent({ build: ['echo "built in a vm" > /etc/kiln-vm', 'systemctl is-active kiln-hello'], test: ['grep -qx "built in a vm" /etc/kiln-vm', 'for i in $(seq 1 60); do systemctl is-active --quiet kiln-hello && break; sleep 1; done', 'systemctl is-active kiln-hello'] }),
+    // Exit code 194 asks AWSTOE for a reboot: the VM really restarts (a new boot id) and the step runs again.
+    data: bashComponent({ build: ['if [ ! -f /root/boot-before ]; then cat /proc/sys/kernel/random/boot_id > /root/boot-before; exit 194; fi', '! cmp -s /root/boot-before /proc/sys/kernel/random/boot_id', 'echo "built in a vm" > /etc/kiln-vm', 'for i in $(seq 1 60); do systemctl is-active --quiet kiln-hello && break; sleep 1; done', 'systemctl is-active kiln-hello'], test: ['grep -qx "built in a vm" /etc/kiln-vm', 'for i in $(seq 1 60); do systemctl is-active --quiet kiln-hello && break; sleep 1; done', 'systemctl is-active kiln-hello'] }),
   }))).componentBuildVersionArn!;
   const vmRecipe = await client.send(new CreateImageRecipeCommand({ name: 'hello-vm', semanticVersion: '1.0.0', parentImage: image.arn, components: [{ componentArn: vmComponent }] }));
   const vmInfra = await client.send(new CreateInfrastructureConfigurationCommand({ name: 'machine-vm', instanceProfileName: 'kiln', instanceTypes: ['vm.small'] }));
@@ -282,6 +284,19 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   assert.equal(removed.code, 0, removed.stderr);
   assert.deepEqual(JSON.parse((await kilnCli(['instances', 'ls', '--json'])).stdout), []);
   assert.deepEqual(qemuPids(kiln.dataDir), [], 'rm stopped QEMU');
+
+  // CancelImageCreation while the test VM boots: the image ends CANCELLED and QEMU is gone at once.
+  const quick = (await client.send(new CreateComponentCommand({ name: 'quick', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['true'], test: ['true'] }) }))).componentBuildVersionArn!;
+  const quickRecipe = await client.send(new CreateImageRecipeCommand({ name: 'cancel-me', semanticVersion: '1.0.0', parentImage: BASE, components: [{ componentArn: quick }] }));
+  const toCancel = (await client.send(new CreateImageCommand({ imageRecipeArn: quickRecipe.imageRecipeArn, infrastructureConfigurationArn: infra.infrastructureConfigurationArn }))).imageBuildVersionArn!;
+  await waitForImage(client, toCancel, { until: (i) => i.state?.status === 'TESTING', timeoutMs: 600_000 });
+  await sleep(3000);
+  assert.ok(qemuPids(kiln.dataDir).length > 0, 'the test VM is booting');
+  await client.send(new CancelImageCreationCommand({ imageBuildVersionArn: toCancel }));
+  const cancelled = await waitForImage(client, toCancel, { timeoutMs: 60_000 });
+  assert.equal(cancelled.state?.status, 'CANCELLED');
+  for (let i = 0; i < 50 && qemuPids(kiln.dataDir).length > 0; i++) await sleep(100);
+  assert.deepEqual(qemuPids(kiln.dataDir), [], 'the cancel stopped QEMU');
 
   // A component that breaks the boot (a corrupt initrd) passes the build and fails the test stage; the reason
   // carries the serial console's last lines.

@@ -44,7 +44,7 @@ export async function launchMachineInstance(services: BuildServices, request: La
     firmware: 'uefi',
     accel: machine.accel.accel,
     vcpus: type.kiln.vcpus,
-    memoryMiB: Math.min(type.kiln.memoryMiB, 4096),
+    memoryMiB: type.kiln.memoryMiB,
     network: request.network ?? 'nat',
     scratchDir,
     bootTimeoutMs: machine.bootTimeoutMs,

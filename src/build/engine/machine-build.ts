@@ -84,7 +84,7 @@ async function bootVm(machine: MachineServices, image: ResourceRecord, role: 'bu
     firmware: 'uefi',
     accel: machine.accel.accel,
     vcpus: wanted.vcpus,
-    memoryMiB: Math.min(wanted.memoryMiB, 4096),
+    memoryMiB: wanted.memoryMiB,
     network: wanted.network,
     scratchDir: path.join(vmWorkDir(machine, image, role), 'vm'),
     bootTimeoutMs: machine.bootTimeoutMs,

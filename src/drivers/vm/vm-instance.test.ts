@@ -1,5 +1,6 @@
-// End to end: a Debian disk with qemu-guest-agent, booted under QEMU, driven only through the agent as the
-// Instance the AWSTOE runner uses; then a disk that cannot boot. One boot serves all checks (TCG: 25-60 s each).
+// End to end: a Debian disk (mmdebstrap + a GPT disk assembled without mounts) with qemu-guest-agent, booted
+// under QEMU and driven only through the agent as the Instance the AWSTOE runner uses; the same disk booted with
+// its own bootloader under OVMF and SeaBIOS; then a disk that cannot boot. One disk serves every test.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -13,7 +14,8 @@ import { isKilnError } from '../../domain/errors.js';
 import { actionModules } from '../../toe/actions/registry.js';
 import { runDocuments } from '../../toe/runner/run.js';
 import { detectAccel } from './accel.js';
-import { OVMF_FIRMWARE } from './qemu.js';
+import { BIOS_FIRMWARE, bootAndWait, OVMF_FIRMWARE } from './qemu.js';
+import { convertDisk } from '../../artifacts/disk/convert.js';
 import { launchVm, VmBootFailed } from './vm-launch.js';
 
 const MIRROR = process.env.KILN_TEST_MIRROR ?? 'http://deb.debian.org/debian';
@@ -85,6 +87,27 @@ async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void>
 }
 
 const skipImage = await whyNotImage();
+let diskPromise: Promise<string> | undefined;
+
+/**
+ * The Debian disk both VM tests boot, made once per run: mmdebstrap (cloud kernel, systemd, qemu-guest-agent)
+ * and assembleDisk, or KILN_TEST_VM_DISK.
+ */
+function testDisk(signal: AbortSignal, timed: <T>(name: string, fn: () => Promise<T>) => Promise<T>): Promise<string> {
+  diskPromise ??= (async () => {
+    if (PREBUILT_DISK) return PREBUILT_DISK;
+    const rootfs = path.join(scratch, 'rootfs');
+    await timed('mmdebstrap', () =>
+      runTool('mmdebstrap', ['--quiet', '--variant=minbase', '--include=linux-image-cloud-amd64,systemd-sysv,udev,initramfs-tools,qemu-guest-agent', 'bookworm', rootfs, MIRROR], { signal }),
+    );
+    const out = path.join(scratch, 'disk.raw');
+    const assembled = await timed('assemble', () => assembleDisk({ rootfs, out, sizeMiB: 1024, signal }));
+    assert.match(assembled.kernelVersion, /cloud-amd64/);
+    fs.rmSync(rootfs, { recursive: true, force: true });
+    return out;
+  })();
+  return diskPromise;
+}
 const skipQemu = whyNotQemu();
 let scratch = '';
 before(() => {
@@ -106,20 +129,7 @@ test('a VM driven through qemu-ga: exec, files, fs, reboot, the AWSTOE runner, s
     }
   };
 
-  let disk = PREBUILT_DISK ?? '';
-  if (!disk) {
-    const rootfs = path.join(scratch, 'rootfs');
-    await timed('mmdebstrap', () =>
-      runTool('mmdebstrap', [
-        '--quiet', '--variant=minbase', '--include=linux-image-cloud-amd64,systemd-sysv,udev,initramfs-tools,qemu-guest-agent',
-        `--customize-hook=echo MODULES=dep > "$1"/etc/initramfs-tools/conf.d/dep`,
-        'bookworm', rootfs, MIRROR,
-      ], { signal }),
-    );
-    disk = path.join(scratch, 'disk.raw');
-    await timed('assemble', () => assembleDisk({ rootfs, out: disk, sizeMiB: 1024, signal }));
-    fs.rmSync(rootfs, { recursive: true, force: true });
-  }
+  const disk = await testDisk(signal, timed);
   const diskBefore = fs.statSync(disk);
 
   const accel = detectAccel();
@@ -281,6 +291,36 @@ phases:
     await vm.dispose();
   }
   t.diagnostic(`timings ms: ${JSON.stringify(ms)}`);
+});
+
+test('the disk boots with its own bootloader under OVMF (systemd-boot) and SeaBIOS (GRUB), unchanged, and converts to qcow2', { skip: skipImage, timeout: 25 * 60_000 }, async (t) => {
+  const signal = AbortSignal.timeout(24 * 60_000);
+  const ms: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const start = Date.now();
+    try {
+      return await fn();
+    } finally {
+      ms[name] = Date.now() - start;
+    }
+  };
+  const disk = await testDisk(signal, timed);
+  const before = fs.statSync(disk);
+  const accel = detectAccel();
+  for (const firmware of [OVMF_FIRMWARE, BIOS_FIRMWARE]) {
+    // getty's prompt on the serial console: the boot reached multi-user with the disk's own loader and kernel.
+    const boot = await timed(`boot ${firmware}`, () => bootAndWait({ disk, memoryMiB: 1024, vcpus: 2, accel: accel.accel, firmware, until: /login: /, timeoutMs: BOOT_TIMEOUT_MS, signal }));
+    assert.equal(boot.matched, true, `${firmware}: no login prompt (${boot.ended} after ${boot.ms} ms); console tail:\n${boot.serialTail}`);
+    assert.throws(() => process.kill(boot.pid!, 0), /ESRCH/);
+  }
+  const after = fs.statSync(disk);
+  assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'snapshot=on leaves the disk unchanged');
+  const qcow2 = path.join(scratch, 'disk.qcow2');
+  await timed('qcow2', () => convertDisk(disk, qcow2, 'qcow2', signal));
+  execFileSync('qemu-img', ['check', '-q', qcow2]);
+  execFileSync('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'qcow2', disk, qcow2]);
+  fs.rmSync(qcow2);
+  t.diagnostic(`accel ${accel.accel}; timings ms: ${JSON.stringify(ms)}`);
 });
 
 test('a disk that cannot boot fails with VmBootFailed and the console tail; abort cancels; nothing is left', { skip: skipQemu, timeout: 5 * 60_000 }, async (t) => {
