@@ -61,8 +61,11 @@ function typeOf(mode: number): FileStat['type'] {
 const READDIR = `if [ -d "$1" ]; then exec ls -A --zero -- "$1"; elif [ -e "$1" ] || [ -L "$1" ]; then echo "$1: Not a directory" >&2; else echo "$1: No such file or directory" >&2; fi; exit 1`;
 const COPY_NO_OVERWRITE = `if { [ -e "$2" ] || [ -L "$2" ]; } && ! [ -d "$2" ]; then echo "'$2': File exists" >&2; exit 1; fi; exec cp -aTn -- "$1" "$2"`;
 
-/** The guest's filesystem as InstanceFs; `shell` runs commands, `agent` carries file contents. */
-export function guestFs(shell: GuestShell, agent: GuestAgent): InstanceFs {
+/**
+ * The guest's filesystem as InstanceFs; `shell` runs commands, the agent (asked for each call: a restarted VM
+ * has a new one) carries file contents.
+ */
+export function guestFs(shell: GuestShell, currentAgent: () => GuestAgent): InstanceFs {
   const run = async (op: string, path: string, script: string, args: string[]): Promise<Buffer> => {
     const r = await shell(script, args);
     if (r.code !== 0) throw errnoError(errnoFromText(r.stderr), op, path, r.stderr);
@@ -81,7 +84,7 @@ export function guestFs(shell: GuestShell, agent: GuestAgent): InstanceFs {
   };
   const write = async (op: string, path: string, data: Buffer | string, mode: 'w' | 'a') => {
     try {
-      await agent.writeFile(path, Buffer.from(data), mode);
+      await currentAgent().writeFile(path, Buffer.from(data), mode);
     } catch (err) {
       throw fileError(err, op, path);
     }
@@ -91,7 +94,7 @@ export function guestFs(shell: GuestShell, agent: GuestAgent): InstanceFs {
     stat: (p) => statWith(['-L'], 'stat', p),
     readFile: async (p) => {
       try {
-        return await agent.readFile(p);
+        return await currentAgent().readFile(p);
       } catch (err) {
         throw fileError(err, 'open', p);
       }

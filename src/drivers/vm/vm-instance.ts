@@ -36,6 +36,12 @@ export interface VmInstanceParts {
   scratchDir: string;
   bootMs: number;
   bootTimeoutMs: number;
+  /**
+   * Starts QEMU again on the same writable disk after a clean power-off and connects to the new boot's agent.
+   * Given for VMs whose writes persist (an overlay); reboot() then power-cycles instead of a guest reboot,
+   * because under TCG a guest that restarts inside the same QEMU runs 2-4x slower than a fresh one.
+   */
+  restart?: (signal?: AbortSignal) => Promise<{ qemu: QemuProcess; agent: GuestAgent }>;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -67,8 +73,9 @@ export class VmInstance implements Instance {
   readonly fs: InstanceFs;
   /** Milliseconds from QEMU's start to the agent's first answer. */
   readonly bootMs: number;
-  private readonly qemu: QemuProcess;
-  private readonly agent: GuestAgent;
+  private qemu: QemuProcess;
+  private agent: GuestAgent;
+  private readonly restart: VmInstanceParts['restart'];
   private readonly scratchDir: string;
   private readonly bootTimeoutMs: number;
   private disposed: Promise<void> | undefined;
@@ -80,7 +87,8 @@ export class VmInstance implements Instance {
     this.scratchDir = parts.scratchDir;
     this.bootMs = parts.bootMs;
     this.bootTimeoutMs = parts.bootTimeoutMs;
-    this.fs = guestFs((script, args) => this.shell(script, args), this.agent);
+    this.restart = parts.restart;
+    this.fs = guestFs((script, args) => this.shell(script, args), () => this.agent);
   }
 
   /** QEMU's pid (also its process group). */
@@ -170,6 +178,14 @@ export class VmInstance implements Instance {
 
   /** guest-shutdown mode=reboot; resolves once the agent answers from a boot with a new boot id. */
   async reboot(signal?: AbortSignal): Promise<void> {
+    if (this.restart) {
+      const down = await this.shutdown(signal);
+      if (!down.clean) throw new KilnError('Internal', `${this.id}: the guest did not power off for the reboot\n${this.serialTail()}`);
+      const next = await this.restart(signal);
+      this.qemu = next.qemu;
+      this.agent = next.agent;
+      return;
+    }
     const before = (await this.getFile(BOOT_ID)).toString('utf8').trim();
     await this.power('reboot', signal);
     const deadline = Date.now() + this.bootTimeoutMs;

@@ -116,6 +116,48 @@ export function bootFailureIn(console: string): string | undefined {
 }
 
 /**
+ * Starts QEMU on `drive` and waits until the guest agent answers; `spentMs` of the boot timeout are already used.
+ * The callbacks register what was acquired, so the caller can release it; on failure QEMU is killed and the
+ * error is VmBootFailed (with the console tail) or Cancelled.
+ */
+async function bootToAgent(
+  options: LaunchVmOptions,
+  drive: { file: string; format: 'raw' | 'qcow2'; snapshot: boolean },
+  scratchDir: string,
+  spentMs: number,
+  onQemu: (qemu: QemuProcess) => void = () => undefined,
+  onAgent: (agent: GuestAgent) => void = () => undefined,
+): Promise<{ qemu: QemuProcess; agent: GuestAgent }> {
+  const { signal } = options;
+  const socket = path.join(scratchDir, 'qga.sock');
+  const q = await QemuProcess.start(vmArgs(options, drive, socket), path.join(scratchDir, 'serial.log'), options.onConsole);
+  onQemu(q);
+  const deadline = Date.now() - spentMs + options.bootTimeoutMs;
+  try {
+    const agent = await connectAgent(socket, q, deadline, signal);
+    onAgent(agent);
+    await agent.waitReady({
+      timeoutMs: Math.max(1, deadline - Date.now()),
+      signal,
+      giveUp: () => (q.running ? bootFailureIn(q.consoleTail(TAIL_LINES)) : 'QEMU exited'),
+    });
+    return { qemu: q, agent };
+  } catch (err) {
+    if ((err as KilnError).kind === 'Cancelled' || signal?.aborted) {
+      await q.kill();
+      throw new KilnError('Cancelled', 'launchVm: cancelled while booting', [], { cause: err });
+    }
+    const exit = q.running ? undefined : await q.exited;
+    const stuck = bootFailureIn(q.consoleTail(TAIL_LINES));
+    const why = exit
+      ? `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderr ? `: ${exit.stderr}` : ''}`
+      : (stuck ?? `the guest agent did not answer within ${options.bootTimeoutMs} ms`);
+    await q.kill();
+    throw new VmBootFailed(`${why} (disk ${options.disk})`, q.consoleTail(TAIL_LINES));
+  }
+}
+
+/**
  * Boots `options.disk` and resolves when the guest agent answers guest-sync. On failure QEMU is killed, the
  * scratch folder and a created overlay are removed, and it throws VmBootFailed (QEMU exited, or no answer within
  * bootTimeoutMs), KilnError Cancelled (aborted), InvalidArgument (options) or Unavailable (QEMU missing).
@@ -126,10 +168,7 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
   checkOptions(options);
   const started = Date.now();
   const scratchDir = path.resolve(options.scratchDir);
-  const socket = path.join(scratchDir, 'qga.sock');
   const cleanups: (() => Promise<unknown>)[] = [];
-  let qemu: QemuProcess | undefined;
-  let agent: GuestAgent | undefined;
   try {
     fs.mkdirSync(path.dirname(scratchDir), { recursive: true });
     fs.mkdirSync(scratchDir);
@@ -145,29 +184,15 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       drive = { file: path.resolve(options.disk), format: options.diskFormat, snapshot: true };
     }
 
-    qemu = await QemuProcess.start(vmArgs(options, drive, socket), path.join(scratchDir, 'serial.log'), options.onConsole);
-    const q = qemu;
-    cleanups.push(() => q.kill());
-    const deadline = started + options.bootTimeoutMs;
-    try {
-      agent = await connectAgent(socket, q, deadline, signal);
-      const a = agent;
-      cleanups.push(() => Promise.resolve(a.close()));
-      await agent.waitReady({
-        timeoutMs: Math.max(1, deadline - Date.now()),
-        signal,
-        giveUp: () => (q.running ? bootFailureIn(q.consoleTail(TAIL_LINES)) : 'QEMU exited'),
-      });
-    } catch (err) {
-      if ((err as KilnError).kind === 'Cancelled' || signal?.aborted) throw new KilnError('Cancelled', 'launchVm: cancelled while booting', [], { cause: err });
-      const exit = q.running ? undefined : await q.exited;
-      const stuck = bootFailureIn(q.consoleTail(TAIL_LINES));
-      const why = exit
-        ? `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderr ? `: ${exit.stderr}` : ''}`
-        : (stuck ?? `the guest agent did not answer within ${options.bootTimeoutMs} ms`);
-      await q.kill();
-      throw new VmBootFailed(`${why} (disk ${options.disk})`, q.consoleTail(TAIL_LINES));
-    }
+    const { qemu, agent } = await bootToAgent(
+      options,
+      drive,
+      scratchDir,
+      Date.now() - started,
+      (q) => cleanups.push(() => q.kill()),
+      (a) => cleanups.push(() => Promise.resolve(a.close())),
+    );
+    const writable = drive;
     return new VmInstance({
       name: options.name ?? path.basename(scratchDir),
       qemu,
@@ -175,6 +200,8 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       scratchDir,
       bootMs: Date.now() - started,
       bootTimeoutMs: options.bootTimeoutMs,
+      // Only an overlay keeps the guest's writes across QEMU processes; snapshot=on would lose them.
+      ...(writable.snapshot ? {} : { restart: (restartSignal?: AbortSignal) => bootToAgent({ ...options, signal: restartSignal }, writable, scratchDir, 0) }),
     });
   } catch (err) {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
