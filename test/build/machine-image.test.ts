@@ -265,6 +265,14 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   assert.equal(vmImage.state?.status, 'AVAILABLE', vmImage.state?.reason);
   assert.match(vmImage.outputResources?.amis?.[0]?.image ?? '', /^ami-/);
 
+  // An ns build on the vm-built image: its root filesystem is read from its disk, with the vm build's change.
+  const onVm = (await client.send(new CreateComponentCommand({ name: 'on-vm', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['grep -qx "built in a vm" /etc/kiln-vm', 'test -L /etc/systemd/system/multi-user.target.wants/kiln-hello.service'] }) }))).componentBuildVersionArn!;
+  const onVmRecipe = await client.send(new CreateImageRecipeCommand({ name: 'on-vm', semanticVersion: '1.0.0', parentImage: vmImage.outputResources!.amis![0]!.image!, components: [{ componentArn: onVm }] }));
+  const onVmImage = await timed('ns build on a vm-built image, tests off', async () =>
+    waitForImage(client, (await client.send(new CreateImageCommand({ imageRecipeArn: onVmRecipe.imageRecipeArn, infrastructureConfigurationArn: infra.infrastructureConfigurationArn, imageTestsConfiguration: { imageTestsEnabled: false } }))).imageBuildVersionArn!, { timeoutMs: 600_000 }),
+  );
+  assert.equal(onVmImage.state?.status, 'AVAILABLE', onVmImage.state?.reason);
+
   // `kiln instances launch` boots a machine image for a person: listed, entered through the guest agent, its
   // console readable, and stopped by `kiln instances rm`.
   const launched = await timed('kiln instances launch', () => kilnCli(['instances', 'launch', ami.image!, '--detach']));
@@ -314,4 +322,5 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   assert.deepEqual(hostLeftovers(kiln.dataDir), []);
   assert.deepEqual(qemuPids(kiln.dataDir), []);
   assert.deepEqual(readdirSync(path.join(kiln.dataDir, 'work')), []);
+  assert.ok(!(await run('losetup', ['-a'])).includes(kiln.dataDir), 'no loop device is left on a disk of the data dir');
 });

@@ -19,7 +19,7 @@ const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 const ESP_KERNEL = '/vmlinuz';
 const ESP_INITRD = '/initrd.img';
 /** "Linux root (x86-64)" from the Discoverable Partitions Specification. */
-const ROOT_TYPE = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
+export const ROOT_TYPE = '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709';
 const SECTOR = 512;
 const MIB = 1024 * 1024;
 /** FAT32 needs about 65525 clusters; below this mkfs.fat makes a volume firmware may refuse. */

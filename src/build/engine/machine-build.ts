@@ -22,7 +22,7 @@ import { installedPackages, type InstalledPackage } from '../bases/dpkg-status.j
 import { resolveComponents, type PlannedComponent } from './build-plan.js';
 import { imageFolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
-import { diskFromLayers, type MachineDisk } from './machine-disk.js';
+import { diskFromLayers, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { distributeMachineImage, type MachineDistribution } from './machine-distribution.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from './parent-image.js';
@@ -67,6 +67,23 @@ export async function parentDisk(services: BuildServices, machine: MachineServic
     await services.store.updateResource(parent.image.arn, (current) => ({ ...current.data, machine: { ...machineOutputOf(current), disk } }));
   }
   return disk;
+}
+
+/**
+ * The parent's root filesystem for an ns build: a machine image a vm build made has only its disk, so its root
+ * partition is read into a layer once and remembered on its image record.
+ */
+async function parentRootfs(services: BuildServices, machine: MachineServices, parent: MachineParent, folder: string, signal: AbortSignal, log: (text: string) => void): Promise<ContainerImageRef> {
+  if (!parent.disk) throw new KilnError('Internal', `parentImage ${parent.plan.resolved} has neither a disk nor a root filesystem`);
+  log(`reading the root filesystem of ${parent.plan.resolved} from its disk (first ns build on it)\n`);
+  const t0 = Date.now();
+  const created = Date.parse(String(parent.image?.data.dateCreated ?? '')) || 0;
+  const rootfs = await rootfsFromDisk(await machine.disks.require(parent.disk.digest), services.blobs, path.join(machine.workRoot, `${folder}-parent-rootfs`), Math.floor(created / 1000), signal);
+  log(`root filesystem ${rootfs.manifestDigest} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (parent.image) {
+    await services.store.updateResource(parent.image.arn, (current) => ({ ...current.data, machine: { ...machineOutputOf(current), rootfs } }));
+  }
+  return rootfs;
 }
 
 function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
@@ -121,9 +138,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
         image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
         if (wanted.driver === 'ns') {
-          if (!parent.rootfs) {
-            throw new KilnError('InvalidArgument', `parentImage ${parent.plan.resolved} was built on a vm instance and has only a disk; build on it with a vm.* instance type`);
-          }
+          if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
           const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
           nsInstance = await holder.launch({ layers, resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB }, network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
           log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);

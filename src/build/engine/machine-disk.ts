@@ -7,7 +7,11 @@ import { execFile } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { assembleDisk, DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
+import { assembleDisk, DEFAULT_ROOT_PART_UUID, ROOT_TYPE } from '../../artifacts/disk/assemble.js';
+import type { BlobStore } from '../../artifacts/blob-store.js';
+import { importBaseRootfs } from '../../artifacts/oci/base-rootfs.js';
+import { MEDIA_TYPE_MANIFEST, writeImage } from '../../artifacts/oci/image.js';
+import type { ContainerImageRef } from './image-record.js';
 import type { DiskStore, StoredDisk } from '../../artifacts/disk/disk-store.js';
 import { KilnError } from '../../domain/errors.js';
 import { mountsUnder, umountLazy } from '../../drivers/ns/host-mounts.js';
@@ -87,6 +91,38 @@ export async function diskFromLayers(options: DiskFromLayersOptions): Promise<{ 
       disk: { ...stored, format: 'raw', rootPartUuid: assembled.rootPartUuid, kernelVersion: assembled.kernelVersion },
       packages: installedPackages(dpkg),
     };
+  } finally {
+    for (const point of mountsUnder(path.resolve(workDir))) await umountLazy(point);
+    await fsp.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The byte range of a disk's Linux root partition, from its GPT (sfdisk --json). */
+export async function rootPartitionOf(disk: string, signal?: AbortSignal): Promise<{ offset: number; size: number }> {
+  const { stdout } = await run('sfdisk', ['--json', disk], { signal, maxBuffer: 1024 * 1024 });
+  const table = (JSON.parse(stdout) as { partitiontable: { sectorsize?: number; partitions?: { start: number; size: number; type: string }[] } }).partitiontable;
+  const root = table.partitions?.find((p) => p.type.toUpperCase() === ROOT_TYPE);
+  if (!root) throw new KilnError('InvalidArgument', `the disk ${disk} has no Linux root partition (type ${ROOT_TYPE})`);
+  const sector = table.sectorsize ?? 512;
+  return { offset: root.start * sector, size: root.size * sector };
+}
+
+/**
+ * The root filesystem of a disk as a one-layer OCI image, for ns builds on a machine image that a vm build made:
+ * the root partition is mounted read-only through a loop device at its offset (autoclear: unmounting frees the
+ * device) under `workDir`, stored as a layer (times clamped to `sourceDateEpoch`), and unmounted.
+ */
+export async function rootfsFromDisk(disk: string, blobs: BlobStore, workDir: string, sourceDateEpoch: number, signal?: AbortSignal): Promise<ContainerImageRef> {
+  const part = await rootPartitionOf(disk, signal);
+  await fsp.rm(workDir, { recursive: true, force: true });
+  const mnt = path.join(workDir, 'root');
+  await fsp.mkdir(mnt, { recursive: true, mode: 0o700 });
+  try {
+    await run('mount', ['-t', 'ext4', '-o', `ro,noload,loop,offset=${part.offset},sizelimit=${part.size}`, disk, mnt], { signal });
+    const layer = await importBaseRootfs(blobs, { dir: mnt }, { sourceDateEpoch, compression: 'zstd', exclude: (p) => p.startsWith('lost+found'), ...(signal ? { signal } : {}) });
+    const created = new Date(sourceDateEpoch * 1000).toISOString();
+    const image = await writeImage(blobs, { layers: [layer], config: {}, history: [{ created, created_by: 'kiln: root filesystem of a machine image disk', comment: 'kiln' }], created });
+    return { manifestDigest: image.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: image.configDigest };
   } finally {
     for (const point of mountsUnder(path.resolve(workDir))) await umountLazy(point);
     await fsp.rm(workDir, { recursive: true, force: true });

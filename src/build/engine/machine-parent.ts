@@ -56,7 +56,9 @@ export async function resolveMachineRef(store: Store, who: Requester, requested:
     if (!mi) throw new KilnError('InvalidArgument', `${field} ${requested} is not a machine image that account ${who.accountId} may launch in ${who.region}`);
     const data = machineImageData(mi);
     const source = await store.getResource(data.sourceImageArn);
-    return { plan: { requested, resolved: requested, manifestDigest: data.rootfs?.manifestDigest ?? data.disk.digest, source: 'image' }, image: source, rootfs: data.rootfs, disk: data.disk };
+    // A root filesystem read later from the disk of a vm-built image is remembered on its image build.
+    const rootfs = data.rootfs ?? (source ? machineOutputOf(source).rootfs : undefined);
+    return { plan: { requested, resolved: requested, manifestDigest: rootfs?.manifestDigest ?? data.disk.digest, source: 'image' }, image: source, rootfs, disk: data.disk };
   }
   throw new KilnError('InvalidArgument', `${field} ${requested}: Kiln builds machine images from Kiln image ARNs (…:image/<name>/x.x.x) and machine image ids (ami-…); SSM parameters are not available locally`);
 }
