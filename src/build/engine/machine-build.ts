@@ -6,6 +6,7 @@
  * that does not boot fails the image with the serial console's tail. DISTRIBUTION: machine images registered
  * per region and account with their launch permissions, and exports.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as fsp from 'node:fs/promises';
 import { writeImage } from '../../artifacts/oci/image.js';
@@ -86,8 +87,9 @@ async function parentRootfs(services: BuildServices, machine: MachineServices, p
   return rootfs;
 }
 
+/** A VM's folder: short, because the guest agent's socket path inside it must fit a unix socket (107 bytes). */
 function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
-  return path.join(machine.workRoot, `vm-${imageFolder(image)}-${role}`);
+  return path.join(machine.workRoot, `vm-${createHash('sha256').update(image.arn).digest('hex').slice(0, 12)}-${role}`);
 }
 
 /** Boots a VM for a build or test stage; the holder owns it from the moment it answers. */
@@ -169,7 +171,9 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         } else {
           const status = await vm!.getFile('/var/lib/dpkg/status').catch(() => Buffer.from(''));
           const down = await vm!.shutdown(signal);
-          log(`guest powered off ${down.clean ? 'cleanly' : 'after a timeout (killed)'} in ${(down.ms / 1000).toFixed(1)} s\n`);
+          // A guest killed mid-write leaves a disk nobody should boot: fail rather than store it.
+          if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
+          log(`guest powered off cleanly in ${(down.ms / 1000).toFixed(1)} s\n`);
           const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
           await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), raw], { signal });
           const stored = await machine.disks.adopt(raw, signal);
