@@ -13,8 +13,6 @@ import { isDiskFormat } from '../artifacts/disk/convert.js';
 import { DEFAULT_LISTEN } from './server-defaults.js';
 import { cliAction, CliError, kilnFetch, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
 
-
-
 /** Adds `kiln images` to the CLI. */
 export function registerImageCommands(program: Command): void {
   const images = program.command('images').description('machine images (AMIs): list and export');

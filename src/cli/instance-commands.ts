@@ -19,7 +19,6 @@ interface KeptInstance {
   consoleLog?: string;
 }
 
-
 async function listKept(opts: ServerTargetOptions): Promise<KeptInstance[]> {
   const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/instances' });
   if (status !== 200) throw routeError(status, body, 'listing kept instances');
@@ -60,7 +59,6 @@ function enter(hostPid: number, argv: string[]): Promise<number> {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
 }
-
 
 /** Adds `kiln instances` to the CLI. */
 export function registerInstanceCommands(program: Command): void {
