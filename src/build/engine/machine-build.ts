@@ -19,11 +19,11 @@ import type { DriverInstance, NetworkMode } from '../../drivers/driver.js';
 import { launchVm } from '../../drivers/vm/vm-launch.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
-import { installedPackages, type InstalledPackage } from '../bases/dpkg-status.js';
+import type { InstalledPackage } from '../bases/dpkg-status.js';
 import { resolveComponents, type PlannedComponent } from './build-plan.js';
 import { imageFolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
-import { diskFromLayers, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
+import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { distributeMachineImage, type MachineDistribution } from './machine-distribution.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from './parent-image.js';
@@ -169,17 +169,17 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
           const made = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
           output = { disk: made.disk, rootfs, packages: made.packages };
         } else {
-          const status = await vm!.getFile('/var/lib/dpkg/status').catch(() => Buffer.from(''));
           const down = await vm!.shutdown(signal);
           // A guest killed mid-write leaves a disk nobody should boot: fail rather than store it.
           if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
           log(`guest powered off cleanly in ${(down.ms / 1000).toFixed(1)} s\n`);
           const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
           await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), raw], { signal });
-          const stored = await machine.disks.adopt(raw, signal);
-          const parentDiskInfo = parent.disk ?? (await parentDisk(services, machine, parent, imageFolder(image), signal, log));
-          output = { disk: { ...stored, format: 'raw', rootPartUuid: parentDiskInfo.rootPartUuid, kernelVersion: parentDiskInfo.kernelVersion }, packages: installedPackages(status.toString('utf8')) };
-          log(`disk stored as ${stored.digest}\n`);
+          // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
+          // blockDeviceMappings applies as in an ns build.
+          const sizeMiB = rootVolumeMiB(image);
+          output = await reassembleDisk(raw, { disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+          await fsp.rm(raw, { force: true });
         }
         return { imageId: output.disk.digest };
       });

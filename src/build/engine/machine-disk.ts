@@ -108,23 +108,41 @@ export async function rootPartitionOf(disk: string, signal?: AbortSignal): Promi
 }
 
 /**
- * The root filesystem of a disk as a one-layer OCI image, for ns builds on a machine image that a vm build made:
- * the root partition is mounted read-only through a loop device at its offset (autoclear: unmounting frees the
- * device) under `workDir`, stored as a layer (times clamped to `sourceDateEpoch`), and unmounted.
+ * Runs `fn` with the root partition of `disk` mounted read-only at `<mountDir>/root` through a loop device at its
+ * offset (autoclear: the unmount frees the device); unmounts and removes `mountDir` afterwards, on failure too.
+ * `mountDir` lies under the engine's work folder, which the start-up sweep unmounts after a crash.
  */
-export async function rootfsFromDisk(disk: string, blobs: BlobStore, workDir: string, sourceDateEpoch: number, signal?: AbortSignal): Promise<ContainerImageRef> {
+async function withRootPartition<T>(disk: string, mountDir: string, signal: AbortSignal | undefined, fn: (root: string) => Promise<T>): Promise<T> {
   const part = await rootPartitionOf(disk, signal);
-  await fsp.rm(workDir, { recursive: true, force: true });
-  const mnt = path.join(workDir, 'root');
+  await fsp.rm(mountDir, { recursive: true, force: true });
+  const mnt = path.join(mountDir, 'root');
   await fsp.mkdir(mnt, { recursive: true, mode: 0o700 });
   try {
     await run('mount', ['-t', 'ext4', '-o', `ro,noload,loop,offset=${part.offset},sizelimit=${part.size}`, disk, mnt], { signal });
-    const layer = await importBaseRootfs(blobs, { dir: mnt }, { sourceDateEpoch, compression: 'zstd', exclude: (p) => p.startsWith('lost+found'), ...(signal ? { signal } : {}) });
+    return await fn(mnt);
+  } finally {
+    for (const point of mountsUnder(path.resolve(mountDir))) await umountLazy(point);
+    await fsp.rm(mountDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The root filesystem of a disk as a one-layer OCI image, for ns builds on a machine image that a vm build made
+ * (times clamped to `sourceDateEpoch`).
+ */
+export function rootfsFromDisk(disk: string, blobs: BlobStore, workDir: string, sourceDateEpoch: number, signal?: AbortSignal): Promise<ContainerImageRef> {
+  return withRootPartition(disk, workDir, signal, async (root) => {
+    const layer = await importBaseRootfs(blobs, { dir: root }, { sourceDateEpoch, compression: 'zstd', exclude: (p) => p.startsWith('lost+found'), ...(signal ? { signal } : {}) });
     const created = new Date(sourceDateEpoch * 1000).toISOString();
     const image = await writeImage(blobs, { layers: [layer], config: {}, history: [{ created, created_by: 'kiln: root filesystem of a machine image disk', comment: 'kiln' }], created });
     return { manifestDigest: image.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: image.configDigest };
-  } finally {
-    for (const point of mountsUnder(path.resolve(workDir))) await umountLazy(point);
-    await fsp.rm(workDir, { recursive: true, force: true });
-  }
+  });
+}
+
+/**
+ * A new disk assembled from the root filesystem of `disk` (what a vm build leaves): the boot files on the ESP
+ * then match the kernel the build installed, and the size is the one asked for. `disk` is left as it is.
+ */
+export function reassembleDisk(disk: string, options: Omit<DiskFromLayersOptions, 'layers'>): Promise<{ disk: MachineDisk; packages: InstalledPackage[] }> {
+  return withRootPartition(disk, `${options.workDir}-source`, options.signal, (root) => diskFromLayers({ ...options, layers: [root] }));
 }

@@ -67,6 +67,24 @@ test('the disk store: a disk moves in under its sha256, stays sparse, and is sto
   await assert.rejects(disks.require(`sha256:${'0'.repeat(64)}`), /not in the disk store/);
 });
 
+test('disk hashes: equal bytes give equal digests whether zeros are holes or written; any byte changes it', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kiln-hash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const size = 9 * 1024 * 1024 + 17;
+  const sparse = path.join(dir, 'sparse');
+  writeFileSync(sparse, 'head');
+  await import('node:fs/promises').then((fsp) => fsp.truncate(sparse, size));
+  const dense = Buffer.alloc(size);
+  dense.write('head');
+  writeFileSync(path.join(dir, 'dense'), dense);
+  dense[5 * 1024 * 1024] = 1;
+  writeFileSync(path.join(dir, 'changed'), dense);
+  const [a, b, c] = await Promise.all(['sparse', 'dense', 'changed'].map((n) => hashFile(path.join(dir, n))));
+  assert.match(a!, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(a, b);
+  assert.notEqual(a, c);
+});
+
 test('machine images: ami- ids, unique names per account and region, launch permissions by account and group all', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-amis-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
