@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'node:test';
 import { actionModules } from '../actions/registry.js';
 import { execLocal, LocalInstance } from '../instance/local.js';
 import { scratchDir } from '../../../test/helpers/action-context.js';
 import { readJson, runText, stepsOf } from '../../../test/helpers/toe.js';
+import type { Instance } from '../instance/instance.js';
 import type { DetailedOutput } from './results.js';
 import { runDocuments } from './run.js';
 
@@ -86,6 +87,30 @@ test('exit code 194 re-runs the same step after a simulated reboot, keeping stat
   assert.match(r.output, /asked for a reboot \(exit code 194\)/);
   assert.match(r.output, /simulating the reboot/);
   assert.equal(JSON.parse(stepsOf(r.detailed)['build.NeedsReboot']!.outputs).stdout, 'after');
+});
+
+test('after a real reboot that empties /tmp, the step runs again with its scratch folder made anew', async (t) => {
+  // A machine whose boot cleans /tmp, as Debian's does: the runner's scripts folder is gone after the reboot.
+  const local = new LocalInstance();
+  let reboots = 0;
+  const instance: Instance = {
+    id: 'rebooting',
+    platform: 'linux',
+    canReboot: true,
+    fs: local.fs,
+    exec: (argv, options) => local.exec(argv, options),
+    putFile: (p, data, mode) => local.putFile(p, data, mode),
+    getFile: (p) => local.getFile(p),
+    reboot: async () => {
+      reboots++;
+      for (const name of await readdir('/tmp')) if (name.startsWith('kiln-toe-reboot-')) await rm(join('/tmp', name), { recursive: true, force: true });
+    },
+  };
+  const r = await runText(t, `${header}  - name: build\n    steps:\n      - name: NeedsReboot\n        action: ExecuteBash\n        inputs:\n          commands:\n            - 'if [ ! -f rebooted ]; then touch rebooted; exit 194; fi'\n            - echo after the reboot\n`, { instance, executionId: 'reboot-1' });
+  assert.equal(r.summary.status, 'Success', r.output);
+  assert.equal(reboots, 1);
+  assert.match(r.output, /Rebooting instance/);
+  assert.match(r.output, /after the reboot/);
 });
 
 test('a step that always asks for a reboot fails instead of looping forever', async (t) => {

@@ -445,6 +445,9 @@ class Execution {
     if (this.options.instance.canReboot) {
       this.say(`Rebooting instance ${this.options.instance.id}`);
       await this.options.instance.reboot(this.signal);
+      // A boot empties /tmp (systemd-tmpfiles on Debian), where the scratch folder lives.
+      await this.options.instance.fs.mkdir(this.workDir, { recursive: true, mode: 0o700 });
+      if (this.options.workingDirectory) await this.options.instance.fs.mkdir(this.options.workingDirectory, { recursive: true });
     } else {
       this.say(`Instance ${this.options.instance.id} cannot reboot; simulating the reboot${stepDone ? '' : ' and running the step again'}`);
     }
