@@ -86,6 +86,20 @@ async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void>
   });
 }
 
+/** Named timings for a test's diagnostics. */
+function stopwatch(): { ms: Record<string, number>; timed: <T>(name: string, fn: () => Promise<T>) => Promise<T> } {
+  const ms: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const start = Date.now();
+    try {
+      return await fn();
+    } finally {
+      ms[name] = Date.now() - start;
+    }
+  };
+  return { ms, timed };
+}
+
 const skipImage = await whyNotImage();
 let diskPromise: Promise<string> | undefined;
 
@@ -119,15 +133,7 @@ after(() => {
 
 test('a VM driven through qemu-ga: exec, files, fs, reboot, the AWSTOE runner, shutdown into an overlay', { skip: skipImage, timeout: 25 * 60_000 }, async (t) => {
   const signal = AbortSignal.timeout(24 * 60_000);
-  const ms: Record<string, number> = {};
-  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const start = Date.now();
-    try {
-      return await fn();
-    } finally {
-      ms[name] = Date.now() - start;
-    }
-  };
+  const { ms, timed } = stopwatch();
 
   const disk = await testDisk(signal, timed);
   const diskBefore = fs.statSync(disk);
@@ -295,15 +301,7 @@ phases:
 
 test('the disk boots with its own bootloader under OVMF (systemd-boot) and SeaBIOS (GRUB), unchanged, and converts to qcow2', { skip: skipImage, timeout: 25 * 60_000 }, async (t) => {
   const signal = AbortSignal.timeout(24 * 60_000);
-  const ms: Record<string, number> = {};
-  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const start = Date.now();
-    try {
-      return await fn();
-    } finally {
-      ms[name] = Date.now() - start;
-    }
-  };
+  const { ms, timed } = stopwatch();
   const disk = await testDisk(signal, timed);
   const before = fs.statSync(disk);
   const accel = detectAccel();
