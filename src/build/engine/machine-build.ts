@@ -9,19 +9,17 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as fsp from 'node:fs/promises';
-import { writeImage } from '../../artifacts/oci/image.js';
+import { MEDIA_TYPE_MANIFEST, writeImage } from '../../artifacts/oci/image.js';
 import { writeLayer } from '../../artifacts/oci/layer.js';
-import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
 import { KilnError } from '../../domain/errors.js';
-import { resolveInstanceType } from '../../domain/instance-types.js';
-import type { DriverInstance, NetworkMode } from '../../drivers/driver.js';
+import type { DriverInstance } from '../../drivers/driver.js';
 import { launchVm } from '../../drivers/vm/vm-launch.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
 import { resolveComponents, type PlannedComponent } from './build-plan.js';
-import { imageFolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
+import { imageFolder, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { distributeMachineImage, type MachineDistribution } from './machine-distribution.js';
@@ -36,17 +34,6 @@ type Obj = Record<string, unknown>;
 function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
   const [kind, name] = { BUILD: ['build', 'build-image'], TEST: ['test', 'test-image'], DISTRIBUTION: ['distribution', 'distribute-image'] }[stage];
   return `arn:aws:imagebuilder:${region}:aws:workflow/${kind}/${name}/1.0.0/1`;
-}
-
-/** The instance an image recipe's infrastructure configuration asks for. */
-export function machineInstanceOf(image: ResourceRecord): { driver: 'ns' | 'vm'; vcpus: number; memoryMiB: number; network: NetworkMode; type: string } {
-  const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
-  const types = Array.isArray(infra.instanceTypes) ? (infra.instanceTypes as string[]) : [];
-  const requested = types[0] ?? 'ns.medium';
-  const type = resolveInstanceType(requested);
-  if (!type) throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} is not an instance type Kiln knows`);
-  const network: NetworkMode = infra.subnetId === 'none' ? 'none' : 'nat';
-  return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name };
 }
 
 /** The root volume size a recipe asks for (blockDeviceMappings' ebs.volumeSize in GiB), in MiB. */
@@ -94,7 +81,7 @@ function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string
 
 /** Boots a VM for a build or test stage; the holder owns it from the moment it answers. */
 async function bootVm(machine: MachineServices, image: ResourceRecord, role: 'build' | 'test', disk: string, overlay: string | undefined, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
-  const wanted = machineInstanceOf(image);
+  const wanted = requestedInstance(image);
   const vm = await launchVm({
     name: `${role}-${image.build}`,
     disk,
@@ -121,7 +108,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   let image = await advance(store, initial.arn, 'CREATING');
   const recipe = recipeOf(image);
   const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
-  const wanted = machineInstanceOf(image);
+  const wanted = requestedInstance(image);
   let components: PlannedComponent[] = [];
   let output: { disk: MachineDisk; rootfs?: ContainerImageRef; packages: InstalledPackage[] } | undefined;
   const created = new Date().toISOString();

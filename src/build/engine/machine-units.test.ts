@@ -6,7 +6,8 @@ import path from 'node:path';
 import { DiskStore, hashFile } from '../../artifacts/disk/disk-store.js';
 import { openStore } from '../../cli/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
-import { machineInstanceOf, rootVolumeMiB } from './machine-build.js';
+import { requestedInstance } from './container-build.js';
+import { rootVolumeMiB } from './machine-build.js';
 import { defaultDiskMiB, type MachineDisk } from './machine-disk.js';
 import { renderNameTemplate } from './machine-distribution.js';
 import { findMachineImage, isAmiId, listUsableMachineImages, machineImageData, newAmiId, registerMachineImage } from './machine-images.js';
@@ -30,10 +31,10 @@ test('disk sizes: content with room to grow, at least 2 GiB, in steps of 256 MiB
 });
 
 test('instance types and root volume: ns by default, vm.* types boot, EC2 types map; volumeSize in GiB', () => {
-  assert.deepEqual(machineInstanceOf(image({ infrastructureConfiguration: {} })), { driver: 'ns', vcpus: 2, memoryMiB: 4096, network: 'nat', type: 'ns.medium' });
-  assert.equal(machineInstanceOf(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).driver, 'vm');
-  assert.equal(machineInstanceOf(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).network, 'none');
-  assert.throws(() => machineInstanceOf(image({ infrastructureConfiguration: { instanceTypes: ['zz.nothing'] } })), /instanceTypes\[0\] zz\.nothing/);
+  assert.deepEqual(requestedInstance(image({ infrastructureConfiguration: {} })), { driver: 'ns', vcpus: 2, memoryMiB: 4096, network: 'nat', type: 'ns.medium' });
+  assert.equal(requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).driver, 'vm');
+  assert.equal(requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).network, 'none');
+  assert.throws(() => requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['zz.nothing'] } })), /instanceTypes\[0\] zz\.nothing/);
   assert.equal(rootVolumeMiB(image({ imageRecipe: { blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 8 } }] } })), 8192);
   assert.equal(rootVolumeMiB(image({ imageRecipe: { blockDeviceMappings: [{ deviceName: '/dev/sdb', ebs: { volumeSize: 20 } }, { deviceName: '/dev/sda1', ebs: { volumeSize: 4 } }] } })), 4096);
   assert.equal(rootVolumeMiB(image({ imageRecipe: {} })), undefined);
