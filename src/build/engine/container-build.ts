@@ -71,7 +71,7 @@ export function imageFolder(image: ResourceRecord): string {
 }
 
 /** The instance an infrastructure configuration asks for: its first instance type (ns.medium when none), and its network. */
-export function requestedInstance(image: ResourceRecord): { driver: 'ns' | 'vm'; vcpus: number; memoryMiB: number; network: NetworkMode; type: string } {
+export function requestedInstance(image: ResourceRecord): { driver: 'ns' | 'vm'; vcpus: number; memoryMiB: number; network: NetworkMode; type: string; requested: string } {
   const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
   const types = Array.isArray(infra.instanceTypes) ? (infra.instanceTypes as string[]) : [];
   const requested = types[0] ?? 'ns.medium';
@@ -79,14 +79,14 @@ export function requestedInstance(image: ResourceRecord): { driver: 'ns' | 'vm';
   if (!type) throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} is not an instance type Kiln knows`);
   // Kiln's network choice: a subnet named "none" is an instance without a network, as an isolated subnet is.
   const network: NetworkMode = infra.subnetId === 'none' ? 'none' : 'nat';
-  return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name };
+  return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name, requested };
 }
 
 /** The launch of a container build's instance: ns types only. */
 export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
   const wanted = requestedInstance(image);
   if (wanted.driver !== 'ns') {
-    throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.type} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
+    throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.requested} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
   }
   return { layers, resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB }, network: wanted.network, hostname: `${role}-${image.build}`, scratchRoot };
 }

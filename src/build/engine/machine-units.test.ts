@@ -31,7 +31,7 @@ test('disk sizes: content with room to grow, at least 2 GiB, in steps of 256 MiB
 });
 
 test('instance types and root volume: ns by default, vm.* types boot, EC2 types map; volumeSize in GiB', () => {
-  assert.deepEqual(requestedInstance(image({ infrastructureConfiguration: {} })), { driver: 'ns', vcpus: 2, memoryMiB: 4096, network: 'nat', type: 'ns.medium' });
+  assert.deepEqual(requestedInstance(image({ infrastructureConfiguration: {} })), { driver: 'ns', vcpus: 2, memoryMiB: 4096, network: 'nat', type: 'ns.medium', requested: 'ns.medium' });
   assert.equal(requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).driver, 'vm');
   assert.equal(requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['vm.small'], subnetId: 'none' } })).network, 'none');
   assert.throws(() => requestedInstance(image({ infrastructureConfiguration: { instanceTypes: ['zz.nothing'] } })), /instanceTypes\[0\] zz\.nothing/);
