@@ -11,13 +11,11 @@ import type { KeptInstanceInfo, KeptInstances } from '../build/engine/kept-insta
 import type { LaunchRequest } from '../build/engine/instance-launcher.js';
 import type { Store } from '../store/store.js';
 import { awsError, errorBody, toAwsError, type AwsError } from './errors.js';
-import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
-export interface InstanceRouteDeps {
+export interface InstanceRouteDeps extends SignedRouteAuth {
   kept: KeptInstances;
   store: Store;
-  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
-  regions: ReadonlySet<string>;
   /** Boots a machine image; absent when this Kiln runs no builds. */
   launch?: (request: LaunchRequest, signal: AbortSignal) => Promise<KeptInstanceInfo>;
 }
@@ -30,13 +28,7 @@ function send(reply: FastifyReply, err: AwsError): FastifyReply {
 }
 
 async function caller(req: FastifyRequest, deps: InstanceRouteDeps): Promise<{ accountId: string; admin: boolean; region: string }> {
-  const url = req.raw.url ?? '/';
-  const q = url.indexOf('?');
-  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const who = await verifySigV4(
-    { method: req.method, rawPath: q < 0 ? url : url.slice(0, q), query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), headers: req.headers, body },
-    { lookup: deps.lookupKey, regions: deps.regions },
-  );
+  const who = await signedCaller(req, deps);
   const account = await deps.store.getAccount(who.accountId);
   return { accountId: who.accountId, admin: account?.admin === true, region: who.region };
 }

@@ -10,16 +10,14 @@ import { readableImage, readableStep } from '../service/workflow-executions.js';
 import type { RequestContext } from '../service/types.js';
 import type { Store } from '../store/store.js';
 import { errorBody, toAwsError } from './errors.js';
-import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export const LOGS_PATH = '/kiln/logs';
 
-export interface LogRouteOptions {
+export interface LogRouteOptions extends SignedRouteAuth {
   store: Store;
   /** The folder the ExecutionRecorder writes step logs under. */
   logsRoot: string;
-  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
-  regions: ReadonlySet<string>;
 }
 
 /** The body of a successful answer. */
@@ -56,8 +54,7 @@ export function registerLogRoutes(app: FastifyInstance, options: LogRouteOptions
     const url = req.raw.url ?? '/';
     const q = url.indexOf('?');
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const caller = await verifySigV4({ method: req.method, rawPath: q < 0 ? url : url.slice(0, q), query, headers: req.headers, body }, { lookup: options.lookupKey, regions: options.regions });
+    const caller = await signedCaller(req, options);
     const ctx: RequestContext = { operation: 'GetStepLog', accountId: caller.accountId, region: caller.region, requestId: req.id };
     const image = await readableImage(store, ctx, required(query, 'imageBuildVersionArn'));
     const step = await readableStep(store, ctx, required(query, 'stepExecutionId'));

@@ -5,16 +5,14 @@
  * like the API; a machine image the caller may not launch is reported as not found.
  */
 import { createReadStream } from 'node:fs';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { isDiskFormat, type DiskFormat } from '../artifacts/disk/convert.js';
 import { awsError, errorBody, toAwsError, type AwsError } from './errors.js';
-import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
-export interface MachineImageRouteDeps {
+export interface MachineImageRouteDeps extends SignedRouteAuth {
   store: Store;
-  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
-  regions: ReadonlySet<string>;
   /** The machine images an account may launch in a region. */
   list: (accountId: string, region: string) => Promise<ResourceRecord[]>;
   /** Writes `image` as `format` to a temporary file; `release` removes it. */
@@ -25,20 +23,10 @@ function send(reply: FastifyReply, err: AwsError): FastifyReply {
   return reply.code(err.status).header('x-amzn-ErrorType', err.code).type('application/json').send(errorBody(err));
 }
 
-async function caller(req: FastifyRequest, deps: MachineImageRouteDeps): Promise<{ accountId: string; region: string }> {
-  const url = req.raw.url ?? '/';
-  const q = url.indexOf('?');
-  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  return verifySigV4(
-    { method: req.method, rawPath: q < 0 ? url : url.slice(0, q), query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), headers: req.headers, body },
-    { lookup: deps.lookupKey, regions: deps.regions },
-  );
-}
-
 export function registerMachineImageRoutes(app: FastifyInstance, deps: MachineImageRouteDeps): void {
   app.get('/kiln/machine-images', async (req, reply) => {
     try {
-      const who = await caller(req, deps);
+      const who = await signedCaller(req, deps);
       const images = (await deps.list(who.accountId, who.region)).map((r) => {
         const d = r.data as Record<string, unknown>;
         return { imageId: d.amiId, name: d.name, description: d.description, ownerId: r.accountId, creationDate: d.creationDate, sourceImageArn: d.sourceImageArn, tags: d.tags, launchPermission: d.launchPermission, diskSizeBytes: (d.disk as { sizeBytes?: number } | undefined)?.sizeBytes };
@@ -50,7 +38,7 @@ export function registerMachineImageRoutes(app: FastifyInstance, deps: MachineIm
   });
   app.get<{ Querystring: { image?: string; format?: string } }>('/kiln/machine-images/export', async (req, reply) => {
     try {
-      const who = await caller(req, deps);
+      const who = await signedCaller(req, deps);
       const { image, format = 'qcow2' } = req.query;
       if (!image) throw awsError('InvalidParameterException', 'image: give a machine image id (ami-…) or an image ARN.');
       if (!isDiskFormat(format)) throw awsError('InvalidParameterException', `format: must be qcow2, raw, vmdk or vhd, got ${format}.`);

@@ -29,6 +29,8 @@ import { registerLogRoutes } from '../api/logs-route.js';
 import { registerInstanceRoutes } from '../api/instances-route.js';
 import { ExecutionRecorder } from '../build/execution-records.js';
 import { BuildWorker } from '../build/engine/build-worker.js';
+import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
+import { systemClock, type Clock } from '../pipelines/clock.js';
 import type { BuildServices } from '../build/engine/container-build.js';
 import { KeptInstances } from '../build/engine/kept-instances.js';
 import { ManagedBases, registerManagedBases } from '../build/engine/managed-bases.js';
@@ -43,6 +45,8 @@ import type { OperationHandler } from '../service/types.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
+import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
+import { parentTagResolver } from '../pipelines/parent-tags.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -53,6 +57,8 @@ export interface BuildEngine {
   wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
   /** Recovers from an earlier process and starts leasing build jobs. */
   startWorker(): Promise<void>;
+  /** What a parent image's registry reference points at now (for the scheduler's start condition). */
+  resolveParentTag: ParentTagResolver;
   /** Stops the worker (running builds end FAILED "interrupted") and releases kept instances. */
   stop(): Promise<void>;
 }
@@ -88,7 +94,7 @@ async function exportMachineDisk(services: BuildServices, who: { accountId: stri
 }
 
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
-export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string }): Promise<BuildEngine> {
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
   const dir = (name: string) => {
     const p = path.join(dataDir, name);
@@ -114,7 +120,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
     recorder: new ExecutionRecorder(store, logsRoot),
-    distributor: new RegistryDistributor(glue),
+    distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
     kept: new KeptInstances(),
     modules: actionModules(),
     layerCompression: config.layerCompression,
@@ -131,8 +137,10 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     },
   };
   let worker: BuildWorker | undefined;
+  let lifecycle: LifecycleRunner | undefined;
   return {
     services,
+    resolveParentTag: parentTagResolver(glue),
     get worker() {
       return worker;
     },
@@ -150,7 +158,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     },
     wakeOnQueued(handlers) {
       const out = { ...handlers };
-      for (const op of ['CreateImage', 'StartImagePipelineExecution']) {
+      for (const op of ['CreateImage', 'StartImagePipelineExecution', 'RetryImage', 'DistributeImage']) {
         const handler = handlers[op];
         if (!handler) continue;
         out[op] = async (input, ctx) => {
@@ -168,8 +176,11 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
       await worker.start();
+      // Lifecycle policies run daily and StartResourceStateUpdate executions when due; deletions free blobs.
+      lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, log: (text) => process.stderr.write(`kiln: ${text}`) });
     },
     async stop() {
+      await lifecycle?.stop();
       await worker?.stop();
       await services.kept.releaseAll();
     },

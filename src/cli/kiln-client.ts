@@ -88,6 +88,8 @@ export interface KilnRouteRequest {
   query?: Record<string, string>;
   /** Sent as JSON (POST). */
   body?: unknown;
+  /** Extra headers, sent unsigned (e.g. Last-Event-ID on a stream). */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -106,7 +108,7 @@ export async function kilnFetch(target: { endpoint: string; region: string; cred
   const signed = await signer.sign(unsigned);
   const url = new URL(`${prefix}${request.path}`, base);
   url.search = new URLSearchParams(query).toString();
-  const sent = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host'));
+  const sent = { ...Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host')), ...request.headers };
   return fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }), ...(request.signal ? { signal: request.signal } : {}) });
 }
 

@@ -1,11 +1,13 @@
 /**
  * `kiln logs IMAGE_BUILD_VERSION_ARN [--follow]`: an image build's workflow steps in order, each step's log
  * under a header line, read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
- * --follow it polls until the image is AVAILABLE, FAILED or CANCELLED and exits 0 only for AVAILABLE.
+ * --follow it polls until the image is AVAILABLE, FAILED or CANCELLED and exits 0 only for AVAILABLE; it also
+ * listens on the server's event stream, so a state change wakes it at once instead of at its next poll.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ImagebuilderClient, WorkflowExecutionMetadata, WorkflowStepMetadata } from '@aws-sdk/client-imagebuilder';
+import { streamImageEvents } from './events-command.js';
 import { DEFAULT_LISTEN } from './server-defaults.js';
 import { describeCliError, kilnRequest, resolveCredentials, routeError, targetDefaults, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
@@ -47,6 +49,46 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
 }
 
 const FINAL_IMAGE = new Set(['AVAILABLE', 'FAILED', 'CANCELLED']);
+
+/** A sleep that `wake()` cuts short; a wake while nobody sleeps makes the next sleep return at once. */
+class Waker {
+  private pending = false;
+  private cut: (() => void) | undefined;
+
+  wake(): void {
+    if (this.cut) this.cut();
+    else this.pending = true;
+  }
+
+  /** Waits `ms` or until woken; rejects (AbortError) when `signal` aborts. */
+  async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return;
+    }
+    const woken = new AbortController();
+    this.cut = () => woken.abort();
+    try {
+      await sleep(ms, undefined, { signal: signal ? AbortSignal.any([signal, woken.signal]) : woken.signal });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+    } finally {
+      this.cut = undefined;
+    }
+  }
+}
+
+/**
+ * Wakes `waker` on every state change of the image until `signal` aborts. Best effort: a server without the
+ * event stream, or a stream that drops, leaves the caller to its polling.
+ */
+async function wakeOnStateChanges(target: { endpoint: string; region: string; credentials: CliCredentials }, imageArn: string, waker: Waker, signal: AbortSignal): Promise<void> {
+  try {
+    for await (const _event of streamImageEvents(target, { image: imageArn, signal })) waker.wake();
+  } catch {
+    // Polling carries on alone.
+  }
+}
 const FINAL_STEP = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED']);
 
 /** What has been printed of one step. */
@@ -174,17 +216,25 @@ export async function runLogs(imageArn: string, options: LogsOptions, out: (text
       printer.end();
       return 0;
     }
-    for (;;) {
-      options.signal?.throwIfAborted();
-      // The state is read before the pass, so a final state's pass sees everything written before it.
-      const state = await imageStatus(conn, imageArn);
-      await printer.pass();
-      if (FINAL_IMAGE.has(state.status)) {
-        printer.end();
-        err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
-        return state.status === 'AVAILABLE' ? 0 : 1;
+    const waker = new Waker();
+    const events = new AbortController();
+    const watching = wakeOnStateChanges({ endpoint: options.endpoint, region: options.region, credentials }, imageArn, waker, options.signal ? AbortSignal.any([options.signal, events.signal]) : events.signal);
+    try {
+      for (;;) {
+        options.signal?.throwIfAborted();
+        // The state is read before the pass, so a final state's pass sees everything written before it.
+        const state = await imageStatus(conn, imageArn);
+        await printer.pass();
+        if (FINAL_IMAGE.has(state.status)) {
+          printer.end();
+          err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
+          return state.status === 'AVAILABLE' ? 0 : 1;
+        }
+        await waker.sleep(options.pollMs ?? 500, options.signal);
       }
-      await sleep(options.pollMs ?? 500, undefined, options.signal ? { signal: options.signal } : {});
+    } finally {
+      events.abort();
+      await watching;
     }
   } finally {
     conn.client.destroy();

@@ -2,9 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerEventsCommand } from './events-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerInstanceCommands } from './instance-commands.js';
+import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerToeCommands } from './toe-commands.js';
 
@@ -24,6 +26,8 @@ const program = new Command('kiln')
 registerServerCommands(program);
 registerToeCommands(program);
 registerLogsCommand(program);
+registerEventsCommand(program);
 registerInstanceCommands(program);
 registerImageCommands(program);
+registerPipelineCommands(program);
 await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { defaultNotificationsConfig, parseNotificationsConfig, type NotificationsConfig } from '../events/notification-config.js';
 
 /** How Kiln reaches an external OCI registry it pulls parents from or pushes images to. */
 export interface RegistryEndpoint {
@@ -16,6 +17,11 @@ export interface RegistryEndpoint {
 export interface ServerConfig {
   /** Region names requests may be signed for; the embedded default is one region, `local`. */
   regions: string[];
+  /**
+   * Each region's container registry, when it is not Kiln's built-in one: region → `host[:port]` of an entry
+   * of `registries` (pushed to with its credentials). Set by `regions: [{ name, registry }]`.
+   */
+  regionRegistries: Record<string, string>;
   /** The Debian mirror Kiln-managed bases are bootstrapped from. */
   debianMirror: string;
   /** External registries Kiln knows how to reach; any other host is tried anonymously over HTTPS. */
@@ -28,17 +34,19 @@ export interface ServerConfig {
   tls?: { certificate: string; key: string };
   /** Where s3ExportConfiguration buckets are: bucket name → local directory (objects are files under it). */
   exportBuckets: Record<string, string>;
+  /** SNS topic ARNs → webhook endpoints, and how deliveries are retried (none by default). */
+  notifications: NotificationsConfig;
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
-export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip', exportBuckets: {} };
+export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], regionRegistries: {}, debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip', exportBuckets: {}, notifications: defaultNotificationsConfig() };
 
 const REGION_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:]+\](?::\d{1,5})?$/;
 
 function defaults(): ServerConfig {
-  return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions], registries: [], exportBuckets: {} };
+  return { ...DEFAULT_CONFIG, regions: [...DEFAULT_CONFIG.regions], regionRegistries: {}, registries: [], exportBuckets: {}, notifications: defaultNotificationsConfig() };
 }
 
 function parseRegistries(value: unknown, problems: string[]): RegistryEndpoint[] {
@@ -64,6 +72,41 @@ function parseRegistries(value: unknown, problems: string[]): RegistryEndpoint[]
   return out;
 }
 
+/**
+ * `regions:` entries: a region name, or `{ name, registry? }` naming the external registry (a `registries` host)
+ * that region's container images go to. Registries are checked against `registries` once the whole file is read.
+ */
+function parseRegions(value: unknown, problems: string[]): { regions: string[]; registries: Record<string, string> } | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push('regions: must be a non-empty list of region names or {name, registry?} mappings');
+    return undefined;
+  }
+  const regions: string[] = [];
+  const registries: Record<string, string> = {};
+  const before = problems.length;
+  value.forEach((item: unknown, i) => {
+    const at = `regions[${i}]`;
+    const entry = typeof item === 'string' ? { name: item } : item;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      problems.push(`${at}: must be a region name or a mapping {name, registry?}`);
+      return;
+    }
+    const r = entry as Record<string, unknown>;
+    for (const key of Object.keys(r)) if (key !== 'name' && key !== 'registry') problems.push(`${at}.${key}: unknown setting`);
+    const name = r.name;
+    if (typeof name !== 'string' || !REGION_RE.test(name)) {
+      problems.push(`${typeof item === 'string' ? at : `${at}.name`}: must be a region name (lower-case letters, digits and -)`);
+      return;
+    }
+    if (regions.includes(name)) problems.push(`${typeof item === 'string' ? at : `${at}.name`}: region ${name} is listed twice`);
+    regions.push(name);
+    if (r.registry === undefined) return;
+    if (typeof r.registry !== 'string' || !HOST_RE.test(r.registry)) problems.push(`${at}.registry: must be host or host:port of an entry of registries`);
+    else registries[name] = r.registry;
+  });
+  return problems.length === before ? { regions, registries } : undefined;
+}
+
 /** Reads and checks a configuration file; every problem is reported with its field. */
 export function loadServerConfig(path: string | undefined): ServerConfig {
   const config = defaults();
@@ -74,10 +117,10 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${path}: the configuration must be a mapping`);
     for (const [key, value] of Object.entries(doc)) {
       if (key === 'regions') {
-        if (!Array.isArray(value) || value.length === 0 || !value.every((r) => typeof r === 'string' && REGION_RE.test(r))) {
-          problems.push('regions: must be a non-empty list of region names (lower-case letters, digits and -)');
-        } else {
-          config.regions = value as string[];
+        const parsed = parseRegions(value, problems);
+        if (parsed) {
+          config.regions = parsed.regions;
+          config.regionRegistries = parsed.registries;
         }
       } else if (key === 'debianMirror') {
         if (typeof value !== 'string' || !/^(https?|file):\/\/\S+$/.test(value)) problems.push('debianMirror: must be an http://, https:// or file:// URL');
@@ -104,6 +147,8 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
             else config.exportBuckets[bucket] = dir;
           }
         }
+      } else if (key === 'notifications') {
+        config.notifications = parseNotificationsConfig(value, problems);
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;
@@ -111,6 +156,12 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         problems.push(`${key}: unknown setting`);
       }
     }
+  }
+  const rawRegions = (doc as Record<string, unknown> | null | undefined)?.regions;
+  for (const [region, host] of Object.entries(config.regionRegistries)) {
+    if (config.registries.some((r) => r.host === host)) continue;
+    const i = Array.isArray(rawRegions) ? rawRegions.findIndex((r: unknown) => typeof r === 'object' && r !== null && (r as { name?: unknown }).name === region) : -1;
+    problems.push(`regions[${i}].registry: ${host} (region ${region}) is not the host of an entry of registries`);
   }
   if (problems.length > 0) throw new Error(`${path} is invalid:\n  ${problems.join('\n  ')}`);
   return config;

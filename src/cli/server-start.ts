@@ -1,6 +1,13 @@
 import { mkdirSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { registerEventRoutes } from '../api/events-route.js';
 import { buildApi } from '../api/server.js';
+import { ImageEventBus, observeImageStates } from '../events/image-events.js';
+import { Notifier } from '../events/notifier.js';
+import { registerPipelineRoutes } from '../api/pipeline-routes.js';
+import { systemClock, type Clock } from '../pipelines/clock.js';
+import { isTerminal } from '../pipelines/run-state.js';
+import { PipelineScheduler, trackManualRuns } from '../pipelines/scheduler.js';
 import { ensureAdmin } from '../service/accounts.js';
 import { buildHandlers } from '../service/handlers.js';
 import { SecretBox } from '../store/secret-box.js';
@@ -64,6 +71,10 @@ export interface ServeOptions {
   config?: Partial<ServerConfig>;
   /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. */
   builds?: boolean;
+  /** Whether pipelines run on their schedules (default: when builds run). */
+  scheduler?: boolean;
+  /** The time the scheduler and pipelines read; tests pass a TestClock. */
+  clock?: Clock;
   logger?: boolean;
 }
 
@@ -78,6 +89,10 @@ export interface RunningServer {
   registryHost: string;
   /** The build engine, when this server runs builds. */
   engine: BuildEngine | undefined;
+  /** Image state changes of this server (every change committed through its store), for subscribers such as the scheduler. */
+  events: ImageEventBus;
+  /** The pipeline scheduler, when this server runs one. */
+  scheduler: PipelineScheduler | undefined;
   /** Stops accepting requests, waits for the ones in flight, and closes the store. */
   close(): Promise<void>;
 }
@@ -86,7 +101,11 @@ export interface RunningServer {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const config: ServerConfig = { ...loadServerConfig(options.configPath), ...options.config };
   const { host, port } = parseListen(options.listen);
-  const store = openStore(options.dataDir);
+  const events = new ImageEventBus();
+  // Wrapped before anything else gets the store, so every image state change is published.
+  const store = observeImageStates(openStore(options.dataDir), events);
+  const notifier = new Notifier({ store, bus: events, config: config.notifications });
+  notifier.start();
   let engine: BuildEngine | undefined;
   try {
     const { account } = await ensureAdmin(store);
@@ -95,23 +114,37 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const regions = new Set(config.regions);
     const lookupKey = (id: string) => store.getAccessKeySecret(id);
     let registryHost = '';
-    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost });
+    let endpoint = '';
+    const clock = options.clock ?? systemClock;
+    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock });
+    const built = engine;
+    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`) });
+    // A run's end is applied to its pipeline as soon as it is committed; the next tick applies it otherwise.
+    events.subscribe(async (change) => {
+      if (!isTerminal(change.status)) return;
+      const image = await store.getResource(change.arn);
+      if (image) await scheduler.runEnded(image);
+    });
     const app = buildApi({
-      handlers: engine.wakeOnQueued(buildHandlers(store, { regions: config.regions })),
+      handlers: engine.wakeOnQueued(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler)),
       regions,
       lookupKey,
       logger: options.logger ?? false,
       ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
     engine.registerRoutes(app, { lookupKey, regions });
+    registerEventRoutes(app, { store, bus: events, lookupKey, regions });
+    registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
     app.get('/console/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>Kiln</title><p>The Kiln console is not built yet.</p>'));
     await app.listen({ host, port });
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     registryHost = `${hostPart}:${actualPort}`;
-    const endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
+    endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
     if (options.builds !== false) await engine.startWorker();
+    const scheduling = options.scheduler ?? options.builds !== false;
+    if (scheduling) scheduler.start();
     const running = engine;
     return {
       endpoint,
@@ -120,14 +153,19 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       regions: config.regions,
       registryHost,
       engine: options.builds === false ? undefined : running,
+      events,
+      scheduler: scheduling ? scheduler : undefined,
       close: async () => {
+        await scheduler.stop();
         await running.stop();
+        await notifier.stop();
         await app.close();
         await store.close();
       },
     };
   } catch (err) {
     await engine?.stop().catch(() => undefined);
+    await notifier.stop();
     await store.close();
     throw err;
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isKilnError } from './errors.js';
-import { IMAGE_STATUSES, canTransition, isFinal, isImageStatus, isInProgress, transition, type ImageStatus } from './image-state.js';
+import { IMAGE_STATUSES, canTransition, isFinal, isImageStatus, isInProgress, lifecycleTransition, transition, type ImageStatus } from './image-state.js';
 
 /** Every allowed move; any pair not listed here must be refused. */
 const ALLOWED: [ImageStatus, ImageStatus[]][] = [
@@ -69,4 +69,32 @@ test('transition keeps a reason only for failures and cancellations, and refuses
 test('isImageStatus accepts exactly the model enum', () => {
   for (const s of IMAGE_STATUSES) assert.ok(isImageStatus(s));
   for (const s of ['pending', 'ACTIVE', '', 3, undefined]) assert.equal(isImageStatus(s), false, String(s));
+});
+
+test('lifecycleTransition: the user guide’s lifecycle moves; AVAILABLE again only by hand', () => {
+  const targets = ['AVAILABLE', 'DEPRECATED', 'DISABLED', 'DELETED'] as const;
+  const allowed: Partial<Record<ImageStatus, string[]>> = {
+    AVAILABLE: ['DEPRECATED', 'DISABLED', 'DELETED'],
+    DEPRECATED: ['AVAILABLE', 'DISABLED', 'DELETED'],
+    DISABLED: ['AVAILABLE', 'DELETED'],
+    FAILED: ['DELETED'],
+    CANCELLED: ['DELETED'],
+  };
+  for (const from of IMAGE_STATUSES) {
+    for (const to of targets) {
+      const manual = allowed[from]?.includes(to) ?? false;
+      const ok = (byHand: boolean) => {
+        try {
+          assert.deepEqual(lifecycleTransition({ status: from, reason: 'old' }, to, byHand), { status: to });
+          return true;
+        } catch (e) {
+          assert.ok(isKilnError(e, 'InUse'), String(e));
+          return false;
+        }
+      };
+      assert.equal(ok(true), manual, `${from} -> ${to} by hand`);
+      assert.equal(ok(false), manual && to !== 'AVAILABLE', `${from} -> ${to} by a policy`);
+    }
+  }
+  assert.throws(() => lifecycleTransition({ status: 'BUILDING' }, 'DELETED', true), /its build is still under way/);
 });

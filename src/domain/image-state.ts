@@ -92,3 +92,38 @@ export function transition(from: ImageState, to: ImageStatus, reason?: string): 
   }
   return (to === 'FAILED' || to === 'CANCELLED') && reason !== undefined ? { status: to, reason } : { status: to };
 }
+
+/**
+ * RetryImage: a FAILED image goes back to DISTRIBUTING to re-run its distribution (the caller checks that its
+ * build and tests completed). Kept out of the table, so that FAILED stays final for everything else.
+ */
+export function retryDistribution(from: ImageState): ImageState {
+  if (from.status !== 'FAILED') throw new KilnError('InvalidRequest', `An image in state ${from.status} cannot be retried; only a FAILED image can.`);
+  return { status: 'DISTRIBUTING' };
+}
+
+/** The states a lifecycle action (policy rule or StartResourceStateUpdate) moves an image to. */
+export type LifecycleStatus = 'AVAILABLE' | 'DEPRECATED' | 'DISABLED' | 'DELETED';
+
+/** Where an image may go by a lifecycle action, per source state (the user guide's allowed transitions). */
+const LIFECYCLE_MOVES: Readonly<Partial<Record<ImageStatus, readonly LifecycleStatus[]>>> = {
+  AVAILABLE: ['DEPRECATED', 'DISABLED', 'DELETED'],
+  DEPRECATED: ['AVAILABLE', 'DISABLED', 'DELETED'],
+  DISABLED: ['AVAILABLE', 'DELETED'],
+  FAILED: ['DELETED'],
+  CANCELLED: ['DELETED'],
+};
+
+/**
+ * A lifecycle action's move, kept out of the build table above because it has its own rules: FAILED and
+ * CANCELLED images may still be DELETED, a DISABLED image is never DEPRECATED again, and only a manual
+ * StartResourceStateUpdate (`manual`) returns an image to AVAILABLE. InUse, naming both states, otherwise.
+ */
+export function lifecycleTransition(from: ImageState, to: LifecycleStatus, manual: boolean): ImageState {
+  const allowed = (LIFECYCLE_MOVES[from.status] ?? []).filter((s) => manual || s !== 'AVAILABLE');
+  if (!allowed.includes(to)) {
+    const why = isInProgress(from.status) ? '; its build is still under way' : allowed.length > 0 ? `; it may become ${allowed.join(', ')}` : '';
+    throw new KilnError('InUse', `An image in state ${from.status} cannot become ${to} by a lifecycle action${why}.`);
+  }
+  return { status: to };
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Issue } from './errors.js';
-import { checkLifecyclePolicy, checkPolicyDetails, checkPolicyName, checkResourceSelection } from './lifecycle-rules.js';
+import { checkLifecyclePolicy, checkPolicyDetails, checkPolicyName, checkResourceSelection, checkResourceStateUpdate } from './lifecycle-rules.js';
 
 const paths = (issues: Issue[]) => issues.map((i) => i.path);
 
@@ -100,4 +100,21 @@ test('whole policy: role, resource type, status, description; names', () => {
   assert.deepEqual(checkPolicyName('Keep Five'), []);
   assert.deepEqual(paths(checkPolicyName('x')), ['name']);
   assert.deepEqual(paths(checkPolicyName(' padded ')), ['name']);
+});
+
+test('checkResourceStateUpdate: target state, included resources per image type, exclusions, role', () => {
+  const pathsOf = (input: Record<string, unknown>, type: string) => paths(checkResourceStateUpdate(input, type));
+  assert.deepEqual(pathsOf({ state: { status: 'DEPRECATED' } }, 'AMI'), []);
+  assert.deepEqual(pathsOf({ state: { status: 'DEPRECATED' }, includeResources: { amis: true }, exclusionRules: { amis: { isPublic: true } } }, 'AMI'), []);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { containers: true } }, 'DOCKER'), []);
+  assert.deepEqual(pathsOf({ state: {} }, 'AMI'), ['state.status']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' } }, 'AMI'), ['includeResources']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { amis: false } }, 'AMI'), ['includeResources']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { containers: true } }, 'AMI'), ['includeResources.containers']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { amis: true } }, 'DOCKER'), ['includeResources.amis']);
+  assert.deepEqual(pathsOf({ state: { status: 'DISABLED' }, includeResources: { amis: true, snapshots: true } }, 'AMI'), ['includeResources.snapshots']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { snapshots: true } }, 'AMI'), ['includeResources.snapshots']);
+  assert.deepEqual(pathsOf({ state: { status: 'DELETED' }, includeResources: { containers: true }, exclusionRules: { amis: { isPublic: true } } }, 'DOCKER'), ['exclusionRules.amis']);
+  assert.deepEqual(pathsOf({ state: { status: 'AVAILABLE' }, exclusionRules: { amis: { sharedAccounts: ['12'] } } }, 'AMI'), ['exclusionRules.amis.sharedAccounts[0]']);
+  assert.deepEqual(pathsOf({ state: { status: 'AVAILABLE' }, executionRole: 'no spaces allowed' }, 'AMI'), ['executionRole']);
 });

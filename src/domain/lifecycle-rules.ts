@@ -184,3 +184,37 @@ export function checkLifecyclePolicy(input: Obj): Issue[] {
 export function checkPolicyName(value: unknown): Issue[] {
   return typeof value === 'string' && NAME_RE.test(value) ? [] : [{ path: 'name', message: 'must be 3-128 characters: letters, digits, spaces, - and _, not starting or ending with a space' }];
 }
+
+/** The states StartResourceStateUpdate moves an image to (the model's ResourceStatus). */
+export const RESOURCE_STATUSES: readonly string[] = ['AVAILABLE', 'DELETED', 'DEPRECATED', 'DISABLED'];
+
+/**
+ * StartResourceStateUpdate's own fields for an image of `imageType` (AMI or DOCKER): the target state, the
+ * associated resources it may include (a deletion must name at least one, as the user guide says; AMIs and
+ * snapshots belong to AMI images, containers to container images, and only a deletion removes snapshots or
+ * containers), the AMI exclusion rules and the execution role.
+ */
+export function checkResourceStateUpdate(input: Obj, imageType: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const state = isObj(input.state) ? input.state : {};
+  checkEnum(state.status, 'state.status', RESOURCE_STATUSES, issues, true);
+  const status = state.status;
+  const role = input.executionRole;
+  if (role !== undefined && (typeof role !== 'string' || role.length < 1 || role.length > 2048 || !ROLE_RE.test(role))) {
+    issues.push({ path: 'executionRole', message: `must be an IAM role name or role ARN (arn:aws:iam::<account>:role/<name>), got '${String(role)}'` });
+  }
+  const include = isObj(input.includeResources) ? input.includeResources : {};
+  const named = (['amis', 'snapshots', 'containers'] as const).filter((k) => include[k] === true);
+  if (status === 'DELETED' && named.length === 0) {
+    issues.push({ path: 'includeResources', message: 'a deletion must include at least one associated resource type: amis, snapshots or containers' });
+  }
+  for (const k of named) {
+    if (imageType === 'DOCKER' && k !== 'containers') issues.push({ path: `includeResources.${k}`, message: 'does not apply to a container image' });
+    if (imageType === 'AMI' && k === 'containers') issues.push({ path: `includeResources.${k}`, message: 'does not apply to an AMI image' });
+    if (status !== 'DELETED' && k !== 'amis') issues.push({ path: `includeResources.${k}`, message: `only a deletion removes ${k}; ${String(status)} can include amis only` });
+  }
+  if (include.snapshots === true && include.amis !== true) issues.push({ path: 'includeResources.snapshots', message: 'snapshots can only be included together with amis' });
+  const exclusion = isObj(input.exclusionRules) ? input.exclusionRules : undefined;
+  if (exclusion) checkExclusionRules({ amis: exclusion.amis }, 'exclusionRules', imageType === 'DOCKER' ? 'CONTAINER_IMAGE' : 'AMI_IMAGE', issues);
+  return issues;
+}

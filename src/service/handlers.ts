@@ -1,8 +1,10 @@
 import type { Store } from '../store/store.js';
+import type { Clock } from '../pipelines/clock.js';
 import { componentImportHandlers } from './component-import.js';
 import { componentHandlers } from './components.js';
 import { configurationHandlers } from './configurations.js';
 import { imageHandlers } from './images.js';
+import { imageDistributionHandlers } from './image-distribution.js';
 import { lifecycleHandlers } from './lifecycle.js';
 import { pipelineHandlers } from './pipelines.js';
 import { policyHandlers } from './policies.js';
@@ -16,6 +18,8 @@ import { workflowExecutionHandlers } from './workflow-executions.js';
 export interface HandlerOptions {
   /** The configured regions: distributions may target only these. */
   regions: readonly string[];
+  /** The time of pipelines and lifecycle executions (the scheduler's clock); the system clock by default. */
+  clock?: Clock;
 }
 
 /** Every implemented operation by wire name; operations absent here answer "not implemented". */
@@ -24,12 +28,13 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...componentHandlers(store),
     ...recipeHandlers(store),
     ...configurationHandlers(store, { regions: new Set(options.regions) }),
-    ...pipelineHandlers(store),
+    ...pipelineHandlers(store, options.clock),
     ...workflowHandlers(store),
     ...workflowExecutionHandlers(store),
     ...componentImportHandlers(store),
     ...imageHandlers(store),
-    ...lifecycleHandlers(store),
+    ...imageDistributionHandlers(store),
+    ...lifecycleHandlers(store, options.clock),
     ...tagHandlers(store),
     ...policyHandlers(store),
   };

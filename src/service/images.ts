@@ -83,9 +83,19 @@ function toImage(record: ResourceRecord): Obj {
     buildType: d.buildType,
     imageSource: d.imageSource,
     imageScanningConfiguration: d.imageScanningConfiguration,
+    ...lifecycleFields(record),
     executionRole: d.executionRole,
     workflows: d.workflows,
     loggingConfiguration: d.loggingConfiguration,
+  };
+}
+
+/** What a lifecycle execution last did to the image: deprecationTime is a timestamp on the wire. */
+function lifecycleFields(record: ResourceRecord): Obj {
+  const { deprecationTime, lifecycleExecutionId } = record.data;
+  return {
+    ...(typeof deprecationTime === 'string' ? { deprecationTime: new Date(deprecationTime) } : {}),
+    ...(typeof lifecycleExecutionId === 'string' ? { lifecycleExecutionId } : {}),
   };
 }
 
@@ -105,6 +115,7 @@ function toSummary(record: ResourceRecord): Obj {
     tags: d.tags ?? {},
     buildType: d.buildType,
     imageSource: d.imageSource,
+    ...lifecycleFields(record),
     loggingConfiguration: d.loggingConfiguration,
   };
 }
@@ -214,7 +225,7 @@ async function createImageRecord(
   ctx: RequestContext,
   sources: BuildSources,
   settings: ImageSettings,
-  origin: { sourcePipelineArn?: string; sourcePipelineName?: string },
+  origin: { sourcePipelineArn?: string; sourcePipelineName?: string; buildType?: ImageData['buildType'] },
   idempotency: IdempotencyKey | undefined,
 ): Promise<ResourceRecord> {
   const recipe = sources.recipe.resource;
@@ -229,10 +240,10 @@ async function createImageRecord(
     ...(osVersion === undefined ? {} : { osVersion }),
     state: { status: 'PENDING' },
     [sources.recipe.field]: recipe,
-    ...origin,
+    ...(origin.sourcePipelineArn === undefined ? {} : { sourcePipelineArn: origin.sourcePipelineArn, sourcePipelineName: origin.sourcePipelineName }),
     infrastructureConfiguration: sources.infrastructureConfiguration,
     ...(sources.distributionConfiguration ? { distributionConfiguration: sources.distributionConfiguration } : {}),
-    buildType: 'USER_INITIATED',
+    buildType: origin.buildType ?? 'USER_INITIATED',
     imageSource: imageSourceOf(recipe),
     dateCreated: new Date().toISOString(),
   };
@@ -263,7 +274,7 @@ function createImage(store: Store): OperationHandler {
 }
 
 /** The pipeline ARN a caller may address: an image-pipeline ARN of its own account and region. */
-async function callerPipeline(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
+export async function callerPipeline(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
   const arn = typeof text === 'string' ? parseArn(text) : undefined;
   if (!arn || arn.resourceType !== PIPELINE_TYPE || arn.version !== undefined) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'imagePipelineArn' is not a valid image pipeline ARN (arn:aws:imagebuilder:<region>:<account>:image-pipeline/<name>): ${String(text)}`);
@@ -274,23 +285,44 @@ async function callerPipeline(store: Store, ctx: RequestContext, text: unknown):
   return record;
 }
 
+/** How a pipeline run was started: by hand (StartImagePipelineExecution) or by its schedule or a trigger. */
+export interface PipelineRunRequest {
+  buildType: 'USER_INITIATED' | 'SCHEDULED';
+  /** Execution tags, merged over the pipeline's imageTags. */
+  tags?: Record<string, string>;
+  idempotency?: IdempotencyKey;
+}
+
+/**
+ * Starts one run of a pipeline: resolves its recipe and configurations as the pipeline's owner, then stores the
+ * PENDING image and its build job together. Refuses a DISABLED pipeline, and names every unusable reference
+ * under `imagePipeline.<field>`.
+ */
+export async function startPipelineRun(store: Store, ctx: RequestContext, pipeline: ResourceRecord, request: PipelineRunRequest): Promise<ResourceRecord> {
+  const p = pipeline.data;
+  // AWS lets a disabled pipeline neither run on schedule nor be started by hand.
+  if (p.status === 'DISABLED') {
+    throw new KilnError('InUse', `The image pipeline ${pipeline.arn} is DISABLED; enable it with UpdateImagePipeline (status ENABLED) before starting it.`);
+  }
+  const issues: Issue[] = [];
+  const sources = await resolveSources(store, ctx, p, issues);
+  if (issues.length > 0 || !sources) throw validationError(`The image pipeline ${pipeline.arn}`, issues.map((i) => ({ path: `imagePipeline.${i.path}`, message: i.message })));
+  const settings = pipelineImageSettings(p, request.tags);
+  return createImageRecord(store, ctx, sources, settings, { sourcePipelineArn: pipeline.arn, sourcePipelineName: String(p.name), buildType: request.buildType }, request.idempotency);
+}
+
 /** StartImagePipelineExecution: a manual run of a pipeline, the same PENDING image and job as CreateImage. */
 function startImagePipelineExecution(store: Store): OperationHandler {
   return async (input, ctx) => {
     const pipeline = await callerPipeline(store, ctx, input.imagePipelineArn);
-    const p = pipeline.data;
-    // AWS lets a disabled pipeline neither run on schedule nor be started by hand.
-    if (p.status === 'DISABLED') {
-      throw new KilnError('InUse', `The image pipeline ${pipeline.arn} is DISABLED; enable it with UpdateImagePipeline (status ENABLED) before starting it.`);
-    }
     const issues: Issue[] = [];
     checkTags(input.tags, 'tags', issues);
-    const sources = await resolveSources(store, ctx, p, issues);
-    if (issues.length > 0 || !sources) {
-      throw validationError(`The image pipeline ${pipeline.arn}`, issues.map((i) => (i.path === 'tags' || i.path.startsWith('tags.') ? i : { path: `imagePipeline.${i.path}`, message: i.message })));
-    }
-    const settings = pipelineImageSettings(p, isObject(input.tags) ? (input.tags as Record<string, string>) : undefined);
-    const record = await createImageRecord(store, ctx, sources, settings, { sourcePipelineArn: pipeline.arn, sourcePipelineName: String(p.name) }, idempotencyKey(ctx, input));
+    if (issues.length > 0) throw validationError(`The image pipeline ${pipeline.arn}`, issues);
+    const record = await startPipelineRun(store, ctx, pipeline, {
+      buildType: 'USER_INITIATED',
+      ...(isObject(input.tags) ? { tags: input.tags as Record<string, string> } : {}),
+      ...(idempotencyKey(ctx, input) ? { idempotency: idempotencyKey(ctx, input)! } : {}),
+    });
     return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
   };
 }

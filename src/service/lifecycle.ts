@@ -1,10 +1,27 @@
+import { formatArn, parseArn } from '../domain/arn.js';
 import { checkTagMap } from '../domain/distribution-rules.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
-import { checkLifecyclePolicy, checkPolicyName } from '../domain/lifecycle-rules.js';
+import { isInProgress, lifecycleTransition, type ImageState, type LifecycleStatus } from '../domain/image-state.js';
+import { checkLifecyclePolicy, checkPolicyName, checkResourceStateUpdate } from '../domain/lifecycle-rules.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
+import { parseSemver } from '../domain/semver.js';
+import type { AmiExclusionRules, IncludeResources } from '../lifecycle/evaluate.js';
+import {
+  callerExecution,
+  createExecution,
+  EXECUTION_JOB_KIND,
+  EXECUTION_TYPE,
+  executionOf,
+  isActive,
+  newExecutionId,
+  toExecutionResource,
+  toLifecycleExecution,
+  type ExecutionData,
+} from '../lifecycle/execution-records.js';
+import { systemClock, type Clock } from '../pipelines/clock.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { configArn, createConfig, idempotencyKey, resolveConfig, str } from './config-resources.js';
-import type { OperationHandler } from './types.js';
+import type { OperationHandler, RequestContext } from './types.js';
 
 const TYPE = 'lifecycle-policy';
 const LABEL = 'lifecycle policy';
@@ -50,12 +67,12 @@ function toLifecyclePolicy(record: ResourceRecord): Obj {
   return { ...toSummary(record), policyDetails: record.data.policyDetails, resourceSelection: record.data.resourceSelection };
 }
 
-function create(store: Store): OperationHandler {
+function create(store: Store, clock: Clock): OperationHandler {
   return async (input, ctx) => {
     const issues: Issue[] = [...checkPolicyName(input.name), ...checkLifecyclePolicy(input)];
     checkTagMap(input.tags, 'tags', issues, MAX_TAGS);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
-    const now = new Date().toISOString();
+    const now = clock.now().toISOString();
     const data: Obj = { name: input.name, ...mutableData(input), tags: input.tags, dateCreated: now, dateUpdated: now };
     try {
       const record = await createConfig(store, ctx, TYPE, input.name as string, data, input);
@@ -91,7 +108,7 @@ function list(store: Store): OperationHandler {
   };
 }
 
-function update(store: Store): OperationHandler {
+function update(store: Store, clock: Clock): OperationHandler {
   return async (input, ctx) => {
     const existing = await resolveConfig(store, ctx, TYPE, input.lifecyclePolicyArn, 'lifecyclePolicyArn', LABEL);
     const issues = checkLifecyclePolicy(input);
@@ -103,7 +120,7 @@ function update(store: Store): OperationHandler {
       existing.arn,
       (current) => {
         const d = current.data;
-        return { name: d.name, ...fields, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString(), ...(d.dateLastRun === undefined ? {} : { dateLastRun: d.dateLastRun }) };
+        return { name: d.name, ...fields, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: clock.now().toISOString(), ...(d.dateLastRun === undefined ? {} : { dateLastRun: d.dateLastRun }) };
       },
       idempotencyKey(ctx, input),
     );
@@ -119,13 +136,166 @@ function remove(store: Store): OperationHandler {
   };
 }
 
-/** The lifecycle-policy operations: Create, Get, List, Update, Delete (running policies comes later). */
-export function lifecycleHandlers(store: Store): Record<string, OperationHandler> {
+function getExecution(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const record = await callerExecution(store, ctx, input.lifecycleExecutionId);
+    return { lifecycleExecution: toLifecycleExecution(executionOf(record)) };
+  };
+}
+
+/**
+ * The executions that concern `resourceArn` in the caller's account and region: a lifecycle policy's runs, or,
+ * for an image build version, its StartResourceStateUpdate executions and the policy runs that acted on it.
+ * Another account's ARN simply has none.
+ */
+async function executionsFor(store: Store, ctx: RequestContext, text: unknown): Promise<ExecutionData[]> {
+  const arn = typeof text === 'string' ? parseArn(text) : undefined;
+  const isPolicy = arn?.resourceType === TYPE && arn.version === undefined;
+  const isImage = arn?.resourceType === 'image' && arn.build !== undefined && parseSemver(arn.version ?? '') !== undefined;
+  if (!arn || !(isPolicy || isImage)) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'resourceArn' must be a lifecycle policy ARN or an image build version ARN: ${String(text)}`, [{ path: 'resourceArn', message: 'must be a lifecycle policy or image build version ARN' }]);
+  }
+  if (arn.owner !== ctx.accountId || arn.region !== ctx.region) return [];
+  const canonical = formatArn(arn);
+  const all = (await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: EXECUTION_TYPE })).map(executionOf);
+  const mine = all.filter((e) => (isPolicy ? e.lifecyclePolicyArn === canonical : e.resourceArn === canonical || e.resources.some((r) => r.parentResourceId === undefined && r.resourceId === canonical)));
+  // Newest first, as a run log reads.
+  return mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.lifecycleExecutionId.localeCompare(a.lifecycleExecutionId));
+}
+
+function listExecutions(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const executions = await executionsFor(store, ctx, input.resourceArn);
+    const page = paginate(executions, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, input.resourceArn]));
+    return { lifecycleExecutions: page.items.map(toLifecycleExecution), nextToken: page.nextToken };
+  };
+}
+
+/** Image resources of an execution, or with parentResourceId the AMIs and container images of one of them. */
+function listExecutionResources(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const data = executionOf(await callerExecution(store, ctx, input.lifecycleExecutionId));
+    const parent = str(input.parentResourceId);
+    const resources = data.resources.filter((r) => r.parentResourceId === parent);
+    const page = paginate(resources, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, data.lifecycleExecutionId, parent ?? null]));
+    return { lifecycleExecutionId: data.lifecycleExecutionId, lifecycleExecutionState: data.state, resources: page.items.map(toExecutionResource), nextToken: page.nextToken };
+  };
+}
+
+/** `updateAt` as the wire gives it (epoch seconds, or a date string) → a Date; InvalidArgument otherwise. */
+function parseUpdateAt(value: unknown): Date | undefined {
+  if (value === undefined || value === null) return undefined;
+  const at = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(at.getTime())) throw new KilnError('InvalidArgument', `The value supplied for parameter 'updateAt' is not a timestamp: ${String(value)}`, [{ path: 'updateAt', message: 'must be a timestamp' }]);
+  return at;
+}
+
+/** The caller's image build version named by an exact build-version ARN. */
+async function callerImage(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
+  const arn = typeof text === 'string' ? parseArn(text) : undefined;
+  if (!arn || arn.resourceType !== 'image' || arn.build === undefined || !parseSemver(arn.version ?? '')) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'resourceArn' must be an image build version ARN (…:image/<name>/<major>.<minor>.<patch>/<build>): ${String(text)}`, [{ path: 'resourceArn', message: 'must be an image build version ARN' }]);
+  }
+  const canonical = formatArn(arn);
+  const record = arn.owner === ctx.accountId && arn.region === ctx.region ? await store.getResource(canonical) : undefined;
+  if (!record || record.type !== 'image') throw new KilnError('NotFound', `The image ${canonical} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
+  return record;
+}
+
+/**
+ * StartResourceStateUpdate: records a PENDING execution for one image, queued at once or, with a future
+ * updateAt, when that time comes; the lifecycle runner performs it. The move must be one the image's current
+ * state allows (FAILED and CANCELLED images may only be DELETED; a build under way may not change at all).
+ */
+function startResourceStateUpdate(store: Store, clock: Clock): OperationHandler {
+  return async (input, ctx) => {
+    const image = await callerImage(store, ctx, input.resourceArn);
+    const issues = checkResourceStateUpdate(input, image.data.type);
+    if (issues.length > 0) throw validationError('The resource state update', issues);
+    const target = (input.state as { status: LifecycleStatus }).status;
+    const state = image.data.state as ImageState;
+    if (isInProgress(state.status)) throw new KilnError('InUse', `The image ${image.arn} is ${state.status}: its build is still under way, so its state cannot change yet.`);
+    if (state.status !== target) {
+      try {
+        lifecycleTransition(state, target, true);
+      } catch (err) {
+        throw new KilnError('InvalidRequest', err instanceof Error ? err.message : String(err));
+      }
+    }
+    const now = clock.now();
+    const updateAt = parseUpdateAt(input.updateAt);
+    const due = updateAt === undefined || updateAt.getTime() <= now.getTime();
+    const exclusion = input.exclusionRules as { amis?: AmiExclusionRules } | undefined;
+    const data: ExecutionData = {
+      lifecycleExecutionId: newExecutionId(),
+      kind: 'STATE_UPDATE',
+      resourceArn: image.arn,
+      trigger: 'API',
+      request: {
+        status: target,
+        includeResources: (input.includeResources as IncludeResources | undefined) ?? {},
+        ...(exclusion?.amis ? { exclusionRules: { amis: exclusion.amis } } : {}),
+        ...(typeof input.executionRole === 'string' ? { executionRole: input.executionRole } : {}),
+      },
+      ...(updateAt ? { updateAt: updateAt.toISOString() } : {}),
+      enqueued: due,
+      state: { status: 'PENDING' },
+      hasImpactedResources: false,
+      createdAt: now.toISOString(),
+      resources: [],
+    };
+    const { record } = await createExecution(store, ctx, data, { enqueue: due, ...(idempotencyKey(ctx, input) ? { idempotency: idempotencyKey(ctx, input)! } : {}) });
+    return { lifecycleExecutionId: executionOf(record).lifecycleExecutionId, resourceArn: image.arn };
+  };
+}
+
+/**
+ * CancelLifecycleExecution: a PENDING execution ends CANCELLED at once (its queued job with it); one under way
+ * becomes CANCELLING and the runner stops before its next image. A finished execution cannot be cancelled.
+ */
+function cancelExecution(store: Store, clock: Clock): OperationHandler {
+  return async (input, ctx) => {
+    const record = await callerExecution(store, ctx, input.lifecycleExecutionId);
+    const now = clock.now().toISOString();
+    const key = idempotencyKey(ctx, input);
+    const changed = await store.updateResource(
+      record.arn,
+      (current) => {
+        const d = executionOf(current);
+        if (!isActive(d.state.status)) {
+          throw new KilnError('InvalidRequest', `The lifecycle execution ${d.lifecycleExecutionId} is ${d.state.status}; only a PENDING or IN_PROGRESS execution can be cancelled.`);
+        }
+        if (d.state.status === 'PENDING') return { ...d, state: { status: 'CANCELLED', reason: `cancelled by CancelLifecycleExecution (request ${ctx.requestId}) before it started` }, endTime: now } as unknown as Record<string, unknown>;
+        if (d.state.status === 'IN_PROGRESS') return { ...d, state: { status: 'CANCELLING', reason: `CancelLifecycleExecution (request ${ctx.requestId})` } } as unknown as Record<string, unknown>;
+        return current.data;
+      },
+      key,
+    );
+    if (executionOf(changed).state.status === 'CANCELLED') {
+      for (const job of await store.listJobs({ resourceArn: record.arn, state: 'queued' })) {
+        if (job.kind === EXECUTION_JOB_KIND) await store.finishJob(job.id, undefined, 'cancelled');
+      }
+    }
+    return { lifecycleExecutionId: executionOf(changed).lifecycleExecutionId };
+  };
+}
+
+/**
+ * The lifecycle operations: policy CRUD, and executions (Get, List, ListResources, StartResourceStateUpdate,
+ * Cancel). Handlers only record executions; the lifecycle runner (src/lifecycle/runner.ts) performs them.
+ * `clock` stamps policy and execution dates (the system clock by default).
+ */
+export function lifecycleHandlers(store: Store, clock: Clock = systemClock): Record<string, OperationHandler> {
   return {
-    CreateLifecyclePolicy: create(store),
+    CreateLifecyclePolicy: create(store, clock),
     GetLifecyclePolicy: get(store),
     ListLifecyclePolicies: list(store),
-    UpdateLifecyclePolicy: update(store),
+    UpdateLifecyclePolicy: update(store, clock),
     DeleteLifecyclePolicy: remove(store),
+    GetLifecycleExecution: getExecution(store),
+    ListLifecycleExecutions: listExecutions(store),
+    ListLifecycleExecutionResources: listExecutionResources(store),
+    StartResourceStateUpdate: startResourceStateUpdate(store, clock),
+    CancelLifecycleExecution: cancelExecution(store, clock),
   };
 }

@@ -1,12 +1,15 @@
 import { formatArn, nameToSlug, parseArn } from '../domain/arn.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
-import { checkScheduleExpression, isValidTimeZone, nextRun } from '../domain/schedule.js';
+import { checkScheduleExpression, isValidTimeZone } from '../domain/schedule.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { checkWorkflows } from './image-settings.js';
 import { canRead } from './visibility.js';
+import { KEPT_ON_UPDATE } from '../pipelines/run-state.js';
+import { nextDue } from '../pipelines/due.js';
+import { systemClock, type Clock } from '../pipelines/clock.js';
 
 const TYPE = 'image-pipeline';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -66,18 +69,7 @@ function pipelineArn(ctx: RequestContext, slug: string): string {
   return formatArn({ partition: 'aws', region: ctx.region, owner: ctx.accountId, resourceType: TYPE, name: slug });
 }
 
-/** The next scheduled run, when the pipeline is enabled and has an expression that still fires. */
-function dateNextRun(d: PipelineData, now: Date): string | undefined {
-  const text = d.schedule?.scheduleExpression;
-  if (d.status !== 'ENABLED' || text === undefined) return undefined;
-  const { expression } = checkScheduleExpression(text);
-  if (!expression) return undefined;
-  // Rate schedules count from the moment the schedule was last set, as EventBridge counts from rule creation.
-  const anchor = new Date(d.dateUpdated ?? d.dateCreated);
-  return nextRun(expression, now, { timeZone: d.schedule?.timezone ?? 'UTC', anchor })?.toISOString();
-}
-
-function toPipeline(record: ResourceRecord, now: Date): Record<string, unknown> {
+function toPipeline(record: ResourceRecord): Record<string, unknown> {
   const d = record.data as unknown as PipelineData;
   return {
     arn: record.arn,
@@ -96,7 +88,7 @@ function toPipeline(record: ResourceRecord, now: Date): Record<string, unknown> 
     dateUpdated: d.dateUpdated,
     dateLastRun: d.dateLastRun,
     lastRunStatus: d.lastRunStatus,
-    dateNextRun: dateNextRun(d, now),
+    dateNextRun: nextDue(record.data)?.toISOString(),
     tags: d.tags ?? {},
     imageScanningConfiguration: d.imageScanningConfiguration,
     imageTags: d.imageTags,
@@ -234,7 +226,7 @@ function compact<T extends object>(value: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
-function createImagePipeline(store: Store): OperationHandler {
+function createImagePipeline(store: Store, clock: Clock): OperationHandler {
   return async (input, ctx) => {
     const issues: Issue[] = [];
     const name = str(input.name) ?? '';
@@ -242,7 +234,7 @@ function createImagePipeline(store: Store): OperationHandler {
     checkTags(input.tags, 'tags', issues);
     const fields = await buildPipeline(store, ctx, input, issues);
     const slug = nameToSlug(name);
-    const data: PipelineData = { name, ...fields, tags: input.tags as Record<string, string> | undefined, dateCreated: new Date().toISOString(), consecutiveFailures: 0 };
+    const data: PipelineData = { name, ...fields, tags: input.tags as Record<string, string> | undefined, dateCreated: clock.now().toISOString(), consecutiveFailures: 0 };
     const token = str(input.clientToken);
     try {
       const { record } = await store.createResource(
@@ -265,7 +257,7 @@ async function getPipelineRecord(store: Store, ctx: RequestContext, text: unknow
 }
 
 function getImagePipeline(store: Store): OperationHandler {
-  return async (input, ctx) => ({ imagePipeline: toPipeline(await getPipelineRecord(store, ctx, input.imagePipelineArn), new Date()) });
+  return async (input, ctx) => ({ imagePipeline: toPipeline(await getPipelineRecord(store, ctx, input.imagePipelineArn)) });
 }
 
 function applyFilters(pipelines: Record<string, unknown>[], filters: unknown): Record<string, unknown>[] {
@@ -284,10 +276,9 @@ function applyFilters(pipelines: Record<string, unknown>[], filters: unknown): R
 
 function listImagePipelines(store: Store): OperationHandler {
   return async (input, ctx) => {
-    const now = new Date();
     const records = await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: TYPE });
     const pipelines = applyFilters(
-      records.map((r) => toPipeline(r, now)),
+      records.map((r) => toPipeline(r)),
       input.filters,
     );
     const page = paginate(pipelines, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, input.filters ?? null]));
@@ -299,7 +290,7 @@ function listImagePipelines(store: Store): OperationHandler {
  * UpdateImagePipeline: a full replacement (AWS: "no partial update") that keeps the name, tags, creation date
  * and run history.
  */
-function updateImagePipeline(store: Store): OperationHandler {
+function updateImagePipeline(store: Store, clock: Clock): OperationHandler {
   return async (input, ctx) => {
     const existing = await getPipelineRecord(store, ctx, input.imagePipelineArn);
     const token = str(input.clientToken);
@@ -310,17 +301,19 @@ function updateImagePipeline(store: Store): OperationHandler {
       existing.arn,
       (current) => {
         const prior = current.data as unknown as PipelineData;
+        const kept = Object.fromEntries(KEPT_ON_UPDATE.filter((f) => current.data[f] !== undefined).map((f) => [f, current.data[f]]));
         return compact({
+          ...kept,
           ...fields,
           name: prior.name,
           tags: prior.tags,
           dateCreated: prior.dateCreated,
-          dateUpdated: new Date().toISOString(),
+          dateUpdated: clock.now().toISOString(),
           dateLastRun: prior.dateLastRun,
           lastRunStatus: prior.lastRunStatus,
           // AWS resets the failure count when a pipeline is updated.
           consecutiveFailures: 0,
-        } satisfies PipelineData);
+        } satisfies PipelineData & Record<string, unknown>);
       },
       idempotency,
     );
@@ -336,13 +329,16 @@ function deleteImagePipeline(store: Store): OperationHandler {
   };
 }
 
-/** The image pipeline family: CreateImagePipeline, GetImagePipeline, ListImagePipelines, UpdateImagePipeline, DeleteImagePipeline. */
-export function pipelineHandlers(store: Store): Record<string, OperationHandler> {
+/**
+ * The image pipeline family: CreateImagePipeline, GetImagePipeline, ListImagePipelines, UpdateImagePipeline,
+ * DeleteImagePipeline. Dates come from `clock`, the one the scheduler reads.
+ */
+export function pipelineHandlers(store: Store, clock: Clock = systemClock): Record<string, OperationHandler> {
   return {
-    CreateImagePipeline: createImagePipeline(store),
+    CreateImagePipeline: createImagePipeline(store, clock),
     GetImagePipeline: getImagePipeline(store),
     ListImagePipelines: listImagePipelines(store),
-    UpdateImagePipeline: updateImagePipeline(store),
+    UpdateImagePipeline: updateImagePipeline(store, clock),
     DeleteImagePipeline: deleteImagePipeline(store),
   };
 }

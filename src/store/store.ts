@@ -137,6 +137,8 @@ export interface Store {
   getResource(arn: string): Promise<ResourceRecord | undefined>;
   /** Matching resources ordered by name, then version (numerically), then build. */
   listResources(query: ResourceQuery): Promise<ResourceRecord[]>;
+  /** Every resource of one family across all accounts and regions (the scheduler's and lifecycle runner's view). */
+  listResourcesOfType(type: string): Promise<ResourceRecord[]>;
   /**
    * Replaces a resource's data atomically. `change` gets the stored record and returns the new data; it runs
    * inside the transaction, so it must be synchronous and do no I/O (it may throw to abort). With an idempotency
@@ -146,6 +148,12 @@ export interface Store {
   updateResource(arn: string, change: (current: ResourceRecord) => Record<string, unknown>, idempotency?: IdempotencyKey): Promise<ResourceRecord>;
   /** Deletes by ARN, with its policy and grants; false when it did not exist. */
   deleteResource(arn: string): Promise<boolean>;
+  /**
+   * Applies several changes in one transaction (each as updateResource without idempotency); a change that
+   * returns undefined leaves its record alone, and an ARN that no longer exists is skipped. Returns the records
+   * written.
+   */
+  updateResources(changes: readonly { arn: string; change: (current: ResourceRecord) => Record<string, unknown> | undefined }[]): Promise<ResourceRecord[]>;
 
   /**
    * Sets a resource's policy and the accounts it grants access to (`*` for all), replacing earlier ones
@@ -200,6 +208,10 @@ export interface Store {
   /** Deletes a manifest from a repository with every tag pointing at it; false when it was not there. */
   deleteRegistryManifest(repository: string, digest: string): Promise<boolean>;
   deleteRegistryTag(repository: string, tag: string): Promise<boolean>;
+  /** Every manifest of every repository (garbage collection's roots in the registry), by repository and digest. */
+  listRegistryManifests(): Promise<RegistryManifest[]>;
+  /** Every blob digest some repository links (uploaded, mounted or named by a manifest there), once each, sorted. */
+  listLinkedRegistryBlobs(): Promise<string[]>;
 
   close(): Promise<void>;
 }

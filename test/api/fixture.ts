@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ImagebuilderClient } from '@aws-sdk/client-imagebuilder';
-import { startServer, type RunningServer } from '../../src/cli/server-start.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/server-start.js';
 
 export interface Fixture {
   server: RunningServer;
@@ -20,11 +20,15 @@ export function readCredentials(file: string): { accessKeyId: string; secretAcce
   return { accessKeyId: get('aws_access_key_id'), secretAccessKey: get('aws_secret_access_key') };
 }
 
-/** Starts a real Kiln server on 127.0.0.1, port 0, with a temp data dir; both go away after the test. */
-export async function startFixture(t: TestContext): Promise<Fixture> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-api-'));
+/**
+ * Starts a real Kiln server on 127.0.0.1, port 0, without builds, with a temp data dir (or `dataDir`, to restart
+ * on one); both go away after the test.
+ */
+export async function startFixture(t: TestContext, options: Pick<ServeOptions, 'clock' | 'scheduler' | 'config'> & { dataDir?: string } = {}): Promise<Fixture> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'kiln-api-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const server = await startServer({ dataDir, listen: '127.0.0.1:0', builds: false });
+  const { dataDir: _given, ...serve } = options;
+  const server = await startServer({ dataDir, listen: '127.0.0.1:0', builds: false, ...serve });
   t.after(() => server.close());
   const credentials = readCredentials(server.credentialsPath);
   const clients: ImagebuilderClient[] = [];

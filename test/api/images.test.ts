@@ -319,6 +319,9 @@ test('StartImagePipelineExecution builds the pipeline recipe; ListImagePipelineI
     ['build-image'],
   );
 
+  // One run at a time: another start is refused until the first run ends.
+  await assert.rejects(ib.send(new StartImagePipelineExecutionCommand({ imagePipelineArn: pipelineArn })), expectError(ResourceInUseException, /has a run under way/));
+  await setStatus(store, started.imageBuildVersionArn!, 'AVAILABLE');
   const second = (await ib.send(new StartImagePipelineExecutionCommand({ imagePipelineArn: pipelineArn }))).imageBuildVersionArn!;
   await ib.send(new CreateImageCommand(input(refs))); // same recipe, not from the pipeline
   const listed = await ib.send(new ListImagePipelineImagesCommand({ imagePipelineArn: pipelineArn }));

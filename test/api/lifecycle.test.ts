@@ -1,20 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import {
+  CancelLifecycleExecutionCommand,
   CreateLifecyclePolicyCommand,
   DeleteLifecyclePolicyCommand,
+  GetImageCommand,
+  GetLifecycleExecutionCommand,
   GetLifecyclePolicyCommand,
   IdempotentParameterMismatchException,
   InvalidPaginationTokenException,
   InvalidParameterValueException,
+  InvalidRequestException,
+  ListLifecycleExecutionResourcesCommand,
+  ListLifecycleExecutionsCommand,
   ListLifecyclePoliciesCommand,
   ResourceAlreadyExistsException,
+  ResourceInUseException,
   ResourceNotFoundException,
+  StartResourceStateUpdateCommand,
   UpdateLifecyclePolicyCommand,
   type CreateLifecyclePolicyCommandInput,
   type UpdateLifecyclePolicyCommandInput,
 } from '@aws-sdk/client-imagebuilder';
+import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { openStore } from '../../src/cli/server-start.js';
+import { startLifecycleRunner } from '../../src/lifecycle/runner.js';
+import { addImageRecord } from '../../src/lifecycle/testing.js';
+import { systemClock } from '../../src/pipelines/clock.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { startFixture } from './fixture.js';
 
@@ -203,4 +216,86 @@ test('lifecycle policies: pagination and isolation', async (t) => {
   await assert.rejects(other.send(new UpdateLifecyclePolicyCommand({ ...policy(), name: undefined, lifecyclePolicyArn: arn } as UpdateLifecyclePolicyCommandInput)), ResourceNotFoundException);
   const mine = await other.send(new CreateLifecyclePolicyCommand(policy({ name: 'policy-0' })));
   assert.notEqual(mine.lifecyclePolicyArn, arn, 'the same name is free in another account');
+});
+
+test('lifecycle executions: StartResourceStateUpdate records a pending execution; Get, List, Cancel; the runner performs it', async (t) => {
+  const f = await startFixture(t);
+  const ib = f.client();
+  const store = openStore(f.dataDir);
+  t.after(() => store.close());
+  const accountId = (await store.listAccounts()).find((a) => a.admin)!.accountId;
+  const ami = (status = 'AVAILABLE') => addImageRecord(store, { accountId, name: 'web', type: 'AMI', status, dateCreated: new Date() });
+  const image = await ami();
+  const failed = await ami('FAILED');
+  const building = await ami('BUILDING');
+  const container = await addImageRecord(store, { accountId, name: 'api', dateCreated: new Date() });
+
+  const start = (resourceArn: string, status: string, more: Record<string, unknown> = {}) => ib.send(new StartResourceStateUpdateCommand({ resourceArn, state: { status: status as 'DEPRECATED' }, ...more }));
+  await assert.rejects(start(image.arn, 'DELETED'), names('includeResources'));
+  await assert.rejects(start(image.arn, 'DELETED', { includeResources: { containers: true } }), names('includeResources.containers'));
+  await assert.rejects(start(container.arn, 'DEPRECATED', { includeResources: { amis: true } }), names('includeResources.amis'));
+  await assert.rejects(start(image.arn, 'PAUSED'), names('state.status'));
+  await assert.rejects(start(image.arn, 'DEPRECATED', { exclusionRules: { amis: { regions: [] } } }), names('exclusionRules.amis.regions'));
+  await assert.rejects(start(failed.arn, 'DEPRECATED'), (e: Error) => e instanceof InvalidRequestException && /FAILED cannot become DEPRECATED/.test(e.message));
+  await assert.rejects(start(building.arn, 'DELETED', { includeResources: { amis: true } }), ResourceInUseException);
+  await assert.rejects(start(image.arn.replace('/1.0.0/1', '/1.0.0/99'), 'DEPRECATED'), ResourceNotFoundException);
+  await assert.rejects(start('arn:aws:imagebuilder:local:123456789012:image/web/1.0.0', 'DEPRECATED'), names('resourceArn'));
+
+  const first = await start(image.arn, 'DEPRECATED', { includeResources: { amis: true }, clientToken: 'dep-1' });
+  assert.match(first.lifecycleExecutionId!, /^lce-[0-9a-f-]{36}$/);
+  assert.equal(first.resourceArn, image.arn);
+  assert.equal((await start(image.arn, 'DEPRECATED', { includeResources: { amis: true }, clientToken: 'dep-1' })).lifecycleExecutionId, first.lifecycleExecutionId, 'a retried request is the same execution');
+  await assert.rejects(start(image.arn, 'DISABLED', { clientToken: 'dep-1' }), IdempotentParameterMismatchException);
+  const pending = (await ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: first.lifecycleExecutionId }))).lifecycleExecution!;
+  assert.equal(pending.state?.status, 'PENDING');
+  assert.equal(pending.lifecyclePolicyArn, undefined);
+  assert.ok(pending.startTime instanceof Date);
+
+  const later = await start(failed.arn, 'DELETED', { includeResources: { amis: true }, updateAt: new Date(Date.now() + 3_600_000) });
+  const listed = await ib.send(new ListLifecycleExecutionsCommand({ resourceArn: failed.arn }));
+  assert.deepEqual(listed.lifecycleExecutions?.map((e) => e.lifecycleExecutionId), [later.lifecycleExecutionId]);
+  assert.equal((await ib.send(new CancelLifecycleExecutionCommand({ lifecycleExecutionId: later.lifecycleExecutionId }))).lifecycleExecutionId, later.lifecycleExecutionId);
+  const cancelled = (await ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: later.lifecycleExecutionId }))).lifecycleExecution!;
+  assert.equal(cancelled.state?.status, 'CANCELLED');
+  assert.ok(cancelled.endTime instanceof Date);
+  await assert.rejects(ib.send(new CancelLifecycleExecutionCommand({ lifecycleExecutionId: later.lifecycleExecutionId })), (e: Error) => e instanceof InvalidRequestException && /is CANCELLED/.test(e.message));
+  await assert.rejects(ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: 'lce-00000000-0000-0000-0000-000000000000' })), ResourceNotFoundException);
+  await assert.rejects(ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: 'nope' })), names('lifecycleExecutionId'));
+  await assert.rejects(ib.send(new ListLifecycleExecutionsCommand({ resourceArn: 'arn:aws:imagebuilder:local:123456789012:image-recipe/web/1.0.0' })), names('resourceArn'));
+
+  const { key } = await createAccount(store, 'other');
+  const other = f.client({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+  await assert.rejects(other.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: first.lifecycleExecutionId })), ResourceNotFoundException);
+  await assert.rejects(other.send(new CancelLifecycleExecutionCommand({ lifecycleExecutionId: first.lifecycleExecutionId })), ResourceNotFoundException);
+  assert.deepEqual((await other.send(new ListLifecycleExecutionsCommand({ resourceArn: image.arn }))).lifecycleExecutions, []);
+  await assert.rejects(other.send(new StartResourceStateUpdateCommand({ resourceArn: image.arn, state: { status: 'DEPRECATED' } })), ResourceNotFoundException);
+
+  // The server of this fixture runs no background work: a runner on the same data directory performs the execution.
+  const runner = await startLifecycleRunner({ store, clock: systemClock, blobs: new FsBlobStore(path.join(f.dataDir, 'blobs')), registryHost: () => f.server.registryHost, pollMs: 3_600_000 });
+  t.after(() => runner.stop());
+  await runner.settle();
+  const done = (await ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: first.lifecycleExecutionId }))).lifecycleExecution!;
+  assert.equal(done.state?.status, 'SUCCESS');
+  assert.equal(done.resourcesImpactedSummary?.hasImpactedResources, true);
+  assert.ok(done.endTime! >= done.startTime!);
+  const deprecated = (await ib.send(new GetImageCommand({ imageBuildVersionArn: image.arn }))).image!;
+  assert.equal(deprecated.state?.status, 'DEPRECATED');
+  assert.equal(deprecated.lifecycleExecutionId, first.lifecycleExecutionId);
+  assert.ok(deprecated.deprecationTime instanceof Date && deprecated.deprecationTime >= done.startTime!, 'GetImage shows when it was deprecated');
+  const resources = await ib.send(new ListLifecycleExecutionResourcesCommand({ lifecycleExecutionId: first.lifecycleExecutionId }));
+  assert.equal(resources.lifecycleExecutionState?.status, 'SUCCESS');
+  assert.deepEqual(
+    resources.resources?.map((r) => [r.resourceId, r.accountId, r.region, r.action?.name, r.state?.status]),
+    [[image.arn, accountId, 'local', 'DEPRECATE', 'SUCCESS']],
+  );
+  assert.equal((await ib.send(new GetLifecycleExecutionCommand({ lifecycleExecutionId: later.lifecycleExecutionId }))).lifecycleExecution?.state?.status, 'CANCELLED', 'a cancelled execution never runs');
+
+  const back = await start(image.arn, 'AVAILABLE');
+  await runner.settle();
+  assert.equal((await ib.send(new GetImageCommand({ imageBuildVersionArn: image.arn }))).image?.state?.status, 'AVAILABLE');
+  const history = await ib.send(new ListLifecycleExecutionsCommand({ resourceArn: image.arn, maxResults: 1 }));
+  assert.deepEqual(history.lifecycleExecutions?.map((e) => e.lifecycleExecutionId), [back.lifecycleExecutionId], 'newest first');
+  const rest = await ib.send(new ListLifecycleExecutionsCommand({ resourceArn: image.arn, maxResults: 1, nextToken: history.nextToken }));
+  assert.deepEqual(rest.lifecycleExecutions?.map((e) => e.lifecycleExecutionId), [first.lifecycleExecutionId]);
+  assert.equal(rest.nextToken, undefined);
 });

@@ -13,7 +13,7 @@ import { GetImageCommand, ImagebuilderClient, type Image } from '@aws-sdk/client
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { importBaseRootfs } from '../../src/artifacts/oci/base-rootfs.js';
 import { exportLayout, writeImage } from '../../src/artifacts/oci/image.js';
-import { startServer, type RunningServer } from '../../src/cli/server-start.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/server-start.js';
 import type { ServerConfig } from '../../src/cli/server-config.js';
 import { sharedTestRootfs } from '../../src/drivers/testsuite/test-rootfs.js';
 import { readCredentials } from '../api/fixture.js';
@@ -47,11 +47,11 @@ export interface BuildServer {
   client: ImagebuilderClient;
 }
 
-/** A Kiln server with builds on, in a temp data dir; both are gone after the test. */
-export async function startBuildServer(t: TestContext, config: Partial<ServerConfig> = {}): Promise<BuildServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-build-'));
+/** A Kiln server with builds on (and its scheduler, on `serve.clock` if given), in a temp data dir; both are gone after the test. */
+export async function startBuildServer(t: TestContext, config: Partial<ServerConfig> = {}, serve: Pick<ServeOptions, 'clock'> & { dataDir?: string } = {}): Promise<BuildServer> {
+  const { dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-build-')), ...options } = serve;
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const server = await startServer({ dataDir, listen: '127.0.0.1:0', config });
+  const server = await startServer({ dataDir, listen: '127.0.0.1:0', config, ...options });
   t.after(() => server.close());
   const credentials = readCredentials(server.credentialsPath);
   const client = new ImagebuilderClient({ endpoint: server.endpoint, region: 'local', credentials, maxAttempts: 1 });
@@ -59,13 +59,16 @@ export async function startBuildServer(t: TestContext, config: Partial<ServerCon
   return { server, dataDir, credentials, client };
 }
 
-/** Pushes an image made of this host's bash and coreutils into Kiln's registry as `repository:tag`, with skopeo. */
-export async function pushHostBase(t: TestContext, target: { server: { registryHost: string }; credentials: { accessKeyId: string; secretAccessKey: string } }, repository: string, tag = '1'): Promise<string> {
+/**
+ * Pushes an image made of this host's bash and coreutils into Kiln's registry as `repository:tag`, with skopeo;
+ * another `created` date makes another image of the same files (a new base for the same tag).
+ */
+export async function pushHostBase(t: TestContext, target: { server: { registryHost: string }; credentials: { accessKeyId: string; secretAccessKey: string } }, repository: string, tag = '1', created = '2023-11-14T22:13:20Z'): Promise<string> {
   const work = mkdtempSync(path.join(tmpdir(), 'kiln-hostbase-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
   const blobs = new FsBlobStore(path.join(work, 'blobs'));
   const layer = await importBaseRootfs(blobs, { dir: sharedTestRootfs() }, { sourceDateEpoch: 1_700_000_000, compression: 'gzip' });
-  const image = await writeImage(blobs, { layers: [layer], config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/bash'] }, created: '2023-11-14T22:13:20Z' });
+  const image = await writeImage(blobs, { layers: [layer], config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/bash'] }, created });
   await exportLayout(blobs, image.manifestDigest, path.join(work, 'layout'), 'base');
   const ref = `${target.server.registryHost}/${repository}:${tag}`;
   const creds = `${target.credentials.accessKeyId}:${target.credentials.secretAccessKey}`;

@@ -1,7 +1,8 @@
 /**
- * The build engine's loop: leases `build-image` jobs from the Store's queue, runs each build with an
+ * The build engine's loop: leases `build-image` jobs (build, test, then distribution) and `distribute-image`
+ * jobs (distribution alone, for RetryImage and DistributeImage) from the Store's queue, runs each with an
  * AbortSignal that fires on CancelImageCreation (seen by polling the image's state), on a lost lease and on
- * shutdown, and records the outcome on the image and the job. At start-up it fails the builds a previous Kiln
+ * shutdown, and records the outcome on the image and the job. At start-up it fails the jobs a previous Kiln
  * process left running ("interrupted") and releases what they held.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,12 +11,18 @@ import { isInProgress } from '../../domain/image-state.js';
 import type { Job, ResourceRecord } from '../../store/store.js';
 import { closeOpenExecutions } from '../execution-records.js';
 import { buildContainerImage, type BuildServices } from './container-build.js';
+import { distributeImage } from './distribution-stage.js';
 import { advance, ImageStateChanged, stateOf } from './image-record.js';
 import { buildMachineImage } from './machine-build.js';
 import { isStepFailed } from './step-runner.js';
 
 /** The queue kind CreateImage and StartImagePipelineExecution enqueue (service/images.ts). */
 export const BUILD_JOB = 'build-image';
+/** The queue kind RetryImage and DistributeImage enqueue (service/image-distribution.ts): distribution only. */
+export const DISTRIBUTE_JOB = 'distribute-image';
+const JOB_KINDS = [BUILD_JOB, DISTRIBUTE_JOB];
+/** The state each kind's image waits in for its job. */
+const WAITS_IN: Record<string, string> = { [BUILD_JOB]: 'PENDING', [DISTRIBUTE_JOB]: 'DISTRIBUTING' };
 
 export interface WorkerOptions {
   /** Builds at once. */
@@ -83,7 +90,7 @@ export class BuildWorker {
       let job: Job | undefined;
       if (this.running.size < this.options.concurrency) {
         try {
-          job = await this.services.store.leaseJob([BUILD_JOB], this.owner, this.leaseMs);
+          job = await this.services.store.leaseJob(JOB_KINDS, this.owner, this.leaseMs);
         } catch (err) {
           this.options.log?.(`build worker: cannot lease jobs: ${String(err)}\n`);
         }
@@ -137,14 +144,14 @@ export class BuildWorker {
   private async runJob(job: Job, controller: AbortController): Promise<void> {
     const { store } = this.services;
     const record = await store.getResource(job.resourceArn).catch(() => undefined);
-    if (!record || stateOf(record).status !== 'PENDING') {
+    if (!record || stateOf(record).status !== WAITS_IN[job.kind]) {
       await store.finishJob(job.id, this.owner, record && stateOf(record).status === 'CANCELLED' ? 'cancelled' : 'done').catch(() => false);
       return;
     }
     const unwatch = this.watch(job, controller);
     let outcome: 'done' | 'failed' | 'cancelled' = 'done';
     try {
-      await this.build(record, controller.signal);
+      await this.build(job.kind, record, controller.signal);
     } catch (err) {
       outcome = await this.fail(record, err, controller.signal);
     } finally {
@@ -153,9 +160,15 @@ export class BuildWorker {
     await store.finishJob(job.id, this.owner, outcome).catch(() => false);
   }
 
-  private async build(record: ResourceRecord, signal: AbortSignal): Promise<void> {
-    if (record.data.type === 'AMI') await buildMachineImage(this.services, record, signal);
-    else await buildContainerImage(this.services, record, signal);
+  /** A build job builds and tests, then distributes; a distribute job only distributes what is stored. */
+  private async build(kind: string, record: ResourceRecord, signal: AbortSignal): Promise<void> {
+    if (kind === BUILD_JOB) {
+      if (record.data.type === 'AMI') await buildMachineImage(this.services, record, signal);
+      else await buildContainerImage(this.services, record, signal);
+    }
+    const ready = await this.services.store.getResource(record.arn);
+    if (!ready) throw new ImageStateChanged({ status: 'DELETED' });
+    await distributeImage(this.services, ready, signal);
   }
 
   /** Records a failed or cancelled build; returns the job's outcome. */
@@ -178,7 +191,7 @@ export class BuildWorker {
   private async recover(): Promise<void> {
     const { store } = this.services;
     for (const job of await store.listJobs({ state: 'leased' })) {
-      if (job.kind !== BUILD_JOB) continue;
+      if (!JOB_KINDS.includes(job.kind)) continue;
       const record = await store.getResource(job.resourceArn);
       if (record && isInProgress(stateOf(record).status)) {
         await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(() => undefined);

@@ -1,9 +1,9 @@
 /**
  * One container image build, AWS's stages in order: compile the plan, BUILD (launch an instance from the
  * parent, run the rendered Dockerfile with the components in it, snapshot the changes into a layer, terminate),
- * TEST (a new instance from the output image runs every component's `test` phase), DISTRIBUTION (tags and
- * pushes), then AVAILABLE. Every instance is released on every path, unless the infrastructure configuration
- * keeps a failed one for debugging.
+ * TEST (a new instance from the output image runs every component's `test` phase), then DISTRIBUTING, where
+ * distribution-stage.ts takes over. Every instance is released on every path, unless the infrastructure
+ * configuration keeps a failed one for debugging.
  */
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -35,9 +35,12 @@ type Obj = Record<string, unknown>;
 const TAIL_LINES = 15;
 const TAIL_CHARS = 4000;
 
-/** Pushes a built image where the recipe and the distribution configuration say; returns outputResources.containers. */
+/** Pushes a built image where the recipe and the distribution configuration say, one region at a time. */
 export interface ContainerDistributor {
-  distribute(image: ResourceRecord, built: ContainerImageRef, log: (text: string) => void, signal: AbortSignal): Promise<{ region: string; imageUris: string[] }[]>;
+  /** The regions the image goes to, in order. */
+  regions(image: ResourceRecord): string[];
+  /** Pushes or tags the image for one region; returns its image URIs. Throws naming the field at fault. */
+  distributeRegion(image: ResourceRecord, built: ContainerImageRef, region: string, log: (text: string) => void, signal: AbortSignal): Promise<string[]>;
 }
 
 /** Everything a build uses; the worker owns these and shares them between builds. */
@@ -208,7 +211,7 @@ export async function runWorkflow(
   }
 }
 
-/** Builds, tests and distributes one container image; the caller handles the outcome's state. */
+/** Builds and tests one container image, leaving it DISTRIBUTING with its output stored; the caller distributes it and handles the outcome's state. */
 export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
   const { store } = services;
   let image = await advance(store, initial.arn, 'CREATING');
@@ -299,13 +302,6 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     });
   }
 
-  image = await advance(store, image.arn, 'DISTRIBUTING');
-  let containers: { region: string; imageUris: string[] }[] = [];
-  await runWorkflow(services, image, 'DISTRIBUTION', 1, signal, async (wf) => {
-    await runStep(wf, { name: 'DistributeContainerImage', action: 'DistributeContainerImage' }, signal, async (step) => {
-      containers = await services.distributor.distribute(image, output, (text) => step.log(text), signal);
-      return { succeededRegions: containers.map((c) => c.region), failedRegions: [] };
-    });
-  });
-  await advance(store, image.arn, 'AVAILABLE', { patch: { outputResources: { containers } } });
+  // The stored image is what distribution (now, or on RetryImage) pushes.
+  await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });
 }

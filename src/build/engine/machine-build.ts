@@ -3,8 +3,8 @@
  * root filesystem (as Packer's chroot builder does: no boot) or a `vm` instance boots the parent's disk; the
  * components' build and validate phases run; the result becomes a bootable disk, stored by content. TEST: a new
  * VM boots from that disk with its own bootloader and runs every test phase through the guest agent; a disk
- * that does not boot fails the image with the serial console's tail. DISTRIBUTION: machine images registered
- * per region and account with their launch permissions, and exports.
+ * that does not boot fails the image with the serial console's tail. Then DISTRIBUTING, where
+ * distribution-stage.ts registers machine images per region and account with their launch permissions, and exports.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -22,7 +22,6 @@ import { resolveComponents, type PlannedComponent } from './build-plan.js';
 import { imageFolder, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
-import { distributeMachineImage, type MachineDistribution } from './machine-distribution.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from './parent-image.js';
 import { runStep } from './step-runner.js';
@@ -100,7 +99,7 @@ async function bootVm(machine: MachineServices, image: ResourceRecord, role: 'bu
   return vm;
 }
 
-/** Builds, tests and distributes one machine image; the caller handles the outcome's state. */
+/** Builds and tests one machine image, leaving it DISTRIBUTING with its disk stored; the caller distributes it and handles the outcome's state. */
 export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
   const machine = services.machine;
   if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
@@ -197,15 +196,8 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       }, wf('TEST'));
     }
 
-    image = await advance(store, image.arn, 'DISTRIBUTING');
-    let distributed: MachineDistribution | undefined;
-    await runWorkflow(services, image, 'DISTRIBUTION', 1, signal, async (run) => {
-      await runStep(run, { name: 'DistributeImage', action: 'DistributeImage' }, signal, async (step) => {
-        distributed = await distributeMachineImage({ store, disks: machine.disks, exportBuckets: machine.exportBuckets, regions: machine.regions }, image, built, (text) => step.log(text), signal);
-        return { succeededRegions: [...new Set(distributed.amis.map((a) => a.region))], failedRegions: [] };
-      });
-    }, wf('DISTRIBUTION'));
-    await advance(store, image.arn, 'AVAILABLE', { patch: { outputResources: { amis: distributed?.amis ?? [] }, ...(distributed?.exports.length ? { exports: distributed.exports } : {}) } });
+    // The stored disk is what distribution (now, or on RetryImage) registers.
+    image = await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });
   } finally {
     // A VM kept for debugging (terminateInstanceOnFailure: false) still runs from its folder; the next start of
     // Kiln empties the work folder after it.

@@ -1,17 +1,17 @@
 /**
- * Distribution of a built machine image, as the distribution configuration says: a machine image registered in
- * each listed region for the building account and each of `targetAccountIds`, named from the template, tagged,
- * with its launch permissions; and the disk exported where `s3ExportConfiguration` asks.
+ * Distribution of a built machine image to one region, as the distribution configuration says: a machine image
+ * registered for the building account and each of `targetAccountIds`, named from the template, tagged, with its
+ * launch permissions; and the disk exported where `s3ExportConfiguration` asks.
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { convertDisk, type DiskFormat } from '../../artifacts/disk/convert.js';
 import type { DiskStore } from '../../artifacts/disk/disk-store.js';
-import { KilnError } from '../../domain/errors.js';
+import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ContainerImageRef } from './image-record.js';
 import type { MachineDisk } from './machine-disk.js';
-import { machineImageData, registerMachineImage } from './machine-images.js';
+import { MACHINE_IMAGE_TYPE, machineImageData, registerMachineImage } from './machine-images.js';
 
 type Obj = Record<string, unknown>;
 
@@ -50,62 +50,95 @@ export interface DistributionDeps {
   regions: readonly string[];
 }
 
-/** Registers and exports the built disk; throws InvalidArgument naming the field at fault. */
-export async function distributeMachineImage(
+/** One region a machine image goes to: its distribution (index and settings), or the build region by default. */
+export interface MachineRegion {
+  region: string;
+  /** The index in `distributions`, for naming fields; undefined for the build region's default. */
+  index: number | undefined;
+  distribution: Obj;
+}
+
+/** The regions a machine image is distributed to, in order: each distribution's, or the build region alone. */
+export function machineRegions(image: ResourceRecord): MachineRegion[] {
+  const config = (image.data.distributionConfiguration ?? {}) as Obj;
+  const given = Array.isArray(config.distributions) ? (config.distributions as Obj[]) : [];
+  if (given.length === 0) return [{ region: image.region, index: undefined, distribution: { region: image.region } }];
+  return given.map((d, index) => ({ region: String(d.region ?? image.region), index, distribution: d }));
+}
+
+/**
+ * Registers the built disk in one region for the building account and each of `targetAccountIds`, with the
+ * region's launch permissions, and exports it where s3ExportConfiguration says. A machine image this image
+ * build already registered there under the same name is kept, so a retried distribution makes no duplicate.
+ * Throws InvalidArgument naming the field at fault.
+ */
+export async function distributeMachineRegion(
   deps: DistributionDeps,
   image: ResourceRecord,
   built: { disk: MachineDisk; rootfs?: ContainerImageRef },
+  target: MachineRegion,
   log: (text: string) => void,
   signal: AbortSignal,
 ): Promise<MachineDistribution> {
-  const config = (image.data.distributionConfiguration ?? {}) as Obj;
-  const given = Array.isArray(config.distributions) ? (config.distributions as Obj[]) : [];
-  const distributions: Obj[] = given.length > 0 ? given : [{ region: image.region }];
+  const at = target.index === undefined ? 'distribution' : `distributions[${target.index}]`;
+  const { region, distribution: d } = target;
+  if (!deps.regions.includes(region)) throw new KilnError('InvalidArgument', `${at}.region: ${region} is not a region this Kiln serves (${deps.regions.join(', ')})`);
   const date = new Date(String(image.data.dateCreated ?? new Date().toISOString()));
   const out: MachineDistribution = { amis: [], exports: [] };
-  for (const [i, d] of distributions.entries()) {
-    const at = `distributions[${i}]`;
-    const region = String(d.region ?? image.region);
-    if (!deps.regions.includes(region)) throw new KilnError('InvalidArgument', `${at}.region: ${region} is not a region this Kiln serves (${deps.regions.join(', ')})`);
-    const ami = (d.amiDistributionConfiguration ?? {}) as Obj;
-    const name = renderNameTemplate(typeof ami.name === 'string' ? ami.name : `${image.name} {{ imagebuilder:buildDate }}`, date, image.build);
-    const accounts = [image.accountId, ...((ami.targetAccountIds as string[] | undefined) ?? []).filter((a) => a !== image.accountId)];
-    const launch = (ami.launchPermission ?? {}) as { userIds?: string[]; userGroups?: string[] };
-    let first: string | undefined;
-    for (const accountId of accounts) {
-      const record = await registerMachineImage(deps.store, {
+  const ami = (d.amiDistributionConfiguration ?? {}) as Obj;
+  const name = renderNameTemplate(typeof ami.name === 'string' ? ami.name : `${image.name} {{ imagebuilder:buildDate }}`, date, image.build);
+  const accounts = [image.accountId, ...((ami.targetAccountIds as string[] | undefined) ?? []).filter((a) => a !== image.accountId)];
+  const launch = (ami.launchPermission ?? {}) as { userIds?: string[]; userGroups?: string[] };
+  const description = typeof ami.description === 'string' ? { description: ami.description } : {};
+  let first: string | undefined;
+  for (const accountId of accounts) {
+    if (signal.aborted) throw new KilnError('Cancelled', 'distribution was cancelled');
+    const existing = (await deps.store.listResources({ accountId, region, type: MACHINE_IMAGE_TYPE })).find((r) => {
+      const m = machineImageData(r);
+      return m.sourceImageArn === image.arn && m.name === name;
+    });
+    const record =
+      existing ??
+      (await registerMachineImage(deps.store, {
         accountId,
         region,
         name,
-        ...(typeof ami.description === 'string' ? { description: ami.description } : {}),
+        ...description,
         tags: (ami.amiTags as Record<string, string> | undefined) ?? {},
         sourceImageArn: image.arn,
         disk: built.disk,
         ...(built.rootfs ? { rootfs: built.rootfs } : {}),
         launchPermission: launch,
-      });
-      const amiId = machineImageData(record).amiId;
-      first ??= amiId;
-      log(`registered ${amiId} "${name}" in ${region} for account ${accountId}${launch.userIds?.length || launch.userGroups?.length ? ` (launch permission: ${[...(launch.userIds ?? []), ...(launch.userGroups ?? [])].join(', ')})` : ''}\n`);
-      out.amis.push({ region, image: amiId, name, ...(typeof ami.description === 'string' ? { description: ami.description } : {}), state: { status: 'AVAILABLE' }, accountId });
-    }
-    const s3 = d.s3ExportConfiguration as Obj | undefined;
-    if (s3) {
-      const bucket = String(s3.s3Bucket ?? '');
-      const dir = deps.exportBuckets[bucket];
-      if (!dir) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Bucket: no bucket "${bucket}" in Kiln's configuration (exportBuckets)`);
-      const format = EXPORT_FORMATS[String(s3.diskImageFormat)];
-      if (!format) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.diskImageFormat: must be RAW, VMDK or VHD`);
-      const prefix = String(s3.s3Prefix ?? '').replace(/^\/+|\/+$/g, '');
-      if (prefix.split('/').includes('..')) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Prefix: must not contain ..`);
-      const key = [prefix, `${first}.${format}`].filter(Boolean).join('/');
-      const file = path.join(dir, key);
+      }).catch((err: unknown) => {
+        throw new KilnError('InvalidArgument', `${at}.amiDistributionConfiguration: ${errorMessage(err)}`, [], { cause: err });
+      }));
+    const amiId = machineImageData(record).amiId;
+    first ??= amiId;
+    const grants = [...(launch.userIds ?? []), ...(launch.userGroups ?? [])];
+    log(`${existing ? 'kept' : 'registered'} ${amiId} "${name}" in ${region} for account ${accountId}${grants.length > 0 ? ` (launch permission: ${grants.join(', ')})` : ''}\n`);
+    out.amis.push({ region, image: amiId, name, ...description, state: { status: 'AVAILABLE' }, accountId });
+  }
+  const s3 = d.s3ExportConfiguration as Obj | undefined;
+  if (s3) {
+    const bucket = String(s3.s3Bucket ?? '');
+    const dir = deps.exportBuckets[bucket];
+    if (!dir) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Bucket: no bucket "${bucket}" in Kiln's configuration (exportBuckets)`);
+    const format = EXPORT_FORMATS[String(s3.diskImageFormat)];
+    if (!format) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.diskImageFormat: must be RAW, VMDK or VHD`);
+    const prefix = String(s3.s3Prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix.split('/').includes('..')) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Prefix: must not contain ..`);
+    const key = [prefix, `${first}.${format}`].filter(Boolean).join('/');
+    const file = path.join(dir, key);
+    const t0 = Date.now();
+    try {
       await fsp.mkdir(path.dirname(file), { recursive: true });
-      const t0 = Date.now();
       await convertDisk(deps.disks.path(built.disk.digest), file, format, signal);
-      log(`exported ${format.toUpperCase()} to s3://${bucket}/${key} (${file}) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-      out.exports.push({ region, format: String(s3.diskImageFormat), bucket, key, path: file });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new KilnError('Internal', `${at}.s3ExportConfiguration: exporting to s3://${bucket}/${key} failed: ${errorMessage(err)}`, [], { cause: err });
     }
+    log(`exported ${format.toUpperCase()} to s3://${bucket}/${key} (${file}) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    out.exports.push({ region, format: String(s3.diskImageFormat), bucket, key, path: file });
   }
   return out;
 }

@@ -3,7 +3,7 @@
  * taken from a Kiln image, and built images tagged in Kiln's registry or pushed to external ones.
  */
 import type { BlobStore } from '../../artifacts/blob-store.js';
-import { KilnError } from '../../domain/errors.js';
+import { KilnError, errorMessage, isKilnError } from '../../domain/errors.js';
 import { formatImageReference, parseImageReference, type ImageReference, type RegistryClient } from '../../registry/client/registry-client.js';
 import type { BuiltinRegistry } from '../../registry/server/builtin-registry.js';
 import type { ResourceRecord } from '../../store/store.js';
@@ -76,59 +76,105 @@ export function externalRegistryOf(repositoryName: string, configuredHosts: read
   return { registry: first, repository: repositoryName.slice(slash + 1) };
 }
 
-interface Target {
+/** One push an image asks for: a repository in a region with its tags, and the field that asked for it. */
+export interface RegionTarget {
   region: string;
   repositoryName: string;
   tags: string[];
+  /** The request field at fault when the push fails. */
+  field: string;
+  /** The field naming the region. */
+  regionField: string;
 }
 
-/** The pushes an image asks for: the recipe's target repository, and each region's container distribution. */
-export function distributionTargets(image: ResourceRecord): Target[] {
+/**
+ * The pushes an image asks for, in order: the recipe's target repository in the build region (unless the image
+ * only redistributes another, DistributeImage), and each distribution's containerDistributionConfiguration (its
+ * tags and the version tag) in its region.
+ */
+export function regionTargets(image: ResourceRecord): RegionTarget[] {
   const versionTag = `${image.version}-${image.build}`;
-  const targets: Target[] = [];
-  const add = (region: string, repositoryName: unknown, tags: unknown) => {
+  const targets: RegionTarget[] = [];
+  const add = (region: string, repositoryName: unknown, tags: unknown, field: string, regionField: string) => {
     if (typeof repositoryName !== 'string' || repositoryName === '') return;
     const extra = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
     const existing = targets.find((t) => t.region === region && t.repositoryName === repositoryName);
     const all = [versionTag, ...extra];
     if (existing) existing.tags = [...new Set([...existing.tags, ...all])];
-    else targets.push({ region, repositoryName, tags: [...new Set(all)] });
+    else targets.push({ region, repositoryName, tags: [...new Set(all)], field, regionField });
   };
   const recipe = recipeOf(image);
-  add(image.region, (recipe.targetRepository as Obj | undefined)?.repositoryName, []);
+  if (image.data.distributedFrom === undefined) add(image.region, (recipe.targetRepository as Obj | undefined)?.repositoryName, [], 'containerRecipe.targetRepository.repositoryName', 'region');
   const distributions = ((image.data.distributionConfiguration as Obj | undefined)?.distributions ?? []) as Obj[];
-  for (const d of distributions) {
+  distributions.forEach((d, i) => {
     const c = d.containerDistributionConfiguration as Obj | undefined;
-    if (c) add(String(d.region ?? image.region), (c.targetRepository as Obj | undefined)?.repositoryName, c.containerTags);
-  }
+    if (c) add(String(d.region ?? image.region), (c.targetRepository as Obj | undefined)?.repositoryName, c.containerTags, `distributions[${i}].containerDistributionConfiguration.targetRepository`, `distributions[${i}].region`);
+  });
   return targets;
 }
 
-/** Tags built images in Kiln's registry and pushes them to external registries. */
-export class RegistryDistributor implements ContainerDistributor {
-  constructor(private readonly deps: RegistryGlueDeps) {}
+/** The pushes an image asks for (regionTargets without the fields). */
+export function distributionTargets(image: ResourceRecord): { region: string; repositoryName: string; tags: string[] }[] {
+  return regionTargets(image).map(({ region, repositoryName, tags }) => ({ region, repositoryName, tags }));
+}
 
-  async distribute(image: ResourceRecord, built: ContainerImageRef, log: (text: string) => void, signal: AbortSignal): Promise<{ region: string; imageUris: string[] }[]> {
-    const byRegion = new Map<string, string[]>();
-    for (const target of distributionTargets(image)) {
-      const uris = byRegion.get(target.region) ?? [];
-      byRegion.set(target.region, uris);
-      const external = externalRegistryOf(target.repositoryName, this.deps.externalHosts);
+/** Where the distributor pushes: Kiln's configured regions and the external registry of each, if any. */
+export interface RegionRegistries {
+  regions: readonly string[];
+  /** Region → `host[:port]` of its external registry; regions not listed use Kiln's built-in registry. */
+  registries: Readonly<Record<string, string>>;
+}
+
+/**
+ * Pushes built images region by region: to the external registry a repository name starts with, else to the
+ * region's configured registry, else by tagging in Kiln's built-in registry (one registry serves every region
+ * that names none, as one ECR endpoint per region would).
+ */
+export class RegistryDistributor implements ContainerDistributor {
+  constructor(private readonly deps: RegistryGlueDeps & { regions: RegionRegistries }) {}
+
+  regions(image: ResourceRecord): string[] {
+    return [...new Set(regionTargets(image).map((t) => t.region))];
+  }
+
+  async distributeRegion(image: ResourceRecord, built: ContainerImageRef, region: string, log: (text: string) => void, signal: AbortSignal): Promise<string[]> {
+    const targets = regionTargets(image).filter((t) => t.region === region);
+    const uris: string[] = [];
+    for (const target of targets) {
+      if (!this.deps.regions.regions.includes(region)) {
+        throw new KilnError('InvalidArgument', `${target.regionField}: ${region} is not a region of this Kiln (${this.deps.regions.regions.join(', ')})`);
+      }
+      const registry = externalRegistryOf(target.repositoryName, this.deps.externalHosts) ?? this.regionRegistry(region, target.repositoryName);
       for (const tag of target.tags) {
         if (signal.aborted) throw new KilnError('Cancelled', 'distribution was cancelled');
-        if (external) {
-          const ref: ImageReference = { registry: external.registry, repository: external.repository, tag };
-          const pushed = await this.deps.client.push(this.deps.blobs, built.manifestDigest, ref, { signal });
-          log(`pushed ${formatImageReference(ref)} (${pushed.bytesSent} bytes sent, ${pushed.blobsSkipped} blobs already there)\n`);
-          uris.push(formatImageReference(ref));
+        if (registry) {
+          const ref: ImageReference = { registry: registry.registry, repository: registry.repository, tag };
+          const uri = formatImageReference(ref);
+          try {
+            const pushed = await this.deps.client.push(this.deps.blobs, built.manifestDigest, ref, { signal });
+            log(`pushed ${uri} (${pushed.bytesSent} bytes sent, ${pushed.blobsSkipped} blobs already there)\n`);
+          } catch (err) {
+            if (signal.aborted) throw err;
+            throw new KilnError(isKilnError(err) ? err.kind : 'Internal', `${target.field}: push to ${uri} failed: ${errorMessage(err)}`, [], { cause: err });
+          }
+          uris.push(uri);
         } else {
-          await this.deps.builtin.tag({ accountId: image.accountId, repository: target.repositoryName, tag, manifestDigest: built.manifestDigest, mediaType: built.mediaType });
           const uri = `${this.deps.registryHost()}/${target.repositoryName}:${tag}`;
+          try {
+            await this.deps.builtin.tag({ accountId: image.accountId, repository: target.repositoryName, tag, manifestDigest: built.manifestDigest, mediaType: built.mediaType });
+          } catch (err) {
+            throw new KilnError(isKilnError(err) ? err.kind : 'Internal', `${target.field}: tagging ${uri} failed: ${errorMessage(err)}`, [], { cause: err });
+          }
           log(`tagged ${uri}\n`);
           uris.push(uri);
         }
       }
     }
-    return [...byRegion].map(([region, imageUris]) => ({ region, imageUris }));
+    return uris;
+  }
+
+  private regionRegistry(region: string, repositoryName: string): { registry: string; repository: string } | undefined {
+    const host = this.deps.regions.registries[region];
+    return host === undefined ? undefined : { registry: host, repository: repositoryName };
   }
 }

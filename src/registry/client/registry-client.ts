@@ -102,6 +102,20 @@ export class RegistryClient {
     };
   }
 
+  /**
+   * The digest `pull` would store for `ref` (an index resolves to its `platform` child), reading manifests only:
+   * what a tag points at now, for deciding whether a parent image changed.
+   */
+  async resolve(ref: ImageReference, options: { signal?: AbortSignal; platform?: { os: string; architecture: string } } = {}): Promise<string> {
+    if (ref.digest !== undefined) return ref.digest;
+    const t = this.transport(ref.registry);
+    const name = formatImageReference(ref);
+    const scopes = [pullScope(ref.repository)];
+    const fetched = await this.fetchManifest(t, ref.repository, ref.tag ?? 'latest', scopes, name, options.signal);
+    if (fetched.manifest.kind !== 'index') return fetched.digest;
+    return pickPlatform(fetched.manifest.manifests, options.platform ?? DEFAULT_PLATFORM, name).digest;
+  }
+
   private async fetchManifest(t: RegistryTransport, repository: string, reference: string, scopes: string[], name: string, signal: AbortSignal | undefined): Promise<{ bytes: Buffer; digest: string; manifest: ParsedManifest }> {
     const res = await t.request({ method: 'GET', url: `/v2/${repository}/manifests/${reference}`, headers: { accept: ACCEPT_MANIFESTS }, scopes, follow: true, ...(signal ? { signal } : {}) });
     if (!res.ok) throw await responseError(res, `pull ${name}: manifest ${reference}`);

@@ -113,4 +113,8 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (repository, digest) REFERENCES registry_manifests(repository, digest) ON DELETE CASCADE
   );
   `,
+  `
+  -- The scheduler and the lifecycle runner read one family across every account and region.
+  CREATE INDEX resources_type ON resources(type, account_id, region, name);
+  `,
 ];

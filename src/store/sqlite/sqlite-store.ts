@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { KilnError } from '../../domain/errors.js';
 import type { SecretBox } from '../secret-box.js';
 import type {
@@ -292,7 +292,7 @@ export class SqliteStore implements Store {
 
   getResource(arn: string): Promise<ResourceRecord | undefined> {
     return this.run(() => {
-      const row = this.db.prepare('SELECT * FROM resources WHERE arn = ?').get(arn) as ResourceRow | undefined;
+      const row = this.statement('SELECT * FROM resources WHERE arn = ?').get(arn) as ResourceRow | undefined;
       return row && toRecord(row);
     });
   }
@@ -312,6 +312,29 @@ export class SqliteStore implements Store {
       sql += ' ORDER BY name, major, minor, patch, build';
       return (this.db.prepare(sql).all(...params) as ResourceRow[]).map(toRecord);
     });
+  }
+
+  listResourcesOfType(type: string): Promise<ResourceRecord[]> {
+    return this.run(() => (this.statement('SELECT * FROM resources WHERE type = ? ORDER BY account_id, region, name').all(type) as ResourceRow[]).map(toRecord));
+  }
+
+  updateResources(changes: readonly { arn: string; change: (current: ResourceRecord) => Record<string, unknown> | undefined }[]): Promise<ResourceRecord[]> {
+    const select = this.statement('SELECT * FROM resources WHERE arn = ?');
+    const update = this.statement('UPDATE resources SET data = ? WHERE arn = ?');
+    const tx = this.db.transaction((): ResourceRecord[] => {
+      const written: ResourceRecord[] = [];
+      for (const { arn, change } of changes) {
+        const row = select.get(arn) as ResourceRow | undefined;
+        if (!row) continue;
+        const current = toRecord(row);
+        const data = change(current);
+        if (data === undefined) continue;
+        update.run(JSON.stringify(data), arn);
+        written.push({ ...current, data });
+      }
+      return written;
+    });
+    return this.run(() => tx.immediate());
   }
 
   updateResource(arn: string, change: (current: ResourceRecord) => Record<string, unknown>, idempotency?: IdempotencyKey): Promise<ResourceRecord> {
@@ -570,6 +593,14 @@ export class SqliteStore implements Store {
     return this.run(() => this.db.prepare('DELETE FROM registry_tags WHERE repository = ? AND tag = ?').run(repository, tag).changes > 0);
   }
 
+  listRegistryManifests(): Promise<RegistryManifest[]> {
+    return this.run(() => (this.db.prepare('SELECT * FROM registry_manifests ORDER BY repository, digest').all() as RegistryManifestRow[]).map(toRegistryManifest));
+  }
+
+  listLinkedRegistryBlobs(): Promise<string[]> {
+    return this.run(() => (this.db.prepare('SELECT DISTINCT digest FROM registry_blobs ORDER BY digest').all() as { digest: string }[]).map((r) => r.digest));
+  }
+
   close(): Promise<void> {
     return this.run(() => {
       if (this.db.open) this.db.close();
@@ -577,6 +608,18 @@ export class SqliteStore implements Store {
   }
 
   /** Runs synchronous work and turns its outcome into a promise, so callers see one async contract. */
+  private readonly statements = new Map<string, Statement>();
+
+  /** A prepared statement, prepared once: preparing costs more than running a point query. */
+  private statement(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   private run<T>(fn: () => T): Promise<T> {
     try {
       return Promise.resolve(fn());

@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FsBlobStore } from '../artifacts/blob-store.js';
+import { DiskStore } from '../artifacts/disk/disk-store.js';
+import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, canonicalJson } from '../artifacts/oci/image.js';
+import { LayerCache } from '../artifacts/oci/unpack.js';
+import { registerMachineImage } from '../build/engine/machine-images.js';
+import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
+import { collectGarbage, reachableBlobs } from './gc.js';
+import { ACCOUNT, REGION, addImageRecord, makeImage, makeLayer, tempStore } from './testing.js';
+
+function setup(t: Parameters<typeof tempStore>[0]) {
+  const { store, dir } = tempStore(t);
+  const blobs = new FsBlobStore(path.join(dir, 'blobs'));
+  const layers = new LayerCache(path.join(dir, 'layers'), blobs);
+  const disks = new DiskStore(path.join(dir, 'disks'));
+  return { store, dir, blobs, layers, disks };
+}
+
+/** A small raw "disk" moved into the disk store. */
+async function makeDisk(dir: string, disks: DiskStore, content: string) {
+  const file = path.join(dir, `disk-${content}.raw`);
+  await writeFile(file, Buffer.alloc(64 * 1024, content));
+  const stored = await disks.adopt(file);
+  return { ...stored, format: 'raw' as const, rootPartUuid: '00000000-0000-0000-0000-000000000000', kernelVersion: '6.1.0' };
+}
+
+test('gc: what records, the registry and machine images reference stays; the rest goes, layers and disks with it', async (t) => {
+  const { store, dir, blobs, layers, disks } = setup(t);
+  const base = await makeLayer(blobs, 'etc/base', 'shared by every image');
+  const kept = await makeLayer(blobs, 'kept', 'of the available image');
+  const gone = await makeLayer(blobs, 'gone', 'of the deleted image');
+  const tagged = await makeLayer(blobs, 'tagged', 'of an image only the registry holds');
+  const linked = await makeLayer(blobs, 'linked', 'uploaded to a repository, no manifest yet');
+  const parent = await makeLayer(blobs, 'parent', 'of a parent a build plan names');
+  const orphan = await blobs.put(Buffer.from('nothing names me'));
+
+  const available = await makeImage(blobs, [base, kept], 'available');
+  const deleted = await makeImage(blobs, [base, gone], 'deleted');
+  const registryOnly = await makeImage(blobs, [base, tagged], 'registry');
+  const parentImage = await makeImage(blobs, [base, parent], 'parent');
+  await addImageRecord(store, { name: 'web', dateCreated: new Date(), containerImage: available });
+  await addImageRecord(store, { name: 'web', dateCreated: new Date(), containerImage: deleted, status: 'DELETED' });
+  await addImageRecord(store, { name: 'api', dateCreated: new Date(), status: 'FAILED', data: { buildPlan: { parent: { requested: 'x', resolved: 'x', manifestDigest: parentImage.manifestDigest, source: 'registry' }, components: [] } } });
+  const registry = createBuiltinRegistry({ store, blobs, region: REGION });
+  await registry.tag({ accountId: ACCOUNT, repository: 'team/web', tag: 'v1', manifestDigest: registryOnly.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST });
+  await store.linkRegistryBlobs('team/web', [linked.digest]);
+
+  const keptDisk = await makeDisk(dir, disks, 'a');
+  const goneDisk = await makeDisk(dir, disks, 'b');
+  await registerMachineImage(store, { accountId: ACCOUNT, region: REGION, name: 'web 1', sourceImageArn: 'arn:aws:imagebuilder:local:123456789012:image/web/1.0.0/9', disk: keptDisk });
+
+  const keptDir = await layers.layerDir(kept);
+  const goneDir = await layers.layerDir(gone);
+  const baseDir = await layers.layerDir(base);
+
+  const report = await collectGarbage({ store, blobs, layers, disks, graceMs: 0 });
+  assert.equal(report.deferred, undefined);
+  const expectGone = [gone.digest, deleted.manifestDigest, deleted.configDigest, orphan.digest];
+  assert.equal(report.blobs, expectGone.length);
+  assert.equal(report.blobBytes, gone.size + deleted.manifestSize + deleted.configSize + orphan.size);
+  for (const d of expectGone) assert.equal(await blobs.has(d), false, `${d} is collected`);
+  const expectKept = [base, kept, tagged, linked, parent].map((l) => l.digest).concat([available.manifestDigest, available.configDigest, registryOnly.manifestDigest, parentImage.manifestDigest, parentImage.configDigest]);
+  for (const d of expectKept) assert.equal(await blobs.has(d), true, `${d} is still referenced`);
+
+  assert.equal(report.layers, 1);
+  assert.equal(existsSync(goneDir), false);
+  assert.ok(existsSync(keptDir) && existsSync(baseDir));
+
+  assert.equal(report.disks, 1);
+  assert.ok(report.diskBytes > 0);
+  assert.equal(await disks.has(goneDisk.digest), false);
+  assert.equal(await disks.has(keptDisk.digest), true);
+
+  const again = await collectGarbage({ store, blobs, layers, disks, graceMs: 0 });
+  assert.deepEqual([again.blobs, again.layers, again.disks], [0, 0, 0], 'a second pass finds nothing more');
+});
+
+test('gc: files younger than the grace period stay, counted as young', async (t) => {
+  const { store, blobs, layers, disks } = setup(t);
+  const orphan = await blobs.put(Buffer.from('written a moment ago'));
+  const report = await collectGarbage({ store, blobs, layers, disks, graceMs: 60 * 60 * 1000 });
+  assert.deepEqual([report.blobs, report.young], [0, 1]);
+  assert.equal(await blobs.has(orphan.digest), true);
+});
+
+test('gc: waits while a build job is leased, and says which', async (t) => {
+  const { store, blobs } = setup(t);
+  const orphan = await blobs.put(Buffer.from('maybe the layer a build is storing'));
+  await store.enqueueJob('build-image', 'arn:aws:imagebuilder:local:123456789012:image/web/1.0.0/1');
+  const job = await store.leaseJob(['build-image'], 'worker', 60_000);
+  const report = await collectGarbage({ store, blobs, graceMs: 0 });
+  assert.match(report.deferred ?? '', /build-image arn:aws:imagebuilder:local:123456789012:image\/web\/1\.0\.0\/1/);
+  assert.equal(await blobs.has(orphan.digest), true);
+  await store.finishJob(job!.id, 'worker', 'done');
+  assert.equal((await collectGarbage({ store, blobs, graceMs: 0 })).blobs, 1);
+});
+
+test('reachableBlobs follows an index to its manifests, their configs and layers', async (t) => {
+  const { blobs } = setup(t);
+  const layer = await makeLayer(blobs, 'a', 'a');
+  const image = await makeImage(blobs, [layer], 'child');
+  const index = await blobs.put(Buffer.from(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPE_INDEX, manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: image.manifestDigest, size: image.manifestSize }] })));
+  const live = await reachableBlobs(blobs, [index.digest]);
+  assert.deepEqual([...live].sort(), [index.digest, image.manifestDigest, image.configDigest, layer.digest].sort());
+});

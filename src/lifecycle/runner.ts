@@ -1,0 +1,291 @@
+/**
+ * The lifecycle runner: runs every ENABLED lifecycle policy once a day (daily-slots.ts) and performs the
+ * executions the API records (StartResourceStateUpdate, due at its updateAt), one at a time, through the
+ * Store's job queue. Time comes from a Clock, so tests move a TestClock instead of waiting; new work is also
+ * looked for every `pollMs` of real time. At most one execution per policy is active: a due day is skipped
+ * while the policy's previous execution is still pending or running, as on AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FsBlobStore } from '../artifacts/blob-store.js';
+import type { DiskStore } from '../artifacts/disk/disk-store.js';
+import type { LayerCache } from '../artifacts/oci/unpack.js';
+import { errorMessage, isKilnError, KilnError } from '../domain/errors.js';
+import type { Clock } from '../pipelines/clock.js';
+import type { Job, Store } from '../store/store.js';
+import { dueSlot, nextSlot } from './daily-slots.js';
+import {
+  createExecution,
+  EXECUTION_JOB_KIND,
+  EXECUTION_TYPE,
+  executionOf,
+  isActive,
+  newExecutionId,
+  slotExecutionId,
+  updateExecution,
+  type ExecutionData,
+} from './execution-records.js';
+import { collectGarbage, type GcResult } from './gc.js';
+import { performExecution, type PerformEnv } from './perform.js';
+
+export const POLICY_TYPE = 'lifecycle-policy';
+
+export interface LifecycleRunnerDeps {
+  store: Store;
+  clock: Clock;
+  blobs: FsBlobStore;
+  layers?: LayerCache;
+  disks?: DiskStore;
+  /** `host:port` of Kiln's registry, as image URIs name it. */
+  registryHost: () => string;
+  log?: (text: string) => void;
+  /** Unreferenced files younger than this survive garbage collection (default one hour). */
+  gcGraceMs?: number;
+  /** Real time between looks for queued executions (default 1 s). */
+  pollMs?: number;
+  /**
+   * Real time between reads of every policy and execution for what is due (default 1 minute); the clock reaching
+   * the next known due instant, notify and settle read them at once.
+   */
+  scheduleMs?: number;
+  /** Job lease (default 10 minutes), renewed between images. */
+  leaseMs?: number;
+}
+
+export interface LifecycleRunner {
+  /** Stops looking for work and waits for the execution under way to pause (it resumes at the next start). */
+  stop(): Promise<void>;
+  /**
+   * Runs a policy now, outside its daily slot (Kiln's addition; AWS has no such call): returns the id of the
+   * new execution, or of the policy's execution already pending or running. NotFound for an unknown policy,
+   * InUse for a DISABLED one.
+   */
+  runNow(policyArn: string): Promise<string>;
+  /** Looks for work now instead of at the next poll. */
+  notify(): void;
+  /** One full pass now (schedule what is due, perform every queued execution, retry a deferred collection). */
+  settle(): Promise<void>;
+  /** Collects garbage now; `deferred` when a build is under way. */
+  collectGarbage(): Promise<GcResult>;
+}
+
+const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+
+class Runner implements LifecycleRunner {
+  readonly owner = `kiln-lifecycle-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly controller = new AbortController();
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private busy: Promise<unknown> = Promise.resolve();
+  private gcPending = false;
+  /** What the last schedule found due next, when it ran (real time), and whether the next pass must schedule. */
+  private nextDue: Date | undefined;
+  private scheduledAt = 0;
+  private forceSchedule = true;
+  private gcTriedAt = 0;
+
+  constructor(private readonly deps: LifecycleRunnerDeps) {}
+
+  private get env(): PerformEnv {
+    const d = this.deps;
+    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}) };
+  }
+
+  /** Runs `work` after whatever pass is under way: passes never overlap. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(work, work);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async start(): Promise<void> {
+    await this.recover();
+    this.loop = this.run();
+  }
+
+  /** Jobs a stopped Kiln left leased are queued again, so their executions resume from their saved plans. */
+  private async recover(): Promise<void> {
+    const { store } = this.deps;
+    for (const job of await store.listJobs({ state: 'leased' })) {
+      if (job.kind !== EXECUTION_JOB_KIND) continue;
+      await store.finishJob(job.id, job.leaseOwner, 'failed');
+      const record = await store.getResource(job.resourceArn);
+      if (record && isActive(executionOf(record).state.status)) await store.enqueueJob(EXECUTION_JOB_KIND, job.resourceArn);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      let next: Date | undefined;
+      try {
+        next = await this.exclusive(() => this.pass());
+      } catch (err) {
+        this.deps.log?.(`lifecycle: ${errorMessage(err)}\n`);
+      }
+      if (signal.aborted) break;
+      const sleep = new AbortController();
+      const onStop = () => sleep.abort();
+      signal.addEventListener('abort', onStop, { once: true });
+      await Promise.race([
+        next ? this.deps.clock.sleepUntil(next, sleep.signal) : new Promise<void>(() => undefined),
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.deps.pollMs ?? 1000);
+          sleep.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          this.wake = resolve;
+        }),
+      ]);
+      sleep.abort();
+      signal.removeEventListener('abort', onStop);
+      this.wake = undefined;
+    }
+  }
+
+  /** Schedules what is due, performs every queued execution, retries a deferred collection; the next due instant. */
+  private async pass(): Promise<Date | undefined> {
+    const due = this.nextDue !== undefined && this.deps.clock.now().getTime() >= this.nextDue.getTime();
+    if (this.forceSchedule || due || Date.now() - this.scheduledAt >= (this.deps.scheduleMs ?? 60_000)) {
+      this.forceSchedule = false;
+      this.scheduledAt = Date.now();
+      this.nextDue = await this.schedule();
+    }
+    const next = this.nextDue;
+    for (;;) {
+      if (this.controller.signal.aborted) return next;
+      const job = await this.deps.store.leaseJob([EXECUTION_JOB_KIND], this.owner, this.deps.leaseMs ?? 600_000);
+      if (!job) break;
+      await this.perform(job);
+    }
+    // A collection that had to wait (or failed) is tried again at the schedule's pace, not at every poll.
+    if (this.gcPending && !this.controller.signal.aborted && Date.now() - this.gcTriedAt >= (this.deps.scheduleMs ?? 60_000)) {
+      this.gcTriedAt = Date.now();
+      try {
+        const gc = await this.gc();
+        this.gcPending = gc.deferred !== undefined;
+        if (!gc.deferred) this.deps.log?.(`lifecycle: garbage collection freed ${gc.blobs} blobs (${gc.blobBytes} bytes), ${gc.layers} unpacked layers, ${gc.disks} disks (${gc.diskBytes} bytes)\n`);
+      } catch (err) {
+        this.deps.log?.(`lifecycle: garbage collection failed: ${errorMessage(err)}\n`);
+      }
+    }
+    return next;
+  }
+
+  private async perform(job: Job): Promise<void> {
+    const { store } = this.deps;
+    let outcome: 'done' | 'failed' = 'done';
+    try {
+      const keepAlive = async () => {
+        if (!(await store.renewJob(job.id, this.owner, this.deps.leaseMs ?? 600_000))) throw new KilnError('Conflict', 'the lifecycle job lease was lost');
+      };
+      const result = await performExecution(this.env, job.resourceArn, this.controller.signal, keepAlive);
+      if (result.gcPending) {
+        this.gcPending = true;
+        this.gcTriedAt = Date.now();
+      }
+      // Stopped mid-way: the job stays leased, and the next start queues it again (recover).
+      if (this.controller.signal.aborted && result.execution && isActive(result.execution.state.status)) return;
+      const e = result.execution;
+      if (e) this.deps.log?.(`lifecycle: ${e.lifecycleExecutionId} ${e.state.status}${e.state.reason ? `: ${e.state.reason}` : ''}\n`);
+    } catch (err) {
+      outcome = 'failed';
+      this.deps.log?.(`lifecycle: job ${job.id} (${job.resourceArn}) failed: ${errorMessage(err)}\n`);
+    }
+    await store.finishJob(job.id, this.owner, outcome).catch(() => false);
+  }
+
+  /** Records the daily runs that are due and queues StartResourceStateUpdate executions whose time has come. */
+  private async schedule(): Promise<Date | undefined> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const executions = (await store.listResourcesOfType(EXECUTION_TYPE)).map((r) => ({ arn: r.arn, data: executionOf(r) }));
+    const busyPolicies = new Set(executions.filter((e) => isActive(e.data.state.status) && e.data.lifecyclePolicyArn).map((e) => e.data.lifecyclePolicyArn!));
+    let next: Date | undefined;
+    const soonest = (d: Date) => {
+      if (!next || d.getTime() < next.getTime()) next = d;
+    };
+    for (const policy of await store.listResourcesOfType(POLICY_TYPE)) {
+      if (policy.data.status !== 'ENABLED') continue;
+      const created = new Date(String(policy.data.dateCreated ?? policy.createdAt));
+      const lastRun = typeof policy.data.dateLastRun === 'string' ? new Date(policy.data.dateLastRun) : undefined;
+      soonest(nextSlot(created, now));
+      const slot = dueSlot(created, lastRun, now);
+      if (!slot || busyPolicies.has(policy.arn)) continue;
+      const data = this.policyExecution(slotExecutionId(policy.arn, slot), policy.arn, 'SCHEDULE', now);
+      await createExecution(store, { accountId: policy.accountId, region: policy.region }, data, { enqueue: true }).catch((err: unknown) => {
+        // This day's run exists already (another pass or process recorded it): nothing more to do.
+        if (!isKilnError(err, 'AlreadyExists')) throw err;
+      });
+    }
+    for (const { arn, data } of executions) {
+      if (data.state.status !== 'PENDING' || data.enqueued) continue;
+      const at = data.updateAt === undefined ? now : new Date(data.updateAt);
+      if (at.getTime() > now.getTime()) {
+        soonest(at);
+        continue;
+      }
+      // Queued before it is marked: a crash in between costs a second job, which finds the execution started.
+      await store.enqueueJob(EXECUTION_JOB_KIND, arn);
+      await updateExecution(store, arn, (d) => ({ ...d, enqueued: true }));
+    }
+    return next;
+  }
+
+  private policyExecution(id: string, policyArn: string, trigger: 'SCHEDULE' | 'MANUAL', now: Date): ExecutionData {
+    return { lifecycleExecutionId: id, kind: 'POLICY', lifecyclePolicyArn: policyArn, trigger, enqueued: true, state: { status: 'PENDING' }, hasImpactedResources: false, createdAt: now.toISOString(), resources: [] };
+  }
+
+  private gc(): Promise<GcResult> {
+    const d = this.deps;
+    return collectGarbage({ store: d.store, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), graceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS }, this.controller.signal);
+  }
+
+  async runNow(policyArn: string): Promise<string> {
+    const { store, clock } = this.deps;
+    const policy = await store.getResource(policyArn);
+    if (!policy || policy.type !== POLICY_TYPE) throw new KilnError('NotFound', `The lifecycle policy ${policyArn} does not exist.`);
+    if (policy.data.status !== 'ENABLED') throw new KilnError('InUse', `The lifecycle policy ${policyArn} is ${String(policy.data.status)}; enable it before running it.`);
+    const active = (await store.listResources({ accountId: policy.accountId, region: policy.region, type: EXECUTION_TYPE }))
+      .map(executionOf)
+      .find((e) => e.lifecyclePolicyArn === policyArn && isActive(e.state.status));
+    if (active) return active.lifecycleExecutionId;
+    const data = this.policyExecution(newExecutionId(), policyArn, 'MANUAL', clock.now());
+    await createExecution(store, { accountId: policy.accountId, region: policy.region }, data, { enqueue: true });
+    this.notify();
+    return data.lifecycleExecutionId;
+  }
+
+  notify(): void {
+    this.forceSchedule = true;
+    this.wake?.();
+  }
+
+  async settle(): Promise<void> {
+    this.forceSchedule = true;
+    await this.exclusive(() => this.pass());
+    // The loop's wait was computed before this pass; let it look at what is due now.
+    this.notify();
+  }
+
+  collectGarbage(): Promise<GcResult> {
+    return this.exclusive(() => this.gc());
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    this.wake?.();
+    await this.loop;
+    await this.busy;
+  }
+}
+
+/**
+ * Starts the lifecycle runner over a store and the artifact stores: jobs a previous process left half-done are
+ * queued again, then it schedules and performs executions until `stop`.
+ */
+export async function startLifecycleRunner(deps: LifecycleRunnerDeps): Promise<LifecycleRunner> {
+  const runner = new Runner(deps);
+  await runner.start();
+  return runner;
+}

@@ -1,0 +1,215 @@
+/**
+ * Distribution without a build: RetryImage re-runs the distribution of a FAILED image in place (same ARN; the
+ * regions that succeeded before are kept, "resuming from the point of failure"), and DistributeImage
+ * distributes an existing AVAILABLE image with another distribution configuration as a new image build version
+ * of the same name and version. Both queue a `distribute-image` job that the build worker leases; neither
+ * rebuilds anything: the stored container image or machine disk is what gets distributed.
+ */
+import { formatArn, parseArn } from '../domain/arn.js';
+import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
+import { isInProgress, retryDistribution, type ImageState } from '../domain/image-state.js';
+import { parseSemver, parseVersionFilter } from '../domain/semver.js';
+import { findMachineImage, isAmiId, machineImageData } from '../build/engine/machine-images.js';
+import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
+import { configurationHandlers } from './configurations.js';
+import { inputHash } from './idempotency.js';
+import { checkTags } from './image-settings.js';
+import type { OperationHandler, RequestContext } from './types.js';
+import { readableVersions } from './visibility.js';
+import { pickBuild, versionedArn } from './versioned.js';
+
+/** The queue kind the build worker leases for distribution alone (build-worker.ts DISTRIBUTE_JOB). */
+export const DISTRIBUTE_JOB_KIND = 'distribute-image';
+
+const TYPE = 'image';
+const ROLE_RE = /^(?:arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:role\/)?[a-zA-Z_0-9+=,.@\-_/]+$/;
+const LOG_GROUP_RE = /^[a-zA-Z0-9\-_/.]{1,512}$/;
+/** What a new distribution-only image takes over from its source: what it is and how it was built. */
+const CARRIED = ['name', 'type', 'platform', 'osVersion', 'imageRecipe', 'containerRecipe', 'infrastructureConfiguration', 'imageTestsConfiguration', 'enhancedImageMetadataEnabled', 'imageSource', 'buildPlan', 'packages', 'containerImage', 'machine'];
+
+type Obj = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const stateOf = (record: ResourceRecord): ImageState => record.data.state as ImageState;
+
+function idempotencyKey(ctx: RequestContext, input: Obj): IdempotencyKey | undefined {
+  const token = str(input.clientToken);
+  return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
+}
+
+function notFound(text: unknown, ctx: RequestContext): KilnError {
+  return new KilnError('NotFound', `The image ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
+}
+
+/** Whether an image holds what distribution needs: its container image, or its machine disk. */
+function hasStoredOutput(data: Obj): boolean {
+  if (data.type === 'AMI') return isObject(data.machine) && isObject(data.machine.disk);
+  return isObject(data.containerImage);
+}
+
+/** The caller's own image build version named by an exact build-version ARN. */
+async function ownBuild(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
+  const arn = typeof text === 'string' ? parseArn(text) : undefined;
+  if (!arn || arn.resourceType !== TYPE || arn.build === undefined || !parseSemver(arn.version ?? '')) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'imageBuildVersionArn' must be an image build version ARN (…:image/<name>/<major>.<minor>.<patch>/<build>): ${String(text)}`);
+  }
+  const canonical = formatArn(arn);
+  const record = arn.region === ctx.region && arn.owner === ctx.accountId ? await store.getResource(canonical) : undefined;
+  if (!record || record.type !== TYPE) throw notFound(canonical, ctx);
+  return record;
+}
+
+/**
+ * RetryImage: a FAILED image whose build and tests completed (its distribution failed, or Kiln stopped during
+ * it) goes back to DISTRIBUTING and its distribution runs again; ResourceInUseException while the image is
+ * still being created, InvalidRequestException for any other image.
+ */
+function retryImage(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const record = await ownBuild(store, ctx, input.imageBuildVersionArn);
+    let before: ImageState | undefined;
+    await store.updateResource(
+      record.arn,
+      (current) => {
+        const state = stateOf(current);
+        if (isInProgress(state.status)) throw new KilnError('InUse', `The image ${current.arn} is ${state.status}: its creation is still under way; RetryImage applies once it has FAILED.`);
+        if (state.status !== 'FAILED') throw new KilnError('InvalidRequest', `The image ${current.arn} is ${state.status}: RetryImage retries the distribution of a FAILED image only.`);
+        if (current.data.distribution === undefined) {
+          throw new KilnError('InvalidRequest', `The image ${current.arn} failed before its distribution (${state.reason ?? 'no reason recorded'}); RetryImage re-runs distribution only, so build it again with CreateImage.`);
+        }
+        if (!hasStoredOutput(current.data)) throw new KilnError('InvalidRequest', `The image ${current.arn} has no stored output left to distribute; build it again with CreateImage.`);
+        before = state;
+        return { ...current.data, state: retryDistribution(state) };
+      },
+      idempotencyKey(ctx, input),
+    );
+    // A repeated client token changed nothing above, so it queues nothing either.
+    if (before) {
+      const failed = before;
+      try {
+        await store.enqueueJob(DISTRIBUTE_JOB_KIND, record.arn);
+      } catch (err) {
+        await store.updateResource(record.arn, (current) => ({ ...current.data, state: failed })).catch(() => undefined);
+        throw err;
+      }
+    }
+    return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
+  };
+}
+
+/** What DistributeImage distributes: the image record it describes, and the stored output to use. */
+interface Source {
+  image: ResourceRecord;
+  output: Obj;
+}
+
+/**
+ * `sourceImage`: an image ARN (a build version, or a version or wildcard resolving to the newest AVAILABLE
+ * build) the caller may read, or a machine image id (`ami-…`) the caller may launch, made by an image build.
+ */
+async function resolveSource(store: Store, ctx: RequestContext, text: unknown, issues: Issue[]): Promise<Source | undefined> {
+  if (typeof text !== 'string') return undefined;
+  if (text.startsWith('ssm:')) {
+    issues.push({ path: 'sourceImage', message: 'Kiln has no Systems Manager Parameter Store: give a machine image id (ami-…) or an image ARN' });
+    return undefined;
+  }
+  if (isAmiId(text)) {
+    const ami = await findMachineImage(store, ctx.accountId, ctx.region, text);
+    if (!ami) throw new KilnError('NotFound', `The machine image ${text} does not exist or account ${ctx.accountId} may not launch it in ${ctx.region}.`);
+    const data = machineImageData(ami);
+    const image = await store.getResource(data.sourceImageArn);
+    if (!image) {
+      issues.push({ path: 'sourceImage', message: `machine image ${text} was made by image ${data.sourceImageArn}, which no longer exists` });
+      return undefined;
+    }
+    return { image, output: { machine: { disk: data.disk, ...(data.rootfs ? { rootfs: data.rootfs } : {}) } } };
+  }
+  const arn = parseArn(text);
+  const filter = arn?.version === undefined ? undefined : parseVersionFilter(arn.version);
+  if (!arn || arn.resourceType !== TYPE || !filter) {
+    issues.push({ path: 'sourceImage', message: `must be a machine image id (ami-…) or an image ARN (…:image/<name>/<version>[/<build>]), got ${text}` });
+    return undefined;
+  }
+  if (arn.region !== ctx.region) throw notFound(text, ctx);
+  const builds = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name });
+  const candidates = arn.build === undefined ? builds.filter((r) => stateOf(r).status === 'AVAILABLE') : builds;
+  const image = pickBuild(candidates, filter, arn.build);
+  if (!image) {
+    if (builds.length === 0 || arn.build !== undefined) throw notFound(text, ctx);
+    throw new KilnError('InvalidRequest', `No build of ${text} is AVAILABLE; DistributeImage distributes an AVAILABLE image.`);
+  }
+  if (stateOf(image).status !== 'AVAILABLE') throw new KilnError('InvalidRequest', `The image ${image.arn} is ${stateOf(image).status}; DistributeImage distributes an AVAILABLE image.`);
+  const output = Object.fromEntries(['containerImage', 'machine'].filter((k) => image.data[k] !== undefined).map((k) => [k, image.data[k]]));
+  return { image, output };
+}
+
+/** The distribution configuration the caller names, as GetDistributionConfiguration shows it. */
+async function resolveDistribution(store: Store, ctx: RequestContext, value: unknown, issues: Issue[]): Promise<Obj | undefined> {
+  try {
+    const out = await configurationHandlers(store).GetDistributionConfiguration!({ distributionConfigurationArn: value }, { ...ctx, operation: 'GetDistributionConfiguration' });
+    return out.distributionConfiguration as Obj;
+  } catch (err) {
+    if (isKilnError(err) && (err.kind === 'NotFound' || err.kind === 'InvalidArgument' || err.kind === 'Forbidden')) {
+      issues.push({ path: 'distributionConfigurationArn', message: err.message });
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * DistributeImage: a new image build version (the source's name and version, the next build number) that is
+ * created DISTRIBUTING with the source's stored output and the given distribution configuration, tags,
+ * execution role and logging configuration. Only its distribution runs.
+ */
+function distributeImage(store: Store): OperationHandler {
+  return async (input, ctx) => {
+    const issues: Issue[] = [];
+    const role = str(input.executionRole);
+    if (role === undefined || role.length < 1 || role.length > 2048 || !ROLE_RE.test(role)) {
+      issues.push({ path: 'executionRole', message: 'must be an IAM role name or ARN (arn:aws:iam::<account>:role/<name>), 1-2048 characters' });
+    }
+    checkTags(input.tags, 'tags', issues);
+    const logging = isObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
+    const logGroupName = str(logging?.logGroupName);
+    if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) issues.push({ path: 'loggingConfiguration.logGroupName', message: 'must be 1-512 letters, digits or - _ / .' });
+    const source = await resolveSource(store, ctx, input.sourceImage, issues);
+    const distribution = await resolveDistribution(store, ctx, input.distributionConfigurationArn, issues);
+    if (source && distribution && source.image.data.type !== 'AMI') {
+      const containers = ((distribution.distributions ?? []) as Obj[]).some((d) => isObject(d.containerDistributionConfiguration));
+      if (!containers) issues.push({ path: 'distributionConfigurationArn', message: `${String(distribution.arn)} has no containerDistributionConfiguration, so it cannot distribute container image ${source.image.arn}` });
+    }
+    if (source && !hasStoredOutput({ type: source.image.data.type, ...source.output })) {
+      throw new KilnError('InvalidRequest', `The image ${source.image.arn} has no stored output to distribute (a Kiln-managed base is stored only once a build has used it).`);
+    }
+    if (issues.length > 0 || !source || !distribution) throw validationError('The image distribution', issues);
+    const from = source.image;
+    const data: Obj = {
+      ...Object.fromEntries(CARRIED.filter((k) => from.data[k] !== undefined).map((k) => [k, from.data[k]])),
+      ...source.output,
+      state: { status: 'DISTRIBUTING' },
+      distributionConfiguration: distribution,
+      executionRole: role,
+      ...(logging === undefined ? {} : { loggingConfiguration: logging }),
+      ...(isObject(input.tags) ? { tags: input.tags } : {}),
+      buildType: 'USER_INITIATED',
+      dateCreated: new Date().toISOString(),
+      distribution: { attempts: 0, regions: [] },
+      distributedFrom: from.arn,
+    };
+    const { record } = await store.createResource(
+      { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
+      idempotencyKey(ctx, input),
+      { enqueue: DISTRIBUTE_JOB_KIND },
+    );
+    return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
+  };
+}
+
+/** RetryImage and DistributeImage. */
+export function imageDistributionHandlers(store: Store): Record<string, OperationHandler> {
+  return {
+    RetryImage: retryImage(store),
+    DistributeImage: distributeImage(store),
+  };
+}
