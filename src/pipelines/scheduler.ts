@@ -24,6 +24,8 @@ const DEPENDENCY_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE'
 /** A pipeline tag that lets runs of the pipeline overlap; by default a tick is skipped while a run is under way. */
 export const CONCURRENT_RUNS_TAG = 'kiln:allowConcurrentRuns';
 const MINUTE = 60_000;
+/** Pipelines evaluated between two turns of the event loop; skips are written five times as many at a time. */
+const YIELD_EVERY = 200;
 
 export interface SchedulerOptions {
   store: Store;
@@ -92,14 +94,17 @@ export class PipelineScheduler {
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 
-  /** Evaluates every pipeline at `now`. Skips are written in one transaction; each run is stored as it starts. */
+  /** Evaluates every pipeline at `now`. Skips are written in a few large transactions; each run is stored as it starts. */
   async tick(now: Date): Promise<TickReport> {
     const { store } = this.options;
     const report: TickReport = { due: 0, started: [], skipped: 0, failed: 0 };
     const resolver = new DependencyResolver(store, this.options.resolveTag, this.stopping.signal);
     const batch: { arn: string; change: (current: ResourceRecord) => Obj | undefined }[] = [];
-    for (const pipeline of await store.listResourcesOfType(PIPELINE)) {
+    const pipelines = await store.listResourcesOfType(PIPELINE);
+    for (const [i, pipeline] of pipelines.entries()) {
       if (this.stopping.signal.aborted) break;
+      // The store answers synchronously: let API requests in between, so a large tick does not stall them.
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
       const ended = await this.endedRuns(pipeline.data);
       const data = settle(pipeline.data, ended);
       const due = nextDue(data);
@@ -120,7 +125,10 @@ export class PipelineScheduler {
       if (started) report.started.push(started);
       else report.failed++;
     }
-    if (batch.length > 0) await store.updateResources(batch);
+    for (let i = 0; i < batch.length; i += YIELD_EVERY * 5) {
+      await store.updateResources(batch.slice(i, i + YIELD_EVERY * 5));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (report.started.length > 0) this.options.onQueued?.();
     return report;
   }

@@ -5,15 +5,16 @@
  * of the same name and version. Both queue a `distribute-image` job that the build worker leases; neither
  * rebuilds anything: the stored container image or machine disk is what gets distributed.
  */
-import { formatArn, parseArn } from '../domain/arn.js';
+import { parseArn } from '../domain/arn.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
 import { isInProgress, retryDistribution, type ImageState } from '../domain/image-state.js';
-import { parseSemver, parseVersionFilter } from '../domain/semver.js';
+import { parseVersionFilter } from '../domain/semver.js';
 import { findMachineImage, isAmiId, machineImageData } from '../build/engine/machine-images.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import { configurationHandlers } from './configurations.js';
 import { inputHash } from './idempotency.js';
 import { checkTags } from './image-settings.js';
+import { callerBuild } from './images.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from './visibility.js';
 import { pickBuild, versionedArn } from './versioned.js';
@@ -47,18 +48,6 @@ function hasStoredOutput(data: Obj): boolean {
   return isObject(data.containerImage);
 }
 
-/** The caller's own image build version named by an exact build-version ARN. */
-async function ownBuild(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
-  const arn = typeof text === 'string' ? parseArn(text) : undefined;
-  if (!arn || arn.resourceType !== TYPE || arn.build === undefined || !parseSemver(arn.version ?? '')) {
-    throw new KilnError('InvalidArgument', `The value supplied for parameter 'imageBuildVersionArn' must be an image build version ARN (…:image/<name>/<major>.<minor>.<patch>/<build>): ${String(text)}`);
-  }
-  const canonical = formatArn(arn);
-  const record = arn.region === ctx.region && arn.owner === ctx.accountId ? await store.getResource(canonical) : undefined;
-  if (!record || record.type !== TYPE) throw notFound(canonical, ctx);
-  return record;
-}
-
 /**
  * RetryImage: a FAILED image whose build and tests completed (its distribution failed, or Kiln stopped during
  * it) goes back to DISTRIBUTING and its distribution runs again; ResourceInUseException while the image is
@@ -66,7 +55,7 @@ async function ownBuild(store: Store, ctx: RequestContext, text: unknown): Promi
  */
 function retryImage(store: Store): OperationHandler {
   return async (input, ctx) => {
-    const record = await ownBuild(store, ctx, input.imageBuildVersionArn);
+    const record = await callerBuild(store, ctx, input.imageBuildVersionArn);
     let before: ImageState | undefined;
     await store.updateResource(
       record.arn,

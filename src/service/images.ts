@@ -461,7 +461,7 @@ function listImagePipelineImages(store: Store): OperationHandler {
 }
 
 /** The caller's own image build version named by an exact build-version ARN (no wildcard, build required). */
-async function callerBuild(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
+export async function callerBuild(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
   const arn = typeof text === 'string' ? parseArn(text) : undefined;
   if (!arn || arn.resourceType !== TYPE || arn.build === undefined || !parseSemver(arn.version ?? '')) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'imageBuildVersionArn' must be an image build version ARN (…:image/<name>/<major>.<minor>.<patch>/<build>): ${String(text)}`);

@@ -22,22 +22,13 @@ import {
   type CreateImagePipelineCommandInput,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
+import { kilnRequest } from '../../src/cli/kiln-client.js';
 import { openStore } from '../../src/cli/server-start.js';
 import { TestClock } from '../../src/pipelines/clock.js';
 import { CONCURRENT_RUNS_TAG } from '../../src/pipelines/scheduler.js';
 import type { Store } from '../../src/store/store.js';
+import { bashComponent } from '../build/helpers.js';
 import { startFixture, type Fixture } from './fixture.js';
-
-const DOC = `name: hello
-schemaVersion: 1.0
-phases:
-  - name: build
-    steps:
-      - name: Say
-        action: ExecuteBash
-        inputs:
-          commands: ['echo hi']
-`;
 
 interface Refs {
   containerRecipeArn: string;
@@ -45,7 +36,7 @@ interface Refs {
 }
 
 async function createRefs(ib: ImagebuilderClient): Promise<Refs> {
-  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
+  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['echo hi'] }) }))).componentBuildVersionArn!;
   const containerRecipeArn = (
     await ib.send(
       new CreateContainerRecipeCommand({
@@ -221,4 +212,43 @@ test('autoDisablePolicy: consecutive failed scheduled runs disable the pipeline;
   const count = (await images(ib, arn)).length;
   await tickAt(f, clock, '2026-06-01T13:00:00Z');
   assert.equal((await images(ib, arn)).length, count, 'a DISABLED pipeline does not run');
+});
+
+test('webhook triggers: created and rotated by signed requests, refused without the token, one run at a time', async (t) => {
+  const clock = new TestClock('2026-06-01T09:30:00Z');
+  const f = await start(t, clock);
+  const ib = f.client();
+  const arn = await createPipeline(ib, await createRefs(ib), { schedule: { scheduleExpression: 'cron(0 0 1 1 ? *)' } });
+  const target = { endpoint: f.server.endpoint, region: 'local', credentials: { ...f.credentials, source: 'the test' } };
+  const create = () => kilnRequest(target, { method: 'POST', path: '/kiln/pipelines/webhook', body: { imagePipelineArn: arn } });
+  const first = await create();
+  assert.equal(first.status, 201);
+  const rotated = await create();
+  assert.notEqual(rotated.body.token, first.body.token);
+  assert.match(String(rotated.body.url), new RegExp(`^${f.server.endpoint}/kiln/hooks/pipelines/[0-9a-f]{24}$`));
+  const post = (token: string, url = String(rotated.body.url)) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await post(String(first.body.token), String(first.body.url))).status, 403, 'a rotated-out token no longer works');
+  assert.equal((await post('')).status, 403);
+
+  const started = await post(String(rotated.body.token));
+  assert.equal(started.status, 202);
+  const image = ((await started.json()) as { imageBuildVersionArn: string }).imageBuildVersionArn;
+  assert.equal((await ib.send(new GetImageCommand({ imageBuildVersionArn: image }))).image?.buildType, 'SCHEDULED');
+  const busy = await post(String(rotated.body.token));
+  assert.equal(busy.status, 400, 'ResourceInUseException is a 400 in the model');
+  assert.equal(((await busy.json()) as { __type: string }).__type, 'ResourceInUseException');
+
+  const history = await kilnRequest(target, { method: 'GET', path: '/kiln/pipelines/history', query: { imagePipelineArn: arn } });
+  assert.deepEqual((history.body.pendingRuns as { imageBuildVersionArn: string }[]).map((r) => r.imageBuildVersionArn), [image]);
+
+  assert.equal((await kilnRequest(target, { method: 'DELETE', path: '/kiln/pipelines/webhook', query: { imagePipelineArn: arn } })).status, 200);
+  assert.equal((await post(String(rotated.body.token))).status, 403, 'a deleted webhook no longer starts runs');
+  const unsigned = await fetch(`${f.server.endpoint}/kiln/pipelines/webhook`, { method: 'POST', body: JSON.stringify({ imagePipelineArn: arn }) });
+  assert.equal(unsigned.status, 403);
+  assert.equal(((await unsigned.json()) as { __type: string }).__type, 'MissingAuthenticationTokenException');
+  const missing = await kilnRequest(target, { method: 'POST', path: '/kiln/pipelines/webhook', body: { imagePipelineArn: `${arn}-gone` } });
+  assert.equal(missing.status, 404);
+  const bad = await kilnRequest(target, { method: 'POST', path: '/kiln/pipelines/webhook', body: { imagePipelineArn: 'nope' } });
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.body.message), /imagePipelineArn/);
 });
