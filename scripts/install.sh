@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd tar perl-base slirp4netns mmdebstrap qemu-system-x86 qemu-utils fdisk mtools dosfstools ovmf systemd-boot-efi grub-pc-bin e2fsprogs)
-testing=(sudo adduser iputils-ping openssl awscli umoci skopeo docker-registry podman runc apache2-utils)
+testing=(sudo adduser iputils-ping openssl awscli umoci skopeo docker-registry podman runc apache2-utils chromium)
 want=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${testing[@]}")
 
@@ -31,3 +31,9 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+
+# The web console is its own package (web/): installed the same way, then built into web/dist for kiln serve.
+if [[ ! -f web/node_modules/.package-lock.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+  npm ci --prefix web --no-audit --no-fund --loglevel=error
+fi
+npm run --silent --prefix web build >/dev/null

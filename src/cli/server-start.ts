@@ -4,6 +4,7 @@ import { registerEventRoutes } from '../api/events-route.js';
 import { buildApi } from '../api/server.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
 import { Notifier } from '../events/notifier.js';
+import { registerConsole } from '../api/console-route.js';
 import { registerPipelineRoutes } from '../api/pipeline-routes.js';
 import { systemClock, type Clock } from '../pipelines/clock.js';
 import { isTerminal } from '../pipelines/run-state.js';
@@ -135,7 +136,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     engine.registerRoutes(app, { lookupKey, regions });
     registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
-    app.get('/console/', async (_req, reply) => reply.type('text/html').send('<!doctype html><title>Kiln</title><p>The Kiln console is not built yet.</p>'));
+    await registerConsole(app);
     await app.listen({ host, port });
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
