@@ -5,6 +5,7 @@ import { buildApi } from '../api/server.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
 import { Notifier } from '../events/notifier.js';
 import { registerConsole } from '../api/console-route.js';
+import { registerConsoleApiRoutes } from '../api/console-api-routes.js';
 import { registerPipelineRoutes } from '../api/pipeline-routes.js';
 import { systemClock, type Clock } from '../pipelines/clock.js';
 import { isTerminal } from '../pipelines/run-state.js';
@@ -136,6 +137,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     engine.registerRoutes(app, { lookupKey, regions });
     registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
+    registerConsoleApiRoutes(app, { store, lookupKey, regions });
     await registerConsole(app);
     await app.listen({ host, port });
     const address = app.server.address();
