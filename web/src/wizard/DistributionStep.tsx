@@ -1,7 +1,7 @@
 import { ListDistributionConfigurationsCommand } from '@aws-sdk/client-imagebuilder';
 import { imagebuilder } from '../api';
 import type { Session } from '../session';
-import { CheckboxField, FieldNotes, RadioGroup, SelectField, TextField } from './fields';
+import { CheckboxField, ExistingConfigField, FieldNotes, RadioGroup, SelectField, TextField } from './fields';
 import type { StepErrors } from './issues';
 import type { DistributionDraft, RecipeKind } from './model';
 import { allPages, useLoad } from './useLoad';
@@ -113,17 +113,7 @@ export function DistributionStep({ session, kind, draft, onChange, errors }: Pro
         errors={errors}
       />
       {draft.mode === 'existing' && (
-        <SelectField
-          id="dist-existing"
-          label="Existing distribution configuration"
-          value={draft.existingArn}
-          onChange={(existingArn) => onChange({ ...draft, existingArn })}
-          options={lists.data ?? []}
-          placeholder={lists.loading ? 'Loading configurations…' : 'Choose a configuration'}
-          errors={errors}
-          required
-          hint={lists.error ? `Configurations could not be listed: ${lists.error}` : undefined}
-        />
+        <ExistingConfigField id="dist-existing" label="Existing distribution configuration" value={draft.existingArn} onChange={(existingArn) => onChange({ ...draft, existingArn })} errors={errors} lists={lists} />
       )}
       {draft.mode === 'new' && <NewDistribution kind={kind} draft={draft} onChange={onChange} errors={errors} />}
     </>

@@ -2,7 +2,7 @@ import { ListInfrastructureConfigurationsCommand } from '@aws-sdk/client-imagebu
 import { INSTANCE_TYPES } from '../../../src/domain/instance-types';
 import { imagebuilder } from '../api';
 import type { Session } from '../session';
-import { CheckboxField, describedBy, FieldNotes, RadioGroup, SelectField, TextField } from './fields';
+import { CheckboxField, describedBy, ExistingConfigField, FieldNotes, RadioGroup, SelectField, TextField } from './fields';
 import type { StepErrors } from './issues';
 import type { InfrastructureDraft } from './model';
 import { allPages, useLoad } from './useLoad';
@@ -112,17 +112,7 @@ export function InfrastructureStep({ session, draft, onChange, errors }: { sessi
         errors={errors}
       />
       {draft.mode === 'existing' ? (
-        <SelectField
-          id="infra-existing"
-          label="Existing infrastructure configuration"
-          value={draft.existingArn}
-          onChange={(existingArn) => onChange({ ...draft, existingArn })}
-          options={lists.data ?? []}
-          placeholder={lists.loading ? 'Loading configurations…' : 'Choose a configuration'}
-          errors={errors}
-          required
-          hint={lists.error ? `Configurations could not be listed: ${lists.error}` : undefined}
-        />
+        <ExistingConfigField id="infra-existing" label="Existing infrastructure configuration" value={draft.existingArn} onChange={(existingArn) => onChange({ ...draft, existingArn })} errors={errors} lists={lists} />
       ) : (
         <NewInfrastructure draft={draft} onChange={onChange} errors={errors} />
       )}

@@ -1,3 +1,4 @@
+import type { Loaded } from './useLoad';
 /**
  * The wizard's form controls: a label, the input, an optional hint and the API's messages for it. An input the
  * API named gets `aria-invalid` and its messages in `<span className="field-error" id="<id>-error">`, which
@@ -195,5 +196,22 @@ export function StepAlert({ errors, title }: { errors: StepErrors; title: string
         ))}
       </ul>
     </div>
+  );
+}
+
+/** The picker of an existing configuration, with the list's loading and error states in its placeholder and hint. */
+export function ExistingConfigField({ id, label, value, onChange, errors, lists }: { id: string; label: string; value: string; onChange: (v: string) => void; errors: Described['errors']; lists: Loaded<Option[]> }) {
+  return (
+    <SelectField
+      id={id}
+      label={label}
+      value={value}
+      onChange={onChange}
+      options={lists.data ?? []}
+      placeholder={lists.loading ? 'Loading configurations…' : 'Choose a configuration'}
+      errors={errors}
+      required
+      hint={lists.error ? `Configurations could not be listed: ${lists.error}` : undefined}
+    />
   );
 }
