@@ -15,6 +15,7 @@ import { writeImage, type StoredImage } from '../../artifacts/oci/image.js';
 import { descendants, isLive, killTree } from '../../toe/instance/process-tree.js';
 import { installedPackages, type InstalledPackage } from './dpkg-status.js';
 import { releaseEpoch } from './mirror-release.js';
+import { cachedBootstrap } from './bootstrap-cache.js';
 import { withScratchDir } from './scratch-dir.js';
 
 /** Which base to bootstrap. */
@@ -102,7 +103,12 @@ export async function bootstrapDebianBase(spec: DebianBaseSpec, deps: DebianBase
     const includes = spec.includes?.length ? [`--include=${spec.includes.join(',')}`] : [];
     const args = ['--mode=root', `--variant=${spec.variant}`, `--arch=${spec.arch}`, ...includes, '--format=directory', spec.suite, rootfs, mirror];
     const t0 = Date.now();
-    await runMmdebstrap(args, { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), TMPDIR: path.join(work, 'tmp') }, signal, onOutput);
+    await cachedBootstrap(
+      [mirror, spec.suite, spec.variant, spec.arch, spec.includes ?? [], sourceDateEpoch],
+      rootfs,
+      () => runMmdebstrap(args, { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), TMPDIR: path.join(work, 'tmp') }, signal, onOutput),
+      { ...(signal ? { signal } : {}), ...(onOutput ? { onOutput } : {}) },
+    );
     onOutput?.(`mmdebstrap took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     await scrubHostTraces(rootfs);
     await spec.customize?.(rootfs);
