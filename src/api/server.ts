@@ -49,6 +49,9 @@ function frameworkError(err: { code?: string; statusCode?: number; message: stri
  * Builds the HTTP host: the Image Builder restJson1 API at AWS's paths (all 77 operations routed from the
  * generated table), SigV4 on every API request, and `/healthz`.
  */
+/** How long a stopping server lets requests under way finish before it closes their connections. */
+const CLOSE_GRACE_MS = 5_000;
+
 export function buildApi(options: ApiOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const common = { logger: options.logger ?? false, bodyLimit, genReqId: () => randomUUID() };
@@ -88,5 +91,21 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(match.op.status).header('x-amzn-RequestId', req.id).type('application/json').send(wire);
   };
   app.route({ method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD'], url: '/*', handler: handle });
+
+  // Closing waits for every connection to go. A browser tab with the console reconnects its event stream on
+  // keep-alive connections, each idle only for a moment between requests: close idle ones until the server has
+  // closed, and after a grace period for requests under way, every connection, so that nothing a client does
+  // can hold a stop (or SIGTERM) for ever.
+  app.addHook('preClose', (done) => {
+    const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+    const all = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+    idle.unref();
+    all.unref();
+    app.server.once('close', () => {
+      clearInterval(idle);
+      clearTimeout(all);
+    });
+    done();
+  });
   return app;
 }
