@@ -13,7 +13,9 @@ const KILN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 
 /** Starts `kiln serve` as its own process and waits for the endpoint it prints. */
 async function serve(dataDir: string): Promise<{ child: ChildProcess; endpoint: string; registryHost: string }> {
-  const child = spawn(KILN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The kill must land while mmdebstrap runs: no bootstrap from npm test's cache.
+  const { KILN_BOOTSTRAP_CACHE: _cache, ...env } = process.env;
+  const child = spawn(KILN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stderr!.resume();
   const endpoint = await new Promise<string>((resolve, reject) => {

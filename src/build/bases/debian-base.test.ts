@@ -14,6 +14,10 @@ import { bootstrapDebianBase, type DebianBaseSpec } from './debian-base.js';
 import { installedPackages } from './dpkg-status.js';
 import { parseReleaseDate, releaseEpoch } from './mirror-release.js';
 import { withScratchDir } from './scratch-dir.js';
+import { BOOTSTRAP_CACHE_ENV } from './bootstrap-cache.js';
+
+// These tests are about mmdebstrap itself (reproducible output, cancellation): never from npm test's cache.
+delete process.env[BOOTSTRAP_CACHE_ENV];
 
 const MIRROR = 'http://deb.debian.org/debian';
 const SPEC: DebianBaseSpec = { suite: 'bookworm', variant: 'minbase', mirror: MIRROR, arch: 'amd64' };
