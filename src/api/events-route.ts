@@ -21,15 +21,13 @@ import { readableImage } from '../service/workflow-executions.js';
 import type { RequestContext } from '../service/types.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { errorBody, toAwsError } from './errors.js';
-import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export { EVENTS_PATH, IMAGE_STATE_EVENT, type ImageStateEventData };
 
-export interface EventRouteOptions {
+export interface EventRouteOptions extends SignedRouteAuth {
   store: Store;
   bus: ImageEventBus;
-  lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
-  regions: ReadonlySet<string>;
   /** Time between keep-alive comments (default 15 s). */
   heartbeatMs?: number;
   /** A client that lets this much pile up unread is dropped (default 1 MiB); it may reconnect with Last-Event-ID. */
@@ -71,8 +69,7 @@ async function authorise(req: FastifyRequest, options: EventRouteOptions): Promi
   const url = req.raw.url ?? '/';
   const q = url.indexOf('?');
   const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-  const who = await verifySigV4({ method: req.method, rawPath: q < 0 ? url : url.slice(0, q), query, headers: req.headers, body }, { lookup: options.lookupKey, regions: options.regions });
+  const who = await signedCaller(req, options);
   const caller: RequestContext = { operation: 'StreamImageEvents', accountId: who.accountId, region: who.region, requestId: req.id };
   const wanted = query.get(IMAGE_FILTER_PARAM);
   const image = wanted === null || wanted === '' ? undefined : await readableImage(options.store, caller, wanted, IMAGE_FILTER_PARAM);
