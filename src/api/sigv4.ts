@@ -24,6 +24,8 @@ export interface SignedRequest {
 export interface AccessKeySecret {
   accountId: string;
   secretAccessKey: string;
+  /** Called once a request signed with this key verified (Kiln records the key's last use). */
+  verified?: () => void;
 }
 
 export interface VerifyOptions {
@@ -132,6 +134,7 @@ export async function verifySigV4(req: SignedRequest, options: VerifyOptions): P
     throw awsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${region}'. Configured regions: ${[...options.regions].join(', ')}.`);
   }
 
+  // The lookup finds active keys only: a disabled or deleted key gets AWS's answer for an unknown one.
   const key = await options.lookup(accessKeyId);
   if (!key) throw awsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 
@@ -165,5 +168,6 @@ export async function verifySigV4(req: SignedRequest, options: VerifyOptions): P
   if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
     throw awsError('InvalidSignatureException', SIGNATURE_MISMATCH);
   }
+  key.verified?.();
   return { accountId: key.accountId, accessKeyId, region };
 }

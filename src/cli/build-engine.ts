@@ -145,7 +145,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       return worker;
     },
     registerRoutes(app, auth) {
-      registerRegistry(app, { store, blobs, region });
+      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
       registerMachineImageRoutes(app, {

@@ -12,6 +12,7 @@ import { isTerminal } from '../pipelines/run-state.js';
 import { PipelineScheduler, trackManualRuns } from '../pipelines/scheduler.js';
 import { ensureAdmin } from '../service/accounts.js';
 import { buildHandlers } from '../service/handlers.js';
+import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -53,9 +54,9 @@ export function parseListen(text: string): { host: string; port: number } {
 
 async function writeCredentialsIfMissing(store: Store, accountId: string, file: string): Promise<void> {
   if (existsSync(file)) return;
-  const [key] = await store.listAccessKeys(accountId);
+  const key = (await store.listAccessKeys(accountId)).find((k) => k.status === 'Active');
   const secret = key && (await store.getAccessKeySecret(key.accessKeyId));
-  if (!key || !secret) throw new Error(`the admin account ${accountId} has no access key`);
+  if (!key || !secret) throw new Error(`the admin account ${accountId} has no active access key (kiln accounts keys create ${accountId})`);
   const text = `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${secret.secretAccessKey}\n`;
   const fd = openSync(file, 'wx', 0o600);
   try {
@@ -114,10 +115,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const credentialsPath = path.join(options.dataDir, 'credentials');
     await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
     const regions = new Set(config.regions);
-    const lookupKey = (id: string) => store.getAccessKeySecret(id);
+    const clock = options.clock ?? systemClock;
+    const lookupKey = authenticatingKeys(store, new KeyUseRecorder(store, { now: () => clock.now(), onError: (err) => process.stderr.write(`kiln: recording an access key's last use failed: ${String(err)}\n`) }));
     let registryHost = '';
     let endpoint = '';
-    const clock = options.clock ?? systemClock;
     engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock });
     const built = engine;
     const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`) });

@@ -3,7 +3,6 @@
  * the password (what `docker login`, skopeo `--creds` and podman send), or nobody.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Store } from '../../store/store.js';
 import { RegistryError } from './errors.js';
 
 /** The challenge that makes Docker-style clients retry with their credentials. */
@@ -18,12 +17,15 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
+/** Finds the secret of an active access key (undefined for an unknown or disabled one). */
+export type RegistryKeyLookup = (accessKeyId: string) => Promise<{ accountId: string; secretAccessKey: string; verified?: () => void } | undefined>;
+
 /**
  * The account behind an `Authorization` header, or undefined for an anonymous request (no header, or empty
  * Basic credentials).
- * UNAUTHORIZED for another scheme, a malformed header, an unknown key or a wrong secret.
+ * UNAUTHORIZED for another scheme, a malformed header, an unknown or disabled key or a wrong secret.
  */
-export async function authenticate(store: Store, authorization: string | undefined): Promise<string | undefined> {
+export async function authenticate(lookupKey: RegistryKeyLookup, authorization: string | undefined): Promise<string | undefined> {
   if (authorization === undefined || authorization.trim() === '') return undefined;
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
   if (!m?.[1]) throw unauthorized('only HTTP Basic authentication with a Kiln access key is supported');
@@ -34,7 +36,8 @@ export async function authenticate(store: Store, authorization: string | undefin
   const secret = decoded.slice(colon + 1);
   // Clients told to use no credentials (skopeo --no-creds) still answer a Basic challenge, with empty ones.
   if (keyId === '' && secret === '') return undefined;
-  const found = await store.getAccessKeySecret(keyId);
+  const found = await lookupKey(keyId);
   if (!found || !sameSecret(found.secretAccessKey, secret)) throw unauthorized('invalid access key id or secret');
+  found.verified?.();
   return found.accountId;
 }

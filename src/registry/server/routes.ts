@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FsBlobStore } from '../../artifacts/blob-store.js';
-import { authenticate } from './auth.js';
+import { authenticate, type RegistryKeyLookup } from './auth.js';
 import { BlobHandlers } from './blob-handlers.js';
 import { RegistryCore, type BuiltinRegistryDeps } from './builtin-registry.js';
 import { RegistryError, errorBody, toRegistryError, type RegistryErrorCode } from './errors.js';
@@ -17,6 +17,8 @@ import type { RegistryRequest, RegistryResponse } from './request.js';
 import { UploadSessions } from './uploads.js';
 
 export interface RegistryRouteDeps extends BuiltinRegistryDeps {
+  /** Finds active keys for Basic auth; by default the store's (which records no last use). */
+  lookupKey?: RegistryKeyLookup;
   /** Where upload sessions keep their data; by default `uploads/` in an FsBlobStore's root (same file system), else a temp dir. */
   uploadDir?: string;
 }
@@ -64,6 +66,7 @@ function decodePath(rawUrl: string): { pathname: string; query: URLSearchParams 
  */
 export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps): void {
   const core = new RegistryCore(deps);
+  const lookupKey = deps.lookupKey ?? ((id: string) => deps.store.getAccessKeySecret(id));
   const uploads = new UploadSessions(deps.uploadDir ?? defaultUploadDir(deps));
   const blobs = new BlobHandlers(core, uploads);
   const manifests = new ManifestHandlers(core);
@@ -111,7 +114,7 @@ export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps):
       const { pathname, query } = decodePath(req.raw.url ?? '/');
       route = matchRegistryPath(pathname);
       if (!route) throw new RegistryError('NAME_INVALID', `no registry endpoint at ${pathname}`, undefined, { status: 404 });
-      const accountId = await authenticate(deps.store, req.headers.authorization);
+      const accountId = await authenticate(lookupKey, req.headers.authorization);
       const body = req.body as AsyncIterable<Uint8Array> | undefined;
       return send(reply, await dispatch(route, { method: req.method, query, headers: req.headers, body, accountId, signal: aborted.signal }));
     } catch (err) {

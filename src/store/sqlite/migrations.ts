@@ -117,4 +117,10 @@ export const MIGRATIONS: readonly string[] = [
   -- The scheduler and the lifecycle runner read one family across every account and region.
   CREATE INDEX resources_type ON resources(type, account_id, region, name);
   `,
+  `
+  -- Keys can be disabled (IAM's Inactive) and deleted, and remember when they last signed a request, so a leaked
+  -- or forgotten key can be found and revoked.
+  ALTER TABLE access_keys ADD COLUMN status TEXT NOT NULL DEFAULT 'Active' CHECK (status IN ('Active', 'Inactive'));
+  ALTER TABLE access_keys ADD COLUMN last_used_at TEXT;
+  `,
 ];

@@ -63,3 +63,25 @@ test('sqlite: secrets are encrypted at rest and the key file is 0600', async (t)
   t.after(() => wrongKey.close());
   await assert.rejects(wrongKey.getAccessKeySecret('AK1'));
 });
+
+test('sqlite: keys written before statuses existed come back Active and never used', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kiln-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dbPath = path.join(dir, 'kiln.db');
+  const secrets = SecretBox.openKeyFile(path.join(dir, 'secret.key'));
+  // A data directory from the Kiln before key statuses: the four migrations before them, and one key.
+  const old = new Database(dbPath);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  MIGRATIONS.slice(0, 4).forEach((sql, i) => {
+    old.exec(sql);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(i + 1, '2026-01-01T00:00:00.000Z');
+  });
+  old.prepare('INSERT INTO accounts VALUES (?, ?, 1, ?)').run('000000000001', 'admin', '2026-01-01T00:00:00.000Z');
+  old.prepare('INSERT INTO access_keys VALUES (?, ?, ?, ?)').run('AK1', '000000000001', secrets.seal('sec'), '2026-01-01T00:00:00.000Z');
+  old.close();
+  const store = new SqliteStore({ path: dbPath, secrets });
+  t.after(() => store.close());
+  assert.equal(store.schemaVersion(), MIGRATIONS.length);
+  assert.deepEqual(await store.listAccessKeys('000000000001'), [{ accessKeyId: 'AK1', accountId: '000000000001', status: 'Active', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: undefined }]);
+  assert.equal((await store.getAccessKeySecret('AK1'))?.secretAccessKey, 'sec');
+});

@@ -4,6 +4,7 @@ import type { SecretBox } from '../secret-box.js';
 import type {
   Job,
   AccessKey,
+  AccessKeyStatus,
   Account,
   CreateResult,
   IdempotencyKey,
@@ -35,6 +36,24 @@ interface AccountRow {
   admin: number;
   created_at: string;
 }
+
+interface AccessKeyRow {
+  access_key_id: string;
+  account_id: string;
+  status: AccessKeyStatus;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+const ACCESS_KEY_COLUMNS = 'access_key_id, account_id, status, created_at, last_used_at';
+
+const toAccessKey = (r: AccessKeyRow): AccessKey => ({
+  accessKeyId: r.access_key_id,
+  accountId: r.account_id,
+  status: r.status,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at ?? undefined,
+});
 
 const toAccount = (r: AccountRow): Account => ({ accountId: r.account_id, name: r.name, admin: r.admin === 1, createdAt: r.created_at });
 
@@ -178,7 +197,7 @@ export class SqliteStore implements Store {
       tx.immediate();
       return {
         account: { accountId: input.accountId, name: input.name, admin: input.admin === true, createdAt: now },
-        key: { accessKeyId: input.accessKeyId, accountId: input.accountId, secretAccessKey: input.secretAccessKey, createdAt: now },
+        key: { accessKeyId: input.accessKeyId, accountId: input.accountId, secretAccessKey: input.secretAccessKey, status: 'Active', createdAt: now, lastUsedAt: undefined },
       };
     });
   }
@@ -210,24 +229,40 @@ export class SqliteStore implements Store {
     return this.run(() => {
       const now = new Date().toISOString();
       this.insertKey(accountId, accessKeyId, secretAccessKey, now);
-      return { accessKeyId, accountId, secretAccessKey, createdAt: now };
+      return { accessKeyId, accountId, secretAccessKey, status: 'Active' as const, createdAt: now, lastUsedAt: undefined };
     });
   }
 
   listAccessKeys(accountId: string): Promise<AccessKey[]> {
     return this.run(() =>
-      (this.db.prepare('SELECT access_key_id, account_id, created_at FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id').all(accountId) as { access_key_id: string; account_id: string; created_at: string }[]).map(
-        (r) => ({ accessKeyId: r.access_key_id, accountId: r.account_id, createdAt: r.created_at }),
-      ),
+      (this.statement(`SELECT ${ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id`).all(accountId) as AccessKeyRow[]).map(toAccessKey),
     );
   }
 
   getAccessKeySecret(accessKeyId: string): Promise<{ accountId: string; secretAccessKey: string } | undefined> {
     return this.run(() => {
-      const row = this.db.prepare('SELECT account_id, secret_sealed FROM access_keys WHERE access_key_id = ?').get(accessKeyId) as
+      const row = this.statement("SELECT account_id, secret_sealed FROM access_keys WHERE access_key_id = ? AND status = 'Active'").get(accessKeyId) as
         | { account_id: string; secret_sealed: string }
         | undefined;
       return row && { accountId: row.account_id, secretAccessKey: this.options.secrets.open(row.secret_sealed) };
+    });
+  }
+
+  setAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<AccessKey> {
+    return this.run(() => {
+      const row = this.statement(`UPDATE access_keys SET status = ? WHERE access_key_id = ? RETURNING ${ACCESS_KEY_COLUMNS}`).get(status, accessKeyId) as AccessKeyRow | undefined;
+      if (!row) throw new KilnError('NotFound', `access key ${accessKeyId} does not exist`);
+      return toAccessKey(row);
+    });
+  }
+
+  deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.run(() => this.statement('DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId).changes > 0);
+  }
+
+  recordAccessKeyUse(accessKeyId: string, at: string): Promise<void> {
+    return this.run(() => {
+      this.statement('UPDATE access_keys SET last_used_at = ? WHERE access_key_id = ? AND (last_used_at IS NULL OR last_used_at < ?)').run(at, accessKeyId, at);
     });
   }
 

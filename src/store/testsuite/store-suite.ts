@@ -67,6 +67,58 @@ export function runStoreSuite(backend: string, open: StoreFactory): void {
       await assert.rejects(store.addAccessKey('999999999999', 'AK9', 's'), (e) => isKilnError(e, 'NotFound'));
     });
 
+    withStore('lists keys with their status and last use; an inactive key has no secret until enabled again', async (store) => {
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's1' });
+      const added = await store.addAccessKey('000000000001', 'AK2', 's2');
+      assert.equal(added.status, 'Active');
+      assert.equal(added.lastUsedAt, undefined);
+      const listed = await store.listAccessKeys('000000000001');
+      assert.deepEqual(listed.map((k) => [k.accessKeyId, k.status, k.lastUsedAt]), [['AK1', 'Active', undefined], ['AK2', 'Active', undefined]]);
+      assert.ok(listed.every((k) => !('secretAccessKey' in k)), 'listings never carry secrets');
+
+      const disabled = await store.setAccessKeyStatus('AK1', 'Inactive');
+      assert.deepEqual([disabled.accessKeyId, disabled.accountId, disabled.status], ['AK1', '000000000001', 'Inactive']);
+      assert.equal(await store.getAccessKeySecret('AK1'), undefined, 'an inactive key does not authenticate');
+      assert.equal((await store.getAccessKeySecret('AK2'))?.secretAccessKey, 's2', 'other keys are untouched');
+      assert.deepEqual((await store.listAccessKeys('000000000001')).map((k) => k.status), ['Inactive', 'Active']);
+      assert.equal((await store.setAccessKeyStatus('AK1', 'Inactive')).status, 'Inactive', 'a repeat is a no-op');
+
+      await store.setAccessKeyStatus('AK1', 'Active');
+      assert.deepEqual(await store.getAccessKeySecret('AK1'), { accountId: '000000000001', secretAccessKey: 's1' });
+      await assert.rejects(store.setAccessKeyStatus('AK9', 'Inactive'), (e) => isKilnError(e, 'NotFound') && /AK9/.test((e as Error).message));
+      assert.deepEqual(await store.listAccessKeys('999999999999'), []);
+    });
+
+    withStore('deletes a key for good', async (store) => {
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's1' });
+      await store.addAccessKey('000000000001', 'AK2', 's2');
+      assert.equal(await store.deleteAccessKey('AK1'), true);
+      assert.equal(await store.deleteAccessKey('AK1'), false);
+      assert.equal(await store.getAccessKeySecret('AK1'), undefined);
+      assert.deepEqual((await store.listAccessKeys('000000000001')).map((k) => k.accessKeyId), ['AK2']);
+      // The account keeps its other keys and itself; the id may not come back with another secret by accident.
+      assert.equal((await store.getAccount('000000000001'))?.name, 'a');
+      await store.addAccessKey('000000000001', 'AK1', 'new');
+      assert.equal((await store.getAccessKeySecret('AK1'))?.secretAccessKey, 'new');
+    });
+
+    withStore('records a key\'s last use, never moving it back, and ignores unknown keys', async (store) => {
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's1' });
+      await store.addAccessKey('000000000001', 'AK2', 's2');
+      const lastUse = async (id: string) => (await store.listAccessKeys('000000000001')).find((k) => k.accessKeyId === id)?.lastUsedAt;
+      await store.recordAccessKeyUse('AK1', '2026-03-01T10:00:00.000Z');
+      assert.equal(await lastUse('AK1'), '2026-03-01T10:00:00.000Z');
+      assert.equal(await lastUse('AK2'), undefined);
+      await store.recordAccessKeyUse('AK1', '2026-03-01T09:00:00.000Z');
+      assert.equal(await lastUse('AK1'), '2026-03-01T10:00:00.000Z', 'an older use does not overwrite a newer one');
+      await store.recordAccessKeyUse('AK1', '2026-03-01T10:05:00.000Z');
+      assert.equal(await lastUse('AK1'), '2026-03-01T10:05:00.000Z');
+      await store.recordAccessKeyUse('AK9', '2026-03-01T10:05:00.000Z');
+      // Disabling keeps the record of use: that is what tells an admin whether a key is still needed.
+      await store.setAccessKeyStatus('AK1', 'Inactive');
+      assert.equal(await lastUse('AK1'), '2026-03-01T10:05:00.000Z');
+    });
+
     withStore('creates, gets and deletes a resource', async (store) => {
       const { record, created } = await store.createResource(component());
       assert.equal(created, true);
