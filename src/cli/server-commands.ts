@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerKeyCommands } from './key-commands.js';
 import { DEFAULT_LISTEN } from './server-defaults.js';
 
 // The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
@@ -24,7 +25,7 @@ function drainOnSignal(close: () => Promise<void>): void {
   process.once('SIGINT', stop);
 }
 
-/** Adds `kiln serve` and `kiln accounts create|list` to the CLI. */
+/** Adds `kiln serve`, `kiln accounts create|list` and `kiln accounts keys …` to the CLI. */
 export function registerServerCommands(program: Command): void {
   program
     .command('serve')
@@ -87,4 +88,5 @@ export function registerServerCommands(program: Command): void {
         await store.close();
       }
     });
+  registerKeyCommands(accounts);
 }
