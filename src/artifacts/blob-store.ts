@@ -93,7 +93,8 @@ export class FsBlobStore implements BlobStore {
     const tmp = path.join(this.dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await fsp.open(tmp, 'wx', 0o644);
+    // Private: blobs of private images sit here (the data directory's 0700 is the first guard).
+    const fh = await fsp.open(tmp, 'wx', 0o600);
     let committed = false;
     try {
       if (source instanceof Uint8Array) {

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
+import { openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerEventRoutes } from '../api/events-route.js';
 import { buildApi } from '../api/server.js';
@@ -15,6 +15,7 @@ import { buildHandlers } from '../service/handlers.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
+import { ensurePrivateFile, secureDataDir } from './data-dir.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
 
@@ -27,8 +28,10 @@ export function resolveDataDir(flag: string | undefined): string {
 
 /** Opens (creating on first use) the store of a data directory. Composition lives here and in main.ts only. */
 export function openStore(dataDir: string): SqliteStore {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return new SqliteStore({ path: path.join(dataDir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
+  secureDataDir(dataDir);
+  const db = path.join(dataDir, 'kiln.db');
+  ensurePrivateFile(db);
+  return new SqliteStore({ path: db, secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
 }
 
 /** Reads the certificate and key files, naming the one that cannot be read. */
