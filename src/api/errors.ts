@@ -27,6 +27,10 @@ const UNMODELED: Record<string, number> = {
   UnrecognizedClientException: 403,
   SerializationException: 400,
   UnknownOperationException: 404,
+  // Limits of the HTTP front door (what API Gateway answers with these statuses).
+  RequestTimeoutException: 408,
+  RequestEntityTooLargeException: 413,
+  RequestHeaderFieldsTooLargeException: 431,
 };
 
 const STATUS = new Map<string, number>([...ERRORS.map((e) => [e.name, e.status] as const), ...Object.entries(UNMODELED)]);

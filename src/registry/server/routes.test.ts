@@ -72,7 +72,8 @@ test('the Image Builder API keeps working beside the registry on one app', async
   assert.equal(unsigned.headers.get('docker-distribution-api-version'), null);
   // The API keeps its 1 MiB body limit; the registry's blob bodies are not limited by it.
   const big = await fetch(`${kiln.url}/CreateComponent`, { method: 'PUT', body: randomBytes(2 << 20), headers: { 'content-type': 'application/json' } });
-  assert.equal(big.headers.get('x-amzn-errortype'), 'InvalidRequestException');
+  assert.equal(big.status, 413);
+  assert.equal(big.headers.get('x-amzn-errortype'), 'RequestEntityTooLargeException');
 });
 
 test('ping and auth: 401 with a Basic challenge when anonymous or wrong, 200 with a Kiln key', async (t) => {
