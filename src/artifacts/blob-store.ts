@@ -218,6 +218,8 @@ export class FsBlobStore implements BlobStore {
 
   /** Removes temp files older than maxAgeMs, left by writers that crashed; returns how many. */
   async removeStaleTemp(maxAgeMs = 60 * 60 * 1000): Promise<number> {
+    // Before the listing, which may take a while: a file a writer starts meanwhile is never counted as stale.
+    const cutoff = Date.now() - maxAgeMs;
     let names: string[];
     try {
       names = await fsp.readdir(this.dir);
@@ -226,7 +228,6 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     let removed = 0;
-    const cutoff = Date.now() - maxAgeMs;
     for (const name of names) {
       if (!name.startsWith(TMP_PREFIX)) continue;
       const file = path.join(this.dir, name);
