@@ -22,6 +22,9 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** Mode of files Kiln keeps in the data directory. */
 export const PRIVATE_FILE_MODE = 0o600;
 
+/** What Kiln keeps at the top of a data directory (see build-engine.ts for the folders). */
+const KILN_ENTRY = /^(kiln\.db(-wal|-shm|-journal)?|secret\.key|credentials|blobs|layers|scratch|logs|work|disks)$/;
+
 function restrict(file: string, mode: number): void {
   const st = lstatSync(file);
   // A symlink's own mode means nothing, and chmod would change its target, which may lie outside.
@@ -31,13 +34,14 @@ function restrict(file: string, mode: number): void {
 }
 
 /**
- * Creates the data directory (0700) or tightens an existing one: the directory 0700, its top-level folders
- * 0700 and top-level files 0600, never widening a mode already stricter.
+ * Creates the data directory (0700) or tightens an existing one: the directory 0700, Kiln's top-level folders
+ * 0700 and files 0600, never widening a mode already stricter.
  */
 export function secureDataDir(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   chmodSync(dataDir, PRIVATE_DIR_MODE);
-  for (const name of readdirSync(dataDir)) restrict(path.join(dataDir, name), PRIVATE_FILE_MODE);
+  // Kiln's own entries only: --data-dir may name a directory that holds other things too.
+  for (const name of readdirSync(dataDir)) if (KILN_ENTRY.test(name)) restrict(path.join(dataDir, name), PRIVATE_FILE_MODE);
 }
 
 /**

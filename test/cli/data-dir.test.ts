@@ -80,6 +80,9 @@ test('a data directory left open by an older Kiln is fixed at start; another use
   chmodSync(path.join(dataDir, 'blobs'), 0o755);
   chmodSync(path.join(dataDir, 'blobs', 'sha256'), 0o755);
   chmodSync(blob, 0o644);
+  // Not Kiln's: left as it is.
+  writeFileSync(path.join(dataDir, 'notes.txt'), 'operator notes', { mode: 0o644 });
+  chmodSync(path.join(dataDir, 'notes.txt'), 0o644);
   const control = path.join(parent, 'control');
   writeFileSync(control, 'x', { mode: 0o644 });
   assert.ok(readsAsNobody(control), 'nobody reads a world-readable file (the test itself works)');
@@ -89,6 +92,7 @@ test('a data directory left open by an older Kiln is fixed at start; another use
   assert.equal(mode(dataDir), 0o700);
   assert.equal(mode(path.join(dataDir, 'kiln.db')), 0o600);
   assert.equal(mode(path.join(dataDir, 'blobs')), 0o700);
+  assert.equal(mode(path.join(dataDir, 'notes.txt')), 0o644, 'files that are not Kiln\'s keep their mode');
   assert.equal(readsAsNobody(path.join(dataDir, 'kiln.db')), false);
   assert.equal(readsAsNobody(path.join(dataDir, 'kiln.db-wal')), false);
   assert.equal(readsAsNobody(blob), false);
