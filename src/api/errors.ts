@@ -1,4 +1,5 @@
 import { isKilnError, type ErrorKind } from '../domain/errors.js';
+import { redactHostPaths } from '../domain/host-paths.js';
 import { ERRORS } from './generated/operations.js';
 
 /**
@@ -27,6 +28,10 @@ const UNMODELED: Record<string, number> = {
   UnrecognizedClientException: 403,
   SerializationException: 400,
   UnknownOperationException: 404,
+  // Limits of the HTTP front door (what API Gateway answers with these statuses).
+  RequestTimeoutException: 408,
+  RequestEntityTooLargeException: 413,
+  RequestHeaderFieldsTooLargeException: 431,
 };
 
 const STATUS = new Map<string, number>([...ERRORS.map((e) => [e.name, e.status] as const), ...Object.entries(UNMODELED)]);
@@ -59,16 +64,33 @@ const BY_KIND: Record<ErrorKind, string> = {
   DryRun: 'DryRunOperationException',
 };
 
-/** Maps anything thrown by a handler to its wire error; unknown errors become a ServiceException. */
+/**
+ * A message as the caller may see it: without host paths (see domain/host-paths.ts). When something was
+ * redacted, the full message goes to the server's log, for the operator.
+ */
+export function callerMessage(message: string): string {
+  const shown = redactHostPaths(message);
+  if (shown !== message) process.stderr.write(`kiln: an error was sent without its host paths; in full: ${message}\n`);
+  return shown;
+}
+
+/**
+ * Maps anything thrown by a handler to its wire error; unknown errors become a ServiceException (their
+ * message and stack go to the server's log only).
+ */
 export function toAwsError(err: unknown): AwsError {
   if (err instanceof AwsError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AwsError')) {
     return err as AwsError;
   }
-  if (isKilnError(err)) return awsError(BY_KIND[err.kind], err.message);
+  if (isKilnError(err)) return awsError(BY_KIND[err.kind], callerMessage(err.message));
+  process.stderr.write(`kiln: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return awsError('ServiceException', 'An internal error occurred.');
 }
 
-/** The restJson1 error body; `__type` and the `x-amzn-ErrorType` header both carry the code. */
+/**
+ * The restJson1 error body; `__type` and the `x-amzn-ErrorType` header both carry the code. Every AWS-shaped
+ * error Kiln sends passes here, so host paths are redacted once more for errors built without toAwsError.
+ */
 export function errorBody(err: AwsError): { __type: string; message: string } {
-  return { __type: err.code, message: err.message };
+  return { __type: err.code, message: callerMessage(err.message) };
 }

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { answerClientError } from './client-errors.js';
 import { AwsError, awsError, errorBody, toAwsError } from './errors.js';
 import { decodeInput, matchOperation } from './protocol.js';
 import { serializeValue } from './shapes.js';
@@ -15,7 +18,7 @@ export interface ApiOptions {
   regions: ReadonlySet<string>;
   /** Finds the secret of an access key for signature verification. */
   lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
-  /** Largest accepted request body; larger ones get an AWS-shaped 400. */
+  /** Largest accepted request body; larger ones get an AWS-shaped 413. */
   bodyLimit?: number;
   /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
@@ -37,7 +40,7 @@ function sendError(reply: FastifyReply, err: AwsError, requestId: string): Fasti
 /** Fastify's own request errors (body too large, bad content) in AWS's shape. */
 function frameworkError(err: { code?: string; statusCode?: number; message: string }, bodyLimit: number): AwsError {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return awsError('InvalidRequestException', `The request body is larger than the limit of ${bodyLimit} bytes.`);
+    return awsError('RequestEntityTooLargeException', `The request body is larger than the limit of ${bodyLimit} bytes.`);
   }
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return awsError('InvalidRequestException', err.message);
@@ -54,7 +57,13 @@ const CLOSE_GRACE_MS = 5_000;
 
 export function buildApi(options: ApiOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const common = { logger: options.logger ?? false, bodyLimit, genReqId: () => randomUUID() };
+  const maxHeaderSize = http.maxHeaderSize;
+  const common = {
+    logger: options.logger ?? false,
+    bodyLimit,
+    genReqId: () => randomUUID(),
+    clientErrorHandler: (err: Error, socket: Socket) => answerClientError(err, socket, maxHeaderSize),
+  };
   // One type for both: the routes below do not depend on the transport.
   const app = (options.tls ? Fastify({ ...common, https: options.tls }) : Fastify(common)) as unknown as FastifyInstance;
 

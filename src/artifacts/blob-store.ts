@@ -93,7 +93,8 @@ export class FsBlobStore implements BlobStore {
     const tmp = path.join(this.dir, `${TMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await fsp.open(tmp, 'wx', 0o644);
+    // Private: blobs of private images sit here (the data directory's 0700 is the first guard).
+    const fh = await fsp.open(tmp, 'wx', 0o600);
     let committed = false;
     try {
       if (source instanceof Uint8Array) {
@@ -217,6 +218,8 @@ export class FsBlobStore implements BlobStore {
 
   /** Removes temp files older than maxAgeMs, left by writers that crashed; returns how many. */
   async removeStaleTemp(maxAgeMs = 60 * 60 * 1000): Promise<number> {
+    // Before the listing, which may take a while: a file a writer starts meanwhile is never counted as stale.
+    const cutoff = Date.now() - maxAgeMs;
     let names: string[];
     try {
       names = await fsp.readdir(this.dir);
@@ -225,7 +228,6 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     let removed = 0;
-    const cutoff = Date.now() - maxAgeMs;
     for (const name of names) {
       if (!name.startsWith(TMP_PREFIX)) continue;
       const file = path.join(this.dir, name);

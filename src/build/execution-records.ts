@@ -15,6 +15,7 @@ import { appendFile, mkdir, open, writeFile, type FileHandle } from 'node:fs/pro
 import path from 'node:path';
 import { parseArn } from '../domain/arn.js';
 import { KilnError, errorMessage } from '../domain/errors.js';
+import { redactHostPaths } from '../domain/host-paths.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 
 export const EXECUTION_TYPE = 'workflow-execution';
@@ -164,7 +165,9 @@ class LogWriter {
 
   append(text: string): void {
     if (text === '') return;
-    this.pending.push(text);
+    // Tenants read step logs (GET /kiln/logs); Kiln's own lines may carry host paths. A path split across two
+    // chunks of a process's output escapes this, but build output shows the instance's paths, not the host's.
+    this.pending.push(redactHostPaths(text));
     this.writing ??= this.pump();
   }
 
@@ -216,6 +219,8 @@ export interface StepRun {
  * status the record has afterwards.
  */
 async function endRecord(store: Store, arn: string, status: string, fields: Record<string, unknown>): Promise<string> {
+  // Every message of a workflow or step ends here; tenants read them (GetWorkflowStepExecution, the console).
+  if (typeof fields.message === 'string') fields = { ...fields, message: redactHostPaths(fields.message) };
   let final = status;
   await store.updateResource(arn, (current) => {
     const now = String(current.data.status);

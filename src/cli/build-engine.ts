@@ -102,6 +102,13 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     return p;
   };
   const blobs = new FsBlobStore(dir('blobs'));
+  // A push or build killed mid-write leaves a temp file beside the blobs (upload sessions are swept by the
+  // registry). Nothing writes before the server listens, so every temp file older than this moment is such a
+  // leftover; in the background, since it lists blobs/sha256, which may hold millions of names.
+  void blobs.removeStaleTemp(0).then(
+    (n) => n > 0 && process.stderr.write(`kiln: removed ${n} partial blob(s) left by an earlier process\n`),
+    (err: unknown) => process.stderr.write(`kiln: could not remove partial blobs: ${String(err)}\n`),
+  );
   const layers = new LayerCache(dir('layers'), blobs);
   const scratchRoot = dir('scratch');
   const logsRoot = dir('logs');

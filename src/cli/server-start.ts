@@ -1,5 +1,8 @@
-import { mkdirSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
+import { realpathSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { addHostRoot } from '../domain/host-paths.js';
 import { registerEventRoutes } from '../api/events-route.js';
 import { buildApi } from '../api/server.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
@@ -16,6 +19,7 @@ import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
+import { ensurePrivateFile, secureDataDir } from './data-dir.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
 
@@ -26,10 +30,27 @@ export function resolveDataDir(flag: string | undefined): string {
   return path.resolve(flag ?? process.env.KILN_DATA_DIR ?? '.kiln');
 }
 
+/**
+ * Declares the host directories whose paths tenants must not see in reasons, step logs and errors: the data
+ * directory (as given and as resolved through symlinks), Kiln's installation and its temp folders.
+ */
+export function hideHostPaths(dataDir: string): void {
+  addHostRoot(dataDir, '<data-dir>');
+  try {
+    addHostRoot(realpathSync(dataDir), '<data-dir>');
+  } catch {
+    // Gone already: the path as given is declared.
+  }
+  addHostRoot(fileURLToPath(new URL('../../..', import.meta.url)), '<kiln>');
+  addHostRoot(path.join(tmpdir(), 'kiln-'), '<tmp>/kiln-', { prefix: true });
+}
+
 /** Opens (creating on first use) the store of a data directory. Composition lives here and in main.ts only. */
 export function openStore(dataDir: string): SqliteStore {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return new SqliteStore({ path: path.join(dataDir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
+  secureDataDir(dataDir);
+  const db = path.join(dataDir, 'kiln.db');
+  ensurePrivateFile(db);
+  return new SqliteStore({ path: db, secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
 }
 
 /** Reads the certificate and key files, naming the one that cannot be read. */
@@ -107,6 +128,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const events = new ImageEventBus();
   // Wrapped before anything else gets the store, so every image state change is published.
   const store = observeImageStates(openStore(options.dataDir), events);
+  hideHostPaths(options.dataDir);
   const notifier = new Notifier({ store, bus: events, config: config.notifications });
   notifier.start();
   let engine: BuildEngine | undefined;

@@ -5,6 +5,7 @@
  * this module whether a change is allowed, and the store applies it inside a transaction.
  */
 import { KilnError } from './errors.js';
+import { redactHostPaths } from './host-paths.js';
 
 /** Every ImageStatus of the model. */
 export const IMAGE_STATUSES = [
@@ -83,14 +84,15 @@ export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
 
 /**
  * The state after moving to `to`, or an InUse error naming both statuses. A reason is kept only for FAILED and
- * CANCELLED, where AWS reports one; a stale reason never follows an image into a later state.
+ * CANCELLED, where AWS reports one; a stale reason never follows an image into a later state. Every account
+ * that sees the image reads the reason, so host paths are redacted here, where every reason is recorded.
  */
 export function transition(from: ImageState, to: ImageStatus, reason?: string): ImageState {
   if (!canTransition(from.status, to)) {
     const allowed = nextStatuses(from.status);
     throw new KilnError('InUse', `An image in state ${from.status} cannot become ${to}${allowed.length > 0 ? `; it may become ${allowed.join(', ')}` : '; that state is final'}.`);
   }
-  return (to === 'FAILED' || to === 'CANCELLED') && reason !== undefined ? { status: to, reason } : { status: to };
+  return (to === 'FAILED' || to === 'CANCELLED') && reason !== undefined ? { status: to, reason: redactHostPaths(reason) } : { status: to };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { KilnError } from '../domain/errors.js';
+import { redactHostPaths } from '../domain/host-paths.js';
 import type { LifecycleStatus } from '../domain/image-state.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import type { AmiExclusionRules, IncludeResources } from './evaluate.js';
@@ -148,13 +149,18 @@ export function withResource(data: ExecutionData, resource: ExecutionResource): 
 
 const date = (v: string | undefined): Date | undefined => (v === undefined ? undefined : new Date(v));
 
+/** A state as tenants see it: its reason (an action's error, possibly an fs error) without host paths. */
+function shownState<T extends { reason?: string }>(state: T): T {
+  return state.reason === undefined ? state : { ...state, reason: redactHostPaths(state.reason) };
+}
+
 /** The API's LifecycleExecution. */
 export function toLifecycleExecution(data: ExecutionData): Obj {
   return {
     lifecycleExecutionId: data.lifecycleExecutionId,
     lifecyclePolicyArn: data.lifecyclePolicyArn,
     resourcesImpactedSummary: { hasImpactedResources: data.hasImpactedResources },
-    state: data.state,
+    state: shownState(data.state),
     startTime: date(data.startTime ?? data.createdAt),
     endTime: date(data.endTime),
   };
@@ -165,7 +171,7 @@ export function toExecutionResource(r: ExecutionResource): Obj {
   return {
     accountId: r.accountId,
     resourceId: r.resourceId,
-    state: r.state,
+    state: shownState(r.state),
     action: r.action,
     region: r.region,
     snapshots: [],

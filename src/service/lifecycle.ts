@@ -178,7 +178,7 @@ function listExecutionResources(store: Store): OperationHandler {
     const parent = str(input.parentResourceId);
     const resources = data.resources.filter((r) => r.parentResourceId === parent);
     const page = paginate(resources, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, data.lifecycleExecutionId, parent ?? null]));
-    return { lifecycleExecutionId: data.lifecycleExecutionId, lifecycleExecutionState: data.state, resources: page.items.map(toExecutionResource), nextToken: page.nextToken };
+    return { lifecycleExecutionId: data.lifecycleExecutionId, lifecycleExecutionState: toLifecycleExecution(data).state, resources: page.items.map(toExecutionResource), nextToken: page.nextToken };
   };
 }
 

@@ -72,7 +72,7 @@ export class BlobHandlers {
   /** HEAD / GET / DELETE `/v2/<name>/blobs/<digest>`. */
   async blob(req: RegistryRequest, name: string, digestText: string): Promise<RegistryResponse> {
     if (req.method === 'DELETE') {
-      await this.core.writable(name, req.accountId);
+      await this.core.owned(name, req.accountId);
       const digest = checkDigest(digestText);
       if (!(await this.store.unlinkRegistryBlob(name, digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${name}`, { digest });
       return { status: 202 };
@@ -141,7 +141,7 @@ export class BlobHandlers {
 
   /** GET / PATCH / PUT / DELETE `/v2/<name>/blobs/uploads/<id>`. */
   async upload(req: RegistryRequest, name: string, id: string): Promise<RegistryResponse> {
-    const repo = await this.core.writable(name, req.accountId);
+    const repo = await this.core.owned(name, req.accountId);
     const session = this.uploads.get(id, name, repo.accountId);
     switch (req.method) {
       case 'GET':

@@ -100,12 +100,12 @@ test('an index is tagged with its images; resolve gives the index and its images
   assert.equal((await registry.resolve({ accountId: A, repository: 'team/multi', reference: arm.digest })).mediaType, OCI_MANIFEST);
 });
 
-test('resolve: owners, shared accounts and (for public repositories) anyone; NotFound and Forbidden otherwise', async (t) => {
+test('resolve: owners, shared accounts and (for public repositories) anyone; NotFound for other accounts (as for a missing repository), Forbidden for anonymous readers', async (t) => {
   const { blobs, registry } = setup(t);
   const image = await storeImage(blobs, 'z');
   await registry.tag({ accountId: A, repository: 'team/app', tag: 'v1', manifestDigest: image.digest, mediaType: OCI_MANIFEST });
   const resolve = (accountId: string | undefined, reference = 'v1', repository = 'team/app') => registry.resolve({ accountId, repository, reference });
-  await assert.rejects(resolve(B), (e) => isKilnError(e, 'Forbidden'));
+  await assert.rejects(resolve(B), (e) => isKilnError(e, 'NotFound'));
   await assert.rejects(resolve(undefined), (e) => isKilnError(e, 'Forbidden'));
   await assert.rejects(resolve(A, 'v2'), (e) => isKilnError(e, 'NotFound') && e.message.includes('v2'));
   await assert.rejects(resolve(A, 'v1', 'team/none'), (e) => isKilnError(e, 'NotFound') && e.message.includes('team/none'));
@@ -115,7 +115,7 @@ test('resolve: owners, shared accounts and (for public repositories) anyone; Not
   await registry.setAccess({ repository: 'team/app', public: true });
   assert.equal((await resolve(undefined)).manifestDigest, image.digest);
   await registry.setAccess({ repository: 'team/app', accounts: [], public: false });
-  await assert.rejects(resolve(B), (e) => isKilnError(e, 'Forbidden'));
+  await assert.rejects(resolve(B), (e) => isKilnError(e, 'NotFound'));
   await assert.rejects(registry.setAccess({ repository: 'team/none', public: true }), (e) => isKilnError(e, 'NotFound'));
   await assert.rejects(registry.setAccess({ repository: 'team/app', accounts: ['12'] }), (e) => isKilnError(e, 'InvalidArgument') && e.message.includes('accounts[0]'));
 });

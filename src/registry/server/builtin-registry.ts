@@ -17,7 +17,7 @@ export interface BuiltinRegistry {
    *  too), creating the repository owned by accountId if needed; Forbidden when another account owns it. */
   tag(input: { accountId: string; repository: string; tag: string; manifestDigest: string; mediaType: string }): Promise<void>;
   /** Resolves `repository:tag` or `repository@digest` for a reader (account id, or undefined = anonymous);
-   *  NotFound / Forbidden otherwise. */
+   *  NotFound for a missing repository or one the reader may not read, Forbidden for anonymous readers. */
   resolve(input: { accountId: string | undefined; repository: string; reference: string }): Promise<{ manifestDigest: string; mediaType: string }>;
   /** Makes a repository readable by other accounts or by everyone (for distribution's launch permissions). */
   setAccess(input: { repository: string; accounts?: string[]; public?: boolean }): Promise<void>;
@@ -72,24 +72,43 @@ export class RegistryCore implements BuiltinRegistry {
 
   /**
    * The repository, when `accountId` may read it. Anonymous callers get UNAUTHORIZED (with the challenge that
-   * makes clients send credentials) for anything not public; accounts get NAME_UNKNOWN or DENIED.
+   * makes clients send credentials) for anything not public. An account gets one answer, NAME_UNKNOWN (404)
+   * with the same message, for a repository that does not exist and for one it may not read, so that nobody
+   * learns which private repositories exist. NAME_UNKNOWN rather than DENIED: 404 is what the distribution
+   * spec (and its conformance tests) require for a missing name, so a hidden one answers as missing.
    */
   async readable(repository: string, accountId: string | undefined): Promise<RegistryRepository> {
     checkName(repository);
     const repo = await this.deps.store.getRegistryRepository(repository);
     if (repo && canRead(repo, accountId)) return repo;
     if (accountId === undefined) throw unauthorized(`authentication required to read ${repository}`);
-    if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository ${repository} does not exist`, { name: repository });
-    throw new RegistryError('DENIED', `account ${accountId} may not read repository ${repository}`, { name: repository });
+    throw new RegistryError('NAME_UNKNOWN', `repository ${repository} does not exist or account ${accountId} may not read it`, { name: repository });
   }
 
-  /** The repository, created for `accountId` on its first write; DENIED when another account owns it. */
+  /**
+   * The repository, created for `accountId` on its first write (a push); DENIED when another account owns it.
+   * A push to a free name succeeds, so a refused one necessarily tells that the name is taken.
+   */
   async writable(repository: string, accountId: string | undefined): Promise<RegistryRepository> {
     checkName(repository);
     if (accountId === undefined) throw unauthorized(`authentication required to push to ${repository}`);
     const { repository: repo } = await this.deps.store.claimRegistryRepository(repository, accountId);
     if (repo.accountId !== accountId) {
       throw new RegistryError('DENIED', `repository ${repository} belongs to another account; account ${accountId} may not push to it`, { name: repository });
+    }
+    return repo;
+  }
+
+  /**
+   * The repository, when it exists and `accountId` owns it: for changes to what it holds (deletes, upload
+   * sessions), which never create it. Missing and unreadable repositories answer as readable() does; DENIED
+   * only to an account that may read it (and so knows it exists).
+   */
+  async owned(repository: string, accountId: string | undefined): Promise<RegistryRepository> {
+    if (accountId === undefined) throw unauthorized(`authentication required to change ${repository}`);
+    const repo = await this.readable(repository, accountId);
+    if (repo.accountId !== accountId) {
+      throw new RegistryError('DENIED', `repository ${repository} belongs to another account; account ${accountId} may not change it`, { name: repository });
     }
     return repo;
   }

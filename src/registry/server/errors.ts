@@ -3,6 +3,7 @@
  * engine see an ordinary kind) that also carries the spec's error code, which decides the HTTP status.
  */
 import { KilnError, isKilnError, type ErrorKind } from '../../domain/errors.js';
+import { redactHostPaths } from '../../domain/host-paths.js';
 
 export type RegistryErrorCode =
   | 'BLOB_UNKNOWN'
@@ -79,10 +80,13 @@ export function toRegistryError(err: unknown, notFound: RegistryErrorCode = 'BLO
         break;
     }
   }
+  process.stderr.write(`kiln: registry internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return new RegistryError('UNKNOWN', 'internal error');
 }
 
-/** The spec's error body. */
+/** The spec's error body, without host paths (see domain/host-paths.ts); the server's log keeps them. */
 export function errorBody(err: RegistryError): { errors: { code: string; message: string; detail?: unknown }[] } {
-  return { errors: [{ code: err.code, message: err.message, ...(err.detail !== undefined ? { detail: err.detail } : {}) }] };
+  const message = redactHostPaths(err.message);
+  if (message !== err.message) process.stderr.write(`kiln: a registry error was sent without its host paths; in full: ${err.message}\n`);
+  return { errors: [{ code: err.code, message, ...(err.detail !== undefined ? { detail: err.detail } : {}) }] };
 }

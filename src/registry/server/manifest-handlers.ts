@@ -30,7 +30,7 @@ export class ManifestHandlers {
       return { status: 201, headers: { location: registryPaths.manifest(name, put.digest), 'docker-content-digest': put.digest } };
     }
     if (req.method === 'DELETE') {
-      await this.core.writable(name, req.accountId);
+      await this.core.owned(name, req.accountId);
       checkReference(reference);
       const deleted = isSha256Digest(reference) ? await this.store.deleteRegistryManifest(name, reference) : await this.store.deleteRegistryTag(name, reference);
       if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository ${name}`, { name, reference });

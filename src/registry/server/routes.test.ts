@@ -72,7 +72,8 @@ test('the Image Builder API keeps working beside the registry on one app', async
   assert.equal(unsigned.headers.get('docker-distribution-api-version'), null);
   // The API keeps its 1 MiB body limit; the registry's blob bodies are not limited by it.
   const big = await fetch(`${kiln.url}/CreateComponent`, { method: 'PUT', body: randomBytes(2 << 20), headers: { 'content-type': 'application/json' } });
-  assert.equal(big.headers.get('x-amzn-errortype'), 'InvalidRequestException');
+  assert.equal(big.status, 413);
+  assert.equal(big.headers.get('x-amzn-errortype'), 'RequestEntityTooLargeException');
 });
 
 test('ping and auth: 401 with a Basic challenge when anonymous or wrong, 200 with a Kiln key', async (t) => {
@@ -174,7 +175,7 @@ test('blob uploads: monolithic, chunked with Content-Range, status, cancel, dige
   const other = await kiln.addAccount('other');
   const own = await call('/v2/other/repo/blobs/uploads/', { method: 'POST', as: other });
   assert.equal(own.status, 202);
-  assert.equal((await call(own.headers.get('location')!, { method: 'PATCH', body: 'x' })).status, 403, 'the admin may not write to another account\'s repository');
+  assert.equal((await call(own.headers.get('location')!, { method: 'PATCH', body: 'x' })).status, 404, 'the admin may not write to another account\'s repository (nor learn that it exists)');
 
   // Deleting a blob from a repository.
   assert.equal((await call(`/v2/team/blobs/blobs/${digest}`, { method: 'DELETE' })).status, 202);
@@ -276,18 +277,21 @@ test('manifests: every format by tag and digest, blob and child checks, tags, ca
   assert.equal(cat.headers.get('link'), '</v2/_catalog?n=1&last=other%2Fprivate>; rel="next"');
 });
 
-test('accounts: owners write, others get 403 until shared, anonymous reads public; mounts need read access', async (t) => {
+test('accounts: owners write, others get 403 on pushes and 404 on reads until shared, anonymous reads public; mounts need read access', async (t) => {
   const { kiln, call } = await setup(t);
   const other = await kiln.addAccount('other');
   const layer = Buffer.from('shared layer');
   const digest = await pushBlob(call, 'team/owned', layer);
 
-  for (const [path, method] of [['/v2/team/owned/blobs/uploads/', 'POST'], ['/v2/team/owned/manifests/x', 'PUT'], [`/v2/team/owned/manifests/${digest}`, 'DELETE']] as const) {
+  for (const [path, method] of [['/v2/team/owned/blobs/uploads/', 'POST'], ['/v2/team/owned/manifests/x', 'PUT']] as const) {
     const r = await call(path, { method, as: other, body: method === 'PUT' ? '{}' : undefined });
     assert.deepEqual([r.status, code(r)], [403, 'DENIED'], `${method} ${path}`);
   }
+  // Reads and deletes answer as for a missing repository (test/registry/private-repositories.test.ts).
+  const del = await call(`/v2/team/owned/manifests/${digest}`, { method: 'DELETE', as: other });
+  assert.deepEqual([del.status, code(del)], [404, 'NAME_UNKNOWN']);
   const read = await call(`/v2/team/owned/blobs/${digest}`, { as: other });
-  assert.deepEqual([read.status, code(read)], [403, 'DENIED']);
+  assert.deepEqual([read.status, code(read)], [404, 'NAME_UNKNOWN']);
   const anonRead = await call(`/v2/team/owned/blobs/${digest}`, { as: 'anonymous' });
   assert.equal(anonRead.status, 401);
   assert.equal(anonRead.headers.get('www-authenticate'), 'Basic realm="kiln"');
@@ -303,11 +307,12 @@ test('accounts: owners write, others get 403 until shared, anonymous reads publi
   assert.equal(mounted.headers.get('docker-content-digest'), digest);
   assert.deepEqual((await call(`/v2/other/copy/blobs/${digest}`, { as: other })).raw, layer);
   assert.equal(code(await call('/v2/team/owned/blobs/uploads/', { method: 'POST', as: other })), 'DENIED', 'sharing grants reads only');
+  assert.equal(code(await call(`/v2/team/owned/blobs/${digest}`, { method: 'DELETE', as: other })), 'DENIED', 'a reader knows the repository exists');
 
   await kiln.registry.setAccess({ repository: 'team/owned', public: true });
   assert.deepEqual((await call(`/v2/team/owned/blobs/${digest}`, { as: 'anonymous' })).raw, layer);
   await kiln.registry.setAccess({ repository: 'team/owned', accounts: [], public: false });
-  assert.equal((await call(`/v2/team/owned/blobs/${digest}`, { as: other })).status, 403);
+  assert.equal((await call(`/v2/team/owned/blobs/${digest}`, { as: other })).status, 404);
 });
 
 test('unknown endpoints and methods answer in the spec\'s error shape', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * Blob upload sessions (POST → PATCH… → PUT ?digest=): each session appends to its own file while hashing,
  * so the final PUT knows the digest without reading the data again, and only a verified blob enters the blob
- * store. Sessions live in this process; a restarted server forgets them and clients start a new upload.
+ * store. Sessions live in this process; a restarted server forgets them (and removes their files) and clients
+ * start a new upload.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -40,15 +41,15 @@ export class UploadSessions {
 
   constructor(private readonly dir: string) {}
 
-  /** Removes files left by a process that ended with sessions open (older than the idle limit). */
+  /**
+   * Removes every session file that is not one of this object's open sessions: called before the registry
+   * serves, it clears the partial uploads of a process that crashed or was killed. Sessions live in memory, so
+   * no client can resume those files, and they may hold part of a private image.
+   */
   async sweep(): Promise<void> {
     const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
-    const cutoff = Date.now() - IDLE_MS;
     for (const name of names) {
-      if (this.sessions.has(name)) continue;
-      const file = path.join(this.dir, name);
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (st && st.mtimeMs < cutoff) await fsp.rm(file, { force: true });
+      if (!this.sessions.has(name)) await fsp.rm(path.join(this.dir, name), { recursive: true, force: true });
     }
   }
 
