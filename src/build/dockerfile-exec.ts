@@ -436,6 +436,10 @@ class Executor {
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     if (result.aborted || this.options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled during line ${instruction.line}`);
+    if (result.instanceFault !== undefined) {
+      const tail = tailOf(output || `${result.stdout}${result.stderr}`);
+      throw new DockerfileStepError(`line ${instruction.line}: RUN ${summarise(instruction.text)} failed: ${result.instanceFault}${tail ? `:\n${tail}` : ''}`, instruction.line, instruction.text, result.exitCode, tail);
+    }
     if (result.spawnError !== undefined) {
       throw new DockerfileStepError(`line ${instruction.line}: RUN: the command could not be started: ${result.spawnError}`, instruction.line, instruction.text, null, '');
     }

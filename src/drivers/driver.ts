@@ -16,7 +16,17 @@ export interface InstanceResources {
   memoryMiB: number;
   /** The most processes the instance may run at once; the driver's default when undefined. */
   maxProcesses?: number;
+  /**
+   * The size of the instance's root volume in GiB, as a recipe's root `ebs.volumeSize` gives it
+   * (DEFAULT_ROOT_VOLUME_GIB when undefined): what it may write beyond its image before a write fails with ENOSPC.
+   */
+  rootVolumeGiB?: number;
+  /** The instance type's name (`ns.small`), for the reasons a driver gives when the instance hits a limit. */
+  instanceType?: string;
 }
+
+/** The root volume of an instance whose recipe names none. */
+export const DEFAULT_ROOT_VOLUME_GIB = 20;
 
 /** What to launch. */
 export interface LaunchSpec {

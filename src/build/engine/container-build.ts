@@ -13,7 +13,7 @@ import { writeLayer } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
 import { KilnError } from '../../domain/errors.js';
 import { resolveInstanceType } from '../../domain/instance-types.js';
-import type { DriverInstance, InstanceDriver, LaunchSpec, NetworkMode } from '../../drivers/driver.js';
+import type { DriverInstance, InstanceDriver, InstanceResources, LaunchSpec, NetworkMode } from '../../drivers/driver.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ModuleRegistry } from '../../toe/document/validate.js';
 import { runDocuments } from '../../toe/runner/run.js';
@@ -23,7 +23,7 @@ import { renderDockerfileTemplate } from '../dockerfile-render.js';
 import type { ExecutionRecorder, StepRun, WorkflowRun } from '../execution-records.js';
 import { withExecEnv } from '../instance-env.js';
 import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from './build-plan.js';
-import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import type { KeepableInstance, KeptInstances } from './kept-instances.js';
 import type { MachineServices } from './machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from './parent-image.js';
@@ -85,13 +85,19 @@ export function requestedInstance(image: ResourceRecord): { driver: 'ns' | 'vm';
   return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name, requested };
 }
 
+/** What an ns instance of this build gets: the type's CPUs and memory, and the recipe's root volume. */
+export function instanceResources(image: ResourceRecord, wanted: ReturnType<typeof requestedInstance>): InstanceResources {
+  const volume = rootVolumeGiB(image);
+  return { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB, instanceType: wanted.type, ...(volume === undefined ? {} : { rootVolumeGiB: volume }) };
+}
+
 /** The launch of a container build's instance: ns types only. */
 export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
   const wanted = requestedInstance(image);
   if (wanted.driver !== 'ns') {
     throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.requested} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
   }
-  return { layers, resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB }, network: wanted.network, hostname: `${role}-${image.build}`, scratchRoot };
+  return { layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `${role}-${image.build}`, scratchRoot };
 }
 
 export function terminateOnFailure(image: ResourceRecord): boolean {

@@ -33,6 +33,19 @@ export function recipeOf(record: ResourceRecord): Obj {
   return recipe;
 }
 
+/**
+ * The root volume size a recipe asks for, in GiB: the root mapping's `ebs.volumeSize` in `blockDeviceMappings`
+ * (image recipes) or `instanceConfiguration.blockDeviceMappings` (container recipes); undefined when none.
+ */
+export function rootVolumeGiB(record: ResourceRecord): number | undefined {
+  const recipe = recipeOf(record);
+  const instance = recipe.instanceConfiguration as Obj | undefined;
+  const mappings = (recipe.blockDeviceMappings ?? instance?.blockDeviceMappings ?? []) as Obj[];
+  const root = mappings.find((m) => ['/dev/xvda', '/dev/sda1', '/dev/sda', '/dev/vda', '/dev/nvme0n1'].includes(String(m.deviceName))) ?? mappings.find((m) => (m.ebs as Obj | undefined)?.volumeSize !== undefined);
+  const size = Number((root?.ebs as Obj | undefined)?.volumeSize);
+  return Number.isInteger(size) && size > 0 ? size : undefined;
+}
+
 /** Thrown when the image left the states a step expects (it was cancelled, most often). */
 export class ImageStateChanged extends Error {
   override readonly name = 'ImageStateChanged';

@@ -19,15 +19,13 @@ import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
 import { resolveComponents, type PlannedComponent } from './build-plan.js';
-import { imageFolder, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
-import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import { imageFolder, instanceResources, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
+import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from './parent-image.js';
 import { runStep } from './step-runner.js';
 import type { MachineServices } from './machine-services.js';
-
-type Obj = Record<string, unknown>;
 
 /** AWS's managed workflows for machine images, by stage. */
 function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
@@ -37,10 +35,8 @@ function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUT
 
 /** The root volume size a recipe asks for (blockDeviceMappings' ebs.volumeSize in GiB), in MiB. */
 export function rootVolumeMiB(image: ResourceRecord): number | undefined {
-  const mappings = (recipeOf(image).blockDeviceMappings ?? []) as Obj[];
-  const root = mappings.find((m) => ['/dev/xvda', '/dev/sda1', '/dev/sda', '/dev/vda', '/dev/nvme0n1'].includes(String(m.deviceName))) ?? mappings.find((m) => (m.ebs as Obj | undefined)?.volumeSize !== undefined);
-  const size = Number((root?.ebs as Obj | undefined)?.volumeSize);
-  return Number.isInteger(size) && size > 0 ? size * 1024 : undefined;
+  const gib = rootVolumeGiB(image);
+  return gib === undefined ? undefined : gib * 1024;
 }
 
 /** A machine image's disk: stored, or assembled once from its root filesystem and remembered on its image record. */
@@ -128,7 +124,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         if (wanted.driver === 'ns') {
           if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
           const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
-          nsInstance = await holder.launch({ layers, resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB }, network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
+          nsInstance = await holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
           log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
           return { instanceId: nsInstance.id };
         }

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isKilnError } from '../../domain/errors.js';
 import { actionModules } from '../../toe/actions/registry.js';
@@ -16,6 +16,9 @@ import { OVERLAY_MAX_LOWER_LAYERS } from './init-script.js';
 import { hostIssues, NsDriver } from './ns-driver.js';
 import type { NsInstance } from './ns-instance.js';
 import { sweepNsLeftovers } from './sweep.js';
+import { existingGroups } from './cgroups.js';
+import { loopDevicesOf } from './loop-devices.js';
+import { driverEscapeSuite } from '../testsuite/escape-suite.js';
 
 const driver = new NsDriver();
 let rootfs = '';
@@ -45,7 +48,7 @@ function spec(network: NetworkMode = 'none'): LaunchSpec {
   return { layers: [rootfs], resources: { vcpus: 1, memoryMiB: 512, maxProcesses: 256 }, network, hostname: 'kiln-build', scratchRoot };
 }
 
-/** Processes and cgroups that name the instance: none may survive dispose. */
+/** Processes, cgroups and loop devices that name the instance: none may survive dispose. */
 function leftovers(inst: DriverInstance): string[] {
   const out: string[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -57,11 +60,8 @@ function leftovers(inst: DriverInstance): string[] {
       // exited while we looked
     }
   }
-  for (const controller of ['memory', 'pids', 'cpu']) {
-    const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller))?.split(':')[2] ?? '/';
-    const dir = join('/sys/fs/cgroup', controller, own, `kiln-${inst.id}`);
-    if (existsSync(dir)) out.push(`cgroup ${dir}`);
-  }
+  out.push(...existingGroups(`kiln-${inst.id}`).map((dir) => `cgroup ${dir}`));
+  out.push(...loopDevicesOf(join(scratchRoot, `kiln-${inst.id}`, 'volume.img')).map((d) => `loop device ${d}`));
   return out;
 }
 
@@ -99,6 +99,7 @@ function treeDigest(root: string): string {
 }
 
 driverConformanceSuite({ name: 'ns', driver, spec: () => spec('none'), setup: async () => setup(), skip: skipReason, leftovers });
+driverEscapeSuite({ name: 'ns', driver, spec: () => spec('nat'), setup: async () => setup(), skip: skipReason, leftovers });
 
 describe('ns driver: isolation', { skip: skipReason() }, () => {
   let teardown: () => void = () => undefined;
@@ -196,12 +197,20 @@ describe('ns driver: isolation', { skip: skipReason() }, () => {
     assert.equal(existsSync(join(upper, 'tmp')), false);
   });
 
-  test('mounts live only in the instance; limits come from the instance type', async () => {
-    assert.deepEqual(hostMountsUnder(scratchRoot), []);
+  test('mounts live only in the instance but its root volume; limits come from the instance type; cgroups show no host path', async () => {
+    const mounts = hostMountsUnder(scratchRoot).map((l) => l.split(' ').slice(1, 3).join(' '));
+    assert.deepEqual(mounts.sort(), [inst, nat].map((i) => `${join(scratchRoot, `kiln-${i.id}`, 'volume')} ext4`).sort(), 'the host sees the root volumes only');
     const cg = await inst.exec(['cat', '/proc/self/cgroup']);
-    assert.match(cg.stdout, new RegExp(`pids:.*kiln-${inst.id}`));
-    const own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1] === 'pids')?.split(':')[2] ?? '/';
-    assert.equal(readFileSync(join('/sys/fs/cgroup/pids', own, `kiln-${inst.id}`, 'pids.max'), 'utf8').trim(), '256');
+    assert.doesNotMatch(cg.stdout, /kiln-ns/, 'the instance has its own cgroup namespace');
+    const own = (controller: string) => readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1] === controller)?.split(':')[2] ?? '/';
+    assert.equal(readFileSync(join('/sys/fs/cgroup/pids', own('pids'), `kiln-${inst.id}`, 'pids.max'), 'utf8').trim(), '256');
+    assert.equal(readFileSync(join('/sys/fs/cgroup/memory', own('memory'), `kiln-${inst.id}`, 'memory.limit_in_bytes'), 'utf8').trim(), String(512 * 1024 * 1024));
+    assert.equal(readFileSync(join('/sys/fs/cgroup/cpu', own('cpu'), `kiln-${inst.id}`, 'cpu.cfs_quota_us'), 'utf8').trim(), '100000');
+    const status = (await inst.exec(['cat', '/proc/self/status'])).stdout;
+    assert.match(status, /NoNewPrivs:\s+1/);
+    assert.match(status, /Seccomp:\s+2/, 'a seccomp filter is on');
+    const df = await inst.exec(['bash', '-c', 'read -r _ _ _ _ _ _ _ _ < /proc/self/mountinfo; grep " / / " /proc/self/mountinfo']);
+    assert.match(df.stdout, / - overlay /, 'the root is the overlay');
   });
 });
 
@@ -339,58 +348,53 @@ describe('ns driver: debugging shell and crash recovery', { skip: skipReason() }
     assert.equal(inst.initHostPid, undefined);
   });
 
-  test('sweepNsLeftovers releases a forgotten instance (processes, slirp4netns, cgroups, folder) and keeps the others', async () => {
-    const forgotten = (await driver.launch(spec('nat'))) as NsInstance;
+  test('sweepNsLeftovers releases what a killed launching process left (runc, container, slirp4netns, cgroups, loop device, folder) and keeps the others', async () => {
     const kept = await driver.launch(spec());
     try {
-      await forgotten.exec(['bash', '-c', '(sleep 300 &) ; echo started']);
-      const pid1 = forgotten.initHostPid!;
-      const scratch = dirname(forgotten.snapshotDir());
+      const code = `
+        const { NsDriver } = await import(${JSON.stringify(new URL('./ns-driver.js', import.meta.url).href)});
+        const inst = await new NsDriver().launch(JSON.parse(process.argv[1]));
+        await inst.exec(['bash', '-c', 'sleep 300']).catch(() => undefined);
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(spec('nat'))], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // The forgotten instance is up once its step runs: a sleep in a PID namespace other than ours.
+      const scratchOf = () => readdirSync(scratchRoot).find((n) => n !== `kiln-${kept.id}`);
+      let pid1 = 0;
+      const deadline = Date.now() + 20_000;
+      while (!pid1 && Date.now() < deadline) {
+        const name = scratchOf();
+        const pidFile = name ? join(scratchRoot, name, 'bundle', 'pid') : '';
+        if (pidFile && existsSync(pidFile)) pid1 = Number(readFileSync(pidFile, 'utf8'));
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(pid1 > 1, 'the child launched an instance');
+      const id = scratchOf()!.replace(/^kiln-/, '');
       const pidNs = readlinkSync(`/proc/${pid1}/ns/pid`);
-      const slirp = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('slirp4netns'));
+      await new Promise((r) => setTimeout(r, 300));
+      const slirp = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && (readProc(`${p}/cmdline`) ?? '').startsWith('slirp4netns'));
       assert.ok(slirp.length > 0, 'the NAT instance has a slirp4netns');
-      const released = await sweepNsLeftovers(scratchRoot, { keep: (id) => id === kept.id });
-      assert.ok(released.some((r) => r.startsWith('process ') && r.endsWith(forgotten.id)), released.join('\n'));
-      assert.ok(released.some((r) => r.startsWith('cgroup ') && r.endsWith(`kiln-${forgotten.id}`)), released.join('\n'));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const scratch = join(scratchRoot, `kiln-${id}`);
+      assert.ok(existsSync(scratch), 'the crash left the scratch folder');
+      const released = await sweepNsLeftovers(scratchRoot, { keep: (i) => i === kept.id });
+      assert.ok(released.some((r) => r.startsWith('process ') && r.endsWith(id)), released.join('\n'));
+      assert.ok(released.some((r) => r.startsWith('cgroup ') && r.endsWith(`kiln-${id}`)), released.join('\n'));
       assert.ok(released.includes(`directory ${scratch}`), released.join('\n'));
       assert.ok(!released.some((r) => r.includes(kept.id)), 'the kept instance is untouched');
-      assert.deepEqual(leftovers(forgotten), []);
+      assert.deepEqual(leftovers({ id } as DriverInstance), []);
       assert.equal(existsSync(scratch), false);
       // Zombies hold nothing; one whose parent was killed waits for the host's init to reap it.
       const running = (pid: string | number) => !/^Z/.test(readProc(`${pid}/stat`)?.replace(/^.*\) /s, '') ?? 'Z');
       assert.equal(running(pid1), false, 'PID 1 is gone');
       for (const p of slirp) assert.equal(running(p), false, 'slirp4netns is gone');
-      assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(forgotten.id));
       const live = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && running(p) && readProcLink(`${p}/ns/pid`) === pidNs);
       assert.deepEqual(live, [], 'nothing runs in its PID namespace');
       assert.equal((await kept.exec(['echo', 'still here'])).stdout, 'still here\n');
-      assert.deepEqual(await sweepNsLeftovers(scratchRoot, { keep: (id) => id === kept.id }), [], 'a second sweep finds nothing');
+      assert.deepEqual(await sweepNsLeftovers(scratchRoot, { keep: (i) => i === kept.id }), [], 'a second sweep finds nothing');
     } finally {
-      // Disposing a swept instance is safe: everything it would release is gone already.
-      await forgotten.dispose();
       await kept.dispose();
     }
-  });
-
-  test('sweepNsLeftovers after the launching process was killed releases what it left', async () => {
-    const code = `
-      const { NsDriver } = await import(${JSON.stringify(new URL('./ns-driver.js', import.meta.url).href)});
-      const inst = await new NsDriver().launch(JSON.parse(process.argv[1]));
-      await inst.exec(['bash', '-c', '(sleep 300 &); true']);
-      process.stdout.write(inst.id + '\\n');
-      setInterval(() => undefined, 1000);
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, JSON.stringify(spec('nat'))], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const id = await new Promise<string>((resolve, reject) => {
-      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
-      child.once('exit', (c) => reject(new Error(`the launching process exited with ${c}`)));
-    });
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    assert.ok(existsSync(join(scratchRoot, `kiln-${id}`)), 'the crash left the scratch folder');
-    const released = await sweepNsLeftovers(scratchRoot);
-    assert.ok(released.includes(`directory ${join(scratchRoot, `kiln-${id}`)}`), released.join('\n'));
-    assert.deepEqual(leftovers({ id } as DriverInstance), []);
     assert.deepEqual(readdirSync(scratchRoot), []);
   });
 });

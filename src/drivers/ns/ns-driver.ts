@@ -1,19 +1,21 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { validationError, type Issue } from '../../domain/errors.js';
 import type { DriverInstance, InstanceDriver, LaunchSpec } from '../driver.js';
-import { MOUNT_OPTIONS_MAX, OVERLAY_MAX_LOWER_LAYERS, overlayMountOptions, SYSCALLS } from './init-script.js';
+import { MOUNT_OPTIONS_MAX, OVERLAY_MAX_LOWER_LAYERS, overlayMountOptions } from './init-script.js';
 import { resolveInLayers } from './layers.js';
 import { INSTANCE_PATH, NsInstance } from './ns-instance.js';
+import { SECCOMP_PROFILE_PATH } from './seccomp-profile.js';
 
 /** Host tools the driver runs, and the Debian package of each (for the issue text). */
 const HOST_TOOLS: [tool: string, pkg: string][] = [
   ['unshare', 'util-linux'],
   ['mount', 'mount'],
-  ['mknod', 'coreutils'],
+  ['truncate', 'coreutils'],
+  ['mkfs.ext4', 'e2fsprogs'],
   ['ip', 'iproute2'],
-  ['perl', 'perl-base'],
   ['bash', 'bash'],
+  ['runc', 'runc'],
 ];
 
 const HOSTNAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -44,7 +46,9 @@ export function hostIssues(network: 'none' | 'nat'): Issue[] {
   const add = (path: string, message: string) => issues.push({ path, message });
   if (process.platform !== 'linux') add('', 'the ns driver runs only on Linux');
   if (process.getuid?.() !== 0) add('', 'the ns driver needs root (mount, namespaces)');
-  if (SYSCALLS[process.arch] === undefined) add('', `the ns driver does not support the ${process.arch} architecture`);
+  if (process.arch !== 'x64' && process.arch !== 'arm64') add('', `the ns driver does not support the ${process.arch} architecture`);
+  if (!existsSync(SECCOMP_PROFILE_PATH)) add('', `${SECCOMP_PROFILE_PATH} is missing (Debian package golang-github-containers-common): it is the seccomp profile of build instances`);
+  if (!/ - cgroup2 /.test(readFileSync('/proc/self/mountinfo', 'utf8'))) add('', 'no cgroup v2 hierarchy is mounted: the ns driver kills a step\'s processes through one');
   const tools = network === 'nat' ? [...HOST_TOOLS, ['slirp4netns', 'slirp4netns'] as [string, string]] : HOST_TOOLS;
   for (const [tool, pkg] of tools) if (!onPath(tool)) add('', `${tool} is not installed (Debian package ${pkg})`);
   if (network === 'nat' && !isDir('/dev/net')) add('network', 'nat needs /dev/net/tun, which this host lacks');
@@ -85,11 +89,11 @@ async function layerIssues(layers: readonly string[]): Promise<Issue[]> {
 }
 
 /**
- * The `ns` driver: instances are overlayfs sandboxes in their own mount, PID, UTS, IPC and network namespaces
- * on this host, with user-mode NAT (slirp4netns) or no network. It needs root. With NAT, the host's loopback
- * is out of reach, but its other addresses are reached like any outside host (as with a container bridge).
- * Inside, root keeps the capabilities a build needs but not those that reach the host (see init-script.ts),
- * and may open only the devices of its /dev.
+ * The `ns` driver: instances are OCI containers run by runc over an overlay of the image's layers, confined as
+ * podman confines a container by default (runtime-spec.ts: capabilities, seccomp, masked and read-only paths,
+ * no_new_privs, cgroup limits), with a root volume that bounds what they write, and user-mode NAT
+ * (slirp4netns) or no network. It needs root. With NAT, the host's loopback is out of reach, but its other
+ * addresses are reached like any outside host (as with a container bridge).
  */
 export class NsDriver implements InstanceDriver {
   readonly kind = 'ns';
@@ -107,6 +111,7 @@ export class NsDriver implements InstanceDriver {
     if (!(Number.isInteger(r.vcpus) && r.vcpus >= 1)) add('resources.vcpus', 'must be a whole number of at least 1');
     if (!(Number.isInteger(r.memoryMiB) && r.memoryMiB >= 64)) add('resources.memoryMiB', 'must be a whole number of at least 64');
     if (r.maxProcesses !== undefined && !(Number.isInteger(r.maxProcesses) && r.maxProcesses >= 16)) add('resources.maxProcesses', 'must be a whole number of at least 16');
+    if (r.rootVolumeGiB !== undefined && !(Number.isInteger(r.rootVolumeGiB) && r.rootVolumeGiB >= 1 && r.rootVolumeGiB <= 16000)) add('resources.rootVolumeGiB', 'must be a whole number from 1 to 16000');
     return issues;
   }
 

@@ -1,18 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readlinkSync, statfsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KilnError } from '../../domain/errors.js';
 import type { ExecOptions, ExecResult } from '../../toe/instance/instance.js';
 import { Launcher, LAUNCHER_SCRIPT } from '../../toe/instance/launcher.js';
 import { descendants, killTree } from '../../toe/instance/process-tree.js';
-import type { DriverInstance, LaunchSpec } from '../driver.js';
-import { InstanceCgroups } from './cgroups.js';
-import { DROPPED_CAPABILITIES, INIT_SCRIPT, JOIN_CGROUPS_SCRIPT, LAYER_LINKS_DIR, overlayMountOptions, SYSCALLS } from './init-script.js';
+import { DEFAULT_ROOT_VOLUME_GIB, type DriverInstance, type LaunchSpec } from '../driver.js';
+import { existingGroups, killGroup, oomKills, processGroups, removeGroupWhenEmpty } from './cgroups.js';
+import { mountsUnder, umountLazy } from './host-mounts.js';
+import { INIT_SCRIPT, LAYER_LINKS_DIR, overlayMountOptions } from './init-script.js';
 import { resolveInLayers } from './layers.js';
+import { loopDevicesOf, waitLoopDetached } from './loop-devices.js';
 import { newInstanceId, resourceName } from './names.js';
 import { RootedFs } from './rooted-fs.js';
+import { INSTANCE_CAPABILITIES, runtimeSpec } from './runtime-spec.js';
+import { loadSeccompProfile, resolveSeccomp } from './seccomp-profile.js';
 
 const O_PATH = 0o10000000;
 /** The environment every process in an instance starts with, before ExecOptions.env. */
@@ -21,6 +26,10 @@ export const INSTANCE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 const STEP_TIMEOUT_MS = 10_000;
 /** slirp4netns's addresses: the gateway (10.0.2.2) and its DNS forwarder. */
 const SLIRP_DNS = '10.0.2.3';
+/** The name of the cgroup (below the instance's v2 group) that holds the running step's processes. */
+const STEP_GROUP = 'step';
+/** Below this much free space on its root volume, a failed process is said to have filled the disk. */
+const DISK_FULL_SLACK_BYTES = 16 * 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -34,28 +43,6 @@ function nsOf(pid: number, ns: string): string | undefined {
   }
 }
 
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Host PIDs of the live processes in a PID namespace. Zombies do not count: they hold no mount or namespace any
- * more, and one whose parent died waits for the host's init to reap it, which may take seconds.
- */
-function pidsInNamespace(pidNs: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (Number.isInteger(pid) && nsOf(pid, 'pid') === pidNs && !isZombie(pid)) out.push(pid);
-  }
-  return out;
-}
-
 /** The last field of NSpid: a process's PID as its own namespace numbers it. */
 function innerPid(pid: number): number | undefined {
   try {
@@ -64,6 +51,22 @@ function innerPid(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Host PIDs of a process's children (the kernel's own list: no scan of /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** This process's hard limit on open files, which runc cannot raise for the instance. */
+function nofileHardLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const hard = line?.trim().split(/\s+/)[4];
+  return hard === undefined || hard === 'unlimited' ? 1_048_576 : Number(hard);
 }
 
 async function waitFor(what: string, check: () => boolean): Promise<void> {
@@ -78,11 +81,17 @@ function gone(argv: string[]): ExecResult {
   return { exitCode: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: false, spawnError: `ns instance is gone; cannot run ${argv[0] ?? ''}` };
 }
 
+/** `2 GiB` for 2048 MiB, `1536 MiB` otherwise. */
+function sizeText(mib: number): string {
+  return mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`;
+}
+
 /**
- * One namespace sandbox: an overlay of the image's layers with a private upper layer, entered in its own
- * namespaces. Its PID 1 (see init-script.ts) runs the launcher loop. File operations go through RootedFs against
- * PID 1's root. Its scratch folder and cgroups are named after its id (names.ts), so sweepNsLeftovers can find
- * them after a crash.
+ * One build instance: an OCI container that runc runs (ADR 0003) over an overlay of the image's layers, with a
+ * private upper layer on a root volume of the instance's size. Its PID 1 runs the launcher loop; each exec runs
+ * in a cgroup of its own that is killed, as a whole, when the exec ends, times out or is cancelled. File
+ * operations go through RootedFs against PID 1's root. Its scratch folder, container and cgroups are named after
+ * its id (names.ts), so sweepNsLeftovers can find them after a crash.
  */
 export class NsInstance implements DriverInstance {
   readonly platform = 'linux' as const;
@@ -91,11 +100,12 @@ export class NsInstance implements DriverInstance {
   private readonly primary: Launcher;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly children = new Set<ChildProcess>();
-  private init: ChildProcess | undefined;
+  /** The process that becomes `runc run`: it holds the private mount namespace with the volume and overlay. */
+  private wrapper: ChildProcess | undefined;
   private initPid: number | undefined;
-  private pidNs: string | undefined;
   private rootFd: number | undefined;
-  private cgroups: InstanceCgroups | undefined;
+  private stepGroup: string | undefined;
+  private memoryGroup: string | undefined;
   private dead = false;
   private disposing: Promise<void> | undefined;
 
@@ -108,7 +118,12 @@ export class NsInstance implements DriverInstance {
       if (this.rootFd === undefined) throw Object.assign(new Error('ENOENT: ns instance is gone'), { code: 'ENOENT' });
       return openSync(`/proc/self/fd/${this.rootFd}`, O_PATH | constants.O_DIRECTORY);
     });
-    this.primary = new Launcher({ spawn: () => this.spawnInit(), killTree: (pid) => this.killInner(pid), defaultCwd: () => '/' });
+    this.primary = new Launcher({
+      spawn: () => this.spawnWrapper(),
+      killTree: () => void this.killStep(),
+      defaultCwd: () => '/',
+      beforeStart: (pid) => this.confineStep(pid),
+    });
   }
 
   /**
@@ -153,16 +168,15 @@ export class NsInstance implements DriverInstance {
       if (signal?.aborted) throw new KilnError('Cancelled', 'ns instance launch cancelled');
     };
     await fsp.mkdir(this.scratch, { mode: 0o700 });
-    for (const d of ['upper', 'work', 'merged', 'etc', 'init', LAYER_LINKS_DIR]) await fsp.mkdir(join(this.scratch, d), { mode: 0o755 });
+    for (const d of ['volume', 'merged', 'etc', 'init', 'bundle', 'runc', LAYER_LINKS_DIR]) await fsp.mkdir(join(this.scratch, d), { mode: 0o700 });
     for (const [i, layer] of this.spec.layers.entries()) await fsp.symlink(layer, join(this.scratch, LAYER_LINKS_DIR, String(i)));
     await this.writeInitLayer();
+    await this.writeBundle();
     checkAbort();
-    this.cgroups = await InstanceCgroups.create(resourceName(this.id), this.spec.resources);
-    checkAbort();
-    // The first exec starts PID 1; its stderr (a failed mount, say) becomes this probe's output.
+    // The first exec starts the container; its stderr (a failed mount, say) becomes this probe's output.
     const probe = this.primary.exec(['/bin/bash', '-c', 'exit 0'], {});
-    const init = this.init!;
-    const network = this.spec.network === 'nat' ? this.startNat(init) : Promise.resolve();
+    const wrapper = this.wrapper!;
+    const network = this.spec.network === 'nat' ? this.startNat(wrapper) : Promise.resolve();
     // Both settle even when one fails, so nothing is still starting when the caller disposes.
     const [r, net] = await Promise.allSettled([probe, network]);
     checkAbort();
@@ -172,10 +186,6 @@ export class NsInstance implements DriverInstance {
     if (probed.exitCode !== 0) {
       throw new KilnError('Internal', `ns instance failed to start: ${(probed.spawnError ?? `exit code ${probed.exitCode}`).trim()}\n${probed.stderr.trim()}`);
     }
-    this.initPid = descendants(init.pid!)[0];
-    if (this.initPid === undefined) throw new KilnError('Internal', 'ns instance: its PID 1 is gone');
-    this.pidNs = nsOf(this.initPid, 'pid');
-    this.rootFd = openSync(`/proc/${this.initPid}/root`, O_PATH | constants.O_DIRECTORY);
   }
 
   /**
@@ -185,7 +195,8 @@ export class NsInstance implements DriverInstance {
    */
   private async writeInitLayer(): Promise<void> {
     const { spec, scratch } = this;
-    for (const dir of ['etc', 'proc', 'dev', 'tmp']) {
+    await fsp.chmod(join(scratch, 'init'), 0o755);
+    for (const dir of ['etc', 'proc', 'dev', 'sys', 'tmp']) {
       const at = join(scratch, 'init', dir);
       await fsp.mkdir(at, { mode: dir === 'tmp' ? 0o1777 : 0o755 });
       const st = (await resolveInLayers(spec.layers, `/${dir}`))?.stats;
@@ -200,6 +211,7 @@ export class NsInstance implements DriverInstance {
       hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${spec.hostname}\n`,
       hostname: `${spec.hostname}\n`,
     };
+    await fsp.chmod(join(scratch, 'etc'), 0o755);
     for (const [name, text] of Object.entries(files)) {
       await fsp.writeFile(join(scratch, 'etc', name), text, { mode: 0o644 });
       await fsp.writeFile(join(scratch, 'init', 'etc', name), '', { mode: 0o644 });
@@ -209,35 +221,75 @@ export class NsInstance implements DriverInstance {
     if (etc?.isDirectory()) await fsp.utimes(join(scratch, 'init', 'etc'), etc.atime, etc.mtime);
   }
 
-  /**
-   * Starts PID 1: joins the cgroups, then unshare runs the init script. Called once, by the primary launcher.
-   * Every bash gets --norc: bash reads ~/.bashrc when its stdin is a socket, as Node's pipes are, and neither
-   * the host's nor the image's may run here.
-   */
-  private spawnInit(): ChildProcess {
-    if (this.init || this.dead) throw new KilnError('Unavailable', `ns instance ${this.id} is gone`);
-    const syscalls = (SYSCALLS[process.arch] ?? []).join(',');
-    const unshare = ['unshare', '--mount', '--pid', '--uts', '--ipc', '--net', '--fork', '--kill-child', '--propagation', 'private'];
-    const init = [...unshare, 'bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', overlayMountOptions(this.spec.layers.length), this.scratch, this.spec.hostname, String(this.spec.resources.memoryMiB), LAUNCHER_SCRIPT, syscalls, DROPPED_CAPABILITIES.join(',')];
-    const child = this.spawnLimited(init);
-    this.init = child;
+  /** runc's bundle: config.json with the instance's confinement; its root is the overlay the wrapper mounts. */
+  private async writeBundle(): Promise<void> {
+    const seccomp = resolveSeccomp(loadSeccompProfile(), INSTANCE_CAPABILITIES, process.arch, release());
+    const config = runtimeSpec({
+      rootfs: join(this.scratch, 'merged'),
+      scratch: this.scratch,
+      hostname: this.spec.hostname,
+      resources: this.spec.resources,
+      // Every bash gets --norc: bash reads ~/.bashrc when its stdin is a socket, and the image's may not run here.
+      args: ['/bin/bash', '--norc', '-c', LAUNCHER_SCRIPT, 'kiln-launcher', '1'],
+      env: this.env(),
+      seccomp,
+      cgroupsPath: resourceName(this.id),
+      nofileHardLimit: nofileHardLimit(),
+    });
+    await fsp.writeFile(join(this.scratch, 'bundle', 'config.json'), JSON.stringify(config), { mode: 0o600 });
+  }
+
+  /** Starts the wrapper that becomes `runc run`. Called once, by the primary launcher. */
+  private spawnWrapper(): ChildProcess {
+    if (this.wrapper || this.dead) throw new KilnError('Unavailable', `ns instance ${this.id} is gone`);
+    const diskMiB = (this.spec.resources.rootVolumeGiB ?? DEFAULT_ROOT_VOLUME_GIB) * 1024;
+    const argv = ['bash', '--norc', '-c', INIT_SCRIPT, 'kiln-init', this.scratch, overlayMountOptions(this.spec.layers.length), String(diskMiB), join(this.scratch, 'runc'), resourceName(this.id)];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: INSTANCE_PATH, LANG: 'C.UTF-8' } });
+    this.children.add(child);
     child.once('exit', () => {
+      this.children.delete(child);
       this.dead = true;
     });
+    this.wrapper = child;
     return child;
   }
 
-  private spawnLimited(argv: string[], stdio: ('pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe', 'pipe']): ChildProcess {
-    const cgroups = this.cgroups?.paths ?? [];
-    const child = spawn('bash', ['--norc', '-c', JOIN_CGROUPS_SCRIPT, 'kiln-join', String(cgroups.length), ...cgroups, ...argv], { stdio, env: this.env() });
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    return child;
+  /**
+   * Runs before each process runs anything: learns the container's PID 1 and groups on the first call, then
+   * moves the process (a child of PID 1, named by its PID inside) into the step group.
+   */
+  private async confineStep(inner: number): Promise<void> {
+    if (this.initPid === undefined) await this.attach();
+    const host = childrenOf(this.initPid!).find((pid) => innerPid(pid) === inner);
+    if (host === undefined) throw new KilnError("Internal", `the process to run is gone before it started ${inner} ${this.initPid} ${childrenOf(this.initPid!)} ${childrenOf(this.initPid!).map((p) => innerPid(p))}`);
+    await fsp.writeFile(join(this.stepGroup!, 'cgroup.procs'), String(host));
+  }
+
+  /** Finds PID 1 through runc's pid file, opens its root, and makes the step group below the instance's. */
+  private async attach(): Promise<void> {
+    // runc writes the file just after it starts PID 1, so the launcher may speak first.
+    const pidFile = join(this.scratch, 'bundle', 'pid');
+    await waitFor("runc's pid file", () => existsSync(pidFile) || this.dead);
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) throw new KilnError('Internal', 'runc gave no pid for the instance');
+    const groups = processGroups(pid);
+    if (!groups.unified) throw new KilnError('Unavailable', 'this host has no cgroup v2 hierarchy to confine steps in');
+    const step = join(groups.unified, STEP_GROUP);
+    await fsp.mkdir(step);
+    this.stepGroup = step;
+    this.memoryGroup = groups.memory;
+    this.initPid = pid;
+    this.rootFd = openSync(`/proc/${pid}/root`, O_PATH | constants.O_DIRECTORY);
+  }
+
+  /** Kills every process of the running step (and anything it left behind) and waits until they are gone. */
+  private async killStep(): Promise<void> {
+    if (this.stepGroup) await killGroup(this.stepGroup);
   }
 
   /** Attaches slirp4netns to the instance's network namespace once unshare has made it. */
-  private async startNat(init: ChildProcess): Promise<void> {
-    const pid = init.pid!;
+  private async startNat(wrapper: ChildProcess): Promise<void> {
+    const pid = wrapper.pid!;
     const own = nsOf(process.pid, 'net');
     // Attaching before unshare(2) ran would give the host's namespace a tap device: wait for the new one.
     await waitFor('the network namespace', () => {
@@ -274,35 +326,18 @@ export class NsInstance implements DriverInstance {
     slirp.unref();
   }
 
-  /**
-   * Kills every process this instance started: the processes below our direct children first (PID 1 of the
-   * namespace), so that unshare reaps it and exits by itself; a child with nothing below it (slirp4netns, a
-   * wrapper still starting) is killed itself.
-   */
+  /** Kills every process this instance started on the host: slirp4netns, and runc with the container below it. */
   private killChildren(): void {
     for (const child of this.children) {
       if (child.pid === undefined) continue;
-      const below = descendants(child.pid);
-      if (below.length > 0) killTree(below[0]!);
-      else killTree(child.pid);
-    }
-  }
-
-  /** Kills a process tree named by its PID inside the instance: the launcher reports those, not host PIDs. */
-  private killInner(innerPidValue: number): void {
-    if (this.pidNs === undefined) return;
-    for (const pid of pidsInNamespace(this.pidNs)) {
-      if (innerPid(pid) === innerPidValue) {
-        killTree(pid);
-        return;
-      }
+      for (const pid of descendants(child.pid).reverse()) killTree(pid);
+      killTree(child.pid);
     }
   }
 
   /**
-   * Runs argv as root inside the instance; cwd defaults to `/`. Calls run one at a time, in order: a second
-   * launcher entered with nsenter would start the image's bash with all of the host's capabilities, before
-   * anything could drop them (see init-script.ts), so concurrency waits for a launcher pool started by PID 1.
+   * Runs argv as root inside the instance; cwd defaults to `/`. Calls run one at a time, in order, each in the
+   * step group, which is emptied before the next starts: nothing a process left running outlives its exec.
    */
   exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const run = this.queue.then(() => this.execNow(argv, options));
@@ -310,10 +345,33 @@ export class NsInstance implements DriverInstance {
     return run;
   }
 
-  private execNow(argv: string[], options: ExecOptions): Promise<ExecResult> {
-    if (this.dead || this.initPid === undefined) return Promise.resolve(gone(argv));
-    if (options.signal?.aborted) return Promise.resolve({ exitCode: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true });
-    return this.primary.exec(argv, options);
+  private async execNow(argv: string[], options: ExecOptions): Promise<ExecResult> {
+    if (this.dead) return gone(argv);
+    if (options.signal?.aborted) return { exitCode: null, signal: null, stdout: '', stderr: '', timedOut: false, aborted: true };
+    const oomBefore = oomKills(this.memoryGroup);
+    const result = await this.primary.exec(argv, options);
+    if (!this.dead) await this.killStep();
+    if (result.exitCode === 0) return result;
+    const fault = oomKills(this.memoryGroup) > oomBefore ? this.outOfMemory() : this.diskFull();
+    return fault ? { ...result, instanceFault: fault } : result;
+  }
+
+  private outOfMemory(): string {
+    const r = this.spec.resources;
+    return `the build instance ran out of memory: ${sizeText(r.memoryMiB)}${r.instanceType ? ` for ${r.instanceType}` : ''}`;
+  }
+
+  /** A reason when the root volume is (nearly) full, which is why a process failing now most likely failed. */
+  private diskFull(): string | undefined {
+    if (this.initPid === undefined || this.dead) return undefined;
+    try {
+      const st = statfsSync(`/proc/${this.initPid}/root/`);
+      if (st.bavail * st.bsize > DISK_FULL_SLACK_BYTES) return undefined;
+    } catch {
+      return undefined;
+    }
+    const gib = this.spec.resources.rootVolumeGiB ?? DEFAULT_ROOT_VOLUME_GIB;
+    return `the build instance's disk is full: ${gib} GiB (the recipe's root ebs.volumeSize in blockDeviceMappings sets it)`;
   }
 
   putFile(path: string, data: Buffer | string, mode?: number): Promise<void> {
@@ -328,8 +386,9 @@ export class NsInstance implements DriverInstance {
     return Promise.reject(new KilnError('Unavailable', 'ns instances cannot reboot yet; the runner simulates the reboot'));
   }
 
+  /** The upper layer, on the root volume. */
   snapshotDir(): string {
-    return join(this.scratch, 'upper');
+    return join(this.scratch, 'volume', 'upper');
   }
 
   dispose(): Promise<void> {
@@ -338,12 +397,12 @@ export class NsInstance implements DriverInstance {
   }
 
   /**
-   * Kills PID 1 (the kernel then kills the rest of its PID namespace, and the mount namespace with every mount
-   * goes with the last process), waits for that, then removes cgroups and the scratch directory. Each step runs
-   * even when an earlier one failed; the first failure is reported at the end.
+   * Empties and removes the step group, kills the container and runc (the mount namespace with the overlay goes
+   * with them), removes whatever groups are left, unmounts the root volume and waits for its loop device to
+   * detach, then removes the scratch directory. Each step runs even when an earlier one failed; the first
+   * failure is reported at the end.
    */
   private async release(): Promise<void> {
-    this.dead = true;
     const errors: unknown[] = [];
     const attempt = async (fn: () => unknown) => {
       try {
@@ -352,21 +411,32 @@ export class NsInstance implements DriverInstance {
         errors.push(err);
       }
     };
+    const volume = join(this.scratch, 'volume.img');
+    const loops = loopDevicesOf(volume);
+    await attempt(() => this.killStep());
+    await attempt(() => this.stepGroup && removeGroupWhenEmpty(this.stepGroup));
+    this.dead = true;
     await attempt(async () => {
       this.killChildren();
       const children = [...this.children];
       await waitFor(`the processes of ${this.id} to exit`, () => children.every((c) => c.exitCode !== null || c.signalCode !== null));
     });
-    // After its processes are gone, so that this kills no one and unshare was not killed before its child.
     this.primary.dispose();
-    const pidNs = this.pidNs;
-    if (pidNs !== undefined) await attempt(() => waitFor(`the processes of ${this.id} to exit`, () => pidsInNamespace(pidNs).length === 0));
     if (this.rootFd !== undefined) {
       const fd = this.rootFd;
       this.rootFd = undefined;
       await attempt(() => closeSync(fd));
     }
-    await attempt(() => this.cgroups?.remove());
+    await attempt(async () => {
+      for (const dir of existingGroups(resourceName(this.id))) {
+        await killGroup(dir);
+        await removeGroupWhenEmpty(dir);
+      }
+    });
+    await attempt(async () => {
+      for (const point of mountsUnder(this.scratch)) await umountLazy(point);
+    });
+    await attempt(() => waitLoopDetached([...loops, ...loopDevicesOf(volume)], volume));
     await attempt(() => fsp.rm(this.scratch, { recursive: true, force: true }));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `releasing ns instance ${this.id} failed ${errors.length} times`);

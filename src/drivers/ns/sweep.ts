@@ -2,12 +2,14 @@
  * Crash recovery for the ns driver: releases what instances of a process that died (or simply forgot them)
  * still hold. An instance is found by its scratch folder `kiln-ns-…` under the scratch root (names.ts); what
  * belongs to it is then found by name and by namespace, never by guessing from process names:
- *  - processes whose arguments name the scratch folder (the unshare wrapper that starts PID 1);
- *  - processes in its cgroups;
+ *  - processes whose arguments name the scratch folder or a path in it (`runc run`, which holds the private
+ *    mount namespace with the instance's root volume);
+ *  - processes in its cgroups (the container's, and its step group);
  *  - PID 1s whose mounts come from the scratch folder (the per-instance /etc files are bind-mounted from it);
  *  - everything in the PID namespaces of those;
  *  - slirp4netns processes attached to any of them.
- * They are killed, then the cgroups, any host mount left under the folder and the folder itself are removed.
+ * They are killed, then the cgroups are removed, the root volume (mounted under the folder) is unmounted and
+ * its loop device detaches (autoclear), and the folder is removed.
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { KilnError } from '../../domain/errors.js';
 import { killTree } from '../../toe/instance/process-tree.js';
 import { existingGroups, removeGroupWhenEmpty } from './cgroups.js';
 import { mountsUnder, umountLazy } from './host-mounts.js';
+import { loopDevicesOf, waitLoopDetached } from './loop-devices.js';
 import { instanceIdOf, resourceName } from './names.js';
 
 /** How long the sweep waits for killed processes to go. */
@@ -89,10 +92,10 @@ function instanceProcesses(id: string, scratch: string, procs: readonly Proc[], 
   }
   const checkedMntNs = new Map<string, boolean>();
   for (const p of procs) {
-    if (p.argv.includes(scratch)) pids.add(p.pid);
+    if (p.argv.some((a) => a === scratch || a.startsWith(`${scratch}/`))) pids.add(p.pid);
     for (const line of (readText(`/proc/${p.pid}/cgroup`) ?? '').split('\n')) {
       const path = line.split(':')[2];
-      if (path?.split('/').pop() === name) {
+      if (path?.split('/').includes(name)) {
         pids.add(p.pid);
         const controllers = line.split(':')[1]?.split(',') ?? [];
         for (const c of controllers) {
@@ -164,6 +167,8 @@ export async function sweepNsLeftovers(scratchRoot: string, options: { keep?: (i
       }
     };
     const found = instanceProcesses(id, scratch, procs, existingGroups(entry));
+    const volume = join(scratch, 'volume.img');
+    const loops = loopDevicesOf(volume);
     const pids = [...found.pids].sort((a, b) => a - b);
     for (const pid of pids) {
       const comm = readText(`/proc/${pid}/comm`)?.trim() ?? '?';
@@ -171,17 +176,25 @@ export async function sweepNsLeftovers(scratchRoot: string, options: { keep?: (i
       released.push(`process ${pid} (${comm}) of ${id}`);
     }
     await attempt(() => waitGone(pids));
-    for (const dir of found.groups) {
+    // Deepest first: a group with a group inside cannot be removed.
+    for (const dir of [...found.groups].sort((a, b) => b.length - a.length)) {
       await attempt(async () => {
         await removeGroupWhenEmpty(dir);
         released.push(`cgroup ${dir}`);
       });
     }
-    // The instance's own mounts died with its namespace; one in ours would make rm descend into it.
+    // The overlay died with the instance's namespace; its root volume is mounted in ours, and rm would descend
+    // into it.
     for (const point of mountsUnder(scratch)) {
       await attempt(async () => {
         await umountLazy(point);
         released.push(`mount ${point}`);
+      });
+    }
+    if (loops.length > 0) {
+      await attempt(async () => {
+        await waitLoopDetached(loops, volume);
+        released.push(...loops.map((d) => `loop device /dev/${d}`));
       });
     }
     if (mountsUnder(scratch).length > 0) {

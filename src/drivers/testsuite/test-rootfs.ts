@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** Host programs copied into the test root, with the shared libraries each needs. */
-const PROGRAMS = ['bash', 'cat', 'ls', 'sleep', 'mkdir', 'rm', 'stat', 'id', 'env', 'chmod', 'chown', 'ps', 'readlink', 'touch', 'mv', 'cp', 'true', 'false', 'seq', 'wc', 'head', 'grep', 'hostname', 'tr', 'printf', 'pwd', 'echo', 'mknod'];
+const PROGRAMS = ['bash', 'cat', 'ls', 'sleep', 'mkdir', 'rm', 'stat', 'id', 'env', 'chmod', 'chown', 'ps', 'readlink', 'touch', 'mv', 'cp', 'true', 'false', 'seq', 'wc', 'head', 'grep', 'hostname', 'tr', 'printf', 'pwd', 'echo', 'mknod', 'mount', 'umount', 'prlimit', 'dd', 'kill', 'perl'];
 
 /** Where each program is on this host ('' when missing), from one bash run. */
 function which(programs: string[]): string[] {

@@ -20,6 +20,11 @@ export async function runProcessStep(argv: string[], context: ActionContext, wha
     onStderr: (c) => context.log.stderr(c),
   });
   const stdout = result.stdout.replace(/\n$/, '');
+  // The instance's own reason (out of memory, disk full) explains a failure better than the exit code it caused.
+  if (result.instanceFault !== undefined && !result.timedOut && !result.aborted) {
+    const err = tail(result.stderr);
+    throw new ActionFailure(`${what} failed: ${result.instanceFault}${err ? `; stderr:\n${err}` : ''}`);
+  }
   if (result.spawnError !== undefined) throw new ActionFailure(`${what} could not start: ${result.spawnError}`);
   if (result.timedOut) throw new ActionFailure(`${what} timed out after ${Math.round((context.timeoutMs ?? 0) / 1000)} seconds; its processes were killed`);
   if (result.aborted) throw new ActionFailure(`${what} was cancelled`);

@@ -26,6 +26,11 @@ export interface ExecResult {
   aborted: boolean;
   /** Process could not be started (e.g. ENOENT); exitCode is then null. */
   spawnError?: string;
+  /**
+   * Why the instance itself failed the process, in words for a failure reason: it ran out of memory, its disk is
+   * full. Absent when the process failed on its own.
+   */
+  instanceFault?: string;
 }
 
 export interface FileStat {

@@ -12,18 +12,34 @@ import { killTree } from './process-tree.js';
  * stderr with the sentinel `\0KILN:nonce\0`, after which the bytes belong to no process. Output from a process's
  * background children that outlive it is dropped or attributed to a later process, as with any shared terminal.
  * Exported so that sandboxes (drivers/ns) can run the same loop inside their namespaces with their own bash.
+ *
+ * With `1` as its first argument it waits, after reporting a process's pid, for `go` (or anything else: do not
+ * start) on its stdin before that process runs anything, so that a sandbox can put it in a cgroup of its own
+ * first. A process never keeps the request pipe or fd 3, and asks to be the OOM killer's first choice, so a
+ * step that runs out of memory dies rather than the launcher.
  */
 export const LAUNCHER_SCRIPT = String.raw`
+handshake=${"$"}{1:-0}
+# The processes' stderr is fd 5; bash's own notices (a "Killed" line for a killed step) go nowhere.
+exec 5>&2 2>/dev/null
 while IFS= read -r -d '' nonce && IFS= read -r -d '' cwd && IFS= read -r -d '' envc; do
   envs=()
   for ((i = 0; i < envc; i++)); do IFS= read -r -d '' a; envs+=("$a"); done
   IFS= read -r -d '' argc
   args=()
   for ((i = 0; i < argc; i++)); do IFS= read -r -d '' a; args+=("$a"); done
-  ( printf 'S %s %s\n' "$nonce" "$BASHPID" >&3; for kv in "${"$"}{envs[@]}"; do export -- "$kv" || exit 125; done; cd -- "$cwd" && exec -- "${"$"}{args[@]}" ) </dev/null
+  (
+    exec 2>&5 5>&-
+    printf 'S %s %s\n' "$nonce" "$BASHPID" >&3
+    if [ "$handshake" = 1 ]; then IFS= read -r -d '' go && [ "$go" = go ] || exit 125; fi
+    exec </dev/null 3>&-
+    echo 1000 2>/dev/null > /proc/self/oom_score_adj || true
+    for kv in "${"$"}{envs[@]}"; do export -- "$kv" || exit 125; done
+    cd -- "$cwd" && exec -- "${"$"}{args[@]}"
+  )
   code=$?
   printf '\0KILN:%s\0' "$nonce"
-  printf '\0KILN:%s\0' "$nonce" >&2
+  printf '\0KILN:%s\0' "$nonce" >&5
   printf 'E %s %s\n' "$nonce" "$code" >&3
 done
 `;
@@ -39,6 +55,13 @@ interface Pending {
   pid: number | undefined;
   timedOut: boolean;
   aborted: boolean;
+  /** Why beforeStart refused to let the process run. */
+  startError: string | undefined;
+  /**
+   * Whether the process runs its own code: only then may it be killed. One still waiting for the handshake is
+   * told to stop instead, since killing it would leave its `go` in the pipe for the loop to misread.
+   */
+  started: boolean;
   resolve: (r: ExecResult) => void;
 }
 
@@ -50,6 +73,12 @@ export interface LauncherOptions {
   killTree?: (pid: number) => void;
   /** The working directory of a request without `cwd`; default this process's. */
   defaultCwd?: () => string;
+  /**
+   * Called with a process's pid before it runs anything; the launcher must have been started with the
+   * handshake argument (see LAUNCHER_SCRIPT). A rejection stops the process before it starts: its result
+   * carries the error as spawnError.
+   */
+  beforeStart?: (pid: number) => Promise<void>;
 }
 
 /** Starts processes through a bash launcher; one at a time. `busy` tells callers to spawn directly instead. */
@@ -60,11 +89,13 @@ export class Launcher {
   private readonly spawnLauncher: () => ChildProcess;
   private readonly killTree: (pid: number) => void;
   private readonly defaultCwd: () => string;
+  private readonly beforeStart: ((pid: number) => Promise<void>) | undefined;
 
   constructor(options: LauncherOptions = {}) {
     this.spawnLauncher = options.spawn ?? (() => spawn('bash', ['--norc', '--noprofile', '-c', LAUNCHER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }));
     this.killTree = options.killTree ?? killTree;
     this.defaultCwd = options.defaultCwd ?? (() => process.cwd());
+    this.beforeStart = options.beforeStart;
   }
 
   get busy(): boolean {
@@ -110,13 +141,15 @@ export class Launcher {
         pid: undefined,
         timedOut: false,
         aborted: false,
+        startError: undefined,
+        started: false,
         resolve,
       };
       this.current = p;
       this.setRef(true);
       let timer: NodeJS.Timeout | undefined;
       const kill = () => {
-        if (p.pid !== undefined) this.killTree(p.pid);
+        if (p.pid !== undefined && p.started) this.killTree(p.pid);
       };
       const onAbort = () => {
         p.aborted = true;
@@ -172,12 +205,37 @@ export class Launcher {
       if (!p || nonce !== p.nonce) continue;
       if (kind === 'S') {
         p.pid = Number(value);
-        if (p.aborted || p.options.signal?.aborted) this.killTree(p.pid);
+        if (this.beforeStart) {
+          this.release(p, this.beforeStart);
+        } else {
+          p.started = true;
+          if (p.aborted || p.options.signal?.aborted) this.killTree(p.pid);
+        }
       } else if (kind === 'E') {
         p.done.code = Number(value);
         this.settle();
       }
     }
+  }
+
+  /** Lets a process that waits for the handshake run once beforeStart is done, or stops it if it failed. */
+  private release(p: Pending, beforeStart: (pid: number) => Promise<void>): void {
+    const pid = p.pid!;
+    beforeStart(pid).then(
+      () => {
+        if (p.aborted || p.timedOut || p.options.signal?.aborted) {
+          p.aborted ||= p.options.signal?.aborted === true;
+          this.child?.stdin?.write('stop\0');
+          return;
+        }
+        p.started = true;
+        this.child?.stdin?.write('go\0');
+      },
+      (err: unknown) => {
+        p.startError = err instanceof Error ? err.message : String(err);
+        this.child?.stdin?.write('stop\0');
+      },
+    );
   }
 
   private settle(): void {
@@ -195,6 +253,7 @@ export class Launcher {
       stderr: Buffer.concat(p.stderr).toString('utf8'),
       timedOut: p.timedOut,
       aborted: p.aborted,
+      ...(p.startError !== undefined ? { spawnError: p.startError } : {}),
     });
   }
 
