@@ -8,8 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ImagebuilderClient, WorkflowExecutionMetadata, WorkflowStepMetadata } from '@aws-sdk/client-imagebuilder';
 import { streamImageEvents } from './events-command.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
-import { describeCliError, kilnRequest, resolveCredentials, routeError, targetDefaults, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
+import { CliError, describeCliError, EXIT, kilnRequest, resolveCredentials, routeError, targetDefaults, unreachableError, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
 export { resolveCredentials, type CliCredentials };
 
@@ -34,7 +33,8 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const sdk = await import('@aws-sdk/client-imagebuilder');
   const keys = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
-  const client = new sdk.ImagebuilderClient({ endpoint, region, credentials: keys });
+  // One attempt: an unreachable server is reported at once, naming its address, rather than after retries.
+  const client = new sdk.ImagebuilderClient({ endpoint, region, credentials: keys, maxAttempts: 1 });
   return {
     client,
     sdk,
@@ -209,35 +209,42 @@ export async function runLogs(imageArn: string, options: LogsOptions, out: (text
   const credentials = resolveCredentials({ dataDir: options.dataDir, ...(options.profile === undefined ? {} : { profile: options.profile }) });
   const conn = await connect(options.endpoint, options.region, credentials, options.signal);
   try {
-    const printer = new LogPrinter(conn, imageArn, out);
-    if (!options.follow) {
-      await imageStatus(conn, imageArn);
-      await printer.pass();
-      printer.end();
-      return 0;
-    }
-    const waker = new Waker();
-    const events = new AbortController();
-    const watching = wakeOnStateChanges({ endpoint: options.endpoint, region: options.region, credentials }, imageArn, waker, options.signal ? AbortSignal.any([options.signal, events.signal]) : events.signal);
-    try {
-      for (;;) {
-        options.signal?.throwIfAborted();
-        // The state is read before the pass, so a final state's pass sees everything written before it.
-        const state = await imageStatus(conn, imageArn);
-        await printer.pass();
-        if (FINAL_IMAGE.has(state.status)) {
-          printer.end();
-          err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
-          return state.status === 'AVAILABLE' ? 0 : 1;
-        }
-        await waker.sleep(options.pollMs ?? 500, options.signal);
-      }
-    } finally {
-      events.abort();
-      await watching;
-    }
+    return await printLogs(conn, imageArn, options, credentials, out, err);
+  } catch (e) {
+    throw unreachableError(e, options.endpoint) ?? e;
   } finally {
     conn.client.destroy();
+  }
+}
+
+/** The passes of runLogs: once, or until the image reaches a final state with --follow. */
+async function printLogs(conn: Connection, imageArn: string, options: LogsOptions, credentials: CliCredentials, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+  const printer = new LogPrinter(conn, imageArn, out);
+  if (!options.follow) {
+    await imageStatus(conn, imageArn);
+    await printer.pass();
+    printer.end();
+    return 0;
+  }
+  const waker = new Waker();
+  const events = new AbortController();
+  const watching = wakeOnStateChanges({ endpoint: options.endpoint, region: options.region, credentials }, imageArn, waker, options.signal ? AbortSignal.any([options.signal, events.signal]) : events.signal);
+  try {
+    for (;;) {
+      options.signal?.throwIfAborted();
+      // The state is read before the pass, so a final state's pass sees everything written before it.
+      const state = await imageStatus(conn, imageArn);
+      await printer.pass();
+      if (FINAL_IMAGE.has(state.status)) {
+        printer.end();
+        err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
+        return state.status === 'AVAILABLE' ? 0 : 1;
+      }
+      await waker.sleep(options.pollMs ?? 500, options.signal);
+    }
+  } finally {
+    events.abort();
+    await watching;
   }
 }
 
@@ -248,14 +255,13 @@ export function registerLogsCommand(program: Command): void {
       .command('logs <imageBuildVersionArn>')
       .description("print an image build's workflow step logs (with --follow, until the build ends)")
       .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE'),
-    `http://${DEFAULT_LISTEN}`,
   ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean }) => {
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     try {
       process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
     } catch (err) {
       process.stderr.write(`kiln logs: ${describeCliError(err)}\n`);
-      process.exitCode = 1;
+      process.exitCode = err instanceof CliError ? err.exitCode : EXIT.FAILURE;
     }
   });
 }

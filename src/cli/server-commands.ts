@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerKeyCommands } from './key-commands.js';
 import { DEFAULT_LISTEN } from './server-defaults.js';
+import { printJson, printTable } from './table.js';
 
 // The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
 const loadServer = () => import('./server-start.js');
@@ -80,9 +81,18 @@ export function registerServerCommands(program: Command): void {
       try {
         const list = await store.listAccounts();
         if (opts.json) {
-          process.stdout.write(JSON.stringify(list.map((a) => ({ accountId: a.accountId, name: a.name, admin: a.admin, createdAt: a.createdAt }))) + '\n');
+          printJson(list.map((a) => ({ accountId: a.accountId, name: a.name, admin: a.admin, createdAt: a.createdAt })));
         } else {
-          for (const a of list) process.stdout.write(`${a.accountId}  ${a.name}${a.admin ? '  (admin)' : ''}  ${a.createdAt}\n`);
+          printTable(
+            [
+              { header: 'ACCOUNT ID', value: (a) => a.accountId },
+              { header: 'NAME', value: (a) => a.name },
+              { header: 'ADMIN', value: (a) => (a.admin ? 'yes' : 'no') },
+              { header: 'CREATED', value: (a) => a.createdAt },
+            ],
+            list,
+            'no accounts',
+          );
         }
       } finally {
         await store.close();
