@@ -1,12 +1,13 @@
 /**
- * `kiln logs IMAGE_BUILD_VERSION_ARN [--follow]`: an image build's workflow steps in order, each step's log
- * under a header line, read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
+ * `kiln logs IMAGE_BUILD_VERSION_ARN [--follow] [--json]`: an image build's workflow steps in order, each step's
+ * log under a header line (with --json, one JSON object per log line instead), read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
  * --follow it polls until the image is AVAILABLE, FAILED or CANCELLED and exits 0 only for AVAILABLE; it also
  * listens on the server's event stream, so a state change wakes it at once instead of at its next poll.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ImagebuilderClient, WorkflowExecutionMetadata, WorkflowStepMetadata } from '@aws-sdk/client-imagebuilder';
+import { legacyLines, type StoredLine } from '../logs/step-log-format.js';
 import { streamImageEvents } from './events-command.js';
 import { CliError, describeCliError, EXIT, kilnRequest, resolveCredentials, routeError, targetDefaults, unreachableError, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
@@ -15,6 +16,7 @@ export { resolveCredentials, type CliCredentials };
 /** One slice of a step's log as `/kiln/logs` returns it. */
 interface LogSlice {
   text: string;
+  lines: StoredLine[];
   nextOffset: number;
   stepStatus: string;
 }
@@ -43,7 +45,10 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
       const query = { imageBuildVersionArn: imageArn, stepExecutionId, offset: String(offset) };
       const { status, body } = await kilnRequest({ endpoint, region, credentials }, { method: 'GET', path: '/kiln/logs', query, ...(signal ? { signal } : {}) });
       if (status !== 200) throw routeError(status, body, `reading the log of ${stepExecutionId}`);
-      return { text: String(body.text ?? ''), nextOffset: Number(body.nextOffset ?? offset), stepStatus: String(body.stepStatus ?? '') };
+      const text = String(body.text ?? '');
+      // A server older than the stamped logs sends text alone.
+      const lines = Array.isArray(body.lines) ? (body.lines as StoredLine[]) : legacyLines(text);
+      return { text, lines, nextOffset: Number(body.nextOffset ?? offset), stepStatus: String(body.stepStatus ?? '') };
     },
   };
 }
@@ -112,10 +117,17 @@ class LogPrinter {
     private readonly conn: Connection,
     private readonly imageArn: string,
     private readonly out: (text: string) => void,
+    /** One JSON object per log line, no headers. */
+    private readonly json = false,
   ) {}
 
+  /** With --json: each line as `{"workflow","step","stepExecutionId","time","stream","text"}`. */
+  private jsonLines(type: string, step: WorkflowStepMetadata, lines: StoredLine[]): void {
+    for (const line of lines) this.out(`${JSON.stringify({ workflow: type, step: step.name, stepExecutionId: step.stepExecutionId, ...(line.time === undefined ? {} : { time: line.time }), stream: line.stream, text: line.text })}\n`);
+  }
+
   private write(text: string): void {
-    if (text === '') return;
+    if (this.json || text === '') return;
     this.out(text);
     this.atLineStart = text.endsWith('\n');
   }
@@ -123,6 +135,7 @@ class LogPrinter {
   private header(type: string, step: WorkflowStepMetadata, status: string, cursor: Cursor): void {
     if (!this.atLineStart) this.write('\n');
     this.write(`== ${type} ${step.name} (${status}) ==\n`);
+    if (this.json && status === 'SKIPPED' && step.message) this.jsonLines(type, step, [{ stream: 'info', text: step.message }]);
     cursor.shown = status;
     this.current = step.stepExecutionId;
   }
@@ -175,6 +188,7 @@ class LogPrinter {
             if (slice.text === '') break;
             if (this.current !== id || cursor.shown === undefined) this.header(type, step, status, cursor);
             this.write(slice.text);
+            if (this.json) this.jsonLines(type, step, slice.lines);
             cursor.offset = slice.nextOffset;
           }
         }
@@ -194,6 +208,8 @@ async function imageStatus(conn: Connection, imageArn: string): Promise<{ status
 
 export interface LogsOptions {
   follow?: boolean;
+  /** One JSON object per log line instead of text under step headers. */
+  json?: boolean;
   endpoint: string;
   region: string;
   profile?: string;
@@ -219,7 +235,7 @@ export async function runLogs(imageArn: string, options: LogsOptions, out: (text
 
 /** The passes of runLogs: once, or until the image reaches a final state with --follow. */
 async function printLogs(conn: Connection, imageArn: string, options: LogsOptions, credentials: CliCredentials, out: (text: string) => void, err: (text: string) => void): Promise<number> {
-  const printer = new LogPrinter(conn, imageArn, out);
+  const printer = new LogPrinter(conn, imageArn, out, options.json === true);
   if (!options.follow) {
     await imageStatus(conn, imageArn);
     await printer.pass();
@@ -254,11 +270,12 @@ export function registerLogsCommand(program: Command): void {
     program
       .command('logs <imageBuildVersionArn>')
       .description("print an image build's workflow step logs (with --follow, until the build ends)")
-      .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE'),
-  ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean }) => {
+      .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE')
+      .option('--json', 'print each log line as {"workflow","step","stepExecutionId","time","stream","text"} (stream: stdout, stderr or info)'),
+  ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean; json?: boolean }) => {
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     try {
-      process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
+      process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, json: opts.json === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
     } catch (err) {
       process.stderr.write(`kiln logs: ${describeCliError(err)}\n`);
       process.exitCode = err instanceof CliError ? err.exitCode : EXIT.FAILURE;
