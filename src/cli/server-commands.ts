@@ -34,10 +34,16 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--config <file>', 'configuration file (YAML or JSON)')
-    .action(async (opts: { dataDir?: string; listen: string; config?: string }) => {
+    .option('--json', 'once serving, print {"endpoint","regions","consoleUrl","registryHost","credentialsPath"} as one line')
+    .action(async (opts: { dataDir?: string; listen: string; config?: string; json?: boolean }) => {
       const { startServer, resolveDataDir } = await loadServer();
       const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
       drainOnSignal(running.close);
+      if (opts.json) {
+        const { endpoint, regions, consoleUrl, registryHost, credentialsPath } = running;
+        printJson({ endpoint, regions, consoleUrl, registryHost, credentialsPath });
+        return;
+      }
       process.stdout.write(
         [
           `Kiln is serving the Image Builder API at ${running.endpoint} (regions: ${running.regions.join(', ')})`,
