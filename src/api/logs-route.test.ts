@@ -4,6 +4,7 @@ import { PutImagePolicyCommand } from '@aws-sdk/client-imagebuilder';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createPendingImage, startExecutionServer, type ExecutionServer } from '../../test/helpers/execution-server.js';
+import { STAMPED_LOG_HEADER } from '../logs/step-log-format.js';
 import { LOGS_PATH } from './logs-route.js';
 import { NodeSha256 as Sha256 } from './node-sha256.js';
 
@@ -11,7 +12,7 @@ import { NodeSha256 as Sha256 } from './node-sha256.js';
 interface Answer {
   status: number;
   errorType: string | null;
-  body: { text?: string; nextOffset?: number; stepStatus?: string; __type?: string; message?: string };
+  body: { text?: string; lines?: { time?: string; stream: string; text: string }[]; nextOffset?: number; stepStatus?: string; __type?: string; message?: string };
 }
 
 /** GET /kiln/logs signed as the SDK would sign an Image Builder request (unsigned with keys === null). */
@@ -36,20 +37,27 @@ test('GET /kiln/logs: signed reads from an offset, the step status, and AWS-shap
   const step = await wf.startStep({ name: 'ApplyBuildComponents', action: 'ExecuteComponents' });
   const q = { imageBuildVersionArn: image.arn, stepExecutionId: step.stepExecutionId };
 
-  assert.deepEqual((await getLog(server, q)).body, { text: '', nextOffset: 0, stepStatus: 'RUNNING' });
-  step.log('line 1\n');
-  step.log('ünïcode 2\n');
+  const start = Buffer.byteLength(STAMPED_LOG_HEADER);
+  assert.deepEqual((await getLog(server, q)).body, { text: '', lines: [], nextOffset: start, stepStatus: 'RUNNING' });
+  step.log('line 1\n', 'stdout');
+  step.log('ünïcode', 'stdout');
+  step.log('oops\n', 'stderr');
+  step.log(' 2\n', 'stdout');
   await step.finish('COMPLETED');
   const all = await getLog(server, { ...q, offset: '0' });
   assert.equal(all.status, 200);
-  assert.deepEqual(all.body, { text: 'line 1\nünïcode 2\n', nextOffset: 19, stepStatus: 'COMPLETED' });
-  assert.deepEqual((await getLog(server, { ...q, offset: '7' })).body, { text: 'ünïcode 2\n', nextOffset: 19, stepStatus: 'COMPLETED' });
-  assert.deepEqual((await getLog(server, { ...q, offset: '19' })).body, { text: '', nextOffset: 19, stepStatus: 'COMPLETED' });
-  // A window of 4 bytes at least (one character), ending on a character boundary: 'ü' 'n' and not half of 'ï'.
-  assert.deepEqual((await getLog(server, { ...q, offset: '7', maxBytes: '2' })).body, { text: 'ün', nextOffset: 10, stepStatus: 'COMPLETED' });
+  assert.equal(all.body.text, 'line 1\noops\nünïcode 2\n', 'whole lines, merged in the order they were completed');
+  assert.deepEqual(all.body.lines?.map((l) => [l.stream, l.text]), [['stdout', 'line 1'], ['stderr', 'oops'], ['stdout', 'ünïcode 2']]);
+  assert.ok(all.body.lines?.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(l.time ?? '')));
+  const end = all.body.nextOffset!;
+  assert.deepEqual((await getLog(server, { ...q, offset: String(end) })).body, { text: '', lines: [], nextOffset: end, stepStatus: 'COMPLETED' });
+  // A small window still gives one whole line; the next read starts at the following one.
+  const first = await getLog(server, { ...q, offset: '0', maxBytes: '2' });
+  assert.equal(first.body.text, 'line 1\n');
+  assert.equal((await getLog(server, { ...q, offset: String(first.body.nextOffset), maxBytes: '2' })).body.text, 'oops\n');
 
   const errors: [Record<string, string>, number, string, string][] = [
-    [{ ...q, offset: '20' }, 400, 'InvalidParameterValueException', 'offset'],
+    [{ ...q, offset: String(end + 1) }, 400, 'InvalidParameterValueException', 'offset'],
     [{ ...q, offset: '-1' }, 400, 'InvalidParameterValueException', 'offset'],
     [{ ...q, offset: 'ten' }, 400, 'InvalidParameterValueException', 'offset'],
     [{ imageBuildVersionArn: image.arn }, 400, 'InvalidParameterValueException', 'stepExecutionId'],
@@ -93,5 +101,5 @@ test('GET /kiln/logs: signed reads from an offset, the step status, and AWS-shap
   assert.ok(hidden.body.message?.includes(image.arn));
   const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: other.accountId }, Action: ['imagebuilder:GetImage', 'imagebuilder:ListImages'] }] });
   await ib.send(new PutImagePolicyCommand({ imageArn: image.arn, policy }));
-  assert.equal((await getLog(server, q, other.keys)).body.text, 'line 1\nünïcode 2\n');
+  assert.equal((await getLog(server, q, other.keys)).body.text, 'line 1\noops\nünïcode 2\n');
 });

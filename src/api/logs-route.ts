@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readStepLog, stepData, DEFAULT_LOG_READ, MAX_LOG_READ } from '../build/execution-records.js';
 import { KilnError } from '../domain/errors.js';
+import type { StoredLine } from '../logs/step-log-format.js';
 import { readableImage, readableStep } from '../service/workflow-executions.js';
 import type { RequestContext } from '../service/types.js';
 import type { Store } from '../store/store.js';
@@ -22,7 +23,10 @@ export interface LogRouteOptions extends SignedRouteAuth {
 
 /** The body of a successful answer. */
 export interface LogSlice {
+  /** The lines' text, stdout and stderr merged in the order their lines were completed, each line whole. */
   text: string;
+  /** The same lines with their stream (stdout, stderr, info; output for a log kept before streams were) and time. */
+  lines: StoredLine[];
   /** The offset to ask for next; equal to the request's when nothing new was written. */
   nextOffset: number;
   /** WorkflowStepExecutionStatus, read before the log: a final status means `text` runs to the log's end (or to the size limit). */
@@ -43,8 +47,8 @@ function byteCount(query: URLSearchParams, field: string, fallback: number): num
 }
 
 /**
- * Adds `GET /kiln/logs?imageBuildVersionArn=…&stepExecutionId=…&offset=N[&maxBytes=M]` → `{ text, nextOffset,
- * stepStatus }`. Failures use the API's error shape: malformed parameters InvalidParameterValueException
+ * Adds `GET /kiln/logs?imageBuildVersionArn=…&stepExecutionId=…&offset=N[&maxBytes=M]` → `{ text, lines,
+ * nextOffset, stepStatus }`: whole lines from byte offset N of the stored log. Failures use the API's error shape: malformed parameters InvalidParameterValueException
  * naming the field, an image or step the caller may not read (or a step of another image)
  * ResourceNotFoundException, signature problems as the API reports them.
  */
@@ -64,8 +68,8 @@ export function registerLogRoutes(app: FastifyInstance, options: LogRouteOptions
     }
     const offset = byteCount(query, 'offset', 0);
     const maxBytes = Math.min(byteCount(query, 'maxBytes', DEFAULT_LOG_READ), MAX_LOG_READ);
-    const { text, nextOffset } = await readStepLog(logsRoot, image.arn, d.stepExecutionId, offset, Math.max(1, maxBytes));
-    return { text, nextOffset, stepStatus: d.status };
+    const { text, lines, nextOffset } = await readStepLog(logsRoot, image.arn, d.stepExecutionId, offset, Math.max(1, maxBytes));
+    return { text, lines, nextOffset, stepStatus: d.status };
   };
   app.get(LOGS_PATH, async (req: FastifyRequest, reply: FastifyReply) => {
     try {

@@ -13,6 +13,7 @@ import { parseDockerfile, type DockerfileInstruction } from '../domain/dockerfil
 import type { ExecResult, Instance } from '../toe/instance/instance.js';
 import { COMPONENTS_MARKER } from './dockerfile-render.js';
 import { WordError, WordLexer, formatGoDuration, goQuoteList, parseGoDuration, splitRaw, type Lookup } from './dockerfile-words.js';
+import type { OutputSink } from '../logs/line-assembler.js';
 
 /** Docker's HEALTHCHECK config; durations in nanoseconds, omitted when zero as Docker omits them. */
 export interface HealthcheckConfig {
@@ -74,7 +75,7 @@ export interface DockerfileExecOptions {
   /** Runs the recipe's components where the components marker stands; throws when they fail. */
   runComponents?: (env: Record<string, string>, workdir: string, info: ComponentsRunInfo) => Promise<void>;
   /** Live output of RUN instructions. */
-  onOutput?: (text: string) => void;
+  onOutput?: OutputSink;
   signal?: AbortSignal;
   /** Where scratch files (here-document scripts, archives) go inside the instance; default /tmp. */
   scratchDir?: string;
@@ -423,16 +424,16 @@ class Executor {
     const user = this.config.User ?? '';
     const wrapped = isRoot(user) ? argv : [...(await setprivArgs(this.options.instance, user)), ...argv];
     let output = '';
-    const collect = (c: Buffer) => {
+    const collect = (stream: 'stdout' | 'stderr') => (c: Buffer) => {
       const s = c.toString('utf8');
       output = (output + s).slice(-TAIL_CHARS * 4);
-      this.options.onOutput?.(s);
+      this.options.onOutput?.(s, stream);
     };
     const result: ExecResult = await this.options.instance.exec(wrapped, {
       env: this.runEnv(),
       cwd,
-      onStdout: collect,
-      onStderr: collect,
+      onStdout: collect('stdout'),
+      onStderr: collect('stderr'),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
     if (result.aborted || this.options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled during line ${instruction.line}`);

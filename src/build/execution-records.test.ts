@@ -1,10 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isKilnError } from '../domain/errors.js';
+import { legacyLines, parseRecord, STAMPED_LOG_HEADER } from '../logs/step-log-format.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { ResourceRecord, Store } from '../store/store.js';
@@ -23,6 +24,15 @@ import {
   stepData,
   stepLogPath,
 } from './execution-records.js';
+
+/** A stored log's lines as `stream:text`, its header checked. */
+function storedLines(stored: string): string[] {
+  assert.ok(stored.startsWith(STAMPED_LOG_HEADER), stored.slice(0, 80));
+  return stored.slice(STAMPED_LOG_HEADER.length).split('\n').slice(0, -1).map((r) => {
+    const line = parseRecord(r);
+    return `${line.stream}:${line.text}`;
+  });
+}
 
 const ACCOUNT = '111122223333';
 const WF_ARN = 'arn:aws:imagebuilder:local:aws:workflow/build/build-container/1.0.0/1';
@@ -103,7 +113,7 @@ test('a workflow with steps: records, ids, counts, times, inputs/outputs and the
   assert.match(launch.stepExecutionId, STEP_EXECUTION_ID_RE);
   const logFile = stepLogPath(logsRoot, image.arn, launch.stepExecutionId);
   assert.equal(logFile, path.join(logsRoot, 'app_1.2.3_1', `${launch.stepExecutionId}.log`));
-  assert.equal(readFileSync(logFile, 'utf8'), '', 'the log exists, empty, as soon as the step starts');
+  assert.equal(readFileSync(logFile, 'utf8'), STAMPED_LOG_HEADER, 'the log exists, with its header alone, as soon as the step starts');
   const step = (await getStepRecord(store, launch.stepExecutionId))!;
   assert.equal(step.name, wf.workflowExecutionId);
   assert.equal(step.type, 'workflow-step-execution');
@@ -115,8 +125,14 @@ test('a workflow with steps: records, ids, counts, times, inputs/outputs and the
 
   launch.log('launching\n');
   launch.log('launched i-1\n');
+  launch.log('apt said', 'stdout');
+  launch.log('debconf: delaying\n', 'stderr');
+  launch.log(' something\n', 'stdout');
+  launch.log('no newline at the end', 'stderr');
   await launch.finish('COMPLETED', { outputs: { instanceId: 'i-1' } });
-  assert.equal(readFileSync(logFile, 'utf8'), 'launching\nlaunched i-1\n', 'finish flushes the log');
+  const stored = readFileSync(logFile, 'utf8');
+  assert.match(stored, /^#kiln-step-log v1.*\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info launching\n/, 'readable: header, then time stream text');
+  assert.deepEqual(storedLines(stored), ['info:launching', 'info:launched i-1', 'stderr:debconf: delaying', 'stdout:apt said something', 'stderr:no newline at the end'], 'finish flushes the log, lines whole');
   const done = stepData((await getStepRecord(store, launch.stepExecutionId))!);
   assert.equal(done.status, 'COMPLETED');
   assert.deepEqual(done.outputs, { instanceId: 'i-1' });
@@ -148,7 +164,7 @@ test('a workflow with steps: records, ids, counts, times, inputs/outputs and the
   assert.equal(skipped.startTime, undefined, 'a skipped step never started');
   assert.ok(skipped.endTime);
   assert.equal(existsSync(stepLogPath(logsRoot, image.arn, skipped.stepExecutionId)), false, 'a skipped step has no log');
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, skipped.stepExecutionId, 0), { text: '', nextOffset: 0 });
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, skipped.stepExecutionId, 0), { text: '', lines: [], nextOffset: 0 });
 });
 
 test('workflows of an image list in the order they started; other images are separate', async (t) => {
@@ -187,7 +203,8 @@ test('concurrent log calls keep their order and none is lost; concurrent steps a
   // Finishes race each other (and a second, ignored finish of the same step).
   await Promise.all(steps.flatMap((s, i) => [s.finish(i % 3 === 0 ? 'FAILED' : 'COMPLETED'), s.finish('CANCELLED')]));
   for (const step of steps) {
-    assert.equal(readFileSync(stepLogPath(logsRoot, image.arn, step.stepExecutionId), 'utf8'), expected.get(step.stepExecutionId));
+    const stored = storedLines(readFileSync(stepLogPath(logsRoot, image.arn, step.stepExecutionId), 'utf8'));
+    assert.equal(stored.map((l) => `${l.slice('info:'.length)}\n`).join(''), expected.get(step.stepExecutionId));
     assert.equal(stepData((await getStepRecord(store, step.stepExecutionId))!).status, steps.indexOf(step) % 3 === 0 ? 'FAILED' : 'COMPLETED');
   }
   await wf.finish('FAILED', 'some failed');
@@ -261,27 +278,33 @@ test('closeOpenExecutions ends what a crashed or cancelled build left open, and 
   await assert.rejects(closeOpenExecutions(store, 'arn:aws:imagebuilder:local:111122223333:image/app/1.2.3', 'FAILED', 'x'), kind('InvalidArgument', 'imageBuildVersionArn'));
 });
 
-test('readStepLog: offsets, size limits, characters never split, and bad arguments name their field', async (t) => {
+test('readStepLog: whole lines from an offset, size limits, records being written, old logs, and bad arguments name their field', async (t) => {
   const { logsRoot, recorder, image } = await setup(t);
-  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 2 });
   const step = await wf.startStep({ name: 'S', action: 'ExecuteBash' });
   const id = step.stepExecutionId;
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text: '', nextOffset: 0 });
-  const text = 'héllo wörld → 🚀 done\n';
-  step.log(text);
+  const start = Buffer.byteLength(STAMPED_LOG_HEADER);
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text: '', lines: [], nextOffset: start }, 'the header is skipped');
+  step.log('héllo wörld → 🚀', 'stdout');
+  step.log('oops\n', 'stderr');
+  step.log(' done\nsecond\n', 'stdout');
   await step.finish('COMPLETED');
-  const size = Buffer.byteLength(text);
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text, nextOffset: size });
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', nextOffset: size });
+  const text = 'oops\nhéllo wörld → 🚀 done\nsecond\n';
+  const all = await readStepLog(logsRoot, image.arn, id, 0);
+  assert.equal(all.text, text);
+  assert.deepEqual(all.lines.map((l) => [l.stream, l.text]), [['stderr', 'oops'], ['stdout', 'héllo wörld → 🚀 done'], ['stdout', 'second']]);
+  assert.ok(all.lines.every((l) => l.time !== undefined && !Number.isNaN(Date.parse(l.time))));
+  const size = all.nextOffset;
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', lines: [], nextOffset: size });
 
-  // Small windows: every read ends on a character boundary, and the reads concatenate to the log.
-  for (const window of [1, 2, 3, 4, 5, 7]) {
+  // Small windows: every read returns whole lines (a line longer than the window whole), and they concatenate.
+  for (const window of [1, 2, 7, 40, 80]) {
     let offset = 0;
     let joined = '';
     for (let guard = 0; guard < 100; guard++) {
       const slice = await readStepLog(logsRoot, image.arn, id, offset, window);
       if (slice.text === '') break;
-      assert.ok(!slice.text.includes('\uFFFD'), `window ${window}: ${JSON.stringify(slice.text)}`);
+      assert.ok(slice.text.endsWith('\n'), `window ${window}: ${JSON.stringify(slice.text)}`);
       joined += slice.text;
       offset = slice.nextOffset;
     }
@@ -289,15 +312,32 @@ test('readStepLog: offsets, size limits, characters never split, and bad argumen
     assert.equal(offset, size);
   }
 
-  // A character still being written is left for the next read.
+  // A record still being written is left for the next read.
   const file = stepLogPath(logsRoot, image.arn, id);
-  const rocket = Buffer.from('🚀');
-  await appendFile(file, rocket.subarray(0, 2));
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', nextOffset: size });
-  await appendFile(file, rocket.subarray(2));
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '🚀', nextOffset: size + 4 });
+  const record = Buffer.from('2026-01-01T00:00:00.000Z stdout late 🚀\n');
+  await appendFile(file, record.subarray(0, 30));
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', lines: [], nextOffset: size });
+  await appendFile(file, record.subarray(30));
+  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: 'late 🚀\n', lines: [{ time: '2026-01-01T00:00:00.000Z', stream: 'stdout', text: 'late 🚀' }], nextOffset: size + record.length });
 
-  await assert.rejects(readStepLog(logsRoot, image.arn, id, size + 5), kind('InvalidArgument', 'offset'));
+  // A log written before streams were kept (no header) reads as its lines, the last one without newline too.
+  const old = await wf.startStep({ name: 'Old', action: 'ExecuteBash' });
+  await old.finish('COMPLETED');
+  const oldFile = stepLogPath(logsRoot, image.arn, old.stepExecutionId);
+  const oldText = 'publicsuffix one\ndebconf: two\nlast';
+  await writeFile(oldFile, oldText);
+  const oldAll = await readStepLog(logsRoot, image.arn, old.stepExecutionId, 0);
+  assert.deepEqual(oldAll, { text: oldText, lines: legacyLines(oldText), nextOffset: Buffer.byteLength(oldText) });
+  let joined = '';
+  for (let offset = 0, guard = 0; guard < 100; guard++) {
+    const slice = await readStepLog(logsRoot, image.arn, old.stepExecutionId, offset, 5);
+    if (slice.text === '') break;
+    joined += slice.text;
+    offset = slice.nextOffset;
+  }
+  assert.equal(joined, oldText, 'an old log reads whole in small windows too');
+
+  await assert.rejects(readStepLog(logsRoot, image.arn, id, size + record.length + 5), kind('InvalidArgument', 'offset'));
   await assert.rejects(readStepLog(logsRoot, image.arn, id, -1), kind('InvalidArgument', 'offset'));
   await assert.rejects(readStepLog(logsRoot, image.arn, id, 0.5), kind('InvalidArgument', 'offset'));
   await assert.rejects(readStepLog(logsRoot, image.arn, id, 0, 0), kind('InvalidArgument', 'maxBytes'));

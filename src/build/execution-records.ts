@@ -4,7 +4,8 @@
  *
  *   workflow-execution       name = image build version ARN, arn = `kiln:workflow-execution/<wf-id>`
  *   workflow-step-execution  name = workflow execution id,   arn = `kiln:workflow-step-execution/<step-id>`
- *   <logsRoot>/<name>_<version>_<build>/<step-id>.log        the step's output, appended while it runs
+ *   <logsRoot>/<name>_<version>_<build>/<step-id>.log        the step's output, appended while it runs, one
+ *                                                            stamped line per record (logs/step-log-format.ts)
  *
  * Both live under the image's account and region. The build engine writes them through ExecutionRecorder;
  * the API reads them with the list/get helpers below. A finished status is final: a late finish (or a crash
@@ -16,6 +17,8 @@ import path from 'node:path';
 import { parseArn } from '../domain/arn.js';
 import { KilnError, errorMessage } from '../domain/errors.js';
 import { redactHostPaths } from '../domain/host-paths.js';
+import { LineAssembler, type LogStream } from '../logs/line-assembler.js';
+import { formatRecord, legacyLines, parseRecord, STAMPED_LOG_HEADER, type StoredLine } from '../logs/step-log-format.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 
 export const EXECUTION_TYPE = 'workflow-execution';
@@ -165,8 +168,8 @@ class LogWriter {
 
   append(text: string): void {
     if (text === '') return;
-    // Tenants read step logs (GET /kiln/logs); Kiln's own lines may carry host paths. A path split across two
-    // chunks of a process's output escapes this, but build output shows the instance's paths, not the host's.
+    // Tenants read step logs (GET /kiln/logs); Kiln's own lines may carry host paths. Text comes here as whole
+    // records (see LineAssembler), so a path is never split across two appends.
     this.pending.push(redactHostPaths(text));
     this.writing ??= this.pump();
   }
@@ -208,8 +211,12 @@ export interface WorkflowRun {
 /** One step being recorded. */
 export interface StepRun {
   readonly stepExecutionId: string;
-  /** Appends to the step's log (ordered, never blocks the caller; flushed by finish). */
-  log(text: string): void;
+  /**
+   * Adds output to the step's log: `stream` says where it came from (default info, Kiln's own messages). It
+   * is stored a whole line at a time, stamped; a partial line waits for its newline or the step's end. Never
+   * blocks the caller; flushed by finish.
+   */
+  log(text: string, stream?: LogStream): void;
   /** Flushes the log, then records the end; a second finish changes nothing. */
   finish(status: EndStatus, result?: { outputs?: Record<string, unknown>; message?: string }): Promise<void>;
 }
@@ -235,6 +242,7 @@ async function endRecord(store: Store, arn: string, status: string, fields: Reco
 
 class StepRecorder implements StepRun {
   private readonly writer: LogWriter;
+  private readonly lines: LineAssembler;
   private ended: Promise<void> | undefined;
 
   constructor(
@@ -244,10 +252,12 @@ class StepRecorder implements StepRun {
     logFile: string,
   ) {
     this.writer = new LogWriter(logFile);
+    this.lines = new LineAssembler((line) => this.writer.append(formatRecord(line)));
   }
 
-  log(text: string): void {
-    this.writer.append(text);
+  log(text: string, stream: LogStream = 'info'): void {
+    // After the end, nothing more: a line added then would have no place in a finished log.
+    if (this.ended === undefined) this.lines.write(stream, text);
   }
 
   finish(status: EndStatus, result: { outputs?: Record<string, unknown>; message?: string } = {}): Promise<void> {
@@ -256,7 +266,8 @@ class StepRecorder implements StepRun {
   }
 
   private async end(status: EndStatus, result: { outputs?: Record<string, unknown>; message?: string }): Promise<void> {
-    // The log is complete before the step reads as ended, so a reader that sees the end has every byte.
+    // The log is complete before the step reads as ended, so a reader that sees the end has every line.
+    this.lines.end();
     await this.writer.flush();
     const lost = this.writer.error === undefined ? '' : ` (the step log is incomplete: ${errorMessage(this.writer.error)})`;
     const message = result.message === undefined && lost === '' ? undefined : `${result.message ?? ''}${lost}`.trim();
@@ -309,7 +320,7 @@ class RunRecorder implements WorkflowRun {
       const { id, data } = this.newStep({ ...input, status: 'RUNNING', startTime: new Date().toISOString() });
       const file = stepLogPath(this.logsRoot, this.image.arn, id);
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await writeFile(file, '', { mode: 0o600 });
+      await writeFile(file, STAMPED_LOG_HEADER, { mode: 0o600 });
       await this.insertStep(id, data);
       const step = new StepRecorder(id, this.store, this, file);
       this.open.add(step);
@@ -425,13 +436,26 @@ function completeUtf8Length(buf: Buffer): number {
   return n;
 }
 
+/** The longest stored record: a line of MAX_LINE_LENGTH UTF-16 units is at most 3 bytes a unit, plus its stamp. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
+/** A slice of a step's log: whole lines, their text, and where the next slice starts. */
+export interface StepLogSlice {
+  /** The lines' text, each ended by a newline (an old log's last line may lack it). */
+  text: string;
+  lines: StoredLine[];
+  nextOffset: number;
+}
+
 /**
- * Reads one step's log from a byte offset: text, next offset. At most `maxBytes` (1..1 MiB) are read, and a
- * character cut by that limit or by a write still under way is left for the next read, so consecutive reads
- * concatenate to the log. A log that does not exist (a skipped step) reads as empty; an offset past the end is
- * InvalidArgument naming `offset`.
+ * Reads one step's log from a byte offset: whole lines only, so consecutive reads give every line once and
+ * none cut. About `maxBytes` (1..1 MiB) are read; a line that does not fit is returned whole all the same, and
+ * a record still being written is left for the next read. A stamped log's header is skipped. A log without it
+ * (written before streams were kept) is read the same way, except that its last line may lack a newline. A
+ * log that does not exist (a skipped step) reads as empty; an offset past the end is InvalidArgument naming
+ * `offset`.
  */
-export async function readStepLog(logsRoot: string, imageArn: string, stepExecutionId: string, offset: number, maxBytes = DEFAULT_LOG_READ): Promise<{ text: string; nextOffset: number }> {
+export async function readStepLog(logsRoot: string, imageArn: string, stepExecutionId: string, offset: number, maxBytes = DEFAULT_LOG_READ): Promise<StepLogSlice> {
   const file = stepLogPath(logsRoot, imageArn, stepExecutionId);
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' must be a whole number of bytes, 0 or more: ${offset}`, [{ path: 'offset', message: 'must be an integer >= 0' }]);
@@ -439,14 +463,13 @@ export async function readStepLog(logsRoot: string, imageArn: string, stepExecut
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_LOG_READ) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'maxBytes' must be from 1 to ${MAX_LOG_READ}: ${maxBytes}`, [{ path: 'maxBytes', message: `must be 1-${MAX_LOG_READ}` }]);
   }
-  // A UTF-8 character is up to 4 bytes: a smaller window could never hold one.
-  const window = Math.max(4, maxBytes);
+  const empty = (at: number): StepLogSlice => ({ text: '', lines: [], nextOffset: at });
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    if (offset === 0) return { text: '', nextOffset: 0 };
+    if (offset === 0) return empty(0);
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' (${offset}) is past the end of the log of ${stepExecutionId} (0 bytes).`, [{ path: 'offset', message: 'past the end of the log' }]);
   }
   try {
@@ -454,11 +477,27 @@ export async function readStepLog(logsRoot: string, imageArn: string, stepExecut
     if (offset > size) {
       throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' (${offset}) is past the end of the log of ${stepExecutionId} (${size} bytes).`, [{ path: 'offset', message: 'past the end of the log' }]);
     }
-    const buf = Buffer.alloc(Math.min(window, size - offset));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+    const head = Buffer.alloc(Math.min(STAMPED_LOG_HEADER.length, size));
+    await handle.read(head, 0, head.length, 0);
+    const stamped = head.toString('utf8') === STAMPED_LOG_HEADER;
+    const start = stamped ? Math.max(offset, STAMPED_LOG_HEADER.length) : offset;
+    if (start >= size) return empty(Math.max(offset, start));
+    // Room for one whole record past the window, so a line longer than the window still comes back whole.
+    const buf = Buffer.alloc(Math.min(size - start, Math.max(maxBytes, MAX_RECORD_BYTES)));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
     const read = buf.subarray(0, bytesRead);
-    const length = completeUtf8Length(read);
-    return { text: read.subarray(0, length).toString('utf8'), nextOffset: offset + length };
+    const lastInWindow = read.subarray(0, Math.min(maxBytes, read.length)).lastIndexOf(0x0a);
+    let length = lastInWindow >= 0 ? lastInWindow + 1 : read.indexOf(0x0a) + 1;
+    if (!stamped && (length === 0 || start + read.length === size && maxBytes >= read.length)) {
+      // An old log is never written to again: its last line counts without a newline; one too long for
+      // a read comes back in pieces, as before.
+      length = completeUtf8Length(read.subarray(0, Math.min(maxBytes, read.length)));
+    }
+    if (length === 0) return empty(start);
+    const text = read.subarray(0, length).toString('utf8');
+    if (!stamped) return { text, lines: legacyLines(text), nextOffset: start + length };
+    const lines = text.slice(0, -1).split('\n').map(parseRecord);
+    return { text: lines.map((l) => `${l.text}\n`).join(''), lines, nextOffset: start + length };
   } finally {
     await handle.close();
   }

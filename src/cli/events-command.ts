@@ -6,8 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { readSseEvents } from '../events/sse.js';
 import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../events/stream-protocol.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
-import { CliError, cliAction, kilnFetch, routeError, routeTarget, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
+import { CliError, cliAction, kilnFetch, routeError, routeTarget, UnreachableError, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
 /** Where and as whom to connect. */
 export interface EventTarget {
@@ -27,7 +26,7 @@ const FINAL_IMAGE = new Set(['AVAILABLE', 'FAILED', 'CANCELLED']);
  * The image-state events of one connection, until the server ends it or `signal` aborts (then an AbortError).
  * A refused request (bad keys, an image the caller may not read) throws a CliError with AWS's error name.
  */
-export async function* streamImageEvents(target: EventTarget, options: { image?: string; lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<StreamedImageEvent> {
+export async function* streamImageEvents(target: EventTarget, options: { image?: string; lastEventId?: string; signal?: AbortSignal; onOpen?: () => void } = {}): AsyncGenerator<StreamedImageEvent> {
   const response = await kilnFetch(target, {
     method: 'GET',
     path: EVENTS_PATH,
@@ -39,6 +38,7 @@ export async function* streamImageEvents(target: EventTarget, options: { image?:
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     throw routeError(response.status, body, 'opening the event stream');
   }
+  options.onOpen?.();
   for await (const event of readSseEvents(response.body)) {
     if (event.event !== IMAGE_STATE_EVENT) continue;
     let data: ImageStateEventData;
@@ -72,17 +72,18 @@ export interface EventsOptions extends EventTarget {
  */
 export async function runEvents(options: EventsOptions, out: (text: string) => void): Promise<number> {
   let lastEventId: string | undefined;
+  let connected = false;
   for (;;) {
     try {
-      for await (const e of streamImageEvents(options, { ...(options.image === undefined ? {} : { image: options.image }), ...(lastEventId === undefined ? {} : { lastEventId }), ...(options.signal ? { signal: options.signal } : {}) })) {
+      for await (const e of streamImageEvents(options, { ...(options.image === undefined ? {} : { image: options.image }), ...(lastEventId === undefined ? {} : { lastEventId }), ...(options.signal ? { signal: options.signal } : {}), onOpen: () => (connected = true) })) {
         if (e.id !== undefined) lastEventId = e.id;
         const { id: _id, ...data } = e;
         out(`${options.json ? JSON.stringify(data) : formatEventLine(data)}\n`);
         if (options.image !== undefined && FINAL_IMAGE.has(e.status)) return e.status === 'AVAILABLE' ? 0 : 1;
       }
     } catch (err) {
-      if (err instanceof CliError || options.signal?.aborted) throw err;
-      // The server went away (restart, network); try again below.
+      // A server never reached is reported; one that went away after answering (restart, network) is retried.
+      if ((err instanceof CliError && !(err instanceof UnreachableError && connected)) || options.signal?.aborted) throw err;
     }
     await sleep(options.reconnectMs ?? 2000, undefined, options.signal ? { signal: options.signal } : {});
   }
@@ -96,7 +97,6 @@ export function registerEventsCommand(program: Command): void {
       .description('print image state changes as they happen (the caller’s images in the region)')
       .option('--image <imageBuildVersionArn>', 'follow one image build version; exit when it is AVAILABLE (0), FAILED or CANCELLED (1)')
       .option('--json', 'print each event as a line of JSON'),
-    `http://${DEFAULT_LISTEN}`,
   ).action(
     cliAction('kiln events', async (opts: ServerTargetOptions & { image?: string; json?: boolean }) => {
       const write = (text: string) => void process.stdout.write(text);

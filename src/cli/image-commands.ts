@@ -4,26 +4,35 @@
  * through Kiln's signed `/kiln/machine-images` routes. IMAGE is a machine image id (ami-…) or an AMI image ARN.
  */
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { isDiskFormat } from '../artifacts/disk/convert.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
-import { cliAction, CliError, kilnFetch, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { cliAction, kilnFetch, kilnRequest, routeError, routeTarget, UsageError, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { printJson, printTable } from './table.js';
 
 /** Adds `kiln images` to the CLI. */
 export function registerImageCommands(program: Command): void {
   const images = program.command('images').description('machine images (AMIs): list and export');
-  const endpoint = `http://${DEFAULT_LISTEN}`;
-  withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print JSON'), endpoint).action(
+  withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print a JSON array')).action(
     cliAction('kiln images ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images' });
       if (status !== 200) throw routeError(status, body, 'listing machine images');
       const list = (body.images ?? []) as { imageId: string; name: string; ownerId: string; creationDate: string; sourceImageArn: string }[];
-      if (opts.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else for (const i of list) process.stdout.write(`${i.imageId}  ${i.ownerId}  ${i.creationDate}  ${i.name}\n`);
+      if (opts.json) printJson(list);
+      else
+        printTable(
+          [
+            { header: 'IMAGE ID', value: (i) => i.imageId },
+            { header: 'OWNER', value: (i) => i.ownerId },
+            { header: 'CREATED', value: (i) => i.creationDate },
+            { header: 'NAME', value: (i) => i.name },
+          ],
+          list,
+          'no machine images',
+        );
     }),
   );
   withServerOptions(
@@ -31,11 +40,11 @@ export function registerImageCommands(program: Command): void {
       .command('export <image>')
       .description('write a machine image (ami-… or image ARN) as a disk file')
       .option('--format <format>', 'qcow2, raw, vmdk (streamOptimized) or vhd (fixed)', 'qcow2')
-      .requiredOption('-o, --output <file>', 'where to write the disk'),
-    endpoint,
+      .requiredOption('-o, --output <file>', 'where to write the disk')
+      .option('--json', 'print {"image","format","path","bytes"} instead of the path'),
   ).action(
-    cliAction('kiln images export', async (image: string, opts: ServerTargetOptions & { format: string; output: string }) => {
-      if (!isDiskFormat(opts.format)) throw new CliError(`--format must be qcow2, raw, vmdk or vhd, got ${opts.format}`);
+    cliAction('kiln images export', async (image: string, opts: ServerTargetOptions & { format: string; output: string; json?: boolean }) => {
+      if (!isDiskFormat(opts.format)) throw new UsageError(`--format must be qcow2, raw, vmdk or vhd, got ${opts.format}`);
       const response = await kilnFetch(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images/export', query: { image, format: opts.format } });
       if (response.status !== 200 || !response.body) {
         const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
@@ -43,13 +52,16 @@ export function registerImageCommands(program: Command): void {
       }
       const out = path.resolve(opts.output);
       const partial = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
+      let bytes = 0;
       try {
         await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
+        bytes = (await stat(partial)).size;
         await rename(partial, out);
       } finally {
         await rm(partial, { force: true });
       }
-      process.stdout.write(`${out}\n`);
+      if (opts.json) printJson({ image, format: opts.format, path: out, bytes });
+      else process.stdout.write(`${out}\n`);
     }),
   );
 }

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { DEFAULT_LISTEN } from './server-defaults.js';
-import { cliAction, CliError, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { cliAction, CliError, kilnRequest, UsageError, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { printJson, printTable } from './table.js';
 
 interface KeptInstance {
   instanceId: string;
@@ -63,15 +63,24 @@ function enter(hostPid: number, argv: string[]): Promise<number> {
 /** Adds `kiln instances` to the CLI. */
 export function registerInstanceCommands(program: Command): void {
   const instances = program.command('instances').description('instances kept after a failed build (terminateInstanceOnFailure: false) and VMs launched from machine images');
-  const endpoint = `http://${DEFAULT_LISTEN}`;
-  withServerOptions(instances.command('ls').description('list kept instances').option('--json', 'print JSON'), endpoint).action(
+  withServerOptions(instances.command('ls').description('list kept instances').option('--json', 'print a JSON array')).action(
     cliAction('kiln instances ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const list = await listKept(opts);
-      if (opts.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-      else for (const i of list) process.stdout.write(`${i.instanceId}  ${i.stage}  ${i.keptAt}  ${i.imageBuildVersionArn}\n`);
+      if (opts.json) printJson(list);
+      else
+        printTable(
+          [
+            { header: 'INSTANCE ID', value: (i) => i.instanceId },
+            { header: 'STAGE', value: (i) => i.stage },
+            { header: 'SINCE', value: (i) => i.keptAt },
+            { header: 'IMAGE', value: (i) => i.imageBuildVersionArn },
+          ],
+          list,
+          'no instances',
+        );
     }),
   );
-  withServerOptions(instances.command('shell <instanceId>').description('open a shell (or run a command after --) inside a kept instance').argument('[command...]'), endpoint).action(
+  withServerOptions(instances.command('shell <instanceId>').description('open a shell (or run a command after --) inside a kept instance').argument('[command...]')).action(
     cliAction('kiln instances shell', async (instanceId: string, command: string[], opts: ServerTargetOptions) => {
       const found = (await listKept(opts)).find((i) => i.instanceId === instanceId);
       if (!found) throw new CliError(`no instance ${instanceId}; 'kiln instances ls' lists them`);
@@ -89,16 +98,18 @@ export function registerInstanceCommands(program: Command): void {
       .description('boot a machine image (ami-… or image ARN) as a VM and attach to its serial console (Ctrl-C detaches)')
       .option('--instance-type <type>', 'vm.small, vm.medium or vm.large', 'vm.small')
       .option('--no-network', 'no network interface')
-      .option('--detach', 'print the instance id and return once it is up'),
-    endpoint,
+      .option('--detach', 'print the instance id and return once it is up')
+      .option('--json', 'with --detach: print the instance as JSON'),
   ).action(
-    cliAction('kiln instances launch', async (image: string, opts: ServerTargetOptions & { instanceType: string; network: boolean; detach?: boolean }) => {
+    cliAction('kiln instances launch', async (image: string, opts: ServerTargetOptions & { instanceType: string; network: boolean; detach?: boolean; json?: boolean }) => {
+      if (opts.json && !opts.detach) throw new UsageError('--json needs --detach: without it the command attaches to the serial console');
       process.stderr.write(`booting ${image} (${opts.instanceType})…\n`);
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'POST', path: '/kiln/instances', body: { image, instanceType: opts.instanceType, ...(opts.network ? {} : { network: 'none' }) } });
       if (status !== 200) throw routeError(status, body, `launching ${image}`);
       const instance = body.instance as KeptInstance;
       if (opts.detach) {
-        process.stdout.write(`${instance.instanceId}\n`);
+        if (opts.json) printJson(instance);
+        else process.stdout.write(`${instance.instanceId}\n`);
         return;
       }
       process.stderr.write(`${instance.instanceId} is up; its serial console follows (Ctrl-C detaches; 'kiln instances rm ${instance.instanceId}' stops it)\n`);
@@ -108,18 +119,19 @@ export function registerInstanceCommands(program: Command): void {
       process.stderr.write(`\ndetached; ${instance.instanceId} keeps running\n`);
     }),
   );
-  withServerOptions(instances.command('console <instanceId>').description("print a VM's serial console").option('-f, --follow', 'keep printing until Ctrl-C'), endpoint).action(
+  withServerOptions(instances.command('console <instanceId>').description("print a VM's serial console").option('-f, --follow', 'keep printing until Ctrl-C')).action(
     cliAction('kiln instances console', async (instanceId: string, opts: ServerTargetOptions & { follow?: boolean }) => {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       await followConsole(opts, instanceId, opts.follow === true, controller.signal);
     }),
   );
-  withServerOptions(instances.command('rm <instanceId>').description('stop and release an instance'), endpoint).action(
-    cliAction('kiln instances rm', async (instanceId: string, opts: ServerTargetOptions) => {
+  withServerOptions(instances.command('rm <instanceId>').description('stop and release an instance').option('--json', 'print {"instanceId","released":true}')).action(
+    cliAction('kiln instances rm', async (instanceId: string, opts: ServerTargetOptions & { json?: boolean }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'DELETE', path: `/kiln/instances/${encodeURIComponent(instanceId)}` });
       if (status !== 200) throw routeError(status, body, `releasing ${instanceId}`);
-      process.stdout.write(`released ${instanceId}\n`);
+      if (opts.json) printJson({ instanceId, released: true });
+      else process.stdout.write(`released ${instanceId}\n`);
     }),
   );
 }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { isKilnError } from '../domain/errors.js';
 import type { AccessKey, Account } from '../store/store.js';
 import { cliAction, CliError } from './kiln-client.js';
+import { printTable } from './table.js';
 
 // The store (SQLite) loads only when a keys command runs, so `kiln toe` starts fast.
 const loadServer = () => import('./server-start.js');
@@ -23,10 +24,6 @@ interface KeyOptions {
 /** A key as `--json` prints it: wire names as in `kiln accounts list`, `lastUsed` null for a key never used. */
 function keyJson(key: AccessKey): Record<string, unknown> {
   return { accessKeyId: key.accessKeyId, accountId: key.accountId, status: key.status, createdAt: key.createdAt, lastUsed: key.lastUsedAt ?? null };
-}
-
-function keyLine(key: AccessKey): string {
-  return `${key.accessKeyId}  ${key.status.padEnd(8)}  created ${key.createdAt}  last used ${key.lastUsedAt ?? 'never'}\n`;
 }
 
 /** Whether the data directory's credentials file (the one `kiln serve` wrote for the admin) names the key. */
@@ -74,7 +71,17 @@ export function registerKeyCommands(accounts: Command): void {
         withStore(opts, async (store) => {
           const { keys: list } = await (await loadKeys()).listKeys(store, ref);
           if (opts.json) process.stdout.write(JSON.stringify(list.map(keyJson)) + '\n');
-          else for (const key of list) process.stdout.write(keyLine(key));
+          else
+            printTable(
+              [
+                { header: 'ACCESS KEY ID', value: (k: AccessKey) => k.accessKeyId },
+                { header: 'STATUS', value: (k: AccessKey) => k.status },
+                { header: 'CREATED', value: (k: AccessKey) => k.createdAt },
+                { header: 'LAST USED', value: (k: AccessKey) => k.lastUsedAt ?? 'never' },
+              ],
+              list,
+              'no access keys',
+            );
         }),
       ),
     );

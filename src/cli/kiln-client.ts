@@ -3,10 +3,12 @@
  * the AWS CLI finds them, then in Kiln's data directory) and SigV4-signed calls to Kiln's own routes
  * (`/kiln/...`), which the Image Builder SDK does not know.
  */
+import { Option, type Command } from 'commander';
 import { NodeSha256 } from '../api/node-sha256.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_LISTEN } from './server-defaults.js';
 
 /** Access keys to sign with, and where they were found (for messages). */
 export interface CliCredentials {
@@ -16,8 +18,30 @@ export interface CliCredentials {
   source: string;
 }
 
-/** Thrown for problems the user fixes on the command line: printed as one line. */
-export class CliError extends Error {}
+/**
+ * The exit statuses of `kiln`, listed in `kiln --help`. A command whose own outcome is a status (a build that
+ * ended FAILED, a process run in an instance) exits with that instead.
+ */
+export const EXIT = {
+  SUCCESS: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  /** The server could not be reached at all: nothing was done, so retrying later may work. */
+  UNREACHABLE: 3,
+  /** Interrupted (SIGINT), as shells report 128 + 2. */
+  INTERRUPTED: 130,
+} as const;
+
+/** Thrown for problems the user fixes on the command line: printed as one line, exit status 1. */
+export class CliError extends Error {
+  readonly exitCode: number = EXIT.FAILURE;
+}
+
+/** Thrown for a command line that makes no sense (a bad flag value): printed as one line, exit status 2. */
+export class UsageError extends CliError {
+  override readonly exitCode: number = EXIT.USAGE;
+}
+
 
 /** Sections of an INI file (AWS shared config/credentials), keys lower-cased; empty when the file is absent. */
 function readIni(file: string): Map<string, Map<string, string>> {
@@ -109,7 +133,11 @@ export async function kilnFetch(target: { endpoint: string; region: string; cred
   const url = new URL(`${prefix}${request.path}`, base);
   url.search = new URLSearchParams(query).toString();
   const sent = { ...Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host')), ...request.headers };
-  return fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }), ...(request.signal ? { signal: request.signal } : {}) });
+  try {
+    return await fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }), ...(request.signal ? { signal: request.signal } : {}) });
+  } catch (err) {
+    throw unreachableError(err, target.endpoint) ?? err;
+  }
 }
 
 /** A signed request to one of Kiln's own routes; the JSON body and status come back, errors included. */
@@ -126,29 +154,88 @@ export function routeError(status: number, body: Record<string, unknown>, what: 
 
 /** The options every command that talks to a server takes. */
 export interface ServerTargetOptions {
-  endpoint: string;
+  endpointUrl?: string;
+  /** The old name of --endpoint-url, still accepted (hidden from help). */
+  endpoint?: string;
   region?: string;
   profile?: string;
   dataDir?: string;
 }
 
-/** Adds --endpoint, --region, --profile and --data-dir to a command. */
-export function withServerOptions<C extends { option(flags: string, description: string, defaultValue?: string): C }>(command: C, defaultEndpoint: string): C {
+/** Where `kiln` finds a server when neither --endpoint-url nor the environment names one. */
+export const DEFAULT_ENDPOINT = `http://${DEFAULT_LISTEN}`;
+
+/** Adds --endpoint-url (and its hidden old name --endpoint), --region, --profile and --data-dir to a command. */
+export function withServerOptions(command: Command): Command {
   return command
-    .option('--endpoint <url>', 'Kiln API endpoint', defaultEndpoint)
+    .option('--endpoint-url <url>', `Kiln API endpoint (default: $KILN_ENDPOINT_URL, $AWS_ENDPOINT_URL or ${DEFAULT_ENDPOINT})`)
+    .addOption(new Option('--endpoint <url>', 'old name of --endpoint-url').hideHelp())
     .option('--region <region>', 'region (default: $AWS_REGION, $AWS_DEFAULT_REGION or local)')
     .option('--profile <name>', 'AWS profile with the access keys')
     .option('--data-dir <dir>', 'data directory whose credentials file is used when no other keys are set (default: $KILN_DATA_DIR or ./.kiln)');
 }
 
-/** Region and data directory with their defaults applied. */
-export function targetDefaults(opts: ServerTargetOptions): { endpoint: string; region: string; dataDir: string; profile?: string } {
+/**
+ * Endpoint, region and data directory with their defaults applied. The endpoint is the flag, else
+ * $KILN_ENDPOINT_URL, else $AWS_ENDPOINT_URL (as the aws CLI reads it), else the local default: a Kiln-specific
+ * setting wins over the general one, so an environment set up for another AWS-compatible service can still
+ * name its Kiln apart.
+ */
+export function targetDefaults(opts: ServerTargetOptions, env: NodeJS.ProcessEnv = process.env): { endpoint: string; region: string; dataDir: string; profile?: string } {
   return {
-    endpoint: opts.endpoint,
-    region: opts.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'local'),
-    dataDir: path.resolve(opts.dataDir ?? process.env.KILN_DATA_DIR ?? '.kiln'),
+    endpoint: opts.endpointUrl ?? opts.endpoint ?? (env.KILN_ENDPOINT_URL || env.AWS_ENDPOINT_URL || DEFAULT_ENDPOINT),
+    region: opts.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'local'),
+    dataDir: path.resolve(opts.dataDir ?? env.KILN_DATA_DIR ?? '.kiln'),
     ...(opts.profile === undefined ? {} : { profile: opts.profile }),
   };
+}
+
+/** Thrown when the server cannot be reached at all: names the address and how to point elsewhere. */
+export class UnreachableError extends CliError {
+  override readonly exitCode: number = EXIT.UNREACHABLE;
+}
+
+const NETWORK_CAUSES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'timed out',
+  UND_ERR_SOCKET: 'connection closed',
+  EPIPE: 'connection closed',
+};
+
+/** The error codes of `err` and its causes, outermost first (fetch wraps the socket's error in a TypeError). */
+function errorCodes(err: unknown): { codes: string[]; messages: string[] } {
+  const codes: string[] = [];
+  const messages: string[] = [];
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string') codes.push(e.code);
+    if (typeof e.message === 'string') messages.push(e.message);
+    // undici reports several addresses tried at once (IPv6 then IPv4) as an AggregateError.
+    for (const inner of Array.isArray((e as { errors?: unknown }).errors) ? ((e as { errors: unknown[] }).errors) : []) {
+      const c = (inner as { code?: unknown }).code;
+      if (typeof c === 'string') codes.push(c);
+    }
+  }
+  return { codes, messages };
+}
+
+/**
+ * The one-line error for a request that never got an answer (refused, unknown host, timeout, TLS), naming the
+ * address; undefined for any other error (an aborted request, an HTTP answer). Used for fetch and the SDK alike.
+ */
+export function unreachableError(err: unknown, endpoint: string): UnreachableError | undefined {
+  if ((err as { name?: string } | undefined)?.name === 'AbortError') return undefined;
+  const { codes, messages } = errorCodes(err);
+  const known = codes.map((c) => NETWORK_CAUSES[c]).find((r) => r !== undefined);
+  const tls = codes.find((c) => c.startsWith('ERR_TLS') || c.startsWith('ERR_SSL') || /CERT|SELF_SIGNED/.test(c));
+  const why = known ?? (tls ? `TLS: ${messages[messages.length - 1] ?? tls}` : messages.includes('fetch failed') ? (messages[messages.length - 1] ?? 'fetch failed') : undefined);
+  if (why === undefined) return undefined;
+  return new UnreachableError(`cannot reach Kiln at ${endpoint} (${why}); set --endpoint-url or KILN_ENDPOINT_URL`);
 }
 
 /** One line for a command's failure: a CliError's message, or the error's name and message. */
@@ -165,7 +252,7 @@ export function routeTarget(opts: ServerTargetOptions): { endpoint: string; regi
 
 /**
  * Wraps a command's action: a returned number becomes the exit status; an error is printed as one line after
- * `prefix` (e.g. "kiln images export") and exits 1.
+ * `prefix` (e.g. "kiln images export") and exits with its CliError status, else 1.
  */
 export function cliAction<A extends unknown[]>(prefix: string, fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -174,7 +261,7 @@ export function cliAction<A extends unknown[]>(prefix: string, fn: (...args: A) 
       if (typeof code === 'number') process.exitCode = code;
     } catch (err) {
       process.stderr.write(`${prefix}: ${describeCliError(err)}\n`);
-      process.exitCode = 1;
+      process.exitCode = err instanceof CliError ? err.exitCode : EXIT.FAILURE;
     }
   };
 }

@@ -1,21 +1,22 @@
 /**
- * `kiln logs IMAGE_BUILD_VERSION_ARN [--follow]`: an image build's workflow steps in order, each step's log
- * under a header line, read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
+ * `kiln logs IMAGE_BUILD_VERSION_ARN [--follow] [--json]`: an image build's workflow steps in order, each step's
+ * log under a header line (with --json, one JSON object per log line instead), read through the Image Builder API (stock SDK) and the signed `/kiln/logs` route. With
  * --follow it polls until the image is AVAILABLE, FAILED or CANCELLED and exits 0 only for AVAILABLE; it also
  * listens on the server's event stream, so a state change wakes it at once instead of at its next poll.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ImagebuilderClient, WorkflowExecutionMetadata, WorkflowStepMetadata } from '@aws-sdk/client-imagebuilder';
+import { legacyLines, type StoredLine } from '../logs/step-log-format.js';
 import { streamImageEvents } from './events-command.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
-import { describeCliError, kilnRequest, resolveCredentials, routeError, targetDefaults, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
+import { CliError, describeCliError, EXIT, kilnRequest, resolveCredentials, routeError, targetDefaults, unreachableError, withServerOptions, type CliCredentials, type ServerTargetOptions } from './kiln-client.js';
 
 export { resolveCredentials, type CliCredentials };
 
 /** One slice of a step's log as `/kiln/logs` returns it. */
 interface LogSlice {
   text: string;
+  lines: StoredLine[];
   nextOffset: number;
   stepStatus: string;
 }
@@ -34,7 +35,8 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const sdk = await import('@aws-sdk/client-imagebuilder');
   const keys = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}) };
-  const client = new sdk.ImagebuilderClient({ endpoint, region, credentials: keys });
+  // One attempt: an unreachable server is reported at once, naming its address, rather than after retries.
+  const client = new sdk.ImagebuilderClient({ endpoint, region, credentials: keys, maxAttempts: 1 });
   return {
     client,
     sdk,
@@ -43,7 +45,10 @@ async function connect(endpoint: string, region: string, credentials: CliCredent
       const query = { imageBuildVersionArn: imageArn, stepExecutionId, offset: String(offset) };
       const { status, body } = await kilnRequest({ endpoint, region, credentials }, { method: 'GET', path: '/kiln/logs', query, ...(signal ? { signal } : {}) });
       if (status !== 200) throw routeError(status, body, `reading the log of ${stepExecutionId}`);
-      return { text: String(body.text ?? ''), nextOffset: Number(body.nextOffset ?? offset), stepStatus: String(body.stepStatus ?? '') };
+      const text = String(body.text ?? '');
+      // A server older than the stamped logs sends text alone.
+      const lines = Array.isArray(body.lines) ? (body.lines as StoredLine[]) : legacyLines(text);
+      return { text, lines, nextOffset: Number(body.nextOffset ?? offset), stepStatus: String(body.stepStatus ?? '') };
     },
   };
 }
@@ -112,10 +117,17 @@ class LogPrinter {
     private readonly conn: Connection,
     private readonly imageArn: string,
     private readonly out: (text: string) => void,
+    /** One JSON object per log line, no headers. */
+    private readonly json = false,
   ) {}
 
+  /** With --json: each line as `{"workflow","step","stepExecutionId","time","stream","text"}`. */
+  private jsonLines(type: string, step: WorkflowStepMetadata, lines: StoredLine[]): void {
+    for (const line of lines) this.out(`${JSON.stringify({ workflow: type, step: step.name, stepExecutionId: step.stepExecutionId, ...(line.time === undefined ? {} : { time: line.time }), stream: line.stream, text: line.text })}\n`);
+  }
+
   private write(text: string): void {
-    if (text === '') return;
+    if (this.json || text === '') return;
     this.out(text);
     this.atLineStart = text.endsWith('\n');
   }
@@ -123,6 +135,7 @@ class LogPrinter {
   private header(type: string, step: WorkflowStepMetadata, status: string, cursor: Cursor): void {
     if (!this.atLineStart) this.write('\n');
     this.write(`== ${type} ${step.name} (${status}) ==\n`);
+    if (this.json && status === 'SKIPPED' && step.message) this.jsonLines(type, step, [{ stream: 'info', text: step.message }]);
     cursor.shown = status;
     this.current = step.stepExecutionId;
   }
@@ -175,6 +188,7 @@ class LogPrinter {
             if (slice.text === '') break;
             if (this.current !== id || cursor.shown === undefined) this.header(type, step, status, cursor);
             this.write(slice.text);
+            if (this.json) this.jsonLines(type, step, slice.lines);
             cursor.offset = slice.nextOffset;
           }
         }
@@ -194,6 +208,8 @@ async function imageStatus(conn: Connection, imageArn: string): Promise<{ status
 
 export interface LogsOptions {
   follow?: boolean;
+  /** One JSON object per log line instead of text under step headers. */
+  json?: boolean;
   endpoint: string;
   region: string;
   profile?: string;
@@ -209,35 +225,42 @@ export async function runLogs(imageArn: string, options: LogsOptions, out: (text
   const credentials = resolveCredentials({ dataDir: options.dataDir, ...(options.profile === undefined ? {} : { profile: options.profile }) });
   const conn = await connect(options.endpoint, options.region, credentials, options.signal);
   try {
-    const printer = new LogPrinter(conn, imageArn, out);
-    if (!options.follow) {
-      await imageStatus(conn, imageArn);
-      await printer.pass();
-      printer.end();
-      return 0;
-    }
-    const waker = new Waker();
-    const events = new AbortController();
-    const watching = wakeOnStateChanges({ endpoint: options.endpoint, region: options.region, credentials }, imageArn, waker, options.signal ? AbortSignal.any([options.signal, events.signal]) : events.signal);
-    try {
-      for (;;) {
-        options.signal?.throwIfAborted();
-        // The state is read before the pass, so a final state's pass sees everything written before it.
-        const state = await imageStatus(conn, imageArn);
-        await printer.pass();
-        if (FINAL_IMAGE.has(state.status)) {
-          printer.end();
-          err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
-          return state.status === 'AVAILABLE' ? 0 : 1;
-        }
-        await waker.sleep(options.pollMs ?? 500, options.signal);
-      }
-    } finally {
-      events.abort();
-      await watching;
-    }
+    return await printLogs(conn, imageArn, options, credentials, out, err);
+  } catch (e) {
+    throw unreachableError(e, options.endpoint) ?? e;
   } finally {
     conn.client.destroy();
+  }
+}
+
+/** The passes of runLogs: once, or until the image reaches a final state with --follow. */
+async function printLogs(conn: Connection, imageArn: string, options: LogsOptions, credentials: CliCredentials, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+  const printer = new LogPrinter(conn, imageArn, out, options.json === true);
+  if (!options.follow) {
+    await imageStatus(conn, imageArn);
+    await printer.pass();
+    printer.end();
+    return 0;
+  }
+  const waker = new Waker();
+  const events = new AbortController();
+  const watching = wakeOnStateChanges({ endpoint: options.endpoint, region: options.region, credentials }, imageArn, waker, options.signal ? AbortSignal.any([options.signal, events.signal]) : events.signal);
+  try {
+    for (;;) {
+      options.signal?.throwIfAborted();
+      // The state is read before the pass, so a final state's pass sees everything written before it.
+      const state = await imageStatus(conn, imageArn);
+      await printer.pass();
+      if (FINAL_IMAGE.has(state.status)) {
+        printer.end();
+        err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
+        return state.status === 'AVAILABLE' ? 0 : 1;
+      }
+      await waker.sleep(options.pollMs ?? 500, options.signal);
+    }
+  } finally {
+    events.abort();
+    await watching;
   }
 }
 
@@ -247,15 +270,15 @@ export function registerLogsCommand(program: Command): void {
     program
       .command('logs <imageBuildVersionArn>')
       .description("print an image build's workflow step logs (with --follow, until the build ends)")
-      .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE'),
-    `http://${DEFAULT_LISTEN}`,
-  ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean }) => {
+      .option('--follow', 'keep printing new output until the image is AVAILABLE, FAILED or CANCELLED; exit 0 only for AVAILABLE')
+      .option('--json', 'print each log line as {"workflow","step","stepExecutionId","time","stream","text"} (stream: stdout, stderr or info)'),
+  ).action(async (imageArn: string, opts: ServerTargetOptions & { follow?: boolean; json?: boolean }) => {
     const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
     try {
-      process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
+      process.exitCode = await runLogs(imageArn, { follow: opts.follow === true, json: opts.json === true, ...targetDefaults(opts) }, write(process.stdout), write(process.stderr));
     } catch (err) {
       process.stderr.write(`kiln logs: ${describeCliError(err)}\n`);
-      process.exitCode = 1;
+      process.exitCode = err instanceof CliError ? err.exitCode : EXIT.FAILURE;
     }
   });
 }

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { registerCompletionCommand } from './completion.js';
+import { EXIT } from './kiln-client.js';
 import { registerEventsCommand } from './events-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerImageCommands } from './image-commands.js';
@@ -19,10 +21,30 @@ function version(): string {
   return 'unknown';
 }
 
+const EXIT_HELP = `
+Server: commands that talk to a Kiln server take --endpoint-url; without it they use $KILN_ENDPOINT_URL, then
+$AWS_ENDPOINT_URL, then http://127.0.0.1:8420. Keys come from the AWS environment and profiles, else from the
+data directory's credentials file.
+
+Output: --json prints one JSON document per line on stdout. Listings print a header row; an empty listing
+prints only the header, with a note such as "no machine images" on stderr.
+
+Exit status:
+  ${EXIT.SUCCESS}    success
+  ${EXIT.FAILURE}    failure (a refused request, a failed build or document run, a key that cannot be found)
+  ${EXIT.USAGE}    bad usage (unknown command or option, missing or invalid argument)
+  ${EXIT.UNREACHABLE}    the Kiln server could not be reached (refused, unknown host, timeout, TLS)
+  ${EXIT.INTERRUPTED}  interrupted (kiln toe run on SIGINT/SIGTERM)
+  kiln instances shell exits with the status of the command it ran.`;
+
 const program = new Command('kiln')
   .description('Kiln: a self-hosted image factory that speaks the AWS EC2 Image Builder API')
   .version(version())
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText('after', EXIT_HELP)
+  // Commander exits 1 for its own usage errors; kiln's bad usage is 2, as in awstoe and most Unix tools.
+  // Set before the commands are added, so each inherits it.
+  .exitOverride();
 registerServerCommands(program);
 registerToeCommands(program);
 registerLogsCommand(program);
@@ -30,4 +52,11 @@ registerEventsCommand(program);
 registerInstanceCommands(program);
 registerImageCommands(program);
 registerPipelineCommands(program);
-await program.parseAsync(process.argv);
+registerCompletionCommand(program);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  // Commander has printed the message (and help, where asked); --help and --version end with 0.
+  process.exitCode = err.exitCode === 0 ? EXIT.SUCCESS : EXIT.USAGE;
+}

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerKeyCommands } from './key-commands.js';
 import { DEFAULT_LISTEN } from './server-defaults.js';
+import { printJson, printTable } from './table.js';
 
 // The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
 const loadServer = () => import('./server-start.js');
@@ -33,10 +34,16 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--config <file>', 'configuration file (YAML or JSON)')
-    .action(async (opts: { dataDir?: string; listen: string; config?: string }) => {
+    .option('--json', 'once serving, print {"endpoint","regions","consoleUrl","registryHost","credentialsPath"} as one line')
+    .action(async (opts: { dataDir?: string; listen: string; config?: string; json?: boolean }) => {
       const { startServer, resolveDataDir } = await loadServer();
       const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
       drainOnSignal(running.close);
+      if (opts.json) {
+        const { endpoint, regions, consoleUrl, registryHost, credentialsPath } = running;
+        printJson({ endpoint, regions, consoleUrl, registryHost, credentialsPath });
+        return;
+      }
       process.stdout.write(
         [
           `Kiln is serving the Image Builder API at ${running.endpoint} (regions: ${running.regions.join(', ')})`,
@@ -80,9 +87,18 @@ export function registerServerCommands(program: Command): void {
       try {
         const list = await store.listAccounts();
         if (opts.json) {
-          process.stdout.write(JSON.stringify(list.map((a) => ({ accountId: a.accountId, name: a.name, admin: a.admin, createdAt: a.createdAt }))) + '\n');
+          printJson(list.map((a) => ({ accountId: a.accountId, name: a.name, admin: a.admin, createdAt: a.createdAt })));
         } else {
-          for (const a of list) process.stdout.write(`${a.accountId}  ${a.name}${a.admin ? '  (admin)' : ''}  ${a.createdAt}\n`);
+          printTable(
+            [
+              { header: 'ACCOUNT ID', value: (a) => a.accountId },
+              { header: 'NAME', value: (a) => a.name },
+              { header: 'ADMIN', value: (a) => (a.admin ? 'yes' : 'no') },
+              { header: 'CREATED', value: (a) => a.createdAt },
+            ],
+            list,
+            'no accounts',
+          );
         }
       } finally {
         await store.close();

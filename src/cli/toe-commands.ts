@@ -1,15 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { errorMessage, isKilnError } from '../domain/errors.js';
+import { errorMessage } from '../domain/errors.js';
 import { actionModules } from '../toe/actions/registry.js';
 import { validateDocumentText } from '../toe/document/validate.js';
 import { LocalInstance } from '../toe/instance/local.js';
 import type { DocumentInput } from '../toe/runner/documents.js';
 import { runDocuments } from '../toe/runner/run.js';
-
-/** Thrown for bad command-line input: printed as one line, exit status 2. */
-class UsageError extends Error {}
+import { EXIT, UsageError } from './kiln-client.js';
+import { printJson } from './table.js';
 
 function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -107,6 +106,7 @@ interface RunFlags {
   trace?: boolean;
   logS3BucketName?: string;
   cwLogGroup?: string;
+  json?: boolean;
 }
 
 async function toeRun(flags: RunFlags): Promise<number> {
@@ -151,9 +151,11 @@ async function toeRun(flags: RunFlags): Promise<number> {
       signal: controller.signal,
       onOutput: (text) => process.stderr.write(text),
     });
-    process.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n`);
-    if (controller.signal.aborted) return 130;
-    return result.summary.status === 'Success' || result.summary.status === 'SuccessWithIgnoredFailure' ? 0 : 1;
+    // awstoe prints the summary indented; --json keeps it to one line like every other --json.
+    if (flags.json) printJson(result.summary);
+    else process.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n`);
+    if (controller.signal.aborted) return EXIT.INTERRUPTED;
+    return result.summary.status === 'Success' || result.summary.status === 'SuccessWithIgnoredFailure' ? EXIT.SUCCESS : EXIT.FAILURE;
   } finally {
     await instance.dispose();
     process.off('SIGINT', onSignal);
@@ -161,13 +163,19 @@ async function toeRun(flags: RunFlags): Promise<number> {
   }
 }
 
-async function toeValidate(flags: { documents?: string }): Promise<number> {
+async function toeValidate(flags: { documents?: string; json?: boolean }): Promise<number> {
   const paths = list(flags.documents);
   if (paths.length === 0) throw new UsageError('--documents is required');
   const modules = actionModules();
   let failed = 0;
+  const results: { document: string; valid: boolean; issues: { path: string; message: string }[] }[] = [];
   for (const doc of await readDocuments(paths)) {
     const { issues } = validateDocumentText(doc.text, modules);
+    results.push({ document: doc.path, valid: issues.length === 0, issues: issues.map((i) => ({ path: i.path, message: i.message })) });
+    if (flags.json) {
+      if (issues.length > 0) failed++;
+      continue;
+    }
     if (issues.length === 0) {
       process.stdout.write(`${doc.path}: valid\n`);
       continue;
@@ -175,7 +183,8 @@ async function toeValidate(flags: { documents?: string }): Promise<number> {
     failed++;
     process.stdout.write(`${doc.path}: invalid\n${issues.map((i) => `  ${i.path || '(document)'}: ${i.message}`).join('\n')}\n`);
   }
-  return failed === 0 ? 0 : 1;
+  if (flags.json) printJson(results);
+  return failed === 0 ? EXIT.SUCCESS : EXIT.FAILURE;
 }
 
 /** Wraps an action so usage errors print one line and exit 2, and other failures exit 1. */
@@ -185,7 +194,7 @@ function action<T>(fn: (flags: T) => Promise<number>): (flags: T) => Promise<voi
       process.exitCode = await fn(flags);
     } catch (err) {
       process.stderr.write(`kiln: ${errorMessage(err)}\n`);
-      process.exitCode = err instanceof UsageError ? 2 : isKilnError(err, 'InvalidArgument') ? 1 : 1;
+      process.exitCode = err instanceof UsageError ? EXIT.USAGE : EXIT.FAILURE;
     }
   };
 }
@@ -199,6 +208,7 @@ export function registerToeCommands(program: Command): void {
     .requiredOption('-d, --documents <paths>', 'comma-separated document paths')
     .option('--document-s3-bucket-owner <id>', 'accepted for compatibility')
     .option('-t, --trace', 'more detail')
+    .option('--json', 'print a JSON array of {"document","valid","issues":[{"path","message"}]}')
     .action(action(toeValidate));
   toe
     .command('run')
@@ -213,5 +223,6 @@ export function registerToeCommands(program: Command): void {
     .option('-t, --trace', 'print debug lines too')
     .option('-b, --log-s3-bucket-name <name>', 'not supported')
     .option('--cw-log-group <name>', 'not supported')
+    .option('--json', 'print the summary as one line of JSON (default: indented, as awstoe does)')
     .action(action(toeRun));
 }

@@ -47,7 +47,7 @@ test('machine-image routes and commands: clear errors, and only launchable image
   assert.equal(foreign.code, 1);
   assert.match(foreign.stderr, /image ami-[0-9a-f]{17} is not a machine image that account \d{12} may launch in local/);
   const badFormat = await cli(['images', 'export', amiId, '--format', 'iso', '-o', '/tmp/x']);
-  assert.equal(badFormat.code, 1);
+  assert.equal(badFormat.code, 2, 'a bad --format is bad usage');
   assert.match(badFormat.stderr, /--format must be qcow2, raw, vmdk or vhd/);
   const container = await cli(['images', 'export', 'arn:aws:imagebuilder:local:aws:image/debian-12-container-x86/x.x.x', '-o', '/tmp/x']);
   assert.match(container.stderr, /which is a container image, not a machine image/);

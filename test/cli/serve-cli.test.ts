@@ -53,3 +53,29 @@ test('kiln serve: prints where things are, answers /healthz, accounts work while
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
+
+test('kiln serve --json: where things are as one line of JSON once it serves', async (t) => {
+  const dir = await scratchDir(t, 'kiln-serve-json-');
+  const child = spawn('node', [kiln, 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`kiln serve did not start:\n${out}`)), 20_000);
+    child.stdout.on('data', (c: Buffer) => {
+      out += String(c);
+      if (out.endsWith('\n')) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+  });
+  const info = JSON.parse(out) as { endpoint: string; regions: string[]; consoleUrl: string; registryHost: string; credentialsPath: string };
+  assert.match(info.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.deepEqual(info.regions, ['local']);
+  assert.equal(info.consoleUrl, `${info.endpoint}/console/`);
+  assert.equal(info.credentialsPath, join(dir, 'credentials'));
+  assert.equal((await fetch(`${info.endpoint}/healthz`)).status, 200);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});

@@ -17,6 +17,7 @@ import { installedPackages, type InstalledPackage } from './dpkg-status.js';
 import { releaseEpoch } from './mirror-release.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
 import { withScratchDir } from './scratch-dir.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** Which base to bootstrap. */
 export interface DebianBaseSpec {
@@ -37,7 +38,7 @@ export interface DebianBaseDeps {
   workDir: string;
   signal?: AbortSignal;
   /** mmdebstrap's progress and Kiln's notes, as text. */
-  onOutput?: (text: string) => void;
+  onOutput?: OutputSink;
   /**
    * Layer compression. gzip (default) is read by every client; the base layer is the first layer of every image
    * built on it, and zstd ones are refused by Docker before 23 and by umoci 0.4. zstd writes the layer about
@@ -158,18 +159,18 @@ async function scrubHostTraces(rootfs: string): Promise<void> {
  * rootfs vanish with it even when it is killed, and killing it kills everything it started. Resolves when it
  * exited 0 and every process it started is gone.
  */
-async function runMmdebstrap(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined, onOutput?: (text: string) => void): Promise<void> {
+async function runMmdebstrap(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined, onOutput?: OutputSink): Promise<void> {
   if (signal?.aborted) throw new KilnError('Cancelled', 'Debian base bootstrap cancelled');
   const argv = ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', 'mmdebstrap', ...args];
   const child = spawn('unshare', argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let tail = '';
-  const output = (c: Buffer) => {
+  const output = (stream: 'stdout' | 'stderr') => (c: Buffer) => {
     const text = c.toString('utf8');
     tail = (tail + text).slice(-4000);
-    onOutput?.(text);
+    onOutput?.(text, stream);
   };
-  child.stdout.on('data', output);
-  child.stderr.on('data', output);
+  child.stdout.on('data', output('stdout'));
+  child.stderr.on('data', output('stderr'));
   let killed: number[] = [];
   const onAbort = () => {
     if (child.pid === undefined) return;

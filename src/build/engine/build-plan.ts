@@ -13,15 +13,16 @@ import { pickBuild } from '../../service/versioned.js';
 import { readableVersions } from '../../service/visibility.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 type Obj = Record<string, unknown>;
 
 /** Finds the stored OCI image a parent reference names; registry pulls and managed bootstraps happen here. */
 export interface ParentSource {
   /** A Kiln image build (own, shared or managed), already chosen. */
-  fromImage(record: ResourceRecord, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef>;
+  fromImage(record: ResourceRecord, signal?: AbortSignal, log?: OutputSink): Promise<ContainerImageRef>;
   /** An OCI reference (`registry/repo:tag`, `repo@sha256:…`) pulled into the blob store; `resolved` pins the digest. */
-  fromRegistry(reference: string, accountId: string, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef & { resolved: string }>;
+  fromRegistry(reference: string, accountId: string, signal?: AbortSignal, log?: OutputSink): Promise<ContainerImageRef & { resolved: string }>;
 }
 
 /** A resolved parent: the plan entry and where its image is stored. */
@@ -55,7 +56,7 @@ export async function resolveImageArn(store: Store, image: Requester, text: stri
 }
 
 /** Resolves the recipe's parent image. */
-export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal, log?: (text: string) => void): Promise<ResolvedParent> {
+export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal, log?: OutputSink): Promise<ResolvedParent> {
   const requested = String(recipeOf(image).parentImage ?? '');
   if (requested.startsWith('arn:')) {
     const record = await resolveImageArn(store, image, requested);

@@ -132,8 +132,8 @@ export async function runComponentPhases(services: BuildServices, image: Resourc
     instance,
     modules: services.modules,
     signal,
-    onOutput: (text) => {
-      step.log(text);
+    onOutput: (text, stream) => {
+      step.log(text, stream);
       tail = (tail + text).slice(-TAIL_CHARS);
     },
   });
@@ -235,7 +235,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     let parentImage!: ParentImage;
     await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? '') } }, signal, async (step) => {
       components = await resolveComponents(store, image);
-      const parent = await resolveParent(store, image, services.parents, signal, (text) => step.log(text));
+      const parent = await resolveParent(store, image, services.parents, signal, (text, stream) => step.log(text, stream));
       plan = { parent: parent.plan, components: components.map((c) => c.entry) };
       step.log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
       image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
@@ -256,7 +256,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
         dockerfile,
         parentConfig: parentImage.config,
         parentImage: plan.parent.resolved,
-        onOutput: (text) => step.log(text),
+        onOutput: (text, stream) => step.log(text, stream),
         signal,
         runComponents: async (env, workdir) => {
           await runComponentPhases(services, image, withExecEnv(buildInstance, env), buildComponents, ['build', 'validate'], step, signal, workdir && workdir !== '/' ? workdir : workingDirectory);

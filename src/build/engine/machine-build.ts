@@ -26,6 +26,7 @@ import { machineOutputOf, resolveMachineParent, type MachineParent } from './mac
 import { loadParentImage } from './parent-image.js';
 import { runStep } from './step-runner.js';
 import type { MachineServices } from './machine-services.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** AWS's managed workflows for machine images, by stage. */
 function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
@@ -115,7 +116,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       let nsInstance: DriverInstance | undefined;
       let vm: VmInstance | undefined;
       await runStep(run, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? ''), instanceType: wanted.type } }, signal, async (step) => {
-        const log = (text: string) => step.log(text);
+        const log: OutputSink = (text, stream) => step.log(text, stream);
         components = await resolveComponents(store, image);
         parent = await resolveMachineParent(store, image, machine.managedRootfs, signal, log);
         const plan: BuildPlan = { parent: parent.plan, components: components.map((c) => c.entry) };

@@ -9,6 +9,7 @@ import { resolveImageArn, type Requester } from './build-plan.js';
 import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import type { MachineDisk } from './machine-disk.js';
 import { findMachineImage, isAmiId, machineImageData } from './machine-images.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** What an AMI image record keeps about its output (data.machine). */
 export interface MachineOutput {
@@ -29,10 +30,10 @@ export interface MachineParent {
 }
 
 /** Materialises the root filesystem of a Kiln-managed base (bootstrapped on first use). */
-export type ManagedRootfs = (record: ResourceRecord, signal: AbortSignal, log: (text: string) => void) => Promise<ContainerImageRef>;
+export type ManagedRootfs = (record: ResourceRecord, signal: AbortSignal, log: OutputSink) => Promise<ContainerImageRef>;
 
 /** Resolves the recipe's parentImage for a machine-image build of `image`. */
-export function resolveMachineParent(store: Store, image: ResourceRecord, managed: ManagedRootfs, signal: AbortSignal, log: (text: string) => void): Promise<MachineParent> {
+export function resolveMachineParent(store: Store, image: ResourceRecord, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink): Promise<MachineParent> {
   return resolveMachineRef(store, image, String(recipeOf(image).parentImage ?? ''), managed, signal, log, 'parentImage');
 }
 
@@ -40,7 +41,7 @@ export function resolveMachineParent(store: Store, image: ResourceRecord, manage
  * Resolves a machine image as `who` names it: an AMI image ARN (wildcards allowed) it may read, or a machine
  * image id it may launch. InvalidArgument (naming `field`) otherwise.
  */
-export async function resolveMachineRef(store: Store, who: Requester, requested: string, managed: ManagedRootfs, signal: AbortSignal, log: (text: string) => void, field: string): Promise<MachineParent> {
+export async function resolveMachineRef(store: Store, who: Requester, requested: string, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink, field: string): Promise<MachineParent> {
   if (requested.startsWith('arn:')) {
     const record = await resolveImageArn(store, who, requested);
     if (record.data.type !== 'AMI') throw new KilnError('InvalidArgument', `${field} ${requested} resolves to ${record.arn}, which is a container image, not a machine image`);

@@ -15,6 +15,7 @@ import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from '../bases/machine-ro
 import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
 import { patchImage, type ContainerImageRef } from './image-record.js';
 import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** The Debian 12 minbase container base. */
 export const DEBIAN_CONTAINER_BASE = 'debian-12-container-x86';
@@ -101,7 +102,7 @@ export class ManagedBases {
   }
 
   /** The stored OCI image of a managed base, bootstrapping it the first time. */
-  async image(record: ResourceRecord, signal?: AbortSignal, onOutput?: (text: string) => void): Promise<ContainerImageRef> {
+  async image(record: ResourceRecord, signal?: AbortSignal, onOutput?: OutputSink): Promise<ContainerImageRef> {
     const stored = rootfsOf(record);
     if (stored && (await this.options.blobs.has(stored.manifestDigest))) return stored;
     let run = this.inFlight.get(record.arn);
@@ -112,7 +113,7 @@ export class ManagedBases {
     return run;
   }
 
-  private async bootstrap(record: ResourceRecord, signal?: AbortSignal, onOutput?: (text: string) => void): Promise<ContainerImageRef> {
+  private async bootstrap(record: ResourceRecord, signal?: AbortSignal, onOutput?: OutputSink): Promise<ContainerImageRef> {
     const base = record.data.managedBase as { suite?: string; variant?: string; kind?: string };
     if (base.suite !== 'bookworm' || base.variant !== 'minbase') throw new KilnError('Internal', `unknown managed base ${record.arn}`);
     const machine = base.kind === 'machine';

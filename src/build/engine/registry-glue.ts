@@ -11,6 +11,7 @@ import type { ParentSource } from './build-plan.js';
 import type { ContainerDistributor } from './container-build.js';
 import { recipeOf, type ContainerImageRef } from './image-record.js';
 import { ManagedBases } from './managed-bases.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 type Obj = Record<string, unknown>;
 
@@ -35,7 +36,7 @@ async function configDigestOf(blobs: BlobStore, manifestDigest: string): Promise
 export class RegistryParents implements ParentSource {
   constructor(private readonly deps: RegistryGlueDeps) {}
 
-  async fromImage(record: ResourceRecord, signal?: AbortSignal, log?: (text: string) => void): Promise<ContainerImageRef> {
+  async fromImage(record: ResourceRecord, signal?: AbortSignal, log?: OutputSink): Promise<ContainerImageRef> {
     if (ManagedBases.isManaged(record)) return this.deps.managed.image(record, signal, log);
     const stored = record.data.containerImage as ContainerImageRef | undefined;
     if (!stored || !(await this.deps.blobs.has(stored.manifestDigest))) {

@@ -182,7 +182,10 @@ export class Launcher {
     if (!p || p.done[which]) return;
     const buf = Buffer.concat([p.tails[which], chunk]);
     const at = buf.indexOf(p.sentinel);
-    const end = at >= 0 ? at : Math.max(0, buf.length - (p.sentinel.length - 1));
+    // Without the sentinel, hold back only what may be its beginning: the tail from a NUL in its last bytes.
+    const window = Math.max(0, buf.length - (p.sentinel.length - 1));
+    const nul = buf.indexOf(0, window);
+    const end = at >= 0 ? at : nul >= 0 ? nul : buf.length;
     const data = buf.subarray(0, end);
     p.tails[which] = at >= 0 ? Buffer.alloc(0) : Buffer.from(buf.subarray(end));
     if (data.length > 0) {

@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
+import type { LogLine } from '../../logs/line-assembler.js';
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
@@ -14,7 +15,10 @@ export function logFolderName(executionId: string, at: Date): string {
   return `TOE_${d}_${t}_UTC-0_${executionId}`;
 }
 
-/** The AWSTOE log folder of one run: application.log (debug), console.log (output), and the JSON results. */
+/**
+ * The AWSTOE log folder of one run: application.log (debug, info and every output line, stamped with time and
+ * stream), console.log (info and output lines as a terminal shows them), and the JSON results.
+ */
 export class LogFolder {
   private constructor(
     readonly path: string,
@@ -39,8 +43,10 @@ export class LogFolder {
     this.console.write(`${message}\n`);
   }
 
-  output(chunk: Buffer | string): void {
-    this.console.write(chunk);
+  /** A whole line of a step's output (see LineAssembler). */
+  output(line: LogLine): void {
+    this.application.write(`${line.time} ${line.stream.toUpperCase()} ${line.text}\n`);
+    this.console.write(`${line.text}\n`);
   }
 
   writeJson(name: string, value: unknown): Promise<void> {

@@ -7,6 +7,7 @@ import type { ComponentDocument, StepDef } from '../document/model.js';
 import { loadDocument, type ModuleRegistry } from '../document/validate.js';
 import { substitute, type Reference, type Resolver } from '../document/variables.js';
 import type { Instance } from '../instance/instance.js';
+import { LineAssembler, type LogLine, type OutputSink } from '../../logs/line-assembler.js';
 import { loadLocalDocument, type DocumentInput, type DocumentLoader } from './documents.js';
 import { LogFolder } from './log-folder.js';
 import { combine, summarize, type DetailedOutput, type DocumentOutput, type PhaseOutput, type RunSummary, type StepOutput } from './results.js';
@@ -34,8 +35,11 @@ export interface RunOptions {
   instance: Instance;
   modules: ModuleRegistry;
   signal?: AbortSignal;
-  /** Live output for a terminal: step banners and each step's output as it arrives. */
-  onOutput?: (text: string) => void;
+  /**
+   * Live output: step banners (stream info) and each step's output, a whole line at a time with its stream
+   * (a partial line is held until its newline or the step's end, so stderr never splits a line of stdout).
+   */
+  onOutput?: OutputSink;
   loadDocument?: DocumentLoader;
   maxRebootsPerStep?: number;
 }
@@ -111,7 +115,13 @@ class Execution {
 
   private say(line: string): void {
     this.folder.info(line);
-    this.options.onOutput?.(`${line}\n`);
+    this.options.onOutput?.(`${line}\n`, 'info');
+  }
+
+  /** A whole line of a step's output. */
+  private output(line: LogLine): void {
+    this.folder.output(line);
+    this.options.onOutput?.(`${line.text}\n`, line.stream);
   }
 
   private debug(line: string): void {
@@ -386,9 +396,14 @@ class Execution {
     for (;;) {
       const remaining = deadline === undefined ? undefined : deadline - Date.now();
       if (remaining !== undefined && remaining <= 0) throw new ActionFailure(`timed out after ${step.timeoutSeconds} seconds`);
-      const result = await this.withDeadline(step, remaining, (signal, timeoutMs) =>
-        step.module.run(inputs, this.context(step, phase, signal, timeoutMs, depth, stack, scope)),
-      );
+      // One per attempt: what a step leaves without a newline ends its output before the next banner.
+      const lines = new LineAssembler((line) => this.output(line));
+      let result: ActionResult;
+      try {
+        result = await this.withDeadline(step, remaining, (signal, timeoutMs) => step.module.run(inputs, this.context(step, phase, signal, timeoutMs, depth, stack, scope, lines)));
+      } finally {
+        lines.end();
+      }
       if (result.rebootNow) {
         await this.reboot(key, result.rebootNow.delaySeconds, true);
         return result;
@@ -454,18 +469,12 @@ class Execution {
     this.debug(`reboot for ${key} done`);
   }
 
-  private context(step: StepDef, phase: string, signal: AbortSignal, timeoutMs: number | undefined, depth: number, stack: string[], scope: string): ActionContext {
+  private context(step: StepDef, phase: string, signal: AbortSignal, timeoutMs: number | undefined, depth: number, stack: string[], scope: string, lines: LineAssembler): ActionContext {
     const log: StepLogger = {
       debug: (m) => this.debug(m),
       info: (m) => this.say(m),
-      stdout: (c) => {
-        this.folder.output(c);
-        this.options.onOutput?.(String(c));
-      },
-      stderr: (c) => {
-        this.folder.output(c);
-        this.options.onOutput?.(String(c));
-      },
+      stdout: (c) => lines.write('stdout', c),
+      stderr: (c) => lines.write('stderr', c),
     };
     return {
       instance: this.options.instance,
