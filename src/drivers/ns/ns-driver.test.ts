@@ -280,6 +280,35 @@ describe('ns driver: the AWSTOE runner', { skip: skipReason() }, () => {
   });
 });
 
+describe('ns driver: a step that hits a limit of its instance fails with that reason', { skip: skipReason() }, () => {
+  let teardown: () => void = () => undefined;
+  before(async () => {
+    teardown = await setup();
+  });
+  after(() => teardown());
+
+  const bashDocument = (command: string) => ['schemaVersion: 1.0', 'phases:', '  - name: build', '    steps:', '      - name: Fill', '        action: ExecuteBash', '        inputs:', '          commands:', `            - ${JSON.stringify(command)}`].join('\n');
+
+  for (const [what, resources, command, reason] of [
+    ['memory', { memoryMiB: 128, instanceType: 'ns.tiny' }, 'x=$(head -c 400M /dev/zero | tr "\\0" a); echo ${#x}', /ExecuteBash step "Fill" failed: the build instance ran out of memory: 128 MiB for ns\.tiny/],
+    ['disk', { rootVolumeGiB: 1 }, 'dd if=/dev/zero of=/root/big bs=1M count=1500', /ExecuteBash step "Fill" failed: the build instance's disk is full: 1 GiB .*No space left on device/s],
+  ] as const) {
+    test(`${what}: the AWSTOE step's failure names the limit`, async (t) => {
+      const base = spec();
+      const inst = await driver.launch({ ...base, resources: { ...base.resources, ...resources } });
+      const logs = mkdtempSync(join(tmpdir(), 'kiln-ns-limit-'));
+      t.after(async () => {
+        await inst.dispose();
+        rmSync(logs, { recursive: true, force: true });
+      });
+      const r = await runDocuments({ documents: [{ path: 'fill.yaml', text: bashDocument(command), parameters: {} }], logDirectory: logs, workingDirectory: '/', instance: inst, modules: actionModules() });
+      assert.equal(r.summary.status, 'Failed');
+      assert.match(r.summary.failureMessage, reason);
+      assert.doesNotMatch(r.summary.failureMessage, new RegExp(scratchRoot), 'no host path in the reason');
+    });
+  }
+});
+
 describe('ns driver: layer stacks', { skip: skipReason() }, () => {
   let teardown: () => void = () => undefined;
   before(async () => {
