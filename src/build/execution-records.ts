@@ -21,7 +21,7 @@ import { LineAssembler, type LogStream } from '../logs/line-assembler.js';
 import { formatRecord, legacyLines, parseRecord, STAMPED_LOG_HEADER, type StoredLine } from '../logs/step-log-format.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 
-export const EXECUTION_TYPE = 'workflow-execution';
+export const WORKFLOW_EXECUTION_TYPE = 'workflow-execution';
 export const STEP_TYPE = 'workflow-step-execution';
 
 /** AWS's id patterns (WorkflowExecutionId, WorkflowStepExecutionId); Kiln makes them lower-case. */
@@ -78,7 +78,7 @@ export interface StepExecutionData {
 
 const OPEN: ReadonlySet<string> = new Set(['PENDING', 'RUNNING']);
 
-export const executionArn = (workflowExecutionId: string): string => `kiln:${EXECUTION_TYPE}/${workflowExecutionId}`;
+export const executionArn = (workflowExecutionId: string): string => `kiln:${WORKFLOW_EXECUTION_TYPE}/${workflowExecutionId}`;
 export const stepArn = (stepExecutionId: string): string => `kiln:${STEP_TYPE}/${stepExecutionId}`;
 
 export const executionData = (record: ResourceRecord): WorkflowExecutionData => record.data as unknown as WorkflowExecutionData;
@@ -121,7 +121,7 @@ function byStartOrder(a: { seq: number; startTime?: string; endTime?: string }, 
 
 /** The workflow executions of one image build, in the order they started. */
 export async function listExecutionRecords(store: Store, image: { arn: string; accountId: string; region: string }): Promise<ResourceRecord[]> {
-  const records = await store.listResources({ accountId: image.accountId, region: image.region, type: EXECUTION_TYPE, name: image.arn });
+  const records = await store.listResources({ accountId: image.accountId, region: image.region, type: WORKFLOW_EXECUTION_TYPE, name: image.arn });
   return records.sort((a, b) => byStartOrder(executionData(a), executionData(b)) || a.arn.localeCompare(b.arn));
 }
 
@@ -134,7 +134,7 @@ export async function listStepRecords(store: Store, execution: ResourceRecord): 
 /** One execution record by id; undefined when there is none (the id is not checked here). */
 export async function getExecutionRecord(store: Store, workflowExecutionId: string): Promise<ResourceRecord | undefined> {
   const record = await store.getResource(executionArn(workflowExecutionId));
-  return record?.type === EXECUTION_TYPE ? record : undefined;
+  return record?.type === WORKFLOW_EXECUTION_TYPE ? record : undefined;
 }
 
 /** One step record by id; undefined when there is none (the id is not checked here). */
@@ -382,7 +382,7 @@ export class ExecutionRecorder {
     const { image } = input;
     imageBuildArn(image.arn, 'image.arn');
     const id = `wf-${randomUUID()}`;
-    const earlier = await this.store.listResources({ accountId: image.accountId, region: image.region, type: EXECUTION_TYPE, name: image.arn });
+    const earlier = await this.store.listResources({ accountId: image.accountId, region: image.region, type: WORKFLOW_EXECUTION_TYPE, name: image.arn });
     const data: WorkflowExecutionData = {
       workflowExecutionId: id,
       imageBuildVersionArn: image.arn,
@@ -397,7 +397,7 @@ export class ExecutionRecorder {
       ...(input.parallelGroup === undefined ? {} : { parallelGroup: input.parallelGroup }),
       seq: earlier.length,
     };
-    await this.store.createResource({ accountId: image.accountId, region: image.region, type: EXECUTION_TYPE, name: image.arn, version: '', arn: executionArn(id), data: plain(data), build: 'none' });
+    await this.store.createResource({ accountId: image.accountId, region: image.region, type: WORKFLOW_EXECUTION_TYPE, name: image.arn, version: '', arn: executionArn(id), data: plain(data), build: 'none' });
     return new RunRecorder(id, this.store, this.logsRoot, image, input.workflowBuildVersionArn);
   }
 }

@@ -10,10 +10,10 @@ import { redactHostPaths } from '../domain/host-paths.js';
 import type { LifecycleStatus } from '../domain/image-state.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import type { AmiExclusionRules, IncludeResources } from './evaluate.js';
+import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
-export const EXECUTION_TYPE = 'lifecycle-execution';
-/** The queue kind of "perform this execution" jobs. */
-export const EXECUTION_JOB_KIND = 'lifecycle-execution';
+/** The Store resource type of lifecycle executions. */
+export const LIFECYCLE_EXECUTION_TYPE = 'lifecycle-execution';
 
 export type ExecutionStatus = 'PENDING' | 'IN_PROGRESS' | 'CANCELLING' | 'CANCELLED' | 'SUCCESS' | 'FAILED';
 export type ResourceStatus = 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'SKIPPED';
@@ -88,7 +88,7 @@ export function isActive(status: ExecutionStatus): boolean {
 
 /** The Store key of an execution: an ARN-shaped name under the owning account and region. */
 export function executionArn(region: string, accountId: string, id: string): string {
-  return `arn:aws:imagebuilder:${region}:${accountId}:${EXECUTION_TYPE}/${id}`;
+  return `arn:aws:imagebuilder:${region}:${accountId}:${LIFECYCLE_EXECUTION_TYPE}/${id}`;
 }
 
 const ID_RE = /^lce-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -128,9 +128,9 @@ export async function createExecution(
 ): Promise<{ record: ResourceRecord; created: boolean }> {
   const id = data.lifecycleExecutionId;
   return store.createResource(
-    { accountId: scope.accountId, region: scope.region, type: EXECUTION_TYPE, name: id, version: '', arn: executionArn(scope.region, scope.accountId, id), build: 'none', data: data as unknown as Obj },
+    { accountId: scope.accountId, region: scope.region, type: LIFECYCLE_EXECUTION_TYPE, name: id, version: '', arn: executionArn(scope.region, scope.accountId, id), build: 'none', data: data as unknown as Obj },
     options.idempotency,
-    options.enqueue ? { enqueue: EXECUTION_JOB_KIND } : {},
+    options.enqueue ? { enqueue: LIFECYCLE_EXECUTION_JOB } : {},
   );
 }
 
@@ -187,6 +187,6 @@ export async function callerExecution(store: Store, who: { accountId: string; re
     throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' is not a lifecycle execution id (lce-<uuid>): ${String(id)}`, [{ path: field, message: 'must match lce-<uuid>' }]);
   }
   const record = await store.getResource(executionArn(who.region, who.accountId, id));
-  if (!record || record.type !== EXECUTION_TYPE) throw new KilnError('NotFound', `The lifecycle execution ${id} does not exist in account ${who.accountId} and ${who.region}.`);
+  if (!record || record.type !== LIFECYCLE_EXECUTION_TYPE) throw new KilnError('NotFound', `The lifecycle execution ${id} does not exist in account ${who.accountId} and ${who.region}.`);
   return record;
 }

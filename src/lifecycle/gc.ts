@@ -21,7 +21,8 @@ import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { KilnError } from '../domain/errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from '../registry/manifest.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { EXECUTION_JOB_KIND, type GarbageReport } from './execution-records.js';
+import { type GarbageReport } from './execution-records.js';
+import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
 export interface GcDeps {
   store: Store;
@@ -107,7 +108,7 @@ export async function reachableBlobs(blobs: BlobStore, roots: Iterable<string>, 
 /** Background jobs other than lifecycle executions that are running now, as `kind resource` text. */
 async function busyJobs(store: Store): Promise<string[]> {
   const leased = await store.listJobs({ state: 'leased' });
-  return leased.filter((j) => j.kind !== EXECUTION_JOB_KIND).map((j) => `${j.kind} ${j.resourceArn}`);
+  return leased.filter((j) => j.kind !== LIFECYCLE_EXECUTION_JOB).map((j) => `${j.kind} ${j.resourceArn}`);
 }
 
 async function mtimeMs(file: string): Promise<number | undefined> {

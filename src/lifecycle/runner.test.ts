@@ -8,9 +8,10 @@ import { lifecycleHandlers } from '../service/lifecycle.js';
 import type { RequestContext } from '../service/types.js';
 import type { Store } from '../store/store.js';
 import { DAY_MS } from './daily-slots.js';
-import { createExecution, EXECUTION_JOB_KIND, EXECUTION_TYPE, executionArn, executionOf, newExecutionId, type ExecutionData, type ExecutionResource } from './execution-records.js';
+import { createExecution, LIFECYCLE_EXECUTION_TYPE, executionArn, executionOf, newExecutionId, type ExecutionData, type ExecutionResource } from './execution-records.js';
 import { startLifecycleRunner, type LifecycleRunner } from './runner.js';
 import { ACCOUNT, REGION, addImageRecord, makeImage, makeLayer, statusOf, tempStore } from './testing.js';
+import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
 const START = new Date('2026-03-01T10:00:00Z');
 const ctx = (operation: string): RequestContext => ({ operation, accountId: ACCOUNT, region: REGION, requestId: 'req-1' });
@@ -35,7 +36,7 @@ const deprecatePolicy = (over: Record<string, unknown> = {}) => ({
 });
 
 async function executions(store: Store): Promise<ExecutionData[]> {
-  return (await store.listResourcesOfType(EXECUTION_TYPE)).map(executionOf).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  return (await store.listResourcesOfType(LIFECYCLE_EXECUTION_TYPE)).map(executionOf).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
 test('runner: a policy runs a day after its creation, then once a day; dateLastRun is kept', async (t) => {
@@ -161,7 +162,7 @@ test('runner: a restart resumes an execution from its saved plan; a failed resou
   const c = await addImageRecord(store, { name: 'base', type: 'AMI', dateCreated: START });
   const arn = await planned(store, 'IN_PROGRESS', [{ ...todo(a.arn, 'DEPRECATE', 'SUCCESS'), plan: undefined }, todo(b.arn, 'DEPRECATE'), todo(c.arn, 'DISABLE')]);
   // The previous process leased the job and died.
-  assert.ok(await store.leaseJob([EXECUTION_JOB_KIND], 'kiln-gone', 600_000));
+  assert.ok(await store.leaseJob([LIFECYCLE_EXECUTION_JOB], 'kiln-gone', 600_000));
   const runner = await startLifecycleRunner({ store, clock, blobs: new FsBlobStore(path.join(dir, 'blobs')), registryHost: () => 'kiln.test:1', gcGraceMs: 0, pollMs: 3_600_000 });
   t.after(() => runner.stop());
   await runner.settle();

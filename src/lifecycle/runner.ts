@@ -15,8 +15,7 @@ import type { Job, Store } from '../store/store.js';
 import { dueSlot, nextSlot } from './daily-slots.js';
 import {
   createExecution,
-  EXECUTION_JOB_KIND,
-  EXECUTION_TYPE,
+  LIFECYCLE_EXECUTION_TYPE,
   executionOf,
   isActive,
   newExecutionId,
@@ -26,6 +25,7 @@ import {
 } from './execution-records.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { performExecution, type PerformEnv } from './perform.js';
+import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
 export const POLICY_TYPE = 'lifecycle-policy';
 
@@ -106,10 +106,10 @@ class Runner implements LifecycleRunner {
   private async recover(): Promise<void> {
     const { store } = this.deps;
     for (const job of await store.listJobs({ state: 'leased' })) {
-      if (job.kind !== EXECUTION_JOB_KIND) continue;
+      if (job.kind !== LIFECYCLE_EXECUTION_JOB) continue;
       await store.finishJob(job.id, job.leaseOwner, 'failed');
       const record = await store.getResource(job.resourceArn);
-      if (record && isActive(executionOf(record).state.status)) await store.enqueueJob(EXECUTION_JOB_KIND, job.resourceArn);
+      if (record && isActive(executionOf(record).state.status)) await store.enqueueJob(LIFECYCLE_EXECUTION_JOB, job.resourceArn);
     }
   }
 
@@ -154,7 +154,7 @@ class Runner implements LifecycleRunner {
     const next = this.nextDue;
     for (;;) {
       if (this.controller.signal.aborted) return next;
-      const job = await this.deps.store.leaseJob([EXECUTION_JOB_KIND], this.owner, this.deps.leaseMs ?? 600_000);
+      const job = await this.deps.store.leaseJob([LIFECYCLE_EXECUTION_JOB], this.owner, this.deps.leaseMs ?? 600_000);
       if (!job) break;
       await this.perform(job);
     }
@@ -199,7 +199,7 @@ class Runner implements LifecycleRunner {
   private async schedule(): Promise<Date | undefined> {
     const { store, clock } = this.deps;
     const now = clock.now();
-    const executions = (await store.listResourcesOfType(EXECUTION_TYPE)).map((r) => ({ arn: r.arn, data: executionOf(r) }));
+    const executions = (await store.listResourcesOfType(LIFECYCLE_EXECUTION_TYPE)).map((r) => ({ arn: r.arn, data: executionOf(r) }));
     const busyPolicies = new Set(executions.filter((e) => isActive(e.data.state.status) && e.data.lifecyclePolicyArn).map((e) => e.data.lifecyclePolicyArn!));
     let next: Date | undefined;
     const soonest = (d: Date) => {
@@ -226,7 +226,7 @@ class Runner implements LifecycleRunner {
         continue;
       }
       // Queued before it is marked: a crash in between costs a second job, which finds the execution started.
-      await store.enqueueJob(EXECUTION_JOB_KIND, arn);
+      await store.enqueueJob(LIFECYCLE_EXECUTION_JOB, arn);
       await updateExecution(store, arn, (d) => ({ ...d, enqueued: true }));
     }
     return next;
@@ -246,7 +246,7 @@ class Runner implements LifecycleRunner {
     const policy = await store.getResource(policyArn);
     if (!policy || policy.type !== POLICY_TYPE) throw new KilnError('NotFound', `The lifecycle policy ${policyArn} does not exist.`);
     if (policy.data.status !== 'ENABLED') throw new KilnError('InUse', `The lifecycle policy ${policyArn} is ${String(policy.data.status)}; enable it before running it.`);
-    const active = (await store.listResources({ accountId: policy.accountId, region: policy.region, type: EXECUTION_TYPE }))
+    const active = (await store.listResources({ accountId: policy.accountId, region: policy.region, type: LIFECYCLE_EXECUTION_TYPE }))
       .map(executionOf)
       .find((e) => e.lifecyclePolicyArn === policyArn && isActive(e.state.status));
     if (active) return active.lifecycleExecutionId;

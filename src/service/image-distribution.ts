@@ -18,9 +18,8 @@ import { callerBuild } from './images.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from './visibility.js';
 import { pickBuild, versionedArn } from './versioned.js';
+import { DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
 
-/** The queue kind the build worker leases for distribution alone (build-worker.ts DISTRIBUTE_JOB). */
-export const DISTRIBUTE_JOB_KIND = 'distribute-image';
 
 const TYPE = 'image';
 const ROLE_RE = /^(?:arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:role\/)?[a-zA-Z_0-9+=,.@\-_/]+$/;
@@ -76,7 +75,7 @@ function retryImage(store: Store): OperationHandler {
     if (before) {
       const failed = before;
       try {
-        await store.enqueueJob(DISTRIBUTE_JOB_KIND, record.arn);
+        await store.enqueueJob(DISTRIBUTE_IMAGE_JOB, record.arn);
       } catch (err) {
         await store.updateResource(record.arn, (current) => ({ ...current.data, state: failed })).catch(() => undefined);
         throw err;
@@ -189,7 +188,7 @@ function distributeImage(store: Store): OperationHandler {
     const { record } = await store.createResource(
       { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
       idempotencyKey(ctx, input),
-      { enqueue: DISTRIBUTE_JOB_KIND },
+      { enqueue: DISTRIBUTE_IMAGE_JOB },
     );
     return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
   };

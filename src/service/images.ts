@@ -12,11 +12,10 @@ import { recipeHandlers } from './recipes.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { listByOwnerView, readableVersions } from './visibility.js';
 import { latestVersionReferences, pickBuild, versionedArn } from './versioned.js';
+import { BUILD_IMAGE_JOB } from '../domain/job-kinds.js';
 
 const TYPE = 'image';
 const PIPELINE_TYPE = 'image-pipeline';
-/** The queue kind the build engine leases; every image is created together with one such job. */
-export const BUILD_JOB_KIND = 'build-image';
 const OWNERS = new Set(['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace']);
 const IMAGE_FILTERS = ['name', 'osVersion', 'platform', 'type', 'version'];
 const PIPELINE_IMAGE_FILTERS = ['name', 'version'];
@@ -250,7 +249,7 @@ async function createImageRecord(
   const { record } = await store.createResource(
     { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: recipeArn.name, version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, recipeArn.name, version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
     idempotency,
-    { enqueue: BUILD_JOB_KIND },
+    { enqueue: BUILD_IMAGE_JOB },
   );
   return record;
 }
@@ -508,7 +507,7 @@ function cancelImageCreation(store: Store): OperationHandler {
       idempotencyKey(ctx, input),
     );
     for (const job of await store.listJobs({ resourceArn: record.arn, state: 'queued' })) {
-      if (job.kind === BUILD_JOB_KIND) await store.finishJob(job.id, undefined, 'cancelled');
+      if (job.kind === BUILD_IMAGE_JOB) await store.finishJob(job.id, undefined, 'cancelled');
     }
     return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
   };

@@ -9,8 +9,7 @@ import type { AmiExclusionRules, IncludeResources } from '../lifecycle/evaluate.
 import {
   callerExecution,
   createExecution,
-  EXECUTION_JOB_KIND,
-  EXECUTION_TYPE,
+  LIFECYCLE_EXECUTION_TYPE,
   executionOf,
   isActive,
   newExecutionId,
@@ -22,6 +21,7 @@ import { systemClock, type Clock } from '../pipelines/clock.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { configArn, createConfig, idempotencyKey, resolveConfig, str } from './config-resources.js';
 import type { OperationHandler, RequestContext } from './types.js';
+import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
 const TYPE = 'lifecycle-policy';
 const LABEL = 'lifecycle policy';
@@ -157,7 +157,7 @@ async function executionsFor(store: Store, ctx: RequestContext, text: unknown): 
   }
   if (arn.owner !== ctx.accountId || arn.region !== ctx.region) return [];
   const canonical = formatArn(arn);
-  const all = (await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: EXECUTION_TYPE })).map(executionOf);
+  const all = (await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: LIFECYCLE_EXECUTION_TYPE })).map(executionOf);
   const mine = all.filter((e) => (isPolicy ? e.lifecyclePolicyArn === canonical : e.resourceArn === canonical || e.resources.some((r) => r.parentResourceId === undefined && r.resourceId === canonical)));
   // Newest first, as a run log reads.
   return mine.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.lifecycleExecutionId.localeCompare(a.lifecycleExecutionId));
@@ -273,7 +273,7 @@ function cancelExecution(store: Store, clock: Clock): OperationHandler {
     );
     if (executionOf(changed).state.status === 'CANCELLED') {
       for (const job of await store.listJobs({ resourceArn: record.arn, state: 'queued' })) {
-        if (job.kind === EXECUTION_JOB_KIND) await store.finishJob(job.id, undefined, 'cancelled');
+        if (job.kind === LIFECYCLE_EXECUTION_JOB) await store.finishJob(job.id, undefined, 'cancelled');
       }
     }
     return { lifecycleExecutionId: executionOf(changed).lifecycleExecutionId };

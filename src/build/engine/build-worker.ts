@@ -12,17 +12,14 @@ import type { Job, ResourceRecord } from '../../store/store.js';
 import { closeOpenExecutions } from '../execution-records.js';
 import { buildContainerImage, type BuildServices } from './container-build.js';
 import { distributeImage } from './distribution-stage.js';
+import { BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB } from '../../domain/job-kinds.js';
 import { advance, ImageStateChanged, stateOf } from './image-record.js';
 import { buildMachineImage } from './machine-build.js';
 import { isStepFailed } from './step-runner.js';
 
-/** The queue kind CreateImage and StartImagePipelineExecution enqueue (service/images.ts). */
-export const BUILD_JOB = 'build-image';
-/** The queue kind RetryImage and DistributeImage enqueue (service/image-distribution.ts): distribution only. */
-export const DISTRIBUTE_JOB = 'distribute-image';
-const JOB_KINDS = [BUILD_JOB, DISTRIBUTE_JOB];
+const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
 /** The state each kind's image waits in for its job. */
-const WAITS_IN: Record<string, string> = { [BUILD_JOB]: 'PENDING', [DISTRIBUTE_JOB]: 'DISTRIBUTING' };
+const WAITS_IN: Record<string, string> = { [BUILD_IMAGE_JOB]: 'PENDING', [DISTRIBUTE_IMAGE_JOB]: 'DISTRIBUTING' };
 
 export interface WorkerOptions {
   /** Builds at once. */
@@ -162,7 +159,7 @@ export class BuildWorker {
 
   /** A build job builds and tests, then distributes; a distribute job only distributes what is stored. */
   private async build(kind: string, record: ResourceRecord, signal: AbortSignal): Promise<void> {
-    if (kind === BUILD_JOB) {
+    if (kind === BUILD_IMAGE_JOB) {
       if (record.data.type === 'AMI') await buildMachineImage(this.services, record, signal);
       else await buildContainerImage(this.services, record, signal);
     }
