@@ -49,3 +49,14 @@ export async function startFixture(t: TestContext, options: Pick<ServeOptions, '
     },
   };
 }
+
+/** A one-step component document (`echo hi` in the build phase), for tests that need any valid component. */
+export const SAY_HI_DOCUMENT = `schemaVersion: 1.0
+phases:
+  - name: build
+    steps:
+      - name: Say
+        action: ExecuteBash
+        inputs:
+          commands: ['echo hi']
+`;

@@ -28,24 +28,14 @@ import { runLogs } from '../../src/cli/logs-command.js';
 import { KilnError } from '../../src/domain/errors.js';
 import { managedWorkflowArn } from '../../src/build/engine/container-build.js';
 import { RegistryError, errorBody } from '../../src/registry/server/errors.js';
-import { startFixture } from './fixture.js';
-
-const DOC = `schemaVersion: 1.0
-phases:
-  - name: build
-    steps:
-      - name: Say
-        action: ExecuteBash
-        inputs:
-          commands: ['echo hi']
-`;
+import { SAY_HI_DOCUMENT, startFixture } from './fixture.js';
 
 test('a build failing on an fs error shows no data-directory path in the reason, the step messages or the step log', async (t) => {
   const f = await startFixture(t);
   const store = openStore(f.dataDir);
   t.after(() => store.close());
   const ib = f.client();
-  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
+  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
   const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: 'infra', instanceProfileName: 'Profile', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
   const arn = (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn }))).imageBuildVersionArn!;

@@ -99,15 +99,6 @@ function childGroups(dir: string): string[] {
     .map((e) => e.name);
 }
 
-/** Processes in a group (host PIDs); empty when it is gone. */
-export function groupProcesses(dir: string): number[] {
-  try {
-    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** The number of OOM kills in a memory group so far (v1 `memory.oom_control`, v2 `memory.events`); 0 if unknown. */
 export function oomKills(memoryDir: string | undefined): number {
   if (!memoryDir) return 0;

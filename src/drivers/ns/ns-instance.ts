@@ -261,7 +261,7 @@ export class NsInstance implements DriverInstance {
   private async confineStep(inner: number): Promise<void> {
     if (this.initPid === undefined) await this.attach();
     const host = childrenOf(this.initPid!).find((pid) => innerPid(pid) === inner);
-    if (host === undefined) throw new KilnError("Internal", `the process to run is gone before it started ${inner} ${this.initPid} ${childrenOf(this.initPid!)} ${childrenOf(this.initPid!).map((p) => innerPid(p))}`);
+    if (host === undefined) throw new KilnError('Internal', 'the process to run is gone before it started');
     await fsp.writeFile(join(this.stepGroup!, 'cgroup.procs'), String(host));
   }
 
