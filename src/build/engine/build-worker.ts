@@ -6,7 +6,7 @@
  * process left running ("interrupted") and releases what they held.
  */
 import { randomUUID } from 'node:crypto';
-import { isKilnError } from '../../domain/errors.js';
+import { errorMessage, isKilnError } from '../../domain/errors.js';
 import { isInProgress } from '../../domain/image-state.js';
 import type { Job, ResourceRecord } from '../../store/store.js';
 import { closeOpenExecutions } from '../execution-records.js';
@@ -140,9 +140,9 @@ export class BuildWorker {
 
   private async runJob(job: Job, controller: AbortController): Promise<void> {
     const { store } = this.services;
-    const record = await store.getResource(job.resourceArn).catch(() => undefined);
+    const record = await store.getResource(job.resourceArn).catch(this.noted(`reading ${job.resourceArn}`, undefined));
     if (!record || stateOf(record).status !== WAITS_IN[job.kind]) {
-      await store.finishJob(job.id, this.owner, record && stateOf(record).status === 'CANCELLED' ? 'cancelled' : 'done').catch(() => false);
+      await store.finishJob(job.id, this.owner, record && stateOf(record).status === 'CANCELLED' ? 'cancelled' : 'done').catch(this.noted(`finishing job ${job.id}`, false));
       return;
     }
     const unwatch = this.watch(job, controller);
@@ -154,7 +154,7 @@ export class BuildWorker {
     } finally {
       unwatch();
     }
-    await store.finishJob(job.id, this.owner, outcome).catch(() => false);
+    await store.finishJob(job.id, this.owner, outcome).catch(this.noted(`finishing job ${job.id} as ${outcome}`, false));
   }
 
   /** A build job builds and tests, then distributes; a distribute job only distributes what is stored. */
@@ -171,17 +171,28 @@ export class BuildWorker {
   /** Records a failed or cancelled build; returns the job's outcome. */
   private async fail(record: ResourceRecord, err: unknown, signal: AbortSignal): Promise<'failed' | 'cancelled'> {
     const { store } = this.services;
-    const current = await store.getResource(record.arn).catch(() => undefined);
+    const current = await store.getResource(record.arn).catch(this.noted(`reading ${record.arn}`, undefined));
     const cancelled = (current !== undefined && stateOf(current).status === 'CANCELLED') || err instanceof ImageStateChanged;
     if (cancelled) {
-      await closeOpenExecutions(store, record.arn, 'CANCELLED', 'the image creation was cancelled').catch(() => undefined);
+      await closeOpenExecutions(store, record.arn, 'CANCELLED', 'the image creation was cancelled').catch(this.noted(`closing the executions of ${record.arn}`, undefined));
       return 'cancelled';
     }
     const reason = signal.aborted && signal.reason instanceof Error ? signal.reason.message : isStepFailed(err) || isKilnError(err) || err instanceof Error ? err.message : String(err);
     this.options.log?.(`build ${record.arn} failed: ${reason}\n`);
-    await advance(store, record.arn, 'FAILED', { reason }).catch(() => undefined);
-    await closeOpenExecutions(store, record.arn, 'FAILED', reason).catch(() => undefined);
+    await advance(store, record.arn, 'FAILED', { reason }).catch(this.noted(`recording ${record.arn} as FAILED`, undefined));
+    await closeOpenExecutions(store, record.arn, 'FAILED', reason).catch(this.noted(`closing the executions of ${record.arn}`, undefined));
     return 'failed';
+  }
+
+  /**
+   * A catch handler for bookkeeping that must not fail the job it follows (the image may have moved on, the store
+   * may be briefly away): the failure is logged with what it was about, never swallowed.
+   */
+  private noted<T>(what: string, fallback: T): (err: unknown) => T {
+    return (err) => {
+      this.options.log?.(`build worker: ${what} failed: ${errorMessage(err)}\n`);
+      return fallback;
+    };
   }
 
   /** Fails builds left leased by a process that is gone, then sweeps the host. */
@@ -191,7 +202,7 @@ export class BuildWorker {
       if (!JOB_KINDS.includes(job.kind)) continue;
       const record = await store.getResource(job.resourceArn);
       if (record && isInProgress(stateOf(record).status)) {
-        await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(() => undefined);
+        await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(this.noted(`recording ${record.arn} as FAILED`, undefined));
         await closeOpenExecutions(store, record.arn, 'FAILED', SHUTDOWN);
       }
       await store.finishJob(job.id, job.leaseOwner, 'failed');
