@@ -11,7 +11,7 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import { writeImage, MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import { writeLayer } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
-import { KilnError } from '../../domain/errors.js';
+import { errorMessage, KilnError } from '../../domain/errors.js';
 import { resolveInstanceType } from '../../domain/instance-types.js';
 import type { DriverInstance, InstanceDriver, InstanceResources, LaunchSpec, NetworkMode } from '../../drivers/driver.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
@@ -207,10 +207,22 @@ export async function runWorkflow(
     await wf.finish('COMPLETED');
   } catch (err) {
     const cancelled = abortKind(signal) === 'cancelled';
-    const kept = await holder.afterFailure(cancelled, stage).catch(() => undefined);
+    // A release that fails leaks what the instance held: the step record says so rather than claiming a release.
+    let kept: string | undefined;
+    let leaked: string | undefined;
+    try {
+      kept = await holder.afterFailure(cancelled, stage);
+    } catch (cleanup) {
+      leaked = errorMessage(cleanup);
+    }
     const terminate = stage === 'BUILD' ? 'TerminateBuildInstance' : 'TerminateTestInstance';
     if (stage !== 'DISTRIBUTION') {
-      await wf.skipStep({ name: terminate, action: 'TerminateInstance', message: kept ? `instance ${kept} kept (terminateInstanceOnFailure is false): kiln instances shell ${kept}` : 'the instance was released when the workflow stopped' });
+      const message = kept
+        ? `instance ${kept} kept (terminateInstanceOnFailure is false): kiln instances shell ${kept}`
+        : leaked
+          ? `releasing the instance failed (the next start of Kiln sweeps what it left): ${leaked}`
+          : 'the instance was released when the workflow stopped';
+      await wf.skipStep({ name: terminate, action: 'TerminateInstance', message });
     }
     await wf.finish(cancelled ? 'CANCELLED' : 'FAILED', err instanceof Error ? err.message : String(err));
     throw err;
