@@ -1,6 +1,29 @@
 // Lint runs in the test command; type-aware rules catch floating promises, which in a runner mean lost errors.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { LAYERS } from './scripts/check-imports.mjs';
+
+/**
+ * Layers only point down (docs/adr/0004-layers-point-down.md): production code in a src/ folder may import its own
+ * folder and lower layers, never a peer or a higher one. Tests may import anything; scripts/check-imports.mjs
+ * applies the same order to the whole graph and looks for cycles.
+ */
+function layerRules() {
+  return LAYERS.flatMap((folders, i) =>
+    folders.flatMap((folder) => {
+      const forbidden = LAYERS.slice(i).flat().filter((f) => f !== folder);
+      // The top layer has nothing above it to keep out.
+      if (forbidden.length === 0) return [];
+      const allowed = LAYERS.slice(0, i).flat();
+      const message = `${folder}/ may import only ${allowed.length > 0 ? allowed.map((f) => `${f}/`).join(', ') : 'itself'} (layers point down; see docs/adr/0004-layers-point-down.md).`;
+      return {
+        files: [`src/${folder}/**/*.ts`],
+        ignores: ['**/*.test.ts'],
+        rules: { 'no-restricted-imports': ['error', { patterns: [{ group: forbidden.map((f) => `**/${f}/**`), message }] }] },
+      };
+    }),
+  );
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'web/**'] },
@@ -11,8 +34,6 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // Domain code must not depend on I/O layers; see docs/architecture.md.
-      'no-restricted-imports': 'off',
     },
   },
   {
@@ -20,10 +41,7 @@ export default tseslint.config(
     files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
-  {
-    files: ['src/toe/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/api/**', '**/service/**', '**/store/**', '**/build/**'], message: 'toe/ may import only domain/ and shared helpers.' }] }],
-    },
-  },
+  // toe/ (the AWSTOE runner) stays usable on its own: it sits in the second layer, so it may import domain/ and
+  // logs/ only, which keeps the old rule's api/, service/, store/ and build/ out and adds the rest.
+  ...layerRules(),
 );

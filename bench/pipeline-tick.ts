@@ -13,9 +13,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../src/cli/server-start.js';
-import { TestClock } from '../src/pipelines/clock.js';
+import { TestClock } from '../src/domain/clock.js';
 import { dependencyKey } from '../src/pipelines/run-state.js';
 import { PipelineScheduler } from '../src/pipelines/scheduler.js';
+import { pipelineRunStarter } from '../src/service/pipeline-runs.js';
 import type { Store } from '../src/store/store.js';
 
 const PIPELINES = Number(process.env.PIPELINES ?? 10_000);
@@ -68,7 +69,7 @@ try {
   let t0 = performance.now();
   await seed(store, clock.now().toISOString());
   process.stdout.write(`seeded ${PIPELINES} pipelines in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  const scheduler = new PipelineScheduler({ store, clock, resolveTag: () => Promise.reject(new Error('no registry parents in this benchmark')) });
+  const scheduler = new PipelineScheduler({ store, clock, runs: pipelineRunStarter(store), resolveTag: () => Promise.reject(new Error('no registry parents in this benchmark')) });
   const reads: number[] = [];
   const ticks: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {

@@ -30,7 +30,7 @@ import { registerInstanceRoutes } from '../api/instances-route.js';
 import { ExecutionRecorder } from '../build/execution-records.js';
 import { BuildWorker } from '../build/engine/build-worker.js';
 import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
-import { systemClock, type Clock } from '../pipelines/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../build/engine/container-build.js';
 import { KeptInstances } from '../build/engine/kept-instances.js';
 import { ManagedBases, registerManagedBases } from '../build/engine/managed-bases.js';

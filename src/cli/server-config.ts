@@ -1,17 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import type { RegistryEndpoint } from '../registry/client/registry-endpoint.js';
 import { defaultNotificationsConfig, parseNotificationsConfig, type NotificationsConfig } from '../events/notification-config.js';
-
-/** How Kiln reaches an external OCI registry it pulls parents from or pushes images to. */
-export interface RegistryEndpoint {
-  /** `host[:port]` as it appears in image references. */
-  host: string;
-  /** Plain HTTP instead of HTTPS (loopback and test registries). */
-  insecure: boolean;
-  /** Basic credentials, also used to obtain bearer tokens; anonymous when absent. */
-  username?: string;
-  password?: string;
-}
 
 /** Kiln's server configuration (`kiln serve --config FILE`, YAML or JSON). */
 export interface ServerConfig {

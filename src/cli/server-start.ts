@@ -10,10 +10,11 @@ import { Notifier } from '../events/notifier.js';
 import { registerConsole } from '../api/console-route.js';
 import { registerConsoleApiRoutes } from '../api/console-api-routes.js';
 import { registerPipelineRoutes } from '../api/pipeline-routes.js';
-import { systemClock, type Clock } from '../pipelines/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { isTerminal } from '../pipelines/run-state.js';
-import { PipelineScheduler, trackManualRuns } from '../pipelines/scheduler.js';
+import { PipelineScheduler } from '../pipelines/scheduler.js';
 import { ensureAdmin } from '../service/accounts.js';
+import { pipelineRunStarter, trackManualRuns } from '../service/pipeline-runs.js';
 import { buildHandlers } from '../service/handlers.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import { SecretBox } from '../store/secret-box.js';
@@ -143,7 +144,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     let endpoint = '';
     engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock });
     const built = engine;
-    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`) });
+    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, runs: pipelineRunStarter(store), onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`) });
     // A run's end is applied to its pipeline as soon as it is committed; the next tick applies it otherwise.
     events.subscribe(async (change) => {
       if (!isTerminal(change.status)) return;

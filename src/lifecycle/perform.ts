@@ -10,7 +10,7 @@ import type { FsBlobStore } from '../artifacts/blob-store.js';
 import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { errorMessage } from '../domain/errors.js';
-import type { Clock } from '../pipelines/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Store } from '../store/store.js';
 import { applyImageAction } from './actions.js';
 import { amiFactsOf, loadCandidates, machineImagesOf, policyViewOf } from './candidates.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { FsBlobStore } from '../artifacts/blob-store.js';
 import { isKilnError } from '../domain/errors.js';
-import { TestClock } from '../pipelines/clock.js';
+import { TestClock } from '../domain/clock.js';
 import { lifecycleHandlers } from '../service/lifecycle.js';
 import type { RequestContext } from '../service/types.js';
 import type { Store } from '../store/store.js';

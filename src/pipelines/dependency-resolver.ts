@@ -7,7 +7,7 @@
 import { parseArn } from '../domain/arn.js';
 import { KilnError } from '../domain/errors.js';
 import { resolveImageArn } from '../build/engine/build-plan.js';
-import { resolveComponentRef } from '../service/component-refs.js';
+import { resolveComponentRef } from '../store/component-refs.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { dependencyKey } from './run-state.js';
 
@@ -54,7 +54,7 @@ export class DependencyResolver {
       const text = String(ref.componentArn ?? '');
       components.push(
         await memo(this.components, scope + text, async () => {
-          const found = await resolveComponentRef(this.store, { operation: 'SchedulePipeline', accountId: who.accountId, region: who.region, requestId: pipeline.arn }, text);
+          const found = await resolveComponentRef(this.store, { accountId: who.accountId, region: who.region }, text);
           if (typeof found === 'string') throw new KilnError('InvalidArgument', `components[${i}].componentArn: ${text} ${found}`);
           return found.arn;
         }),

@@ -9,12 +9,11 @@
  * after, compare-and-set: a crash in between makes the next start find the same image instead of a second one.
  */
 import { KilnError, isKilnError } from '../domain/errors.js';
-import { callerPipeline, startPipelineRun } from '../service/images.js';
-import type { OperationHandler } from '../service/types.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../domain/clock.js';
 import { DependencyResolver, type ParentTagResolver } from './dependency-resolver.js';
 import { nextDue } from './due.js';
+import type { PipelineRunStarter } from './run-starter.js';
 import { isTerminal, runStateOf, withOutcome, withRun, withScheduledFailure, withTick, withoutRun, type RunBuildType, type TickRecord } from './run-state.js';
 
 type Obj = Record<string, unknown>;
@@ -31,6 +30,8 @@ export interface SchedulerOptions {
   store: Store;
   clock: Clock;
   resolveTag: ParentTagResolver;
+  /** Starts the runs the scheduler decides on (the service's pipelineRunStarter). */
+  runs: PipelineRunStarter;
   /** Called after runs were queued, so the build worker looks for work at once. */
   onQueued?: () => void;
   log?: (text: string) => void;
@@ -155,11 +156,10 @@ export class PipelineScheduler {
 
   /** Starts a SCHEDULED run for a due tick; returns the image ARN, or undefined when the run could not start. */
   private async fire(pipeline: ResourceRecord, due: Date, tick: TickRecord, ended: Ended, cursor: string | undefined, now: Date): Promise<string | undefined> {
-    const { store } = this.options;
-    const ctx = { operation: 'StartImagePipelineExecution', accountId: pipeline.accountId, region: pipeline.region, requestId: `schedule:${due.toISOString()}` };
+    const { store, runs } = this.options;
     try {
-      const image = await startPipelineRun(store, ctx, pipeline, {
-        buildType: 'SCHEDULED',
+      const image = await runs.startScheduledRun(pipeline, {
+        requestId: `schedule:${due.toISOString()}`,
         idempotency: { operation: 'ScheduledPipelineRun', token: `${pipeline.arn}@${due.toISOString()}`, inputHash: 'schedule' },
       });
       await store.updateResource(pipeline.arn, (current) =>
@@ -222,8 +222,7 @@ export class PipelineScheduler {
       const skipped = await this.skipReason(settled, new DependencyResolver(this.options.store, this.options.resolveTag, this.stopping.signal));
       if (skipped !== undefined) return { skipped };
     }
-    const ctx = { operation: 'StartImagePipelineExecution', accountId: pipeline.accountId, region: pipeline.region, requestId: `trigger:${this.options.clock.now().toISOString()}` };
-    const image = await startPipelineRun(this.options.store, ctx, pipeline, { buildType: 'SCHEDULED' });
+    const image = await this.options.runs.startScheduledRun(pipeline, { requestId: `trigger:${this.options.clock.now().toISOString()}` });
     await this.runStarted(pipeline.arn, image.arn, 'SCHEDULED');
     this.options.onQueued?.();
     return { imageBuildVersionArn: image.arn };
@@ -257,25 +256,4 @@ function settle(data: Obj, ended: Ended): Obj {
 function settleIfChanged(data: Obj, ended: Ended): Obj | undefined {
   const out = settle(data, ended);
   return out === data ? undefined : out;
-}
-
-/**
- * StartImagePipelineExecution under the scheduler's rules: refused (InUse) while a run of the pipeline is under
- * way, and recorded as a pending run so its end is counted and later ticks see it.
- */
-export function trackManualRuns(handlers: Record<string, OperationHandler>, store: Store, scheduler: PipelineScheduler): Record<string, OperationHandler> {
-  const start = handlers.StartImagePipelineExecution;
-  if (!start) return handlers;
-  return {
-    ...handlers,
-    StartImagePipelineExecution: async (input, ctx) => {
-      const pipeline = await callerPipeline(store, ctx, input.imagePipelineArn);
-      const token = typeof input.clientToken === 'string' ? input.clientToken : undefined;
-      // A disabled pipeline is refused as such by the operation itself.
-      if (pipeline.data.status !== 'DISABLED') await scheduler.assertIdle(pipeline, token);
-      const out = await start(input, ctx);
-      if (typeof out.imageBuildVersionArn === 'string') await scheduler.runStarted(pipeline.arn, out.imageBuildVersionArn, 'USER_INITIATED', token);
-      return out;
-    },
-  };
 }

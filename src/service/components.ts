@@ -4,11 +4,11 @@ import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { latestSelectors, parseSemver, parseVersionFilter, resolveLatest, type Semver } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
-import { recipesUsingComponent } from './component-refs.js';
+import { recipesUsingComponent } from '../store/component-refs.js';
 import { fetchComponentDocument } from './component-uri.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { listByOwnerView, readableVersions } from './visibility.js';
+import { listByOwnerView, readableVersions } from '../store/visibility.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;

@@ -1,5 +1,5 @@
 import type { Store } from '../store/store.js';
-import type { Clock } from '../pipelines/clock.js';
+import type { Clock } from '../domain/clock.js';
 import { componentImportHandlers } from './component-import.js';
 import { componentHandlers } from './components.js';
 import { configurationHandlers } from './configurations.js';

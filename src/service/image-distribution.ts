@@ -16,8 +16,8 @@ import { inputHash } from './idempotency.js';
 import { checkTags } from './image-settings.js';
 import { callerBuild } from './images.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { readableVersions } from './visibility.js';
-import { pickBuild, versionedArn } from './versioned.js';
+import { readableVersions } from '../store/visibility.js';
+import { pickBuild, versionedArn } from '../store/versioned.js';
 import { DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
 
 

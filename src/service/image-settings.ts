@@ -7,7 +7,7 @@ import { parseArn } from '../domain/arn.js';
 import type { Issue } from '../domain/errors.js';
 import { parseSemver, parseVersionFilter, resolveLatest } from '../domain/semver.js';
 import type { Store } from '../store/store.js';
-import { MANAGED_OWNER } from './component-refs.js';
+import { MANAGED_OWNER } from '../store/component-refs.js';
 import type { RequestContext } from './types.js';
 
 const WORKFLOW_TYPES = new Set(['workflow/build', 'workflow/test', 'workflow/distribution']);

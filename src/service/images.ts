@@ -4,14 +4,14 @@ import { isInProgress, transition, type ImageState } from '../domain/image-state
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter, type VersionFilter } from '../domain/semver.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
-import { MANAGED_OWNER } from './component-refs.js';
+import { MANAGED_OWNER } from '../store/component-refs.js';
 import { configurationHandlers } from './configurations.js';
 import { inputHash } from './idempotency.js';
 import { checkImageSettings, checkTags, pipelineImageSettings, type ImageSettings } from './image-settings.js';
 import { recipeHandlers } from './recipes.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { listByOwnerView, readableVersions } from './visibility.js';
-import { latestVersionReferences, pickBuild, versionedArn } from './versioned.js';
+import { listByOwnerView, readableVersions } from '../store/visibility.js';
+import { latestVersionReferences, pickBuild, versionedArn } from '../store/versioned.js';
 import { BUILD_IMAGE_JOB } from '../domain/job-kinds.js';
 
 const TYPE = 'image';

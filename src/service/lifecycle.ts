@@ -17,7 +17,7 @@ import {
   toLifecycleExecution,
   type ExecutionData,
 } from '../lifecycle/execution-records.js';
-import { systemClock, type Clock } from '../pipelines/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { configArn, createConfig, idempotencyKey, resolveConfig, str } from './config-resources.js';
 import type { OperationHandler, RequestContext } from './types.js';

@@ -6,10 +6,10 @@ import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from './idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { checkWorkflows } from './image-settings.js';
-import { canRead } from './visibility.js';
+import { canRead } from '../store/visibility.js';
 import { KEPT_ON_UPDATE } from '../pipelines/run-state.js';
 import { nextDue } from '../pipelines/due.js';
-import { systemClock, type Clock } from '../pipelines/clock.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 const TYPE = 'image-pipeline';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;

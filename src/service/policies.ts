@@ -4,7 +4,7 @@ import { parseSemver } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { parseResourcePolicy } from './resource-policy.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { canRead } from './visibility.js';
+import { canRead } from '../store/visibility.js';
 
 /** What differs between the four shareable families; the Get/Put handlers are shared. */
 interface PolicyFamily {

@@ -1,6 +1,6 @@
 import type { Issue } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
-import { resolveComponentRef } from './component-refs.js';
+import { resolveComponentRef } from '../store/component-refs.js';
 import { MAX_COMPONENTS } from './recipe-input.js';
 import type { RequestContext } from './types.js';
 

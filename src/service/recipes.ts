@@ -7,8 +7,8 @@ import { inputHash } from './idempotency.js';
 import { containerRecipeFamily, imageRecipeFamily, type RecipeFamily } from './recipe-families.js';
 import { checkRecipeComponents } from './recipe-components.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { latestVersionReferences, pickBuild, versionedArn } from './versioned.js';
-import { listByOwnerView, readableVersions } from './visibility.js';
+import { latestVersionReferences, pickBuild, versionedArn } from '../store/versioned.js';
+import { listByOwnerView, readableVersions } from '../store/visibility.js';
 
 const OWNERS = new Set(['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace']);
 

@@ -19,7 +19,7 @@ import {
 } from '../build/execution-records.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { canRead } from './visibility.js';
+import { canRead } from '../store/visibility.js';
 
 type Obj = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

@@ -15,7 +15,7 @@ import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { exportLayout } from '../../src/artifacts/oci/image.js';
 import { hasTool } from '../../src/artifacts/oci/testing.js';
 import { kilnRequest } from '../../src/cli/kiln-client.js';
-import { TestClock } from '../../src/pipelines/clock.js';
+import { TestClock } from '../../src/domain/clock.js';
 import { execLocal } from '../../src/toe/instance/local.js';
 import { scratchDir } from '../helpers/action-context.js';
 import { makeTestImage } from '../helpers/registry.js';

@@ -27,7 +27,7 @@ import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { openStore } from '../../src/cli/server-start.js';
 import { startLifecycleRunner } from '../../src/lifecycle/runner.js';
 import { addImageRecord } from '../../src/lifecycle/testing.js';
-import { systemClock } from '../../src/pipelines/clock.js';
+import { systemClock } from '../../src/domain/clock.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { startFixture } from './fixture.js';
 

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { kilnRequest } from '../../src/cli/kiln-client.js';
 import { openStore } from '../../src/cli/server-start.js';
-import { TestClock } from '../../src/pipelines/clock.js';
+import { TestClock } from '../../src/domain/clock.js';
 import { CONCURRENT_RUNS_TAG } from '../../src/pipelines/scheduler.js';
 import type { Store } from '../../src/store/store.js';
 import { bashComponent } from '../build/helpers.js';

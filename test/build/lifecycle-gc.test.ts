@@ -24,7 +24,7 @@ import { openStore } from '../../src/cli/server-start.js';
 import { DAY_MS } from '../../src/lifecycle/daily-slots.js';
 import { startLifecycleRunner, type LifecycleRunner } from '../../src/lifecycle/runner.js';
 import { addImageRecord, makeImage, makeLayer, statusOf } from '../../src/lifecycle/testing.js';
-import { TestClock } from '../../src/pipelines/clock.js';
+import { TestClock } from '../../src/domain/clock.js';
 import { createBuiltinRegistry, type BuiltinRegistry } from '../../src/registry/server/builtin-registry.js';
 import { lifecycleHandlers } from '../../src/service/lifecycle.js';
 import type { RequestContext } from '../../src/service/types.js';

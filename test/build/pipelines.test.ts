@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { openStore } from '../../src/cli/server-start.js';
 import { verifySignature, SIGNATURE_HEADER } from '../../src/events/sns-message.js';
-import { TestClock } from '../../src/pipelines/clock.js';
+import { TestClock } from '../../src/domain/clock.js';
 import { ensureAdmin } from '../../src/service/accounts.js';
 import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, startBuildServer, waitForImage, type BuildServer } from './helpers.js';
 

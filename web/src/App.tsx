@@ -3,7 +3,8 @@ import { clearSession, loadSession, type Session } from './session';
 import { href, useRoute, type Route } from './router';
 import { SignIn } from './pages/SignIn';
 import { applyTheme, loadTheme, type Theme } from './ui/theme';
-import { SECTIONS, type PageProps } from './sections';
+import type { PageProps } from './page';
+import { SECTIONS } from './sections';
 
 /** The console: sign-in, then a navigation bar and one view per hash route. */
 export function App() {

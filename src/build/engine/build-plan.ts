@@ -7,10 +7,9 @@ import { createHash } from 'node:crypto';
 import { parseArn } from '../../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../../domain/errors.js';
 import { parseVersionFilter } from '../../domain/semver.js';
-import { resolveComponentRef } from '../../service/component-refs.js';
-import type { RequestContext } from '../../service/types.js';
-import { pickBuild } from '../../service/versioned.js';
-import { readableVersions } from '../../service/visibility.js';
+import { resolveComponentRef } from '../../store/component-refs.js';
+import { pickBuild } from '../../store/versioned.js';
+import { readableVersions, type Caller } from '../../store/visibility.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
@@ -34,8 +33,9 @@ export interface ResolvedParent {
 /** Who a resolution is for: the account and region of a build (or of a caller), and a request id for logs. */
 export type Requester = Pick<ResourceRecord, 'accountId' | 'region' | 'arn'>;
 
-function contextOf(image: Requester): RequestContext {
-  return { operation: 'BuildImage', accountId: image.accountId, region: image.region, requestId: image.arn };
+/** A build reads what its image's account may read, in the image's region. */
+function contextOf(image: Requester): Caller {
+  return { accountId: image.accountId, region: image.region };
 }
 
 /** The newest AVAILABLE build an image ARN (with `x` wildcards) designates among those the owner of `image` may read. */

@@ -5,7 +5,7 @@
  */
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { digestOf } from '../../artifacts/blob-store.js';
-import type { RegistryEndpoint } from '../../cli/server-config.js';
+import type { RegistryEndpoint } from './registry-endpoint.js';
 import { KilnError } from '../../domain/errors.js';
 import { ACCEPT_MANIFESTS, MAX_MANIFEST_BYTES, bareMediaType, isForeignLayer, parseManifest, type Descriptor, type ParsedManifest, type Platform } from '../manifest.js';
 import { formatImageReference, normalizeRegistryHost, type ImageReference } from './reference.js';

@@ -3,7 +3,7 @@
  * `#/<section>` and one resource at `#/<section>/<ARN>`.
  */
 import type { JSX } from 'react';
-import type { PageProps, Section } from '../sections';
+import type { PageProps, Section } from '../page';
 import type { Session } from '../session';
 import { ComponentDetail } from './components/ComponentDetail';
 import { ComponentEditor } from './components/ComponentEditor';

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { errorText, imagebuilder } from '../api';
 import { href, navigate } from '../router';
-import type { PageProps } from '../sections';
+import type { PageProps } from '../page';
 import { DetailsStep, detailsShows } from './DetailsStep';
 import { DistributionStep, distributionShows } from './DistributionStep';
 import { StepAlert } from './fields';

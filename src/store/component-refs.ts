@@ -1,9 +1,8 @@
 import { parseArn, type ImageBuilderArn } from '../domain/arn.js';
 import { parseVersionFilter, type VersionFilter } from '../domain/semver.js';
-import type { ResourceRecord, Store } from '../store/store.js';
-import type { RequestContext } from './types.js';
+import type { ResourceRecord, Store } from './store.js';
 import { pickBuild } from './versioned.js';
-import { KILN_MANAGED_OWNER, readableVersions } from './visibility.js';
+import { KILN_MANAGED_OWNER, readableVersions, type Caller } from './visibility.js';
 
 /** Resource families whose records list components under `data.components[].componentArn`. */
 export const RECIPE_TYPES = ['image-recipe', 'container-recipe'] as const;
@@ -33,7 +32,7 @@ function selector(text: string): Selector | string {
  * The component build a recipe's componentArn designates today, if the caller may use it (its own, shared
  * with it, or Kiln-managed); otherwise a message saying why not.
  */
-export async function resolveComponentRef(store: Store, ctx: RequestContext, text: string): Promise<ResourceRecord | string> {
+export async function resolveComponentRef(store: Store, ctx: Caller, text: string): Promise<ResourceRecord | string> {
   const s = selector(text);
   if (typeof s === 'string') return s;
   const { arn, filter } = s;

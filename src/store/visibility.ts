@@ -1,5 +1,4 @@
-import type { ResourceRecord, Store } from '../store/store.js';
-import type { RequestContext } from './types.js';
+import type { ResourceRecord, Store } from './store.js';
 
 /**
  * Who may read what. Reads follow AWS's sharing model: a resource is visible to its owner, to the accounts its
@@ -7,11 +6,20 @@ import type { RequestContext } from './types.js';
  * Writes (Delete, Put*Policy) are never granted: they stay with the owner.
  */
 
+/**
+ * Whom a read is for: the calling account in its region. A service RequestContext is one; a build reads as the
+ * account and region of its image, without pretending to be a request.
+ */
+export interface Caller {
+  accountId: string;
+  region: string;
+}
+
 /** Owner of the resources Kiln itself provides (AWS's `aws` owner), readable by every account. */
 export const KILN_MANAGED_OWNER = 'aws';
 
 /** True when the caller's account may read the record: its own, Kiln-managed, or granted by a resource policy. */
-export async function canRead(store: Store, ctx: RequestContext, record: ResourceRecord): Promise<boolean> {
+export async function canRead(store: Store, ctx: Caller, record: ResourceRecord): Promise<boolean> {
   if (record.region !== ctx.region) return false;
   if (record.accountId === ctx.accountId || record.accountId === KILN_MANAGED_OWNER) return true;
   const granted = await store.listGrantedResources({ grantee: ctx.accountId, region: ctx.region, type: record.type });
@@ -19,7 +27,7 @@ export async function canRead(store: Store, ctx: RequestContext, record: Resourc
 }
 
 /** The records among `records` the caller may read, in their order; one grant lookup per resource type. */
-export async function readableRecords(store: Store, ctx: RequestContext, records: readonly ResourceRecord[]): Promise<ResourceRecord[]> {
+export async function readableRecords(store: Store, ctx: Caller, records: readonly ResourceRecord[]): Promise<ResourceRecord[]> {
   const grantedArns = new Map<string, Promise<Set<string>>>();
   const granted = (type: string) => {
     let arns = grantedArns.get(type);
@@ -41,14 +49,14 @@ export async function readableRecords(store: Store, ctx: RequestContext, records
  * The records of one name under `owner` that the caller may read: all of them for its own or Kiln-managed
  * names, only the granted ones for another account's, so that wildcards resolve among what was shared.
  */
-export async function readableVersions(store: Store, ctx: RequestContext, query: { owner: string; type: string; name: string; version?: string }): Promise<ResourceRecord[]> {
+export async function readableVersions(store: Store, ctx: Caller, query: { owner: string; type: string; name: string; version?: string }): Promise<ResourceRecord[]> {
   const records = await store.listResources({ accountId: query.owner, region: ctx.region, type: query.type, name: query.name, ...(query.version === undefined ? {} : { version: query.version }) });
   if (query.owner === ctx.accountId || query.owner === KILN_MANAGED_OWNER) return records;
   return readableRecords(store, ctx, records);
 }
 
 /** Resources of one type listed under an owner view: Self, Shared (granted by others), Amazon (Kiln-managed); the rest have none. */
-export async function listByOwnerView(store: Store, ctx: RequestContext, owner: string, type: string): Promise<ResourceRecord[]> {
+export async function listByOwnerView(store: Store, ctx: Caller, owner: string, type: string): Promise<ResourceRecord[]> {
   switch (owner) {
     case 'Self':
       return store.listResources({ accountId: ctx.accountId, region: ctx.region, type });

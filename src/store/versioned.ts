@@ -1,6 +1,6 @@
 import { formatArn } from '../domain/arn.js';
 import { latestSelectors, parseSemver, resolveLatest, type VersionFilter } from '../domain/semver.js';
-import type { ResourceRecord } from '../store/store.js';
+import type { ResourceRecord } from './store.js';
 
 /** The ARN of a versioned resource; `version` may be a wildcard selector, and is left off when absent. */
 export function versionedArn(region: string, owner: string, type: string, slug: string, version?: string): string {
