@@ -42,6 +42,6 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   // toe/ (the AWSTOE runner) stays usable on its own: it sits in the second layer, so it may import domain/ and
-  // logs/ only, which keeps the old rule's api/, service/, store/ and build/ out and adds the rest.
+  // logs/ only, which keeps the old rule's api/, service/, store/ and builder/ out and adds the rest.
   ...layerRules(),
 );

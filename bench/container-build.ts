@@ -22,10 +22,10 @@ import { CreateComponentCommand, CreateContainerRecipeCommand, CreateImageComman
 import { FsBlobStore } from '../src/artifacts/blob-store.js';
 import { importBaseRootfs } from '../src/artifacts/oci/base-rootfs.js';
 import { exportLayout, writeImage } from '../src/artifacts/oci/image.js';
-import { startServer } from '../src/cli/server-start.js';
+import { startServer } from '../src/app/server-start.js';
 import { sharedTestRootfs } from '../src/drivers/testsuite/test-rootfs.js';
-import { bootstrapDebianBase } from '../src/build/bases/debian-base.js';
-import { DEFAULT_DEBIAN_MIRROR } from '../src/cli/server-config.js';
+import { bootstrapDebianBase } from '../src/builder/bases/debian-base.js';
+import { DEFAULT_DEBIAN_MIRROR } from '../src/app/server-config.js';
 import { readCredentials } from '../test/api/fixture.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);

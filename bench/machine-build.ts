@@ -26,10 +26,10 @@ import {
   ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
 import { assembleDisk } from '../src/artifacts/disk/assemble.js';
-import { startServer } from '../src/cli/server-start.js';
+import { startServer } from '../src/app/server-start.js';
 import { detectAccel } from '../src/drivers/vm/accel.js';
 import { bootAndWait, OVMF_FIRMWARE } from '../src/drivers/vm/qemu.js';
-import { machineOutputOf } from '../src/build/engine/machine-parent.js';
+import { machineOutputOf } from '../src/builder/machine/machine-parent.js';
 import { readCredentials } from '../test/api/fixture.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);

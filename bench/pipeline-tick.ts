@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openStore } from '../src/cli/server-start.js';
+import { openStore } from '../src/app/server-start.js';
 import { TestClock } from '../src/domain/clock.js';
 import { dependencyKey } from '../src/pipelines/run-state.js';
 import { PipelineScheduler } from '../src/pipelines/scheduler.js';

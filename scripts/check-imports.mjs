@@ -11,10 +11,11 @@ export const LAYERS = [
   ['domain', 'logs'],
   ['store', 'artifacts', 'toe'],
   ['drivers', 'registry'],
-  ['build'],
+  ['builder'],
   ['events', 'lifecycle', 'pipelines'],
   ['service'],
   ['api'],
+  ['app'],
   ['cli'],
 ];
 

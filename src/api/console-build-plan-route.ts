@@ -5,7 +5,7 @@
  * exactly the images GetImage shows it. `buildPlan` is null until the build has resolved its inputs.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BuildPlan } from '../build/engine/image-record.js';
+import type { BuildPlan } from '../builder/stages/image-record.js';
 import { readableImage } from '../service/workflow-executions.js';
 import type { RequestContext } from '../service/types.js';
 import type { Store } from '../store/store.js';

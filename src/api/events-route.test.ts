@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { kilnFetch } from '../cli/kiln-client.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
 import { ACCOUNT, createImage, tempStore } from '../events/events-fixture.js';
-import { advance } from '../build/engine/image-record.js';
+import { advance } from '../builder/stages/image-record.js';
 import { registerEventRoutes } from './events-route.js';
 import { buildApi } from './server.js';
 

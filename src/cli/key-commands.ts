@@ -12,7 +12,7 @@ import { cliAction, CliError } from './kiln-client.js';
 import { printTable } from './table.js';
 
 // The store (SQLite) loads only when a keys command runs, so `kiln toe` starts fast.
-const loadServer = () => import('./server-start.js');
+const loadServer = () => import('../app/server-start.js');
 const loadKeys = () => import('../service/access-keys.js');
 
 interface KeyOptions {

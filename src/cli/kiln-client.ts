@@ -8,7 +8,7 @@ import { NodeSha256 } from '../api/node-sha256.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_LISTEN } from './server-defaults.js';
+import { DEFAULT_LISTEN } from '../app/server-defaults.js';
 
 /** Access keys to sign with, and where they were found (for messages). */
 export interface CliCredentials {

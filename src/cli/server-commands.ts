@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { registerKeyCommands } from './key-commands.js';
-import { DEFAULT_LISTEN } from './server-defaults.js';
+import { DEFAULT_LISTEN } from '../app/server-defaults.js';
 import { printJson, printTable } from './table.js';
 
 // The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
-const loadServer = () => import('./server-start.js');
+const loadServer = () => import('../app/server-start.js');
 const loadAccounts = () => import('../service/accounts.js');
 
 /** Stops the server on SIGTERM/SIGINT: in-flight requests finish, then the process exits 0. */

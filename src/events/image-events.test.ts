@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advance, patchImage, ImageStateChanged } from '../build/engine/image-record.js';
+import { advance, patchImage, ImageStateChanged } from '../builder/stages/image-record.js';
 import { ImageEventBus, observeImageStates, type ImageStateChange } from './image-events.js';
 import { ACCOUNT, REGION, createImage, tempStore } from './events-fixture.js';
 

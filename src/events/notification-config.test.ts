@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadServerConfig } from '../cli/server-config.js';
+import { loadServerConfig } from '../app/server-config.js';
 import { DEFAULT_DELIVERY, parseNotificationsConfig } from './notification-config.js';
 
 const TOPIC = 'arn:aws:sns:local:123456789012:image-builds';

@@ -1,8 +1,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { advance } from '../build/engine/image-record.js';
-import { ExecutionRecorder } from '../build/execution-records.js';
+import { advance } from '../builder/stages/image-record.js';
+import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { ImageEventBus, observeImageStates } from './image-events.js';
 import { DEFAULT_DELIVERY, type DeliveryPolicy, type NotificationsConfig } from './notification-config.js';
 import { deliverWebhook, Notifier, redactUrl, type DeliveryOutcome } from './notifier.js';

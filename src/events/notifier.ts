@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { executionData, listExecutionRecords } from '../build/execution-records.js';
+import { executionData, listExecutionRecords } from '../builder/records/execution-records.js';
 import { isInProgress, type ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { FsBlobStore } from '../artifacts/blob-store.js';
 import { MEDIA_TYPE_MANIFEST } from '../artifacts/oci/image.js';
-import { registerMachineImage, machineImageData } from '../build/engine/machine-images.js';
+import { registerMachineImage, machineImageData } from '../builder/machine/machine-images.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import type { ResourceRecord } from '../store/store.js';
 import { applyImageAction, parseImageUri, type ActionContext, type ImageAction } from './actions.js';

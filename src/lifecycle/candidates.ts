@@ -12,7 +12,7 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 
-/** A machine image record (src/build/engine/machine-images.ts) as AMI exclusion rules see it. */
+/** A machine image record (src/builder/machine/machine-images.ts) as AMI exclusion rules see it. */
 export function amiFactsOf(record: ResourceRecord): AmiFacts {
   const d = record.data;
   const launch = obj(d.launchPermission);

@@ -7,7 +7,7 @@ import { FsBlobStore } from '../artifacts/blob-store.js';
 import { DiskStore } from '../artifacts/disk/disk-store.js';
 import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, canonicalJson } from '../artifacts/oci/image.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
-import { registerMachineImage } from '../build/engine/machine-images.js';
+import { registerMachineImage } from '../builder/machine/machine-images.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import { collectGarbage, reachableBlobs } from './gc.js';
 import { ACCOUNT, REGION, addImageRecord, makeImage, makeLayer, tempStore } from './testing.js';

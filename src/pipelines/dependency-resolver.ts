@@ -6,7 +6,7 @@
  */
 import { parseArn } from '../domain/arn.js';
 import { KilnError } from '../domain/errors.js';
-import { resolveImageArn } from '../build/engine/build-plan.js';
+import { resolveImageArn } from '../builder/stages/build-plan.js';
 import { resolveComponentRef } from '../store/component-refs.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { dependencyKey } from './run-state.js';

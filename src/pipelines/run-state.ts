@@ -5,7 +5,7 @@
  */
 import type { ImageStatus } from '../domain/image-state.js';
 import type { ResourceRecord } from '../store/store.js';
-import type { BuildPlan } from '../build/engine/image-record.js';
+import type { BuildPlan } from '../builder/stages/image-record.js';
 
 type Obj = Record<string, unknown>;
 

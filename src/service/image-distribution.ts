@@ -9,7 +9,7 @@ import { parseArn } from '../domain/arn.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
 import { isInProgress, retryDistribution, type ImageState } from '../domain/image-state.js';
 import { parseVersionFilter } from '../domain/semver.js';
-import { findMachineImage, isAmiId, machineImageData } from '../build/engine/machine-images.js';
+import { findMachineImage, isAmiId, machineImageData } from '../builder/machine/machine-images.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import { configurationHandlers } from './configurations.js';
 import { inputHash } from './idempotency.js';

@@ -1,4 +1,4 @@
-import { checkDockerfileTemplate } from '../domain/dockerfile.js';
+import { checkDockerfileTemplate } from '../builder/dockerfile/dockerfile-parse.js';
 import { KilnError, type Issue } from '../domain/errors.js';
 import type { ResourceRecord } from '../store/store.js';
 import { amiParentProblem, containerParentProblem, instanceImageProblem, platformOfParent } from './parent-image.js';

@@ -16,7 +16,7 @@ import {
   listExecutionRecords,
   listStepRecords,
   stepData,
-} from '../build/execution-records.js';
+} from '../builder/records/execution-records.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { canRead } from '../store/visibility.js';

@@ -15,7 +15,7 @@ import {
   type CreateComponentCommandInput,
 } from '@aws-sdk/client-imagebuilder';
 import { createAccount } from '../../src/service/accounts.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { startFixture } from './fixture.js';
 
 const DOC = `name: hello

@@ -24,7 +24,7 @@ import {
   type CreateInfrastructureConfigurationCommandInput,
   ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore, startServer } from '../../src/cli/server-start.js';
+import { openStore, startServer } from '../../src/app/server-start.js';
 import { isKilnError } from '../../src/domain/errors.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { configurationHandlers } from '../../src/service/configurations.js';

@@ -6,7 +6,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { BUILD_PLAN_PATH } from '../../src/api/console-build-plan-route.js';
 import { NodeSha256 } from '../../src/api/node-sha256.js';
 import { TOE_VALIDATE_PATH } from '../../src/api/toe-validate-route.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { actionModules } from '../../src/toe/actions/registry.js';
 import { validateDocumentText } from '../../src/toe/document/validate.js';

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { kilnFetch } from '../../src/cli/kiln-client.js';
 import { runLogs } from '../../src/cli/logs-command.js';
-import { openStore, startServer } from '../../src/cli/server-start.js';
+import { openStore, startServer } from '../../src/app/server-start.js';
 import { readSseEvents, type SseEvent } from '../../src/events/sse.js';
 import { verifySignature, type ImageSnsMessage } from '../../src/events/sns-message.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';

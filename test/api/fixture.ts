@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ImagebuilderClient } from '@aws-sdk/client-imagebuilder';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/server-start.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/app/server-start.js';
 
 export interface Fixture {
   server: RunningServer;

@@ -21,12 +21,12 @@ import {
   ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
 import { buildApi } from '../../src/api/server.js';
-import { advance } from '../../src/build/engine/image-record.js';
-import { ExecutionRecorder } from '../../src/build/execution-records.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { advance } from '../../src/builder/stages/image-record.js';
+import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
+import { openStore } from '../../src/app/server-start.js';
 import { runLogs } from '../../src/cli/logs-command.js';
 import { KilnError } from '../../src/domain/errors.js';
-import { managedWorkflowArn } from '../../src/build/engine/container-build.js';
+import { managedWorkflowArn } from '../../src/builder/container/container-build.js';
 import { RegistryError, errorBody } from '../../src/registry/server/errors.js';
 import { SAY_HI_DOCUMENT, startFixture } from './fixture.js';
 

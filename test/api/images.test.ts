@@ -29,7 +29,7 @@ import {
   UpdateInfrastructureConfigurationCommand,
   type CreateImageCommandInput,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore, startServer } from '../../src/cli/server-start.js';
+import { openStore, startServer } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import type { Store } from '../../src/store/store.js';
 import { startFixture, type Fixture } from './fixture.js';

@@ -24,7 +24,7 @@ import {
   type UpdateLifecyclePolicyCommandInput,
 } from '@aws-sdk/client-imagebuilder';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { startLifecycleRunner } from '../../src/lifecycle/runner.js';
 import { addImageRecord } from '../../src/lifecycle/testing.js';
 import { systemClock } from '../../src/domain/clock.js';

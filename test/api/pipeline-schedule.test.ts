@@ -23,7 +23,7 @@ import {
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
 import { kilnRequest } from '../../src/cli/kiln-client.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { TestClock } from '../../src/domain/clock.js';
 import { CONCURRENT_RUNS_TAG } from '../../src/pipelines/scheduler.js';
 import type { Store } from '../../src/store/store.js';

@@ -17,7 +17,7 @@ import {
   type UpdateImagePipelineCommandInput,
 } from '@aws-sdk/client-imagebuilder';
 import { createAccount } from '../../src/service/accounts.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { nextRun, parseScheduleExpression } from '../../src/domain/schedule.js';
 import type { Store } from '../../src/store/store.js';
 import { startFixture, type Fixture } from './fixture.js';

@@ -23,7 +23,7 @@ import {
   type CreateImageRecipeCommandInput,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { evaluate, readTemplate, templateNames, toSdkInput } from './cfn.js';
 import { startFixture, type Fixture } from './fixture.js';

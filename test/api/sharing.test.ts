@@ -32,7 +32,7 @@ import {
   ResourceNotFoundException,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { MAX_URI_DOCUMENT_BYTES } from '../../src/service/component-uri.js';
 import { startLocalS3 } from '../helpers/s3rver.js';

@@ -24,7 +24,7 @@ import {
   UpdateLifecyclePolicyCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { startFixture } from './fixture.js';
 

@@ -19,7 +19,7 @@ import {
   type CreateWorkflowCommandInput,
 } from '@aws-sdk/client-imagebuilder';
 import { buildApi } from '../../src/api/server.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';
 

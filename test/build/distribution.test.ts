@@ -26,10 +26,10 @@ import {
   RetryImageCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { loadServerConfig } from '../../src/cli/server-config.js';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/cli/server-config.js';
-import { regionTargets } from '../../src/build/engine/registry-glue.js';
-import { distributionTimeoutMinutes, outputResourcesOf } from '../../src/build/engine/distribution-stage.js';
+import { loadServerConfig } from '../../src/app/server-config.js';
+import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
+import { regionTargets } from '../../src/builder/stages/registry-glue.js';
+import { distributionTimeoutMinutes, outputResourcesOf } from '../../src/builder/stages/distribution-stage.js';
 import { retryDistribution } from '../../src/domain/image-state.js';
 import { isKilnError } from '../../src/domain/errors.js';
 import { createAccount } from '../../src/service/accounts.js';

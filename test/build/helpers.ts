@@ -13,8 +13,8 @@ import { GetImageCommand, ImagebuilderClient, type Image } from '@aws-sdk/client
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { importBaseRootfs } from '../../src/artifacts/oci/base-rootfs.js';
 import { exportLayout, writeImage } from '../../src/artifacts/oci/image.js';
-import { startServer, type RunningServer, type ServeOptions } from '../../src/cli/server-start.js';
-import type { ServerConfig } from '../../src/cli/server-config.js';
+import { startServer, type RunningServer, type ServeOptions } from '../../src/app/server-start.js';
+import type { ServerConfig } from '../../src/app/server-config.js';
 import { sharedTestRootfs } from '../../src/drivers/testsuite/test-rootfs.js';
 import { readCredentials } from '../api/fixture.js';
 

@@ -26,7 +26,7 @@ import {
   ListWorkflowStepExecutionsCommand,
   paginateListImagePackages,
 } from '@aws-sdk/client-imagebuilder';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/cli/server-config.js';
+import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { OVMF_FIRMWARE } from '../../src/drivers/vm/qemu.js';
 import { bashComponent, buildSkipReason, hostLeftovers, run, startBuildServer, waitForImage } from './helpers.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createAccount } from '../../src/service/accounts.js';
-import { registerMachineImage } from '../../src/build/engine/machine-images.js';
+import { registerMachineImage } from '../../src/builder/machine/machine-images.js';
 import { buildSkipReason, startBuildServer } from './helpers.js';
 
 const KILN = path.resolve('bin/kiln');

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateComponentCommand, CreateContainerRecipeCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, ListImagesCommand } from '@aws-sdk/client-imagebuilder';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/cli/server-config.js';
+import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { bashComponent, buildSkipReason, hostLeftovers, run, startBuildServer, waitForImage } from './helpers.js';
 
 /** The managed base needs the Debian mirror; without it the test says so and skips. */

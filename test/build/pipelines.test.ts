@@ -21,7 +21,7 @@ import {
   ListImagePipelineImagesCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { openStore } from '../../src/cli/server-start.js';
+import { openStore } from '../../src/app/server-start.js';
 import { verifySignature, SIGNATURE_HEADER } from '../../src/events/sns-message.js';
 import { TestClock } from '../../src/domain/clock.js';
 import { ensureAdmin } from '../../src/service/accounts.js';

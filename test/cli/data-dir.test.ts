@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { digestOf } from '../../src/artifacts/blob-store.js';
-import { startServer, type RunningServer } from '../../src/cli/server-start.js';
+import { startServer, type RunningServer } from '../../src/app/server-start.js';
 import { readCredentials } from '../api/fixture.js';
 
 const mode = (file: string) => statSync(file).mode & 0o777;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stepLogPath } from '../../src/build/execution-records.js';
+import { stepLogPath } from '../../src/builder/records/execution-records.js';
 import { kilnRequest } from '../../src/cli/kiln-client.js';
 import { resolveCredentials } from '../../src/cli/logs-command.js';
 import { actionModules } from '../../src/toe/actions/registry.js';

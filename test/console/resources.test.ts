@@ -19,8 +19,8 @@ import {
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
 import type { Page } from 'playwright-core';
-import { ExecutionRecorder } from '../../src/build/execution-records.js';
-import { openStore } from '../../src/cli/server-start.js';
+import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
+import { openStore } from '../../src/app/server-start.js';
 import { startFixture, type Fixture } from '../api/fixture.js';
 import { browserSkipReason, launchBrowser, openConsole, screenshot, signIn } from './harness.js';
 

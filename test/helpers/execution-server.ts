@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { registerLogRoutes } from '../../src/api/logs-route.js';
 import { buildApi } from '../../src/api/server.js';
-import { ExecutionRecorder } from '../../src/build/execution-records.js';
+import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';
 import { SecretBox } from '../../src/store/secret-box.js';
@@ -43,7 +43,7 @@ export async function startExecutionServer(t: TestContext): Promise<ExecutionSer
   });
   const dataDir = await mkdtemp(path.join(tmpdir(), 'kiln-exec-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  // The store as openStore (cli/server-start.ts) lays it out, without loading the build engine's modules.
+  // The store as openStore (app/server-start.ts) lays it out, without loading the build engine's modules.
   const store = new SqliteStore({ path: path.join(dataDir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
   cleanups.push(() => store.close());
   const { account } = await ensureAdmin(store);

@@ -33,7 +33,7 @@ test('eslint refuses an import from domain/ up into service/', async () => {
 
 test('eslint refuses a sideways import between peers and a type-only upward import', async () => {
   assert.equal((await layerErrors('src/pipelines/layer-fixture.ts', "import { x } from '../lifecycle/x.js';\nexport const y = x;\n")).length, 1);
-  assert.equal((await layerErrors('src/build/engine/layer-fixture.ts', "import type { X } from '../../service/types.js';\nexport type Y = X;\n")).length, 1);
+  assert.equal((await layerErrors('src/builder/stages/layer-fixture.ts', "import type { X } from '../../service/types.js';\nexport type Y = X;\n")).length, 1);
 });
 
 test('eslint lets a layer import downward, and lets tests import anything', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { exportLayout } from '../../src/artifacts/oci/image.js';
-import { startServer } from '../../src/cli/server-start.js';
+import { startServer } from '../../src/app/server-start.js';
 import { readCredentials } from '../api/fixture.js';
 import { makeTestImage } from '../helpers/registry.js';
 

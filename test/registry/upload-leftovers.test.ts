@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { startServer } from '../../src/cli/server-start.js';
+import { startServer } from '../../src/app/server-start.js';
 import { readCredentials } from '../api/fixture.js';
 
 test('partial uploads left by a killed server are removed at start; uploads work afterwards', async (t) => {

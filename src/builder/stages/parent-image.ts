@@ -6,7 +6,7 @@ import type { BlobStore, Digest } from '../../artifacts/blob-store.js';
 import { MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_LAYER_ZSTD, type LayerDescriptor } from '../../artifacts/oci/layer.js';
 import type { HistoryEntry } from '../../artifacts/oci/image.js';
 import { KilnError } from '../../domain/errors.js';
-import type { ImageConfig } from '../dockerfile-exec.js';
+import type { ImageConfig } from '../dockerfile/dockerfile-exec.js';
 
 /** Docker's layer media types and their OCI names (same bytes). */
 const OCI_LAYER_TYPES: Record<string, string> = {

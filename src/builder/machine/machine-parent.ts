@@ -5,8 +5,8 @@
  */
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { KilnError } from '../../domain/errors.js';
-import { resolveImageArn, type Requester } from './build-plan.js';
-import { recipeOf, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import { resolveImageArn, type Requester } from '../stages/build-plan.js';
+import { recipeOf, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import type { MachineDisk } from './machine-disk.js';
 import { findMachineImage, isAmiId, machineImageData } from './machine-images.js';
 import type { OutputSink } from '../../logs/line-assembler.js';

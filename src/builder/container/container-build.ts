@@ -18,16 +18,16 @@ import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ModuleRegistry } from '../../toe/document/validate.js';
 import { runDocuments } from '../../toe/runner/run.js';
 import type { Instance } from '../../toe/instance/instance.js';
-import { executeDockerfile, type ImageConfig } from '../dockerfile-exec.js';
-import { renderDockerfileTemplate } from '../dockerfile-render.js';
-import type { ExecutionRecorder, StepRun, WorkflowRun } from '../execution-records.js';
-import { withExecEnv } from '../instance-env.js';
-import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from './build-plan.js';
-import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from './image-record.js';
-import type { KeepableInstance, KeptInstances } from './kept-instances.js';
-import type { MachineServices } from './machine-services.js';
-import { loadParentImage, snapshotHistory, type ParentImage } from './parent-image.js';
-import { abortKind, runStep } from './step-runner.js';
+import { executeDockerfile, type ImageConfig } from '../dockerfile/dockerfile-exec.js';
+import { renderDockerfileTemplate } from '../dockerfile/dockerfile-render.js';
+import type { ExecutionRecorder, StepRun, WorkflowRun } from '../records/execution-records.js';
+import { withExecEnv } from '../stages/instance-env.js';
+import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from '../stages/build-plan.js';
+import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
+import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.js';
+import type { MachineServices } from '../machine/machine-services.js';
+import { loadParentImage, snapshotHistory, type ParentImage } from '../stages/parent-image.js';
+import { abortKind, runStep } from '../stages/step-runner.js';
 
 type Obj = Record<string, unknown>;
 

@@ -9,10 +9,10 @@
  */
 import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord } from '../../store/store.js';
-import { runWorkflow, type BuildServices } from './container-build.js';
+import { runWorkflow, type BuildServices } from '../container/container-build.js';
 import { advance, ImageStateChanged, patchImage, stateOf, type ContainerImageRef } from './image-record.js';
-import type { MachineDisk } from './machine-disk.js';
-import { distributeMachineRegion, machineRegions, type MachineDistribution } from './machine-distribution.js';
+import type { MachineDisk } from '../machine/machine-disk.js';
+import { distributeMachineRegion, machineRegions, type MachineDistribution } from '../machine/machine-distribution.js';
 import { abortKind, runStep } from './step-runner.js';
 
 type Obj = Record<string, unknown>;

@@ -2,15 +2,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { isKilnError } from '../domain/errors.js';
-import type { ExecOptions, ExecResult, FileStat, Instance, InstanceFs } from '../toe/instance/instance.js';
-import { LocalInstance } from '../toe/instance/local.js';
-import { actionModules } from '../toe/actions/registry.js';
-import { runDocuments } from '../toe/runner/run.js';
-import { scratchDir } from '../../test/helpers/action-context.js';
+import { isKilnError } from '../../domain/errors.js';
+import type { ExecOptions, ExecResult, FileStat, Instance, InstanceFs } from '../../toe/instance/instance.js';
+import { LocalInstance } from '../../toe/instance/local.js';
+import { actionModules } from '../../toe/actions/registry.js';
+import { runDocuments } from '../../toe/runner/run.js';
+import { scratchDir } from '../../../test/helpers/action-context.js';
 import { executeDockerfile, isDockerfileStepError, type DockerfileExecOptions, type HistoryEntry } from './dockerfile-exec.js';
 import { renderDockerfileTemplate } from './dockerfile-render.js';
-import { withExecEnv } from './instance-env.js';
+import { withExecEnv } from '../stages/instance-env.js';
 
 interface ExecCall {
   argv: string[];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDockerfileTemplate } from './dockerfile.js';
+import { checkDockerfileTemplate } from './dockerfile-parse.js';
 
 const DEFAULT = 'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n';
 

@@ -18,13 +18,13 @@ import { launchVm } from '../../drivers/vm/vm-launch.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
-import { resolveComponents, type PlannedComponent } from './build-plan.js';
-import { imageFolder, instanceResources, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from './container-build.js';
-import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from './image-record.js';
+import { resolveComponents, type PlannedComponent } from '../stages/build-plan.js';
+import { imageFolder, instanceResources, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
+import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
-import { loadParentImage } from './parent-image.js';
-import { runStep } from './step-runner.js';
+import { loadParentImage } from '../stages/parent-image.js';
+import { runStep } from '../stages/step-runner.js';
 import type { MachineServices } from './machine-services.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 

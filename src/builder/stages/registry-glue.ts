@@ -8,9 +8,9 @@ import { formatImageReference, parseImageReference, type ImageReference, type Re
 import type { BuiltinRegistry } from '../../registry/server/builtin-registry.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { ParentSource } from './build-plan.js';
-import type { ContainerDistributor } from './container-build.js';
+import type { ContainerDistributor } from '../container/container-build.js';
 import { recipeOf, type ContainerImageRef } from './image-record.js';
-import { ManagedBases } from './managed-bases.js';
+import { ManagedBases } from '../bases/managed-bases.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 
 type Obj = Record<string, unknown>;

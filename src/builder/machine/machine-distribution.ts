@@ -9,7 +9,7 @@ import { convertDisk, type DiskFormat } from '../../artifacts/disk/convert.js';
 import type { DiskStore } from '../../artifacts/disk/disk-store.js';
 import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
-import type { ContainerImageRef } from './image-record.js';
+import type { ContainerImageRef } from '../stages/image-record.js';
 import type { MachineDisk } from './machine-disk.js';
 import { MACHINE_IMAGE_TYPE, machineImageData, registerMachineImage } from './machine-images.js';
 

@@ -6,16 +6,16 @@
  * process left running ("interrupted") and releases what they held.
  */
 import { randomUUID } from 'node:crypto';
-import { errorMessage, isKilnError } from '../../domain/errors.js';
-import { isInProgress } from '../../domain/image-state.js';
-import type { Job, ResourceRecord } from '../../store/store.js';
-import { closeOpenExecutions } from '../execution-records.js';
-import { buildContainerImage, type BuildServices } from './container-build.js';
-import { distributeImage } from './distribution-stage.js';
-import { BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB } from '../../domain/job-kinds.js';
-import { advance, ImageStateChanged, stateOf } from './image-record.js';
-import { buildMachineImage } from './machine-build.js';
-import { isStepFailed } from './step-runner.js';
+import { errorMessage, isKilnError } from '../domain/errors.js';
+import { isInProgress } from '../domain/image-state.js';
+import type { Job, ResourceRecord } from '../store/store.js';
+import { closeOpenExecutions } from './records/execution-records.js';
+import { buildContainerImage, type BuildServices } from './container/container-build.js';
+import { distributeImage } from './stages/distribution-stage.js';
+import { BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
+import { advance, ImageStateChanged, stateOf } from './stages/image-record.js';
+import { buildMachineImage } from './machine/machine-build.js';
+import { isStepFailed } from './stages/step-runner.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
 /** The state each kind's image waits in for its job. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isKilnError } from '../domain/errors.js';
+import { isKilnError } from '../../domain/errors.js';
 import { COMPONENTS_MARKER, quoteEnvValue, renderDockerfileTemplate, type RenderInput } from './dockerfile-render.js';
 
 const DEFAULT = 'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n';

@@ -11,7 +11,7 @@ import { assembleDisk, DEFAULT_ROOT_PART_UUID, ROOT_TYPE } from '../../artifacts
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { importBaseRootfs } from '../../artifacts/oci/base-rootfs.js';
 import { MEDIA_TYPE_MANIFEST, writeImage } from '../../artifacts/oci/image.js';
-import type { ContainerImageRef } from './image-record.js';
+import type { ContainerImageRef } from '../stages/image-record.js';
 import type { DiskStore, StoredDisk } from '../../artifacts/disk/disk-store.js';
 import { KilnError } from '../../domain/errors.js';
 import { mountsUnder, umountLazy } from '../../drivers/ns/host-mounts.js';

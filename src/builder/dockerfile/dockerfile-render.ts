@@ -11,8 +11,8 @@
  * Each placeholder is replaced on its own line, so a line number in the rendered Dockerfile is the same line in
  * the template, and errors point at what the recipe's author wrote.
  */
-import { KilnError } from '../domain/errors.js';
-import { checkDockerfileTemplate, parseDockerfile } from '../domain/dockerfile.js';
+import { KilnError } from '../../domain/errors.js';
+import { checkDockerfileTemplate, parseDockerfile } from './dockerfile-parse.js';
 
 /**
  * The instruction that stands for `{{{ imagebuilder:components }}}` in a rendered Dockerfile. It is not a Docker

@@ -8,12 +8,12 @@
  * fewer layers must merge those entries to keep the OCI rule (one non-empty history entry per layer).
  */
 import { posix } from 'node:path';
-import { KilnError } from '../domain/errors.js';
-import { parseDockerfile, type DockerfileInstruction } from '../domain/dockerfile.js';
-import type { ExecResult, Instance } from '../toe/instance/instance.js';
+import { KilnError } from '../../domain/errors.js';
+import { parseDockerfile, type DockerfileInstruction } from './dockerfile-parse.js';
+import type { ExecResult, Instance } from '../../toe/instance/instance.js';
 import { COMPONENTS_MARKER } from './dockerfile-render.js';
 import { WordError, WordLexer, formatGoDuration, goQuoteList, parseGoDuration, splitRaw, type Lookup } from './dockerfile-words.js';
-import type { OutputSink } from '../logs/line-assembler.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** Docker's HEALTHCHECK config; durations in nanoseconds, omitted when zero as Docker omits them. */
 export interface HealthcheckConfig {

@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import { KilnError } from '../../domain/errors.js';
 import { resolveInstanceType } from '../../domain/instance-types.js';
 import { launchVm } from '../../drivers/vm/vm-launch.js';
-import type { BuildServices } from './container-build.js';
+import type { BuildServices } from '../container/container-build.js';
 import type { KeptInstanceInfo } from './kept-instances.js';
-import { parentDisk } from './machine-build.js';
-import { resolveMachineRef } from './machine-parent.js';
+import { parentDisk } from '../machine/machine-build.js';
+import { resolveMachineRef } from '../machine/machine-parent.js';
 
 export interface LaunchRequest {
   accountId: string;

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openStore } from '../../cli/server-start.js';
+import { openStore } from '../../app/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { advance, ImageStateChanged } from './image-record.js';
-import { dateVersion } from './managed-bases.js';
+import { dateVersion } from '../bases/managed-bases.js';
 import { snapshotHistory } from './parent-image.js';
 import { distributionTargets, externalRegistryOf } from './registry-glue.js';
 

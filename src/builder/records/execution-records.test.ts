@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isKilnError } from '../domain/errors.js';
-import { legacyLines, parseRecord, STAMPED_LOG_HEADER } from '../logs/step-log-format.js';
-import { SecretBox } from '../store/secret-box.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import type { ResourceRecord, Store } from '../store/store.js';
+import { isKilnError } from '../../domain/errors.js';
+import { legacyLines, parseRecord, STAMPED_LOG_HEADER } from '../../logs/step-log-format.js';
+import { SecretBox } from '../../store/secret-box.js';
+import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
 import {
   ExecutionRecorder,
   STEP_EXECUTION_ID_RE,

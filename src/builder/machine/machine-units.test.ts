@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DiskStore, hashFile } from '../../artifacts/disk/disk-store.js';
-import { openStore } from '../../cli/server-start.js';
+import { openStore } from '../../app/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
-import { requestedInstance } from './container-build.js';
+import { requestedInstance } from '../container/container-build.js';
 import { rootVolumeMiB } from './machine-build.js';
 import { defaultDiskMiB, type MachineDisk } from './machine-disk.js';
 import { renderNameTemplate } from './machine-distribution.js';

@@ -1,4 +1,4 @@
-import type { Instance } from '../toe/instance/instance.js';
+import type { Instance } from '../../toe/instance/instance.js';
 
 /**
  * The same instance, with `env` under every exec's own environment. The AWSTOE runner has no environment option,

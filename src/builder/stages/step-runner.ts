@@ -4,7 +4,7 @@
  * workflow and the step, the way AWS words an image's failure reason.
  */
 import { isKilnError } from '../../domain/errors.js';
-import type { StepRun, WorkflowRun } from '../execution-records.js';
+import type { StepRun, WorkflowRun } from '../records/execution-records.js';
 
 export class StepFailed extends Error {
   override readonly name = 'StepFailed';

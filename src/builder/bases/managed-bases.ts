@@ -10,10 +10,10 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { KILN_MANAGED_OWNER } from '../../store/visibility.js';
 import { versionedArn } from '../../store/versioned.js';
-import { bootstrapDebianBase } from '../bases/debian-base.js';
-import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from '../bases/machine-root.js';
+import { bootstrapDebianBase } from './debian-base.js';
+import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from './machine-root.js';
 import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
-import { patchImage, type ContainerImageRef } from './image-record.js';
+import { patchImage, type ContainerImageRef } from '../stages/image-record.js';
 import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 

@@ -14,12 +14,12 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArn } from '../domain/arn.js';
-import { KilnError, errorMessage } from '../domain/errors.js';
-import { redactHostPaths } from '../domain/host-paths.js';
-import { LineAssembler, type LogStream } from '../logs/line-assembler.js';
-import { formatRecord, legacyLines, parseRecord, STAMPED_LOG_HEADER, type StoredLine } from '../logs/step-log-format.js';
-import type { ResourceRecord, Store } from '../store/store.js';
+import { parseArn } from '../../domain/arn.js';
+import { KilnError, errorMessage } from '../../domain/errors.js';
+import { redactHostPaths } from '../../domain/host-paths.js';
+import { LineAssembler, type LogStream } from '../../logs/line-assembler.js';
+import { formatRecord, legacyLines, parseRecord, STAMPED_LOG_HEADER, type StoredLine } from '../../logs/step-log-format.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
 
 export const WORKFLOW_EXECUTION_TYPE = 'workflow-execution';
 export const STEP_TYPE = 'workflow-step-execution';

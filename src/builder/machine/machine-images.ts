@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { KilnError } from '../../domain/errors.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
-import type { ContainerImageRef } from './image-record.js';
+import type { ContainerImageRef } from '../stages/image-record.js';
 import type { MachineDisk } from './machine-disk.js';
 
 export const MACHINE_IMAGE_TYPE = 'machine-image';
