@@ -20,7 +20,7 @@ import {
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
-import { buildApi } from '../../src/api/server.js';
+import { buildApi } from '../../src/api/aws/server.js';
 import { advance } from '../../src/build/engine/image-record.js';
 import { ExecutionRecorder } from '../../src/build/execution-records.js';
 import { openStore } from '../../src/cli/server-start.js';
