@@ -1,7 +1,7 @@
 // Lint runs in the test command; type-aware rules catch floating promises, which in a runner mean lost errors.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { LAYERS } from './scripts/check-imports.mjs';
+import { APART, LAYERS } from './scripts/check-imports.mjs';
 
 /**
  * Layers only point down (docs/adr/0004-layers-point-down.md): production code in a src/ folder may import its own
@@ -25,6 +25,28 @@ function layerRules() {
   );
 }
 
+/**
+ * Sub-folders kept apart inside a layer (APART). A later no-restricted-imports replaces the layer's rule for the same
+ * files rather than adding to it, so each entry repeats its layer's patterns.
+ */
+function apartRules() {
+  return APART.map(([from, to]) => {
+    const folder = from.split('/')[0];
+    const i = LAYERS.findIndex((folders) => folders.includes(folder));
+    const forbidden = LAYERS.slice(i).flat().filter((f) => f !== folder);
+    return {
+      files: [`src/${from}/**/*.ts`],
+      ignores: ['**/*.test.ts'],
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [
+          ...(forbidden.length > 0 ? [{ group: forbidden.map((f) => `**/${f}/**`), message: `${folder}/ imports only lower layers (docs/adr/0004-layers-point-down.md).` }] : []),
+          { group: [`**/${to.split('/').pop()}/**`], message: `src/${from}/ may not import src/${to}/ (docs/adr/0005-api-and-store-split.md).` },
+        ] }],
+      },
+    };
+  });
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'web/**'] },
   js.configs.recommended,
@@ -44,4 +66,5 @@ export default tseslint.config(
   // toe/ (the AWSTOE runner) stays usable on its own: it sits in the second layer, so it may import domain/ and
   // logs/ only, which keeps the old rule's api/, service/, store/ and builder/ out and adds the rest.
   ...layerRules(),
+  ...apartRules(),
 );

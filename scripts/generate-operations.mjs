@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes src/api/generated/operations.ts from the schemas that ship inside the installed
+// Writes src/api/aws/generated/operations.ts from the schemas that ship inside the installed
 // @aws-sdk/client-imagebuilder, so that Kiln's wire layer is exactly the SDK's (LocalStack's approach).
 // The SDK's schemas are the smithy "static schema" arrays: [9, ns, name, traits, input, output] for
 // operations, [3, ...] structures, [-3, ...] errors, [1, ...] lists, [2, ...] maps, numbers for simple types.
@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 const PACKAGE = '@aws-sdk/client-imagebuilder';
 
 /** Repository-relative path of the generated table. */
-export const OUTPUT_PATH = 'src/api/generated/operations.ts';
+export const OUTPUT_PATH = 'src/api/aws/generated/operations.ts';
 
 const SIMPLE = new Map([
   [0, 'string'],

@@ -4,7 +4,7 @@
  * (`/kiln/...`), which the Image Builder SDK does not know.
  */
 import { Option, type Command } from 'commander';
-import { NodeSha256 } from '../api/node-sha256.js';
+import { NodeSha256 } from '../api/aws/node-sha256.js';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';

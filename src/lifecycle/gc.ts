@@ -20,7 +20,7 @@ import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { KilnError } from '../domain/errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from '../registry/manifest.js';
-import type { ResourceRecord, Store } from '../store/store.js';
+import type { JobQueue, RegistryIndex, ResourceRecord, ResourceStore, Store } from '../store/store.js';
 import { type GarbageReport } from './execution-records.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
@@ -67,7 +67,7 @@ function recordRoots(record: ResourceRecord, blobs: Set<string>, disks: Set<stri
 }
 
 /** Every blob and disk the store's records and registry name directly. */
-export async function gcRoots(store: Store): Promise<{ blobs: Set<string>; disks: Set<string> }> {
+export async function gcRoots(store: ResourceStore & RegistryIndex): Promise<{ blobs: Set<string>; disks: Set<string> }> {
   const blobs = new Set<string>();
   const disks = new Set<string>();
   for (const record of await store.listResourcesOfType('image')) {
@@ -106,7 +106,7 @@ export async function reachableBlobs(blobs: BlobStore, roots: Iterable<string>, 
 }
 
 /** Background jobs other than lifecycle executions that are running now, as `kind resource` text. */
-async function busyJobs(store: Store): Promise<string[]> {
+async function busyJobs(store: JobQueue): Promise<string[]> {
   const leased = await store.listJobs({ state: 'leased' });
   return leased.filter((j) => j.kind !== LIFECYCLE_EXECUTION_JOB).map((j) => `${j.kind} ${j.resourceArn}`);
 }

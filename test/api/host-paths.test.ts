@@ -20,7 +20,7 @@ import {
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
-import { buildApi } from '../../src/api/server.js';
+import { buildApi } from '../../src/api/aws/server.js';
 import { advance } from '../../src/builder/stages/image-record.js';
 import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
 import { openStore } from '../../src/app/server-start.js';

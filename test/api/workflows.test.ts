@@ -18,7 +18,7 @@ import {
   ResourceNotFoundException,
   type CreateWorkflowCommandInput,
 } from '@aws-sdk/client-imagebuilder';
-import { buildApi } from '../../src/api/server.js';
+import { buildApi } from '../../src/api/aws/server.js';
 import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';

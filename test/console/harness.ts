@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { defaultConsoleDir } from '../../src/api/console-route.js';
+import { defaultConsoleDir } from '../../src/api/kiln/console-route.js';
 
 export const CHROMIUM = process.env.KILN_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.resolve('test-artifacts', 'console');

@@ -9,8 +9,8 @@ import {
   CreateInfrastructureConfigurationCommand,
   ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
-import { registerLogRoutes } from '../../src/api/logs-route.js';
-import { buildApi } from '../../src/api/server.js';
+import { registerLogRoutes } from '../../src/api/kiln/logs-route.js';
+import { buildApi } from '../../src/api/aws/server.js';
 import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';

@@ -13,7 +13,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { buildApi } from '../../src/api/server.js';
+import { buildApi } from '../../src/api/aws/server.js';
 import type { BlobStore } from '../../src/artifacts/blob-store.js';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { writeImage, type ContainerConfig } from '../../src/artifacts/oci/image.js';

@@ -5,7 +5,7 @@
  */
 import { KilnError } from '../../domain/errors.js';
 import { canTransition, transition, type ImageState, type ImageStatus } from '../../domain/image-state.js';
-import type { ResourceRecord, Store } from '../../store/store.js';
+import type { ResourceRecord, ResourceStore } from '../../store/store.js';
 
 type Obj = Record<string, unknown>;
 
@@ -58,7 +58,7 @@ export class ImageStateChanged extends Error {
  * Moves the image to `to` (with a reason for FAILED/CANCELLED) and merges `patch` into its data, atomically.
  * Throws ImageStateChanged when the stored state may not move there (a CancelImageCreation won the race).
  */
-export async function advance(store: Store, arn: string, to: ImageStatus, options: { reason?: string; patch?: Obj } = {}): Promise<ResourceRecord> {
+export async function advance(store: ResourceStore, arn: string, to: ImageStatus, options: { reason?: string; patch?: Obj } = {}): Promise<ResourceRecord> {
   let refused: ImageState | undefined;
   const record = await store.updateResource(arn, (current) => {
     const state = stateOf(current);
@@ -75,6 +75,6 @@ export async function advance(store: Store, arn: string, to: ImageStatus, option
 }
 
 /** Merges fields into the image's data without touching its state. */
-export async function patchImage(store: Store, arn: string, patch: Obj): Promise<ResourceRecord> {
+export async function patchImage(store: ResourceStore, arn: string, patch: Obj): Promise<ResourceRecord> {
   return store.updateResource(arn, (current) => ({ ...current.data, ...patch, state: current.data.state }));
 }

@@ -6,7 +6,7 @@
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { digestOf } from '../../artifacts/blob-store.js';
 import { KilnError, isKilnError } from '../../domain/errors.js';
-import type { RegistryManifest, RegistryRepository, Store } from '../../store/store.js';
+import type { AccountStore, RegistryIndex, RegistryManifest, RegistryRepository } from '../../store/store.js';
 import { parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
 import { isRepositoryName, isSha256Digest, isTag } from '../names.js';
 import { unauthorized } from './auth.js';
@@ -24,7 +24,8 @@ export interface BuiltinRegistry {
 }
 
 export interface BuiltinRegistryDeps {
-  store: Store;
+  /** The registry's index, and the key secrets its Basic auth checks by default. */
+  store: RegistryIndex & Pick<AccountStore, 'getAccessKeySecret'>;
   blobs: BlobStore;
   /** The region Kiln serves; repositories are global to the one registry host, so it names no record. */
   region: string;

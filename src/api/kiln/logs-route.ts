@@ -4,13 +4,13 @@
  * the `imagebuilder` service, and a caller reads the logs of exactly the images GetImage shows it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { readStepLog, stepData, DEFAULT_LOG_READ, MAX_LOG_READ } from '../builder/records/execution-records.js';
-import { KilnError } from '../domain/errors.js';
-import type { StoredLine } from '../logs/step-log-format.js';
-import { readableImage, readableStep } from '../service/workflow-executions.js';
-import type { RequestContext } from '../service/types.js';
-import type { Store } from '../store/store.js';
-import { errorBody, toAwsError } from './errors.js';
+import { readStepLog, stepData, DEFAULT_LOG_READ, MAX_LOG_READ } from '../../builder/records/execution-records.js';
+import { KilnError } from '../../domain/errors.js';
+import type { StoredLine } from '../../logs/step-log-format.js';
+import { readableImage, readableStep } from '../../service/workflow-executions.js';
+import type { RequestContext } from '../../service/types.js';
+import type { Store } from '../../store/store.js';
+import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export const LOGS_PATH = '/kiln/logs';

@@ -1,4 +1,4 @@
-import type { Issue } from '../domain/errors.js';
+import type { Issue } from '../../domain/errors.js';
 import { STRUCTURES } from './generated/operations.js';
 import type { StructureDef, TypeRef } from './operation-types.js';
 

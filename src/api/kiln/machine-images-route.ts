@@ -6,9 +6,9 @@
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ResourceRecord, Store } from '../store/store.js';
-import { isDiskFormat, type DiskFormat } from '../artifacts/disk/convert.js';
-import { awsError, errorBody, toAwsError, type AwsError } from './errors.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
+import { isDiskFormat, type DiskFormat } from '../../artifacts/disk/convert.js';
+import { awsError, errorBody, toAwsError, type AwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export interface MachineImageRouteDeps extends SignedRouteAuth {

@@ -16,7 +16,7 @@ function repoRoot(): string {
 const root = repoRoot();
 const { generateOperationsSource, OUTPUT_PATH } = (await import(
   pathToFileURL(path.join(root, 'scripts/generate-operations.mjs')).href
-)) as typeof import('../../../scripts/generate-operations.mjs');
+)) as typeof import('../../../../scripts/generate-operations.mjs');
 
 test('the committed operation table matches the installed SDK (run scripts/generate-operations.mjs)', () => {
   const committed = readFileSync(path.join(root, OUTPUT_PATH), 'utf8');

@@ -1,5 +1,5 @@
 /**
- * Types of the generated operation table (src/api/generated/operations.ts). They describe the restJson1
+ * Types of the generated operation table (src/api/aws/generated/operations.ts). They describe the restJson1
  * binding of each operation exactly as @aws-sdk/client-imagebuilder serializes it.
  */
 

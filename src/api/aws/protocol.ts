@@ -1,4 +1,4 @@
-import type { Issue } from '../domain/errors.js';
+import type { Issue } from '../../domain/errors.js';
 import { awsError } from './errors.js';
 import { OPERATIONS } from './generated/operations.js';
 import type { MemberDef, OperationDef, TypeRef } from './operation-types.js';

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { PutImagePolicyCommand } from '@aws-sdk/client-imagebuilder';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createPendingImage, startExecutionServer, type ExecutionServer } from '../../test/helpers/execution-server.js';
-import { STAMPED_LOG_HEADER } from '../logs/step-log-format.js';
+import { createPendingImage, startExecutionServer, type ExecutionServer } from '../../../test/helpers/execution-server.js';
+import { STAMPED_LOG_HEADER } from '../../logs/step-log-format.js';
 import { LOGS_PATH } from './logs-route.js';
-import { NodeSha256 as Sha256 } from './node-sha256.js';
+import { NodeSha256 as Sha256 } from '../aws/node-sha256.js';
 
 
 interface Answer {

@@ -14,13 +14,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { formatSseComment, formatSseEvent } from '../events/sse.js';
-import type { ImageEventBus, ImageStateChange } from '../events/image-events.js';
-import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../events/stream-protocol.js';
-import { readableImage } from '../service/workflow-executions.js';
-import type { RequestContext } from '../service/types.js';
-import type { ResourceRecord, Store } from '../store/store.js';
-import { errorBody, toAwsError } from './errors.js';
+import { formatSseComment, formatSseEvent } from '../../events/sse.js';
+import type { ImageEventBus, ImageStateChange } from '../../events/image-events.js';
+import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
+import { readableImage } from '../../service/workflow-executions.js';
+import type { RequestContext } from '../../service/types.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
+import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export { EVENTS_PATH, IMAGE_STATE_EVENT, type ImageStateEventData };

@@ -5,11 +5,11 @@
  * exactly the images GetImage shows it. `buildPlan` is null until the build has resolved its inputs.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BuildPlan } from '../builder/stages/image-record.js';
-import { readableImage } from '../service/workflow-executions.js';
-import type { RequestContext } from '../service/types.js';
-import type { Store } from '../store/store.js';
-import { errorBody, toAwsError } from './errors.js';
+import type { BuildPlan } from '../../builder/stages/image-record.js';
+import { readableImage } from '../../service/workflow-executions.js';
+import type { RequestContext } from '../../service/types.js';
+import type { Store } from '../../store/store.js';
+import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export const BUILD_PLAN_PATH = '/kiln/images/build-plan';

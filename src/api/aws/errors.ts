@@ -1,5 +1,5 @@
-import { isKilnError, type ErrorKind } from '../domain/errors.js';
-import { redactHostPaths } from '../domain/host-paths.js';
+import { isKilnError, type ErrorKind } from '../../domain/errors.js';
+import { redactHostPaths } from '../../domain/host-paths.js';
 import { ERRORS } from './generated/operations.js';
 
 /**

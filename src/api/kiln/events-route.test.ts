@@ -1,11 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { kilnFetch } from '../cli/kiln-client.js';
-import { ImageEventBus, observeImageStates } from '../events/image-events.js';
-import { ACCOUNT, createImage, tempStore } from '../events/events-fixture.js';
-import { advance } from '../builder/stages/image-record.js';
+import { kilnFetch } from '../../cli/kiln-client.js';
+import { ImageEventBus, observeImageStates } from '../../events/image-events.js';
+import { ACCOUNT, createImage, tempStore } from '../../events/events-fixture.js';
+import { advance } from '../../builder/stages/image-record.js';
 import { registerEventRoutes } from './events-route.js';
-import { buildApi } from './server.js';
+import { buildApi } from '../aws/server.js';
 
 const KEYS = { accessKeyId: 'AKIAEVENTSTEST000001', secretAccessKey: 'events-secret', source: 'test' };
 

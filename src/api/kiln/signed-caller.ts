@@ -3,7 +3,7 @@
  * authorised like them, so one set of credentials works everywhere).
  */
 import type { FastifyRequest } from 'fastify';
-import { verifySigV4, type AccessKeySecret } from './sigv4.js';
+import { verifySigV4, type AccessKeySecret } from '../aws/sigv4.js';
 
 export interface SignedRouteAuth {
   lookupKey: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;

@@ -3,7 +3,7 @@
  * (toe-validate-route.ts) and an image's recorded build plan (console-build-plan-route.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 import { registerBuildPlanRoute } from './console-build-plan-route.js';
 import type { SignedRouteAuth } from './signed-caller.js';
 import { registerToeValidateRoute } from './toe-validate-route.js';

@@ -5,10 +5,10 @@
  * each issue's path in the document ('(document)' for the document as a whole), as the CLI prints them.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { KilnError } from '../domain/errors.js';
-import { actionModules } from '../toe/actions/registry.js';
-import { validateDocumentText } from '../toe/document/validate.js';
-import { errorBody, toAwsError } from './errors.js';
+import { KilnError } from '../../domain/errors.js';
+import { actionModules } from '../../toe/actions/registry.js';
+import { validateDocumentText } from '../../toe/document/validate.js';
+import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export const TOE_VALIDATE_PATH = '/kiln/toe/validate';

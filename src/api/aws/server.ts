@@ -7,7 +7,7 @@ import { AwsError, awsError, errorBody, toAwsError } from './errors.js';
 import { decodeInput, matchOperation } from './protocol.js';
 import { serializeValue } from './shapes.js';
 import { verifySigV4, type AccessKeySecret } from './sigv4.js';
-import type { OperationHandler, RequestContext } from '../service/types.js';
+import type { OperationHandler, RequestContext } from '../../service/types.js';
 
 export type { OperationHandler, RequestContext };
 

@@ -7,10 +7,10 @@
  */
 import { open } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { KeptInstanceInfo, KeptInstances } from '../builder/stages/kept-instances.js';
-import type { LaunchRequest } from '../builder/stages/instance-launcher.js';
-import type { Store } from '../store/store.js';
-import { awsError, errorBody, toAwsError, type AwsError } from './errors.js';
+import type { KeptInstanceInfo, KeptInstances } from '../../builder/stages/kept-instances.js';
+import type { LaunchRequest } from '../../builder/stages/instance-launcher.js';
+import type { Store } from '../../store/store.js';
+import { awsError, errorBody, toAwsError, type AwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
 export interface InstanceRouteDeps extends SignedRouteAuth {
