@@ -6,7 +6,7 @@ import type { ResourceRecord, Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
 import { recipesUsingComponent } from '../store/component-refs.js';
 import { fetchComponentDocument } from './component-uri.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { listByOwnerView, readableVersions } from '../store/visibility.js';
 

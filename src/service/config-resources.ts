@@ -6,7 +6,7 @@ import { formatArn, nameToSlug, parseArn } from '../domain/arn.js';
 import { KilnError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import type { IdempotencyKey, NewResource, ResourceRecord, Store } from '../store/store.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import type { RequestContext } from './types.js';
 
 /** The model's `ResourceName`: 3-128 characters, spaces allowed inside. */

@@ -3,7 +3,7 @@ import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import { containerRecipeFamily, imageRecipeFamily, type RecipeFamily } from './recipe-families.js';
 import { checkRecipeComponents } from './recipe-components.js';
 import type { OperationHandler, RequestContext } from './types.js';
