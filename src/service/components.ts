@@ -3,13 +3,13 @@ import { str, type Obj } from '../domain/obj.js';
 import { parseSemver } from '../domain/semver.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
-import { createVersion, deleteBuild, getBuild, listBuilds, listVersions } from '../resources/versioned.js';
+import { createVersion } from '../resources/versioned.js';
 import { recipesUsingComponent } from '../store/component-refs.js';
 import type { Store } from '../store/store.js';
-import { latestVersionReferences } from '../store/versioned.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
+import { createdAnswer, versionedHandlers, type VersionedWire } from './versioned-handlers.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -53,6 +53,15 @@ const family: VersionedFamily<ComponentData> = {
   toBuildSummary: toComponent,
   dependents: recipesUsingComponent,
   inUse: (arn, users) => `The component ${arn} is used by ${users.join(', ')}; delete or change those recipes first.`,
+};
+
+const wire: VersionedWire = {
+  operations: { get: 'GetComponent', list: 'ListComponents', listBuilds: 'ListComponentBuildVersions', delete: 'DeleteComponent' },
+  buildArnField: 'componentBuildVersionArn',
+  versionArnField: 'componentVersionArn',
+  resultField: 'component',
+  versionListField: 'componentVersionList',
+  buildListField: 'componentSummaryList',
 };
 
 function toComponent(record: TypedRecord<ComponentData>): Obj {
@@ -120,42 +129,11 @@ function createComponent(store: Store): OperationHandler {
       dateCreated: new Date().toISOString(),
     };
     const created = await createVersion(store, ctx, family, TYPE, record.name, input.semanticVersion as string, record, input);
-    return { clientToken: str(input.clientToken), componentBuildVersionArn: created.arn, latestVersionReferences: latestVersionReferences(created) };
+    return createdAnswer(wire, input, created);
   };
 }
 
-function getComponent(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await getBuild(store, ctx, family, input.componentBuildVersionArn, 'componentBuildVersionArn');
-    return { component: toComponent(record), latestVersionReferences: latestVersionReferences(record) };
-  };
-}
-
-function listComponents(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const page = await listVersions(store, ctx, family, input);
-    return { componentVersionList: page.items, nextToken: page.nextToken };
-  };
-}
-
-function listComponentBuildVersions(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const page = await listBuilds(store, ctx, family, input, 'componentVersionArn');
-    return { componentSummaryList: page.items, nextToken: page.nextToken };
-  };
-}
-
-function deleteComponent(store: Store): OperationHandler {
-  return async (input, ctx) => ({ componentBuildVersionArn: await deleteBuild(store, ctx, family, input.componentBuildVersionArn, 'componentBuildVersionArn') });
-}
-
-/** The Components family: CreateComponent, GetComponent, ListComponents, ListComponentBuildVersions, DeleteComponent. */
+/** The component family: CreateComponent, GetComponent, ListComponents, ListComponentBuildVersions, DeleteComponent. */
 export function componentHandlers(store: Store): Record<string, OperationHandler> {
-  return {
-    CreateComponent: createComponent(store),
-    GetComponent: getComponent(store),
-    ListComponents: listComponents(store),
-    ListComponentBuildVersions: listComponentBuildVersions(store),
-    DeleteComponent: deleteComponent(store),
-  };
+  return { CreateComponent: createComponent(store), ...versionedHandlers(store, family, wire) };
 }

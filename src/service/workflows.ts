@@ -5,10 +5,10 @@ import { matchesFilter, parseSemver, parseVersionFilter } from '../domain/semver
 import { inspectWorkflowDocument, type WorkflowParameterDetail, type WorkflowType } from '../domain/workflow-document.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
-import { createVersion, deleteBuild, getBuild, listBuilds, listVersions } from '../resources/versioned.js';
+import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
-import { latestVersionReferences } from '../store/versioned.js';
 import type { OperationHandler } from './types.js';
+import { createdAnswer, versionedHandlers, type VersionedWire } from './versioned-handlers.js';
 
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const TYPES: readonly WorkflowType[] = ['BUILD', 'TEST', 'DISTRIBUTION'];
@@ -56,6 +56,15 @@ const family: VersionedFamily<WorkflowData> = {
   },
   dependents: pipelinesUsing,
   inUse: (arn, users) => `The workflow ${arn} is used by image pipeline${users.length > 1 ? 's' : ''} ${users.join(', ')}; change those pipelines first.`,
+};
+
+const wire: VersionedWire = {
+  operations: { get: 'GetWorkflow', list: 'ListWorkflows', listBuilds: 'ListWorkflowBuildVersions', delete: 'DeleteWorkflow' },
+  buildArnField: 'workflowBuildVersionArn',
+  versionArnField: 'workflowVersionArn',
+  resultField: 'workflow',
+  versionListField: 'workflowVersionList',
+  buildListField: 'workflowSummaryList',
 };
 
 function toWorkflow(record: TypedRecord<WorkflowData>): Obj {
@@ -132,42 +141,11 @@ function createWorkflow(store: Store): OperationHandler {
       dateCreated: new Date().toISOString(),
     };
     const created = await createVersion(store, ctx, family, storeType(type), name, version, record, input);
-    return { clientToken: str(input.clientToken), workflowBuildVersionArn: created.arn, latestVersionReferences: latestVersionReferences(created) };
+    return createdAnswer(wire, input, created);
   };
-}
-
-function getWorkflow(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await getBuild(store, ctx, family, input.workflowBuildVersionArn, 'workflowBuildVersionArn');
-    return { workflow: toWorkflow(record), latestVersionReferences: latestVersionReferences(record) };
-  };
-}
-
-function listWorkflows(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const page = await listVersions(store, ctx, family, input);
-    return { workflowVersionList: page.items, nextToken: page.nextToken };
-  };
-}
-
-function listWorkflowBuildVersions(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const page = await listBuilds(store, ctx, family, input, 'workflowVersionArn');
-    return { workflowSummaryList: page.items, nextToken: page.nextToken };
-  };
-}
-
-function deleteWorkflow(store: Store): OperationHandler {
-  return async (input, ctx) => ({ workflowBuildVersionArn: await deleteBuild(store, ctx, family, input.workflowBuildVersionArn, 'workflowBuildVersionArn') });
 }
 
 /** The workflow family: CreateWorkflow, GetWorkflow, ListWorkflows, ListWorkflowBuildVersions, DeleteWorkflow. */
 export function workflowHandlers(store: Store): Record<string, OperationHandler> {
-  return {
-    CreateWorkflow: createWorkflow(store),
-    GetWorkflow: getWorkflow(store),
-    ListWorkflows: listWorkflows(store),
-    ListWorkflowBuildVersions: listWorkflowBuildVersions(store),
-    DeleteWorkflow: deleteWorkflow(store),
-  };
+  return { CreateWorkflow: createWorkflow(store), ...versionedHandlers(store, family, wire) };
 }
