@@ -9,7 +9,7 @@ import type { Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, type VersionedWire } from './versioned-handlers.js';
+import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -55,14 +55,7 @@ const family: VersionedFamily<ComponentData> = {
   inUse: (arn, users) => `The component ${arn} is used by ${users.join(', ')}; delete or change those recipes first.`,
 };
 
-const wire: VersionedWire = {
-  operations: { get: 'GetComponent', list: 'ListComponents', listBuilds: 'ListComponentBuildVersions', delete: 'DeleteComponent' },
-  buildArnField: 'componentBuildVersionArn',
-  versionArnField: 'componentVersionArn',
-  resultField: 'component',
-  versionListField: 'componentVersionList',
-  buildListField: 'componentSummaryList',
-};
+const wire = versionedWire('Component');
 
 function toComponent(record: TypedRecord<ComponentData>): Obj {
   const d = record.data;

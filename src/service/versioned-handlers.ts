@@ -19,6 +19,23 @@ export interface VersionedWire {
   buildListField: string;
 }
 
+/**
+ * The wire names Image Builder gives a versioned family called `Noun` (`Component`, `Workflow`): GetNoun,
+ * ListNouns, ListNounBuildVersions, DeleteNoun, and members nounBuildVersionArn, nounVersionArn, noun,
+ * nounVersionList, nounSummaryList.
+ */
+export function versionedWire(Noun: string): VersionedWire {
+  const noun = Noun.charAt(0).toLowerCase() + Noun.slice(1);
+  return {
+    operations: { get: `Get${Noun}`, list: `List${Noun}s`, listBuilds: `List${Noun}BuildVersions`, delete: `Delete${Noun}` },
+    buildArnField: `${noun}BuildVersionArn`,
+    versionArnField: `${noun}VersionArn`,
+    resultField: noun,
+    versionListField: `${noun}VersionList`,
+    buildListField: `${noun}SummaryList`,
+  };
+}
+
 /** Create's answer for a stored build: the client token echoed, its ARN, and the latest-version references. */
 export function createdAnswer(wire: VersionedWire, input: Obj, record: TypedRecord<Obj>): Obj {
   return { clientToken: str(input.clientToken), [wire.buildArnField]: record.arn, latestVersionReferences: latestVersionReferences(record) };

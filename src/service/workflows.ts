@@ -8,7 +8,7 @@ import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, type VersionedWire } from './versioned-handlers.js';
+import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
 
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const TYPES: readonly WorkflowType[] = ['BUILD', 'TEST', 'DISTRIBUTION'];
@@ -58,14 +58,7 @@ const family: VersionedFamily<WorkflowData> = {
   inUse: (arn, users) => `The workflow ${arn} is used by image pipeline${users.length > 1 ? 's' : ''} ${users.join(', ')}; change those pipelines first.`,
 };
 
-const wire: VersionedWire = {
-  operations: { get: 'GetWorkflow', list: 'ListWorkflows', listBuilds: 'ListWorkflowBuildVersions', delete: 'DeleteWorkflow' },
-  buildArnField: 'workflowBuildVersionArn',
-  versionArnField: 'workflowVersionArn',
-  resultField: 'workflow',
-  versionListField: 'workflowVersionList',
-  buildListField: 'workflowSummaryList',
-};
+const wire = versionedWire('Workflow');
 
 function toWorkflow(record: TypedRecord<WorkflowData>): Obj {
   const d = record.data;
