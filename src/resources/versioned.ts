@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';
 import { listByOwnerView, readableVersions } from '../store/visibility.js';
 import type { Call, VersionedFamily } from './family.js';
+import { applyFilters } from './filters.js';
 import { idempotencyKey } from './idempotency.js';
 import { typed, type TypedRecord } from './typed-record.js';
 
@@ -40,7 +41,7 @@ export function addressedArn<T extends Obj>(family: VersionedFamily<T>, ctx: Cal
  * Stores a new version of `name` in the caller's account (build 1 when the family numbers builds); a version
  * that exists is AlreadyExists, a repeated clientToken with the same input the first answer.
  */
-export async function createVersion<T extends Obj>(store: Store, ctx: Call, family: VersionedFamily<T>, type: string, name: string, version: string, data: T, input: Obj): Promise<TypedRecord<T>> {
+export async function createVersion<T extends Obj>(store: Store, ctx: Call, family: Pick<VersionedFamily<T>, 'builds'>, type: string, name: string, version: string, data: T, input: Obj): Promise<TypedRecord<T>> {
   const slug = nameToSlug(name);
   const { record } = await store.createResource(
     { accountId: ctx.accountId, region: ctx.region, type, name: slug, version, arn: versionedArn(ctx.region, ctx.accountId, type, slug, version), data, build: family.builds ? 'first' : 'none' },
@@ -73,19 +74,11 @@ function compareVersion(a: { version: string }, b: { version: string }): number 
   return x.major - y.major || x.minor - y.minor || x.patch - y.patch;
 }
 
-function applyFilters<T extends Obj>(family: VersionedFamily<T>, records: TypedRecord<T>[], filters: unknown): TypedRecord<T>[] {
-  if (!Array.isArray(filters)) return records;
-  let out = records;
-  filters.forEach((f: { name?: string; values?: string[] }, i) => {
-    const key = f.name ?? '';
-    if (!family.filters.includes(key)) {
-      throw new KilnError('InvalidArgument', `filters[${i}].name '${key}' is not a filter of ${family.listOperation}; use one of ${family.filters.join(', ')}.`);
-    }
-    const values = new Set(f.values ?? []);
-    const match = family.filterMatch?.[key] ?? ((shape: Obj) => values.has(String(shape[key] ?? '')));
-    out = out.filter((r) => match(family.toShape(r), values));
-  });
-  return out;
+/** A record matches a filter when the family's own matcher says so, or else when its Get shape's member of that name is one of the values. */
+function matches<T extends Obj>(family: VersionedFamily<T>, record: TypedRecord<T>, name: string, values: ReadonlySet<string>): boolean {
+  const shape = family.toShape(record);
+  const match = family.filterMatch?.[name];
+  return match ? match(shape, values) : values.has(String(shape[name] ?? ''));
 }
 
 /** List: one page of the versions under an owner view, filtered, one item per (owner, type, name, version). */
@@ -97,7 +90,7 @@ export async function listVersions<T extends Obj>(store: Store, ctx: Call, famil
   const records = views.flat().map((r) => typed<T>(r));
   // Each type's list comes in store order; merged, they are put back in name and version order.
   if (family.types.length > 1) records.sort((a, b) => (a.name === b.name ? 0 : a.name < b.name ? -1 : 1) || compareVersion(a, b) || a.type.localeCompare(b.type));
-  const versions = applyFilters(family, records, input.filters).filter(
+  const versions = applyFilters(records, input.filters, family.filters, family.listOperation, (r, name, values) => matches(family, r, name, values)).filter(
     (r, i, all) => all.findIndex((o) => o.accountId === r.accountId && o.type === r.type && o.name === r.name && o.version === r.version) === i,
   );
   const page = paginate(versions, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint([ctx.operation, ctx.accountId, ctx.region, owner, input.filters ?? null, input.byName ?? null]));
