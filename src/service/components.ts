@@ -79,7 +79,7 @@ function toComponent(record: TypedRecord<ComponentData>): Obj {
   };
 }
 
-function checkCreate(input: Record<string, unknown>): Issue[] {
+function checkCreate(input: Obj): Issue[] {
   const issues: Issue[] = [];
   const name = str(input.name) ?? '';
   if (!NAME_RE.test(name)) issues.push({ path: 'name', message: 'must be 3-128 characters: letters, digits, spaces, - and _, not starting or ending with a space' });
