@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const LAYERS = [
   ['domain', 'logs'],
   ['store', 'artifacts', 'toe'],
+  // Resource families (docs/adr/0006-resource-families.md): the versioned-resource operations over the store.
+  ['resources'],
   ['drivers', 'registry'],
   ['builder'],
   ['events', 'lifecycle', 'pipelines'],

@@ -12,7 +12,7 @@ import { parseVersionFilter } from '../domain/semver.js';
 import { findMachineImage, isAmiId, machineImageData } from '../builder/machine/machine-images.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import { configurationHandlers } from './configurations.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import { checkTags } from './image-settings.js';
 import { callerBuild } from './images.js';
 import type { OperationHandler, RequestContext } from './types.js';

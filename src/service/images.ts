@@ -6,7 +6,7 @@ import { parseSemver, parseVersionFilter, type VersionFilter } from '../domain/s
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import { MANAGED_OWNER } from '../store/component-refs.js';
 import { configurationHandlers } from './configurations.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import { checkImageSettings, checkTags, pipelineImageSettings, type ImageSettings } from './image-settings.js';
 import { recipeHandlers } from './recipes.js';
 import type { OperationHandler, RequestContext } from './types.js';

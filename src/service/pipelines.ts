@@ -3,7 +3,7 @@ import { KilnError, isKilnError, validationError, type Issue } from '../domain/e
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { checkScheduleExpression, isValidTimeZone } from '../domain/schedule.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { inputHash } from './idempotency.js';
+import { inputHash } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { checkWorkflows } from './image-settings.js';
 import { canRead } from '../store/visibility.js';

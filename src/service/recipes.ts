@@ -1,9 +1,11 @@
-import { nameToSlug, parseArn } from '../domain/arn.js';
+import { parseArn } from '../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
+import { str } from '../domain/obj.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { inputHash } from './idempotency.js';
+import { applyFilters } from '../resources/filters.js';
+import { createVersion } from '../resources/versioned.js';
 import { containerRecipeFamily, imageRecipeFamily, type RecipeFamily } from './recipe-families.js';
 import { checkRecipeComponents } from './recipe-components.js';
 import type { OperationHandler, RequestContext } from './types.js';
@@ -14,8 +16,6 @@ const OWNERS = new Set(['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplac
 
 /** Pipelines keep the recipe they build under one of these fields; a recipe in use cannot be deleted. */
 const PIPELINE_REFERENCES = ['imageRecipeArn', 'containerRecipeArn'];
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Parses a recipe ARN of the family; `exact` refuses wildcards (Delete), otherwise they select the newest. */
 function recipeArn(family: RecipeFamily, text: unknown, exact: boolean) {
@@ -48,16 +48,10 @@ function create(store: Store, family: RecipeFamily): OperationHandler {
     }
     if (issues.length > 0) throw validationError(`The ${family.noun}`, issues);
 
-    const slug = nameToSlug(input.name as string);
-    const version = input.semanticVersion as string;
     const { clientToken: _token, semanticVersion: _version, ...fields } = input;
     const data = { ...fields, platform: parentPlatform ?? components.platform ?? 'Linux', dateCreated: new Date().toISOString() };
-    const token = str(input.clientToken);
-    const { record } = await store.createResource(
-      { accountId: ctx.accountId, region: ctx.region, type: family.type, name: slug, version, arn: versionedArn(ctx.region, ctx.accountId, family.type, slug, version), data, build: 'none' },
-      token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) },
-    );
-    return { clientToken: token, [family.arnField]: record.arn, latestVersionReferences: latestVersionReferences(record) };
+    const record = await createVersion(store, ctx, { builds: false }, family.type, input.name as string, input.semanticVersion as string, data, input);
+    return { clientToken: str(input.clientToken), [family.arnField]: record.arn, latestVersionReferences: latestVersionReferences(record) };
   };
 }
 
@@ -73,27 +67,13 @@ function get(store: Store, family: RecipeFamily): OperationHandler {
   };
 }
 
-function applyFilters(family: RecipeFamily, records: ResourceRecord[], filters: unknown): ResourceRecord[] {
-  if (!Array.isArray(filters)) return records;
-  let out = records;
-  filters.forEach((f: { name?: string; values?: string[] }, i) => {
-    const key = f.name ?? '';
-    if (!family.filters.includes(key)) {
-      throw new KilnError('InvalidArgument', `filters[${i}].name '${key}' is not a filter of ${family.listOperation}; use one of ${family.filters.join(', ')}.`);
-    }
-    const values = new Set(f.values ?? []);
-    out = out.filter((r) => values.has(String(r.data[key] ?? '')));
-  });
-  return out;
-}
-
 function list(store: Store, family: RecipeFamily): OperationHandler {
   return async (input, ctx) => {
     const owner = str(input.owner) ?? 'Self';
     if (!OWNERS.has(owner)) throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}; use one of ${[...OWNERS].join(', ')}.`);
     const records = await listByOwnerView(store, ctx, owner, family.type);
     const page = paginate(
-      applyFilters(family, records, input.filters),
+      applyFilters(records, input.filters, family.filters, family.listOperation, (r, key, values) => values.has(String(r.data[key] ?? ''))),
       { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) },
       queryFingerprint([ctx.operation, ctx.accountId, ctx.region, owner, input.filters ?? null]),
     );

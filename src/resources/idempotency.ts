@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { IdempotencyKey } from '../store/store.js';
 
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
@@ -16,4 +17,10 @@ function canonical(value: unknown): unknown {
 export function inputHash(input: Record<string, unknown>): string {
   const { clientToken: _token, ...rest } = input;
   return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+}
+
+/** The idempotency key of a mutating request, when it carries a clientToken. */
+export function idempotencyKey(ctx: { operation: string }, input: Record<string, unknown>): IdempotencyKey | undefined {
+  const token = typeof input.clientToken === 'string' ? input.clientToken : undefined;
+  return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
 }

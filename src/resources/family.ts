@@ -1,0 +1,60 @@
+import type { Obj } from '../domain/obj.js';
+import type { Store } from '../store/store.js';
+import type { Caller } from '../store/visibility.js';
+import type { TypedRecord } from './typed-record.js';
+
+/** A request as the resource layer sees it: who calls, and the operation (a service RequestContext is one). */
+export interface Call extends Caller {
+  operation: string;
+}
+
+/**
+ * What a versioned family (components, workflows, ...) declares about itself; versioned.ts implements Create,
+ * Get, List, ListBuildVersions and Delete once for all of them. Input validation and the wire field names of
+ * each operation stay with the family's handlers in service/.
+ */
+export interface VersionedFamily<TData extends Obj> {
+  /** The family's noun in messages: `component`, `workflow`. */
+  noun: string;
+  /** The store types (ARN resource types) the family spans; workflows keep one per workflow type. */
+  types: readonly string[];
+  /** True when the family numbers builds within a version (Create assigns build 1 of a new version). */
+  builds: boolean;
+  /** True when other accounts may read builds through resource policies: foreign ARNs and the Shared and Amazon owner views. */
+  shared: boolean;
+  /** The List operation's name, quoted when a filter is not one of its own. */
+  listOperation: string;
+  arn: ArnShape;
+  /** The filter names List accepts; each matches the Get shape's member of that name unless `filterMatch` says otherwise. */
+  filters: readonly string[];
+  filterMatch?: Readonly<Record<string, (shape: Obj, values: ReadonlySet<string>) => boolean>>;
+  /** Get's shape of one build. */
+  toShape(record: TypedRecord<TData>): Obj;
+  /** List's shape of one version, addressed by its version ARN. */
+  toVersionSummary(record: TypedRecord<TData>, versionArn: string): Obj;
+  /** ListBuildVersions' shape of one build. */
+  toBuildSummary(record: TypedRecord<TData>): Obj;
+  /** ARNs of what still uses this build; Delete refuses while there are any. */
+  dependents(store: Store, record: TypedRecord<TData>): Promise<string[]>;
+  /** Delete's DependencyExists message for those users. */
+  inUse(arn: string, users: readonly string[]): string;
+}
+
+/**
+ * How a family's ARNs look, and the messages it has always answered a wrong one with: they differ between
+ * families, and wire output stays byte-for-byte until a change means to alter it.
+ */
+export interface ArnShape {
+  /** True for the family's ARN resource types. */
+  matches(resourceType: string): boolean;
+  /** Shown in parentheses in the invalid-ARN message, when set. */
+  shape?: string;
+  /** A version ARN's shape, for ListBuildVersions' message. */
+  versionShape: string;
+  /** True when an ARN without a version is not one of the family's at all (otherwise Get says the version is missing). */
+  versionRequired: boolean;
+  /** True when a build number after a wildcard version is refused rather than looked for. */
+  buildNeedsFullVersion: boolean;
+  /** What NotFound calls an ARN outside the caller's account or region: `workflow`, `resource`. */
+  hiddenNoun: string;
+}
