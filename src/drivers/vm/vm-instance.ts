@@ -36,6 +36,8 @@ export interface VmInstanceParts {
   scratchDir: string;
   bootMs: number;
   bootTimeoutMs: number;
+  /** The qcow2 overlay the guest writes to, when it was booted writable. */
+  diskOverlay?: string;
   /**
    * Starts QEMU again on the same writable disk after a clean power-off and connects to the new boot's agent.
    * Given for VMs whose writes persist (an overlay); reboot() then power-cycles instead of a guest reboot,
@@ -73,6 +75,11 @@ export class VmInstance implements Instance {
   readonly fs: InstanceFs;
   /** Milliseconds from QEMU's start to the agent's first answer. */
   readonly bootMs: number;
+  /**
+   * The qcow2 overlay (backed by the booted disk) holding the guest's writes, when booted writable; consistent
+   * after a clean shutdown(), and removed by dispose() when it lies in the scratch folder.
+   */
+  readonly diskOverlay: string | undefined;
   private qemu: QemuProcess;
   private agent: GuestAgent;
   private readonly restart: VmInstanceParts['restart'];
@@ -88,6 +95,7 @@ export class VmInstance implements Instance {
     this.bootMs = parts.bootMs;
     this.bootTimeoutMs = parts.bootTimeoutMs;
     this.restart = parts.restart;
+    this.diskOverlay = parts.diskOverlay;
     this.fs = guestFs((script, args) => this.shell(script, args), () => this.agent);
   }
 
