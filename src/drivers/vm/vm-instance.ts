@@ -66,7 +66,8 @@ function envList(extra: Record<string, string> | undefined): string[] {
  * Contract: exec runs argv as root in its own session/process group (setsid), output delivered once at exit
  * (qemu-ga returns it only then); putFile/getFile and fs follow InstanceFs; reboot() returns once the agent
  * answers from a new boot; shutdown() powers off cleanly (a writable overlay is then consistent); dispose() kills
- * QEMU if needed and removes the scratch folder, is idempotent, and leaves an overlay in place.
+ * QEMU if needed and removes the scratch folder, is idempotent, and leaves an overlay outside that folder in place
+ * (VmDriver keeps it inside, so it goes with the instance).
  */
 export class VmInstance implements Instance {
   readonly id: string;
