@@ -8,6 +8,9 @@ import { APART, LAYERS } from './scripts/check-imports.mjs';
  * folder and lower layers, never a peer or a higher one. Tests may import anything; scripts/check-imports.mjs
  * applies the same order to the whole graph and looks for cycles.
  */
+/** Test code, which may import anything: test files, and the conformance suites and fixtures in testsuite/ folders. */
+const TEST_CODE = ['**/*.test.ts', '**/testsuite/**'];
+
 function layerRules() {
   return LAYERS.flatMap((folders, i) =>
     folders.flatMap((folder) => {
@@ -18,7 +21,7 @@ function layerRules() {
       const message = `${folder}/ may import only ${allowed.length > 0 ? allowed.map((f) => `${f}/`).join(', ') : 'itself'} (layers point down; see docs/adr/0004-layers-point-down.md).`;
       return {
         files: [`src/${folder}/**/*.ts`],
-        ignores: ['**/*.test.ts'],
+        ignores: TEST_CODE,
         rules: { 'no-restricted-imports': ['error', { patterns: [{ group: forbidden.map((f) => `**/${f}/**`), message }] }] },
       };
     }),
@@ -36,7 +39,7 @@ function apartRules() {
     const forbidden = LAYERS.slice(i).flat().filter((f) => f !== folder);
     return {
       files: [`src/${from}/**/*.ts`],
-      ignores: ['**/*.test.ts'],
+      ignores: TEST_CODE,
       rules: {
         'no-restricted-imports': ['error', { patterns: [
           ...(forbidden.length > 0 ? [{ group: forbidden.map((f) => `**/${f}/**`), message: `${folder}/ imports only lower layers (docs/adr/0004-layers-point-down.md).` }] : []),

@@ -13,7 +13,7 @@ import { writeLayer } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
 import { errorMessage, KilnError } from '../../domain/errors.js';
 import { resolveInstanceType } from '../../domain/instance-types.js';
-import type { DriverInstance, InstanceDriver, InstanceResources, LaunchSpec, NetworkMode } from '../../drivers/driver.js';
+import { snapshotDirOf, type DriverInstance, type InstanceDriver, type InstanceResources, type LaunchSpec, type NetworkMode } from '../../drivers/driver.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ModuleRegistry } from '../../toe/document/validate.js';
 import { runDocuments } from '../../toe/runner/run.js';
@@ -154,14 +154,9 @@ export class InstanceHolder {
     private readonly image: ResourceRecord,
   ) {}
 
-  async launch(spec: LaunchSpec, signal: AbortSignal): Promise<DriverInstance> {
-    const instance = await this.services.driver.launch(spec, signal);
-    this.current = instance;
-    return instance;
-  }
-
-  /** Holds an instance another driver started. */
-  hold<T extends KeepableInstance>(instance: T): T {
+  /** Launches on `driver` (the build's own by default) and holds the instance. */
+  async launch<T extends DriverInstance = DriverInstance>(spec: LaunchSpec, signal: AbortSignal, driver?: { launch(spec: LaunchSpec, signal?: AbortSignal): Promise<T> }): Promise<T> {
+    const instance = driver ? await driver.launch(spec, signal) : ((await this.services.driver.launch(spec, signal)) as T);
     this.current = instance;
     return instance;
   }
@@ -279,7 +274,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       return { status: 'Success' };
     });
     await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-      const layer = await writeLayer(services.blobs, buildInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+      const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
       step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
       const config = dockerConfig as Obj;
       const stored = await writeImage(services.blobs, {

@@ -13,13 +13,13 @@ import { MEDIA_TYPE_MANIFEST, writeImage } from '../../artifacts/oci/image.js';
 import { writeLayer } from '../../artifacts/oci/layer.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
 import { KilnError } from '../../domain/errors.js';
-import type { DriverInstance } from '../../drivers/driver.js';
-import { launchVm } from '../../drivers/vm/vm-launch.js';
+import { snapshotDirOf, type DriverInstance, type LaunchSpec } from '../../drivers/driver.js';
+import { VmDriver } from '../../drivers/vm/vm-driver.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
 import { resolveComponents, type PlannedComponent } from '../stages/build-plan.js';
-import { imageFolder, instanceResources, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
+import { imageFolder, instanceResources, type InstanceHolder, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
 import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
@@ -75,23 +75,22 @@ function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string
   return path.join(machine.workRoot, `vm-${createHash('sha256').update(image.arn).digest('hex').slice(0, 12)}-${role}`);
 }
 
-/** Boots a VM for a build or test stage; the holder owns it from the moment it answers. */
-async function bootVm(machine: MachineServices, image: ResourceRecord, role: 'build' | 'test', disk: string, overlay: string | undefined, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+/**
+ * Boots a VM for a build or test stage through the `vm` driver, held by `holder` from the moment it answers.
+ * Its folder goes in the stage's work folder; a build VM keeps its writes for CreateOutputImage.
+ */
+async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', disk: string, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
   const wanted = requestedInstance(image);
-  const vm = await launchVm({
-    name: `${role}-${image.build}`,
-    disk,
-    diskFormat: 'raw',
-    ...(overlay ? { overlay } : {}),
-    firmware: 'uefi',
-    accel: machine.accel.accel,
-    vcpus: wanted.vcpus,
-    memoryMiB: wanted.memoryMiB,
+  const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs });
+  const spec: LaunchSpec = {
+    layers: [],
+    disk: { path: disk, format: 'raw', ...(role === 'build' ? { keepWrites: true } : {}) },
+    resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB },
     network: wanted.network,
-    scratchDir: path.join(vmWorkDir(machine, image, role), 'vm'),
-    bootTimeoutMs: machine.bootTimeoutMs,
-    signal,
-  });
+    hostname: `${role}-${image.build}`,
+    scratchRoot: vmWorkDir(machine, image, role),
+  };
+  const vm = await holder.launch(spec, signal, driver);
   log(`booted ${vm.id} (${machine.accel.accel}: ${machine.accel.reason}) to a ready guest agent in ${(vm.bootMs / 1000).toFixed(1)} s\n`);
   return vm;
 }
@@ -132,7 +131,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
         await fsp.rm(vmWorkDir(machine, image, 'build'), { recursive: true, force: true });
         await fsp.mkdir(vmWorkDir(machine, image, 'build'), { recursive: true, mode: 0o700 });
-        vm = holder.hold(await bootVm(machine, image, 'build', machine.disks.path(disk.digest), path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), signal, log));
+        vm = await bootVm(machine, holder, image, 'build', machine.disks.path(disk.digest), signal, log);
         return { instanceId: vm.id };
       });
       const instance = nsInstance ?? vm!;
@@ -143,7 +142,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         const log = (text: string) => step.log(text);
         if (nsInstance) {
           const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
-          const layer = await writeLayer(services.blobs, nsInstance.snapshotDir(), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+          const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
           log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
           const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
           const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
@@ -157,7 +156,8 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
           if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
           log(`guest powered off cleanly in ${(down.ms / 1000).toFixed(1)} s\n`);
           const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
-          await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', path.join(vmWorkDir(machine, image, 'build'), 'overlay.qcow2'), raw], { signal });
+          if (!vm!.diskOverlay) throw new KilnError('Internal', `${vm!.id} was booted without an overlay for its writes`);
+          await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vm!.diskOverlay, raw], { signal });
           // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
           // blockDeviceMappings applies as in an ns build.
           const sizeMiB = rootVolumeMiB(image);
@@ -182,7 +182,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         let vm: VmInstance | undefined;
         await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
           await fsp.mkdir(vmWorkDir(machine, image, 'test'), { recursive: true, mode: 0o700 });
-          vm = holder.hold(await bootVm(machine, image, 'test', machine.disks.path(built.disk.digest), undefined, testSignal, (text) => step.log(text)));
+          vm = await bootVm(machine, holder, image, 'test', machine.disks.path(built.disk.digest), testSignal, (text) => step.log(text));
           return { instanceId: vm.id, bootMs: vm.bootMs };
         });
         await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { isKilnError } from '../../domain/errors.js';
 import { actionModules } from '../../toe/actions/registry.js';
 import { runDocuments } from '../../toe/runner/run.js';
-import type { DriverInstance, LaunchSpec, NetworkMode } from '../driver.js';
+import { snapshotDirOf, type DriverInstance, type LaunchSpec, type NetworkMode } from '../driver.js';
 import { driverConformanceSuite, hostMountsUnder } from '../testsuite/driver-suite.js';
 import { sharedTestRootfs } from '../testsuite/test-rootfs.js';
 import { OVERLAY_MAX_LOWER_LAYERS } from './init-script.js';
@@ -98,8 +98,8 @@ function treeDigest(root: string): string {
   return h.digest('hex');
 }
 
-driverConformanceSuite({ name: 'ns', driver, spec: () => spec('none'), setup: async () => setup(), skip: skipReason, leftovers });
-driverEscapeSuite({ name: 'ns', driver, spec: () => spec('nat'), setup: async () => setup(), skip: skipReason, leftovers });
+driverConformanceSuite({ name: 'ns', driver, capabilities: { root: 'layers', snapshotDir: true }, spec: () => spec('none'), setup: async () => setup(), skip: skipReason, leftovers });
+driverEscapeSuite({ name: 'ns', driver, capabilities: { root: 'layers', snapshotDir: true }, spec: () => spec('nat'), setup: async () => setup(), skip: skipReason, leftovers });
 
 describe('ns driver: isolation', { skip: skipReason() }, () => {
   let teardown: () => void = () => undefined;
@@ -189,7 +189,7 @@ describe('ns driver: isolation', { skip: skipReason() }, () => {
     assert.equal(r.exitCode, 0, r.stderr);
     await inst.putFile('/etc/kiln-put', 'put');
     assert.equal(treeDigest(rootfs), before);
-    const upper = inst.snapshotDir();
+    const upper = snapshotDirOf(inst);
     assert.ok(lstatSync(join(upper, 'etc/os-release')).isCharacterDevice(), 'a deletion is a whiteout');
     assert.equal(readFileSync(join(upper, 'usr/bin/kiln-new'), 'utf8'), 'new\n');
     assert.equal(readFileSync(join(upper, 'etc/kiln-put'), 'utf8'), 'put');
@@ -268,7 +268,7 @@ describe('ns driver: the AWSTOE runner', { skip: skipReason() }, () => {
       ].join('\n');
       const r = await runDocuments({ documents: [{ path: 'doc.yaml', text, parameters: {} }], logDirectory: logs, workingDirectory: '/', instance: inst, modules: actionModules() });
       assert.equal(r.summary.status, 'Success', r.summary.failureMessage);
-      const upper = inst.snapshotDir();
+      const upper = snapshotDirOf(inst);
       assert.equal(readFileSync(join(upper, 'opt/app/built.txt'), 'utf8'), 'built on kiln-build\n');
       assert.equal(readFileSync(join(upper, 'etc/app/config.ini'), 'utf8'), '[app]\nname=kiln\n');
       assert.equal(lstatSync(join(upper, 'etc/app/config.ini')).mode & 0o777, 0o640);

@@ -105,6 +105,7 @@ export class NsDriver implements InstanceDriver {
     if (!isAbsolute(spec.scratchRoot)) add('scratchRoot', `must be an absolute path, got ${JSON.stringify(spec.scratchRoot)}`);
     else if (!isDir(spec.scratchRoot)) add('scratchRoot', `${spec.scratchRoot} is not a directory`);
     issues.push(...(await layerIssues(spec.layers)));
+    if (spec.disk !== undefined) add('disk', 'an ns instance enters its layers; it boots no disk');
     if (!HOSTNAME_RE.test(spec.hostname) || spec.hostname.length > 64) add('hostname', `${JSON.stringify(spec.hostname)} is not a valid hostname`);
     if (spec.network !== 'none' && spec.network !== 'nat') add('network', `must be "none" or "nat", got ${JSON.stringify(spec.network)}`);
     const r = spec.resources;

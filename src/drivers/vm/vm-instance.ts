@@ -36,6 +36,8 @@ export interface VmInstanceParts {
   scratchDir: string;
   bootMs: number;
   bootTimeoutMs: number;
+  /** The qcow2 overlay the guest writes to, when it was booted writable. */
+  diskOverlay?: string;
   /**
    * Starts QEMU again on the same writable disk after a clean power-off and connects to the new boot's agent.
    * Given for VMs whose writes persist (an overlay); reboot() then power-cycles instead of a guest reboot,
@@ -64,7 +66,8 @@ function envList(extra: Record<string, string> | undefined): string[] {
  * Contract: exec runs argv as root in its own session/process group (setsid), output delivered once at exit
  * (qemu-ga returns it only then); putFile/getFile and fs follow InstanceFs; reboot() returns once the agent
  * answers from a new boot; shutdown() powers off cleanly (a writable overlay is then consistent); dispose() kills
- * QEMU if needed and removes the scratch folder, is idempotent, and leaves an overlay in place.
+ * QEMU if needed and removes the scratch folder, is idempotent, and leaves an overlay outside that folder in place
+ * (VmDriver keeps it inside, so it goes with the instance).
  */
 export class VmInstance implements Instance {
   readonly id: string;
@@ -73,6 +76,11 @@ export class VmInstance implements Instance {
   readonly fs: InstanceFs;
   /** Milliseconds from QEMU's start to the agent's first answer. */
   readonly bootMs: number;
+  /**
+   * The qcow2 overlay (backed by the booted disk) holding the guest's writes, when booted writable; consistent
+   * after a clean shutdown(), and removed by dispose() when it lies in the scratch folder.
+   */
+  readonly diskOverlay: string | undefined;
   private qemu: QemuProcess;
   private agent: GuestAgent;
   private readonly restart: VmInstanceParts['restart'];
@@ -88,6 +96,7 @@ export class VmInstance implements Instance {
     this.bootMs = parts.bootMs;
     this.bootTimeoutMs = parts.bootTimeoutMs;
     this.restart = parts.restart;
+    this.diskOverlay = parts.diskOverlay;
     this.fs = guestFs((script, args) => this.shell(script, args), () => this.agent);
   }
 

@@ -200,6 +200,7 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       scratchDir,
       bootMs: Date.now() - started,
       bootTimeoutMs: options.bootTimeoutMs,
+      ...(writable.snapshot ? {} : { diskOverlay: writable.file }),
       // Only an overlay keeps the guest's writes across QEMU processes; snapshot=on would lose them.
       ...(writable.snapshot ? {} : { restart: (restartSignal?: AbortSignal) => bootToAgent({ ...options, signal: restartSignal }, writable, scratchDir, 0) }),
     });
