@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import type { Issue } from '../../domain/errors.js';
 import { ENCODING_NAMES } from './encoding.js';
 import { checkMode, hasTemplate, isRecord, parseMode } from './fields.js';
-import { ActionFailure, type ActionContext, type FieldSpec } from './types.js';
+import { ActionFailure, type ActionContext, type ActionModule, type FieldSpec } from './types.js';
 import type { FileStat, InstanceFs } from '../instance/instance.js';
 
 export type Item = Record<string, unknown>;
@@ -352,4 +352,23 @@ export async function transferFolders(mode: 'copy' | 'move', module: string, inp
     }
   }
   return { outputs: {} };
+}
+
+/**
+ * A CopyFile, CopyFolder, MoveFile or MoveFolder module: they take the same inputs (a list of source, destination
+ * and overwrite, with a wildcard allowed in the source's last name) and differ only in what they transfer and how.
+ */
+export function transferModule(name: string, mode: 'copy' | 'move', what: 'files' | 'folders'): ActionModule {
+  return {
+    name,
+    platforms: ['linux', 'windows', 'macos'],
+    inputShape: 'list',
+    fields: {
+      source: { type: 'string', required: true },
+      destination: { type: 'string', required: true },
+      overwrite: { type: 'boolean', default: true },
+    },
+    validate: wildcardOnlyInName('source'),
+    run: (inputs, context) => (what === 'files' ? transferFiles : transferFolders)(mode, name, inputs, context),
+  };
 }

@@ -1,16 +1,4 @@
-import { transferFiles, wildcardOnlyInName } from './file-helpers.js';
-import type { ActionModule } from './types.js';
+import { transferModule } from './file-helpers.js';
 
 /** MoveFile: moves files, with a wildcard allowed in the source file name. */
-export const moveFile: ActionModule = {
-  name: 'MoveFile',
-  platforms: ['linux', 'windows', 'macos'],
-  inputShape: 'list',
-  fields: {
-    source: { type: 'string', required: true },
-    destination: { type: 'string', required: true },
-    overwrite: { type: 'boolean', default: true },
-  },
-  validate: wildcardOnlyInName('source'),
-  run: (inputs, context) => transferFiles('move', 'MoveFile', inputs, context),
-};
+export const moveFile = transferModule('MoveFile', 'move', 'files');
