@@ -5,6 +5,7 @@
  * run beside the build, never inside it: a receiver that fails or hangs costs retries and a log line, nothing
  * else. Deliveries are not durable: a Kiln stopped meanwhile abandons the ones still pending.
  */
+import { withTimeout } from '../domain/abort.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { executionData, listExecutionRecords } from '../builder/records/execution-records.js';
@@ -57,7 +58,8 @@ export async function deliverWebhook(endpoint: WebhookEndpoint, notification: Sn
     const headers: Record<string, string> = { ...notification.headers, 'user-agent': 'Kiln-Notification-Agent' };
     if (endpoint.secret !== undefined) headers[SIGNATURE_HEADER] = signBody(endpoint.secret, notification.body);
     try {
-      const response = await fetch(endpoint.url, { method: 'POST', headers, body: notification.body, redirect: 'manual', signal: AbortSignal.any([signal, AbortSignal.timeout(policy.timeoutMs)]) });
+      const bounded = withTimeout(signal, policy.timeoutMs);
+      const response = await fetch(endpoint.url, { method: 'POST', headers, body: notification.body, redirect: 'manual', signal: bounded.signal }).finally(bounded.clear);
       // The body is of no interest; dropping it frees the connection.
       await response.body?.cancel().catch(() => undefined);
       outcome = { delivered: response.ok, attempts: attempt, status: response.status, ...(response.ok ? {} : { error: `HTTP ${response.status}` }) };

@@ -7,6 +7,7 @@
  * timeoutMinutes ("the maximum duration in minutes for this distribution configuration", 30-720; AWS reports
  * 720 and lets nobody set it).
  */
+import { withTimeout } from '../../domain/abort.js';
 import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { runWorkflow, type BuildServices } from '../container/container-build.js';
@@ -104,41 +105,46 @@ export async function distributeImage(services: BuildServices, initial: Resource
   const previous = distributionOf(initial);
   const plan = planRegions(services, initial, type);
   const minutes = distributionTimeoutMinutes(initial);
-  const stageSignal = AbortSignal.any([signal, AbortSignal.timeout(minutes * 60_000)]);
+  const stage = withTimeout(signal, minutes * 60_000);
+  const stageSignal = stage.signal;
   const stepName = type === 'AMI' ? 'DistributeImage' : 'DistributeContainerImage';
   let image = initial;
   const results: RegionResult[] = [];
-  await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, async (wf) => {
-    await runStep(wf, { name: stepName, action: stepName, inputs: { regions: plan.map((p) => p.region), attempt: previous.attempts + 1 } }, stageSignal, async (step) => {
-      for (const target of plan) {
-        const done = previous.regions.find((r) => r.region === target.region && r.status === 'COMPLETED');
-        if (done) {
-          step.log(`${target.region}: distributed by an earlier attempt, kept\n`);
-          results.push(done);
-          continue;
+  try {
+    await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, async (wf) => {
+      await runStep(wf, { name: stepName, action: stepName, inputs: { regions: plan.map((p) => p.region), attempt: previous.attempts + 1 } }, stageSignal, async (step) => {
+        for (const target of plan) {
+          const done = previous.regions.find((r) => r.region === target.region && r.status === 'COMPLETED');
+          if (done) {
+            step.log(`${target.region}: distributed by an earlier attempt, kept\n`);
+            results.push(done);
+            continue;
+          }
+          const t0 = Date.now();
+          try {
+            if (stageSignal.aborted) throw new KilnError('Cancelled', 'not started');
+            const out = await target.run((text) => step.log(`${target.region}: ${text}`), stageSignal);
+            results.push({ region: target.region, status: 'COMPLETED', ...out });
+            step.log(`${target.region}: COMPLETED in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+          } catch (err) {
+            const kind = abortKind(stageSignal);
+            if (kind === 'cancelled') throw err;
+            const error = kind === 'timeout' ? `the distribution ran out of time (timeoutMinutes ${minutes} of the distribution configuration): ${errorMessage(err)}` : errorMessage(err);
+            step.log(`${target.region}: FAILED: ${error}\n`);
+            results.push({ region: target.region, status: 'FAILED', error });
+          }
         }
-        const t0 = Date.now();
-        try {
-          if (stageSignal.aborted) throw new KilnError('Cancelled', 'not started');
-          const out = await target.run((text) => step.log(`${target.region}: ${text}`), stageSignal);
-          results.push({ region: target.region, status: 'COMPLETED', ...out });
-          step.log(`${target.region}: COMPLETED in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-        } catch (err) {
-          const kind = abortKind(stageSignal);
-          if (kind === 'cancelled') throw err;
-          const error = kind === 'timeout' ? `the distribution ran out of time (timeoutMinutes ${minutes} of the distribution configuration): ${errorMessage(err)}` : errorMessage(err);
-          step.log(`${target.region}: FAILED: ${error}\n`);
-          results.push({ region: target.region, status: 'FAILED', error });
+        image = await patchImage(store, image.arn, { distribution: { attempts: previous.attempts + 1, regions: results }, outputResources: outputResourcesOf(type, results), ...exportsPatch(results) });
+        const failed = results.filter((r) => r.status === 'FAILED');
+        if (failed.length > 0) {
+          throw new KilnError('Internal', `distribution failed in ${failed.length} of ${results.length} regions: ${failed.map((f) => `region ${f.region}: ${f.error}`).join('; ')}`);
         }
-      }
-      image = await patchImage(store, image.arn, { distribution: { attempts: previous.attempts + 1, regions: results }, outputResources: outputResourcesOf(type, results), ...exportsPatch(results) });
-      const failed = results.filter((r) => r.status === 'FAILED');
-      if (failed.length > 0) {
-        throw new KilnError('Internal', `distribution failed in ${failed.length} of ${results.length} regions: ${failed.map((f) => `region ${f.region}: ${f.error}`).join('; ')}`);
-      }
-      return { succeededRegions: results.map((r) => r.region), failedRegions: [] };
-    });
-  }, workflowArn(image, type));
+        return { succeededRegions: results.map((r) => r.region), failedRegions: [] };
+      });
+    }, workflowArn(image, type));
+  } finally {
+    stage.clear();
+  }
   await advance(store, image.arn, 'AVAILABLE');
 }
 
