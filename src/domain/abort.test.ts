@@ -8,10 +8,13 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 test('withTimeout aborts with a TimeoutError after its time, even when only the signal is kept and GC runs', async () => {
+  // The bound's own timer does not keep the process alive (as AbortSignal.timeout's does not): this one does.
+  const alive = setTimeout(() => undefined, 10_000);
   const { signal } = withTimeout(new AbortController().signal, 100);
   const fired = new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
   for (let i = 0; i < 5; i++) gc();
   const reason = (await fired) as DOMException;
+  clearTimeout(alive);
   assert.equal(reason.name, 'TimeoutError');
 });
 
