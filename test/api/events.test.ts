@@ -26,21 +26,11 @@ import { readSseEvents, type SseEvent } from '../../src/events/sse.js';
 import { verifySignature, type ImageSnsMessage } from '../../src/events/sns-message.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';
 import { bashComponent, buildSkipReason, pushHostBase, waitForImage } from '../build/helpers.js';
-import { readCredentials, startFixture, type Fixture } from './fixture.js';
-
-const DOC = `schemaVersion: 1.0
-phases:
-  - name: build
-    steps:
-      - name: Say
-        action: ExecuteBash
-        inputs:
-          commands: ['echo hi']
-`;
+import { readCredentials, SAY_HI_DOCUMENT, startFixture, type Fixture } from './fixture.js';
 
 /** A PENDING image through the stock SDK (builds are off, so it stays PENDING until cancelled). */
 async function createImage(ib: ImagebuilderClient, name: string): Promise<string> {
-  const componentArn = (await ib.send(new CreateComponentCommand({ name: `${name}-c`, semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
+  const componentArn = (await ib.send(new CreateComponentCommand({ name: `${name}-c`, semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
   const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: `${name}-infra`, instanceProfileName: 'Profile', instanceTypes: ['ns.small'] })))
     .infrastructureConfigurationArn!;

@@ -32,17 +32,8 @@ import {
 import { openStore, startServer } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import type { Store } from '../../src/store/store.js';
-import { startFixture, type Fixture } from './fixture.js';
+import { SAY_HI_DOCUMENT, startFixture, type Fixture } from './fixture.js';
 
-const DOC = `schemaVersion: 1.0
-phases:
-  - name: build
-    steps:
-      - name: Say
-        action: ExecuteBash
-        inputs:
-          commands: ['echo hi']
-`;
 const DOCKERFILE = 'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:components }}}\n';
 
 /** ARNs of what an image is built from, created through the SDK in one account. */
@@ -56,7 +47,7 @@ interface Refs {
 }
 
 async function createRefs(ib: ImagebuilderClient): Promise<Refs> {
-  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
+  const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
   const imageRecipeArn = (
     await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }], description: 'the web tier' }))
   ).imageRecipeArn!;
