@@ -26,6 +26,10 @@ export interface ServerConfig {
   exportBuckets: Record<string, string>;
   /** SNS topic ARNs → webhook endpoints, and how deliveries are retried (none by default). */
   notifications: NotificationsConfig;
+  /** A `postgres://` URL: state lives in that PostgreSQL database instead of SQLite in the data directory. */
+  store?: string;
+  /** The key that seals secrets at rest (default: the data directory's `secret.key`); the same file on every node. */
+  secretKeyFile?: string;
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -139,6 +143,13 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         }
       } else if (key === 'notifications') {
         config.notifications = parseNotificationsConfig(value, problems);
+      } else if (key === 'store') {
+        // The URL may hold a password: the message never repeats it.
+        if (typeof value !== 'string' || !/^postgres(ql)?:\/\/\S+$/.test(value)) problems.push('store: must be a postgres:// URL (leave it out for the embedded SQLite store)');
+        else config.store = value;
+      } else if (key === 'secretKeyFile') {
+        if (typeof value !== 'string' || !value.startsWith('/')) problems.push('secretKeyFile: must be an absolute file path');
+        else config.secretKeyFile = value;
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

@@ -17,14 +17,13 @@ import { ensureAdmin } from '../service/accounts.js';
 import { pipelineRunStarter, trackManualRuns } from '../service/pipeline-runs.js';
 import { buildHandlers } from '../service/handlers.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
-import { SecretBox } from '../store/secret-box.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
-import { ensurePrivateFile, secureDataDir } from './data-dir.js';
+import { openConfiguredStore } from './store-open.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
 
 export { DEFAULT_LISTEN } from './server-defaults.js';
+export { openConfiguredStore, openStore } from './store-open.js';
 
 /** The data directory: `--data-dir`, else `$KILN_DATA_DIR`, else `./.kiln`. */
 export function resolveDataDir(flag: string | undefined): string {
@@ -44,14 +43,6 @@ export function hideHostPaths(dataDir: string): void {
   }
   addHostRoot(fileURLToPath(new URL('../../..', import.meta.url)), '<kiln>');
   addHostRoot(path.join(tmpdir(), 'kiln-'), '<tmp>/kiln-', { prefix: true });
-}
-
-/** Opens (creating on first use) the store of a data directory. Composition lives here and in main.ts only. */
-export function openStore(dataDir: string): SqliteStore {
-  secureDataDir(dataDir);
-  const db = path.join(dataDir, 'kiln.db');
-  ensurePrivateFile(db);
-  return new SqliteStore({ path: db, secrets: SecretBox.openKeyFile(path.join(dataDir, 'secret.key')) });
 }
 
 /** Reads the certificate and key files, naming the one that cannot be read. */
@@ -128,7 +119,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const { host, port } = parseListen(options.listen);
   const events = new ImageEventBus();
   // Wrapped before anything else gets the store, so every image state change is published.
-  const store = observeImageStates(openStore(options.dataDir), events);
+  const store = observeImageStates(await openConfiguredStore(options.dataDir, config), events);
   hideHostPaths(options.dataDir);
   const notifier = new Notifier({ store, bus: events, config: config.notifications });
   notifier.start();

@@ -11,12 +11,12 @@ import type { AccessKey, Account } from '../store/store.js';
 import { cliAction, CliError } from './kiln-client.js';
 import { printTable } from './table.js';
 
-// The store (SQLite) loads only when a keys command runs, so `kiln toe` starts fast.
-const loadServer = () => import('../app/server-start.js');
+import { openLocalStore, withStoreOptions, type LocalStoreOptions } from './local-store.js';
+
+// The store loads only when a keys command runs, so `kiln toe` starts fast.
 const loadKeys = () => import('../service/access-keys.js');
 
-interface KeyOptions {
-  dataDir?: string;
+interface KeyOptions extends LocalStoreOptions {
   json?: boolean;
   force?: boolean;
 }
@@ -37,9 +37,7 @@ function inCredentialsFile(dataDir: string, accessKeyId: string): boolean {
 
 /** Opens the data directory's store for one command; Kiln's errors are printed as their message alone. */
 async function withStore<T>(opts: KeyOptions, fn: (store: import('../store/store.js').Store, dataDir: string) => Promise<T>): Promise<T> {
-  const { openStore, resolveDataDir } = await loadServer();
-  const dataDir = resolveDataDir(opts.dataDir);
-  const store = openStore(dataDir);
+  const { store, dataDir } = await openLocalStore(opts);
   try {
     return await fn(store, dataDir);
   } catch (err) {
@@ -62,7 +60,7 @@ function warnAfterRemoval(change: { account: Account; key: AccessKey; warning?: 
 /** Adds `kiln accounts keys …` under `kiln accounts`. */
 export function registerKeyCommands(accounts: Command): void {
   const keys = accounts.command('keys').description("manage an account's access keys (ACCOUNT: account id or name)");
-  const dataDir = (c: Command) => c.option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)');
+  const dataDir = withStoreOptions;
 
   dataDir(keys.command('list <account>').description("list an account's access keys: id, status, creation, last use"))
     .option('--json', 'print a JSON array of {"accessKeyId","accountId","status","createdAt","lastUsed"}')

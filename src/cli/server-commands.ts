@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { registerKeyCommands } from './key-commands.js';
 import { DEFAULT_LISTEN } from '../app/server-defaults.js';
 import { printJson, printTable } from './table.js';
+import { cliAction } from './kiln-client.js';
+import { openLocalStore, withStoreOptions, type LocalStoreOptions } from './local-store.js';
 
 // The server's modules (fastify, SQLite) load only when a server command runs, so `kiln toe` starts fast.
 const loadServer = () => import('../app/server-start.js');
@@ -35,7 +37,7 @@ export function registerServerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--config <file>', 'configuration file (YAML or JSON)')
     .option('--json', 'once serving, print {"endpoint","regions","consoleUrl","registryHost","credentialsPath"} as one line')
-    .action(async (opts: { dataDir?: string; listen: string; config?: string; json?: boolean }) => {
+    .action(cliAction('kiln serve', async (opts: { dataDir?: string; listen: string; config?: string; json?: boolean }) => {
       const { startServer, resolveDataDir } = await loadServer();
       const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
       drainOnSignal(running.close);
@@ -54,17 +56,14 @@ export function registerServerCommands(program: Command): void {
           '',
         ].join('\n'),
       );
-    });
+    }));
 
   const accounts = program.command('accounts').description('manage Kiln accounts and their access keys');
-  accounts
-    .command('create <name>')
-    .description('create an account with an access key pair')
-    .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
+  const accountsCreate = accounts.command('create <name>').description('create an account with an access key pair');
+  withStoreOptions(accountsCreate)
     .option('--json', 'print {"accountId","accessKeyId","secretAccessKey"}')
-    .action(async (name: string, opts: { dataDir?: string; json?: boolean }) => {
-      const { openStore, resolveDataDir } = await loadServer();
-      const store = openStore(resolveDataDir(opts.dataDir));
+    .action(cliAction('kiln accounts create', async (name: string, opts: LocalStoreOptions & { json?: boolean }) => {
+      const { store } = await openLocalStore(opts);
       try {
         const { account, key } = await (await loadAccounts()).createAccount(store, name);
         if (opts.json) {
@@ -75,15 +74,12 @@ export function registerServerCommands(program: Command): void {
       } finally {
         await store.close();
       }
-    });
-  accounts
-    .command('list')
-    .description('list accounts')
-    .option('--data-dir <dir>', 'data directory (default: $KILN_DATA_DIR or ./.kiln)')
+    }));
+  const accountsList = accounts.command('list').description('list accounts');
+  withStoreOptions(accountsList)
     .option('--json', 'print a JSON array')
-    .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      const { openStore, resolveDataDir } = await loadServer();
-      const store = openStore(resolveDataDir(opts.dataDir));
+    .action(cliAction('kiln accounts list', async (opts: LocalStoreOptions & { json?: boolean }) => {
+      const { store } = await openLocalStore(opts);
       try {
         const list = await store.listAccounts();
         if (opts.json) {
@@ -103,6 +99,6 @@ export function registerServerCommands(program: Command): void {
       } finally {
         await store.close();
       }
-    });
+    }));
   registerKeyCommands(accounts);
 }

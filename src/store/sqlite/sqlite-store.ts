@@ -17,6 +17,7 @@ import type {
   Store,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { pageLimit, versionParts } from '../sql/shared.js';
 
 interface ResourceRow {
   arn: string;
@@ -115,19 +116,6 @@ const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => ({
   size: r.size,
   createdAt: r.created_at,
 });
-
-/** Page size when a listing names no limit, and the most a listing returns. */
-const REGISTRY_PAGE_MAX = 10_000;
-
-function pageLimit(limit: number | undefined): number {
-  return limit === undefined ? REGISTRY_PAGE_MAX : Math.max(0, Math.min(Math.floor(limit), REGISTRY_PAGE_MAX));
-}
-
-function versionParts(version: string): [number, number, number] {
-  if (version === '') return [0, 0, 0];
-  const parts = version.split('.').map(Number);
-  return [parts[0] ?? 0, parts[1] ?? 0, parts[2] ?? 0];
-}
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';

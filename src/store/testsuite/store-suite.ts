@@ -24,9 +24,9 @@ function component(overrides: Partial<NewResource> = {}): NewResource {
 
 /**
  * The Store conformance suite: every backend must pass it unchanged. Each test opens its own store from the
- * factory, so backends can use a temp database per test.
+ * factory, so backends can use a temp database per test. `skip` names why the backend cannot run here.
  */
-export function runStoreSuite(backend: string, open: StoreFactory): void {
+export function runStoreSuite(backend: string, open: StoreFactory, options: { skip?: string } = {}): void {
   const withStore = (name: string, fn: (store: Store) => Promise<void>): void =>
     void test(name, async () => {
       const { store, close } = await open();
@@ -37,7 +37,7 @@ export function runStoreSuite(backend: string, open: StoreFactory): void {
       }
     });
 
-  void describe(`Store conformance: ${backend}`, () => {
+  void describe(`Store conformance: ${backend}`, { skip: options.skip ?? false }, () => {
     withStore('creates accounts with a first access key and lists them', async (store) => {
       const { account, key } = await store.createAccount({ name: 'admin', admin: true, accountId: '000000000001', accessKeyId: 'AKIAAAAAAAAAAAAAAAA1', secretAccessKey: 's1' });
       assert.equal(account.admin, true);
