@@ -34,11 +34,12 @@ export async function openConsole(browser: Browser, consoleUrl: string, viewport
   return page;
 }
 
-/** Signs in through the form, as a person would. */
+/** Signs in through the form, as a person would: the region is chosen among the server's configured ones. */
 export async function signIn(page: Page, credentials: { accessKeyId: string; secretAccessKey: string }, region = 'local'): Promise<void> {
   await page.getByLabel('Access key id').fill(credentials.accessKeyId);
   await page.getByLabel('Secret access key').fill(credentials.secretAccessKey);
-  await page.getByLabel('Region').fill(region);
+  // Waits until the server's regions are listed.
+  await page.getByLabel('Region').selectOption(region);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 

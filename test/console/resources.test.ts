@@ -2,7 +2,7 @@
  * Browser tests of the console's resource pages on a Kiln without builds: resources made with the stock SDK
  * appear in every list, details open by keyboard, the component editor validates on the server and creates,
  * a delete refused for a dependency is explained, a pipeline runs and its image is cancelled, and the image page
- * follows a running step's log. Screenshots of each page go to test-artifacts/console/.
+ * follows a running step's log, and a FAILED image is retried. Screenshots of each page go to test-artifacts/console/.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +11,12 @@ import {
   CreateComponentCommand,
   CreateContainerRecipeCommand,
   CreateDistributionConfigurationCommand,
+  CreateImageCommand,
   CreateImagePipelineCommand,
   CreateImageRecipeCommand,
   CreateInfrastructureConfigurationCommand,
   CreateLifecyclePolicyCommand,
+  GetImageCommand,
   StartImagePipelineExecutionCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
@@ -307,7 +309,7 @@ test('console pipelines: Run pipeline lands on the PENDING image, Cancel build e
   await screenshot(page, 'list-images');
 });
 
-test('console image page: live step logs follow a running step until the image is AVAILABLE, with the build plan and URIs', { skip, timeout: 180_000 }, async (t) => {
+test('console image page: live step logs follow a running step until the image is AVAILABLE, with the build plan and URIs; Retry on a FAILED image', { skip, timeout: 180_000 }, async (t) => {
   const { f, ib, made, page } = await setup(t);
   const arn = (await ib.send(new StartImagePipelineExecutionCommand({ imagePipelineArn: made.imagePipelineArn }))).imageBuildVersionArn!;
   // A build, played by hand in the store the way the build engine writes it.
@@ -365,4 +367,29 @@ test('console image page: live step logs follow a running step until the image i
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the image page fits a phone (overflow ${overflow}px)`);
   await screenshot(phone, 'image-available-phone');
+
+  // Retry (RetryImage) is offered on a FAILED image only, and the API decides: refused for an image that failed
+  // before its distribution, accepted for one whose distribution failed (it goes back to DISTRIBUTING).
+  assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 0, 'no Retry on an AVAILABLE image');
+  const failed = (await ib.send(new CreateImageCommand({ containerRecipeArn: made.containerRecipeArn, infrastructureConfigurationArn: made.infrastructureConfigurationArn }))).imageBuildVersionArn!;
+  await store.updateResource(failed, (current) => ({ ...current.data, state: { status: 'FAILED', reason: 'step Say exited with code 1' } }));
+  await page.goto(`${f.server.consoleUrl}#/images/${encodeURIComponent(failed)}`);
+  await heading(page, 'Image app 1.0.0/2');
+  await page.getByRole('button', { name: 'Retry' }).click();
+  const refused = page.getByRole('alert');
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /Retry failed: .*failed before its distribution/);
+  assert.equal(await statusOf(page).innerText(), 'FAILED');
+  await store.updateResource(failed, (current) => ({
+    ...current.data,
+    state: { status: 'FAILED', reason: 'distribution failed: the registry did not answer' },
+    distribution: { attempts: 1, regions: [] },
+    containerImage: { digest: 'sha256:0123abcd' },
+  }));
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=image-status]')?.textContent === 'DISTRIBUTING', undefined, { timeout: 15_000 });
+  assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 0);
+  assert.equal(await page.getByRole('alert').count(), 0, 'the earlier refusal is gone');
+  assert.equal((await ib.send(new GetImageCommand({ imageBuildVersionArn: failed }))).image?.state?.status, 'DISTRIBUTING');
+  await screenshot(page, 'image-retried');
 });

@@ -1,17 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateComponentCommand,
   GetContainerRecipeCommand,
   GetDistributionConfigurationCommand,
   GetImagePipelineCommand,
+  GetImageRecipeCommand,
   GetInfrastructureConfigurationCommand,
   ListContainerRecipesCommand,
   ListDistributionConfigurationsCommand,
   ListInfrastructureConfigurationsCommand,
 } from '@aws-sdk/client-imagebuilder';
 import type { Page } from 'playwright-core';
+import { SAY_HI_DOCUMENT, startFixture } from '../api/fixture.js';
 import { bashComponent, buildSkipReason, pushHostBase, run, startBuildServer } from '../build/helpers.js';
 import { browserSkipReason, launchBrowser, openConsole, screenshot, signIn } from './harness.js';
 
@@ -232,4 +237,134 @@ test('console wizard: a container pipeline with a new recipe, infrastructure and
   await phone.getByLabel('greeting').waitFor();
   assert.ok((await overflow()) <= 0, `step 2 fits a phone's width (overflow ${await overflow()}px)`);
   await screenshot(phone, 'wizard-2-recipe-phone-dark');
+});
+
+/** POSTs a webhook URL with a bearer token, as a CI system would; the HTTP status. */
+async function callHook(url: string, token: string): Promise<number> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  await res.body?.cancel();
+  return res.status;
+}
+
+test('console wizard: the machine-image (AMI) path makes an image recipe, infrastructure and a two-region AMI distribution with an S3 export; the pipeline\'s webhook is created, rotated and deleted', { skip: browserSkipReason(), timeout: 180_000 }, async (t) => {
+  // No build runs: the path ends where the pipeline and its resources exist, checked through the API.
+  const exports = mkdtempSync(path.join(tmpdir(), 'kiln-wizard-exports-'));
+  t.after(() => rmSync(exports, { recursive: true, force: true }));
+  const f = await startFixture(t, { config: { regions: ['local', 'eu-kiln-1'], exportBuckets: { 'wizard-exports': exports } } });
+  const ib = f.client();
+  await ib.send(new CreateComponentCommand({ name: 'ami-hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }));
+
+  const browser = await launchBrowser(t);
+  const page = await openConsole(browser, f.server.consoleUrl);
+  const signInRegions = page.getByLabel('Region').locator('option');
+  await signInRegions.nth(1).waitFor({ state: 'attached' });
+  assert.deepEqual(await signInRegions.allInnerTexts(), ['local', 'eu-kiln-1'], 'the sign-in offers the configured regions');
+  await signIn(page, f.credentials);
+  await page.getByRole('link', { name: 'Create image pipeline' }).click();
+  await onStep(page, 'Pipeline details');
+  await page.getByLabel('Pipeline name').fill('ami-pipeline');
+  await page.getByRole('button', { name: 'Next' }).click();
+
+  // A new image recipe on the Kiln-managed machine base: only machine bases are offered, no container fields.
+  await onStep(page, 'Recipe');
+  await page.getByLabel('Create a new recipe').check();
+  await page.getByLabel('Machine image (AMI)').check();
+  await page.getByLabel('Recipe name').fill('ami-recipe');
+  await page.getByLabel('Version', { exact: true }).fill('1.0.0');
+  const managed = page.locator('#recipe-base optgroup[label="Kiln-managed"] option');
+  await managed.first().waitFor({ state: 'attached' });
+  const bases = await managed.evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  assert.equal(bases.length, 1, `one managed machine base: ${bases.join(', ')}`);
+  assert.match(bases[0]!, /:aws:image\/debian-12-x86\/x\.x\.x$/);
+  await page.getByLabel('Base image', { exact: true }).selectOption(bases[0]!);
+  await page.getByLabel('Component', { exact: true }).selectOption({ label: 'ami-hello — BUILD Linux' });
+  await page.getByRole('button', { name: 'Add component' }).click();
+  await page.getByLabel('Version of ami-hello').waitFor();
+  assert.equal(await page.getByLabel('Dockerfile template').count(), 0);
+  assert.equal(await page.getByLabel('Target repository').count(), 0);
+  await page.getByRole('button', { name: 'Next' }).click();
+
+  await onStep(page, 'Infrastructure configuration');
+  await page.getByLabel('Create a new infrastructure configuration').check();
+  await page.getByLabel('Infrastructure name').fill('ami-infra');
+  await page.getByRole('button', { name: 'Next' }).click();
+
+  // A new distribution: the regions are the server's, chosen in a select; machine-image outputs and an export.
+  await onStep(page, 'Distribution');
+  await page.getByLabel('Create a new distribution configuration').check();
+  await page.getByLabel('Distribution name').fill('ami-dist');
+  const regions = page.getByLabel('Regions');
+  assert.equal(await regions.evaluate((el) => el.tagName), 'SELECT');
+  await regions.locator('option').nth(1).waitFor({ state: 'attached' });
+  assert.deepEqual(await regions.locator('option').allInnerTexts(), ['local', 'eu-kiln-1']);
+  assert.deepEqual(await regions.evaluate((el) => [...(el as HTMLSelectElement).selectedOptions].map((o) => o.value)), ['local'], "the session's region first");
+  await regions.selectOption(['local', 'eu-kiln-1']);
+  assert.equal(await page.getByLabel('Container repository').count(), 0);
+  await page.getByLabel('Output AMI name').fill('ami-pipeline-{{ imagebuilder:buildDate }}');
+  await page.getByLabel('Launch permission: account ids').fill('123456789012');
+  await page.getByLabel('Export the disk to an S3 bucket').check();
+  await page.getByLabel('Export bucket').fill('wizard-exports');
+  await page.getByLabel('Export prefix').fill('nightly/');
+  await page.getByLabel('Disk image format').selectOption('VMDK');
+  await screenshot(page, 'wizard-ami-4-distribution');
+  await page.getByRole('button', { name: 'Next' }).click();
+
+  await onStep(page, 'Review and create');
+  const review = await page.locator('form.wizard-step').innerText();
+  for (const text of ['ami-pipeline', 'image-recipe/ami-recipe/1.0.0', 'infrastructure-configuration/ami-infra', 'distribution-configuration/ami-dist', 'local, eu-kiln-1']) assert.ok(review.includes(text), `the review shows ${text}`);
+  await page.getByRole('button', { name: 'Create pipeline' }).click();
+  await page.waitForURL(/#\/pipelines\/arn/);
+  const pipelineArn = decodeURIComponent(new URL(page.url()).hash.replace(/^#\/pipelines\//, ''));
+  assert.match(pipelineArn, /:image-pipeline\/ami-pipeline$/);
+
+  const pipeline = (await ib.send(new GetImagePipelineCommand({ imagePipelineArn: pipelineArn }))).imagePipeline!;
+  assert.equal(pipeline.containerRecipeArn, undefined);
+  assert.match(pipeline.imageRecipeArn ?? '', /:image-recipe\/ami-recipe\/1\.0\.0$/);
+  const recipe = (await ib.send(new GetImageRecipeCommand({ imageRecipeArn: pipeline.imageRecipeArn }))).imageRecipe!;
+  assert.equal(recipe.parentImage, bases[0]);
+  assert.match(recipe.components?.[0]?.componentArn ?? '', /component\/ami-hello\/1\.x\.x$/, 'the newest 1.x version, as the wizard chooses by default');
+  const infra = (await ib.send(new GetInfrastructureConfigurationCommand({ infrastructureConfigurationArn: pipeline.infrastructureConfigurationArn }))).infrastructureConfiguration!;
+  assert.equal(infra.name, 'ami-infra');
+  const dist = (await ib.send(new GetDistributionConfigurationCommand({ distributionConfigurationArn: pipeline.distributionConfigurationArn }))).distributionConfiguration!;
+  assert.deepEqual(
+    dist.distributions?.map((d) => ({ region: d.region, ami: d.amiDistributionConfiguration, s3: d.s3ExportConfiguration, container: d.containerDistributionConfiguration })),
+    ['local', 'eu-kiln-1'].map((region) => ({
+      region,
+      ami: { name: 'ami-pipeline-{{ imagebuilder:buildDate }}', launchPermission: { userIds: ['123456789012'] } },
+      s3: { roleName: 'kiln', diskImageFormat: 'VMDK', s3Bucket: 'wizard-exports', s3Prefix: 'nightly/' },
+      container: undefined,
+    })),
+  );
+
+  // The pipeline's webhook: created with its token shown once, rotated (the old URL and token stop working), deleted.
+  const webhook = page.locator('section[aria-labelledby="pipeline-webhook-heading"]');
+  await webhook.getByText(/^No webhook\./).waitFor();
+  await webhook.getByRole('button', { name: 'Create webhook' }).click();
+  const secret = page.getByRole('region', { name: 'New webhook token' });
+  await secret.waitFor();
+  const first = { url: await secret.getByTestId('webhook-url').inputValue(), token: await secret.getByTestId('webhook-token').inputValue() };
+  assert.match(first.url, new RegExp(`^${f.server.endpoint}/kiln/hooks/pipelines/[0-9a-f]{24}$`));
+  assert.ok(first.token.length >= 32, 'a token');
+  await screenshot(page, 'pipeline-webhook-created');
+  assert.notEqual(await callHook(first.url, first.token), 403, 'the token shown is accepted');
+  await secret.getByRole('button', { name: 'Done' }).click();
+  await secret.waitFor({ state: 'detached' });
+  assert.equal(await webhook.getByTestId('webhook-url').innerText(), first.url, 'the URL stays shown, the token does not');
+  assert.equal(await page.getByText(first.token).count(), 0);
+
+  await webhook.getByRole('button', { name: 'Rotate token' }).click();
+  await secret.waitFor();
+  const second = { url: await secret.getByTestId('webhook-url').inputValue(), token: await secret.getByTestId('webhook-token').inputValue() };
+  assert.notEqual(second.url, first.url);
+  assert.notEqual(second.token, first.token);
+  assert.equal(await callHook(first.url, first.token), 403, 'the old URL and token are refused after a rotation');
+  assert.equal(await callHook(second.url, first.token), 403, 'the old token is refused on the new URL');
+  assert.notEqual(await callHook(second.url, second.token), 403);
+
+  await webhook.getByRole('button', { name: 'Delete webhook' }).click();
+  await webhook.getByRole('group', { name: /Delete the webhook\?/ }).getByRole('button', { name: 'Yes, delete the webhook' }).click();
+  await webhook.getByText(/^No webhook\./).waitFor();
+  assert.equal(await secret.count(), 0);
+  assert.equal(await callHook(second.url, second.token), 403, 'a deleted webhook is refused');
+  await webhook.getByRole('button', { name: 'Create webhook' }).waitFor();
 });

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { Component, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { clearSession, loadSession, type Session } from './session';
 import { href, useRoute, type Route } from './router';
 import { SignIn } from './pages/SignIn';
@@ -64,5 +64,32 @@ function View({ session, route }: PageProps) {
   const section = SECTIONS.find((s) => s.id === (route.section || 'pipelines'));
   if (!section) return <p role="alert">There is no page {route.section}.</p>;
   const Page = section.page;
-  return <Page session={session} route={route satisfies Route} />;
+  return (
+    <PageLoadBoundary key={section.id}>
+      <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+        <Page session={session} route={route satisfies Route} />
+      </Suspense>
+    </PageLoadBoundary>
+  );
+}
+
+/**
+ * A page whose code cannot be fetched (the server went away, or was updated and no longer has this build's
+ * chunks) says so instead of leaving the view blank.
+ */
+class PageLoadBoundary extends Component<{ children: ReactNode }, { error?: unknown }> {
+  override state: { error?: unknown } = {};
+
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+
+  override render() {
+    if (this.state.error === undefined) return this.props.children;
+    return (
+      <div role="alert" className="error res-error">
+        This page could not be shown: {this.state.error instanceof Error ? this.state.error.message : String(this.state.error)}. Reload the console to try again.
+      </div>
+    );
+  }
 }

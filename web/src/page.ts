@@ -3,7 +3,7 @@
  * out. Kept apart from sections.tsx, which lists the pages, so that pages can name these types without
  * importing the list that imports them.
  */
-import type { JSX } from 'react';
+import type { ComponentType } from 'react';
 import type { Route } from './router';
 import type { Session } from './session';
 
@@ -13,10 +13,10 @@ export interface PageProps {
   route: Route;
 }
 
-/** One route section; sections with `nav` appear in the navigation bar. */
+/** One route section; sections with `nav` appear in the navigation bar. `page` may be lazy (App renders it under Suspense). */
 export interface Section {
   id: string;
   title: string;
   nav: boolean;
-  page: (props: PageProps) => JSX.Element;
+  page: ComponentType<PageProps>;
 }

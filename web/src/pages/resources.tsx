@@ -1,26 +1,16 @@
 /**
  * Lists and details of every resource family, and the component editor. Each section shows its list at
- * `#/<section>` and one resource at `#/<section>/<ARN>`.
+ * `#/<section>` and one resource at `#/<section>/<ARN>`. Each family's pages are their own chunk, loaded when
+ * first opened (lazyView.ts).
  */
-import type { JSX } from 'react';
+import type { ComponentType } from 'react';
+import { lazyView } from '../lazyView';
 import type { PageProps, Section } from '../page';
 import type { Session } from '../session';
-import { ComponentDetail } from './components/ComponentDetail';
-import { ComponentEditor } from './components/ComponentEditor';
-import { ComponentList } from './components/ComponentList';
-import { DistributionDetail, DistributionList } from './configs/DistributionPages';
-import { InfrastructureDetail, InfrastructureList } from './configs/InfrastructurePages';
-import { ImageDetail } from './images/ImageDetail';
-import { ImageList } from './images/ImageList';
-import { LifecycleDetail, LifecycleList } from './lifecycle/LifecyclePages';
-import { PipelineDetail } from './pipelines/PipelineDetail';
-import { PipelineList } from './pipelines/PipelineList';
-import { RecipeDetail } from './recipes/RecipeDetail';
-import { RecipeList } from './recipes/RecipeList';
 import './resources.css';
 
-type ListView = (props: { session: Session }) => JSX.Element;
-type DetailView = (props: { session: Session; arn: string }) => JSX.Element;
+type ListView = ComponentType<{ session: Session }>;
+type DetailView = ComponentType<{ session: Session; arn: string }>;
 
 /** A section whose page is the list, or the detail of the ARN in the route (keyed by it, so state starts over). */
 function listAndDetail(id: string, title: string, List: ListView, Detail: DetailView): Section {
@@ -28,9 +18,17 @@ function listAndDetail(id: string, title: string, List: ListView, Detail: Detail
   return { id, title, nav: true, page };
 }
 
+const pipelines = () => import('./pipelines/PipelineList');
+const RecipeList = lazyView(() => import('./recipes/RecipeList'), 'RecipeList');
+const RecipeDetail = lazyView(() => import('./recipes/RecipeDetail'), 'RecipeDetail');
+const distribution = () => import('./configs/DistributionPages');
+const infrastructure = () => import('./configs/InfrastructurePages');
+const lifecycle = () => import('./lifecycle/LifecyclePages');
+const ComponentEditor = lazyView(() => import('./components/ComponentEditor'), 'ComponentEditor');
+
 export const ResourcePages: Section[] = [
-  listAndDetail('pipelines', 'Image pipelines', PipelineList, PipelineDetail),
-  listAndDetail('images', 'Images', ImageList, ImageDetail),
+  listAndDetail('pipelines', 'Image pipelines', lazyView(pipelines, 'PipelineList'), lazyView(() => import('./pipelines/PipelineDetail'), 'PipelineDetail')),
+  listAndDetail('images', 'Images', lazyView(() => import('./images/ImageList'), 'ImageList'), lazyView(() => import('./images/ImageDetail'), 'ImageDetail')),
   listAndDetail('image-recipes', 'Image recipes', ({ session }) => <RecipeList session={session} kind="image" />, ({ session, arn }) => <RecipeDetail session={session} kind="image" arn={arn} />),
   listAndDetail(
     'container-recipes',
@@ -38,9 +36,9 @@ export const ResourcePages: Section[] = [
     ({ session }) => <RecipeList session={session} kind="container" />,
     ({ session, arn }) => <RecipeDetail session={session} kind="container" arn={arn} />,
   ),
-  listAndDetail('components', 'Components', ComponentList, ComponentDetail),
-  listAndDetail('infrastructure-configurations', 'Infrastructure configurations', InfrastructureList, InfrastructureDetail),
-  listAndDetail('distribution-configurations', 'Distribution configurations', DistributionList, DistributionDetail),
-  listAndDetail('lifecycle-policies', 'Lifecycle policies', LifecycleList, LifecycleDetail),
+  listAndDetail('components', 'Components', lazyView(() => import('./components/ComponentList'), 'ComponentList'), lazyView(() => import('./components/ComponentDetail'), 'ComponentDetail')),
+  listAndDetail('infrastructure-configurations', 'Infrastructure configurations', lazyView(infrastructure, 'InfrastructureList'), lazyView(infrastructure, 'InfrastructureDetail')),
+  listAndDetail('distribution-configurations', 'Distribution configurations', lazyView(distribution, 'DistributionList'), lazyView(distribution, 'DistributionDetail')),
+  listAndDetail('lifecycle-policies', 'Lifecycle policies', lazyView(lifecycle, 'LifecycleList'), lazyView(lifecycle, 'LifecycleDetail')),
   { id: 'new-component', title: 'New component', nav: false, page: ({ session, route }) => <ComponentEditor key={route.rest} session={session} from={route.rest} /> },
 ];

@@ -4,6 +4,7 @@ import type { Session } from '../session';
 import { CheckboxField, ExistingConfigField, FieldNotes, RadioGroup, SelectField, TextField } from './fields';
 import type { StepErrors } from './issues';
 import type { DistributionDraft, RecipeKind } from './model';
+import { RegionsField } from './RegionsField';
 import { allPages, useLoad } from './useLoad';
 
 async function loadConfigurations(session: Session) {
@@ -83,7 +84,7 @@ function NewDistribution({ kind, ...props }: Props & { kind: RecipeKind }) {
     <>
       <TextField id="dist-name" label="Distribution name" value={draft.name} onChange={(name) => onChange({ ...draft, name })} errors={errors} required />
       <TextField id="dist-description" label="Distribution description" value={draft.description} onChange={(description) => onChange({ ...draft, description })} errors={errors} spellCheck />
-      <TextField id="dist-regions" label="Regions" value={draft.regions} onChange={(regions) => onChange({ ...draft, regions })} errors={errors} required hint="Comma-separated; every region gets the outputs below." />
+      <RegionsField id="dist-regions" value={draft.regions} onChange={(regions) => onChange({ ...draft, regions })} errors={errors} />
       <FieldNotes id="dist-outputs" errors={errors} />
       {kind === 'container' ? <ContainerOutputs {...props} /> : <MachineOutputs {...props} />}
     </>

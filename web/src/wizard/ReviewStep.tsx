@@ -97,7 +97,7 @@ export function ReviewStep({ details, recipe, infrastructure, distribution, arns
         <Row term="Configuration">{arns.distribution ? <code>{arns.distribution}</code> : 'None'}</Row>
         {distribution.mode === 'new' && (
           <>
-            <Row term="Regions">{distribution.regions}</Row>
+            <Row term="Regions">{distribution.regions.join(', ')}</Row>
             {distribution.containerRepository && <Row term="Container repository">{distribution.containerRepository}</Row>}
             {distribution.containerTags && <Row term="Container tags">{distribution.containerTags}</Row>}
           </>

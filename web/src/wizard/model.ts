@@ -92,8 +92,8 @@ export interface DistributionDraft {
   existingArn: string;
   name: string;
   description: string;
-  /** Region names, comma-separated; every region gets the same outputs. */
-  regions: string;
+  /** Region names among the server's configured regions; every region gets the same outputs. */
+  regions: string[];
   containerRepository: string;
   containerTags: string;
   amiName: string;
@@ -161,7 +161,7 @@ export function initialDistribution(region: string): DistributionDraft {
     existingArn: '',
     name: '',
     description: '',
-    regions: region,
+    regions: [region],
     containerRepository: '',
     containerTags: '',
     amiName: '{{ imagebuilder:buildDate }}',

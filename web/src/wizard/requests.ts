@@ -90,7 +90,7 @@ export function infrastructureRequest(infra: InfrastructureDraft): CreateInfrast
 /** One distribution per region, each with the outputs that fit the recipe's kind. */
 export function distributionRequest(dist: DistributionDraft, recipe: RecipeDraft): CreateDistributionConfigurationCommandInput {
   const kind = recipeKind(recipe);
-  const regions = splitList(dist.regions);
+  const regions = dist.regions;
   const outputs: Omit<Distribution, 'region'> = {};
   if (kind === 'container') {
     if (dist.containerRepository.trim() !== '' || dist.containerTags.trim() !== '') {

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { CancelImageCreationCommand, DeleteImageCommand } from '@aws-sdk/client-imagebuilder';
+import { CancelImageCreationCommand, DeleteImageCommand, RetryImageCommand } from '@aws-sdk/client-imagebuilder';
 import { imagebuilder } from '../../api';
 import { navigate } from '../../router';
 import type { Session } from '../../session';
@@ -22,28 +22,32 @@ import { useWorkflowRuns } from './useWorkflowRuns';
 
 /**
  * One image build version, live while it builds: its state (`data-testid="image-status"`), "Cancel build",
+ * "Retry" for a FAILED image (RetryImage),
  * the build plan, outputs (`data-testid="image-uris"`), packages, workflows and tests, scan findings, and the
  * step logs following the running steps.
  */
 export function ImageDetail({ session, arn }: { session: Session; arn: string }) {
   const { image, error, loading, live, changes, reload } = useImage(session, arn);
   const { runs, error: runsError } = useWorkflowRuns(session, arn, live, changes);
-  const [cancelling, setCancelling] = useState(false);
-  const [cancelError, setCancelError] = useState<unknown>();
+  const [busy, setBusy] = useState<string>();
+  const [actionError, setActionError] = useState<{ action: string; error: unknown }>();
   const status = image?.state?.status ?? '';
 
-  const cancel = async () => {
-    setCancelling(true);
-    setCancelError(undefined);
+  // Cancel and retry both change the state; the page reads it again (and follows the build while it is live).
+  const act = async (action: string, send: () => Promise<unknown>) => {
+    setBusy(action);
+    setActionError(undefined);
     try {
-      await imagebuilder(session).send(new CancelImageCreationCommand({ imageBuildVersionArn: arn }));
+      await send();
       reload();
-    } catch (err) {
-      setCancelError(err);
+    } catch (error) {
+      setActionError({ action, error });
     } finally {
-      setCancelling(false);
+      setBusy(undefined);
     }
   };
+  const cancel = () => act('Cancel build', () => imagebuilder(session).send(new CancelImageCreationCommand({ imageBuildVersionArn: arn })));
+  const retry = () => act('Retry', () => imagebuilder(session).send(new RetryImageCommand({ imageBuildVersionArn: arn })));
 
   const recipe = image?.containerRecipe ?? image?.imageRecipe;
   return (
@@ -67,12 +71,22 @@ export function ImageDetail({ session, arn }: { session: Session; arn: string })
           </div>
           <div className="actions">
             {IMAGE_IN_PROGRESS.has(status) && (
-              <button type="button" disabled={cancelling} onClick={() => void cancel()}>
-                {cancelling ? 'Cancelling…' : 'Cancel build'}
+              <button type="button" disabled={busy !== undefined} onClick={() => void cancel()}>
+                {busy === 'Cancel build' ? 'Cancelling…' : 'Cancel build'}
+              </button>
+            )}
+            {status === 'FAILED' && (
+              <button type="button" disabled={busy !== undefined} onClick={() => void retry()} aria-describedby="image-retry-hint">
+                {busy === 'Retry' ? 'Retrying…' : 'Retry'}
               </button>
             )}
           </div>
-          {cancelError !== undefined && <ErrorNote error={cancelError} action="Cancel build" self={arn} />}
+          {status === 'FAILED' && (
+            <p className="muted" id="image-retry-hint">
+              Retry (RetryImage) runs the distribution again, in place, for an image whose build and tests completed.
+            </p>
+          )}
+          {actionError && <ErrorNote error={actionError.error} action={actionError.action} self={arn} />}
           <section aria-labelledby="image-about-heading">
             <h2 id="image-about-heading">About</h2>
             <Fields

@@ -19,12 +19,13 @@ import { useLoad } from '../shared/useLoad';
 import { tagsText, ValueView } from '../shared/ValueView';
 import { PipelineHistory } from './PipelineHistory';
 import { PipelineImages } from './PipelineImages';
+import { PipelineWebhook } from './PipelineWebhook';
 import { statusUpdate } from './pipelineUpdate';
 import { ScheduleText } from './ScheduleText';
 
 /**
  * One image pipeline: its settings, "Run pipeline" (StartImagePipelineExecution, then the new image's page),
- * enable/disable, delete, the recent schedule ticks and the images it built.
+ * enable/disable, delete, the recent schedule ticks, the images it built and its webhook trigger.
  */
 export function PipelineDetail({ session, arn }: { session: Session; arn: string }) {
   const loaded = useLoad(async () => (await imagebuilder(session).send(new GetImagePipelineCommand({ imagePipelineArn: arn }))).imagePipeline, arn);
@@ -110,6 +111,7 @@ export function PipelineDetail({ session, arn }: { session: Session; arn: string
           </section>
           <PipelineHistory session={session} arn={arn} refresh={refresh} />
           <PipelineImages session={session} arn={arn} refresh={refresh} />
+          <PipelineWebhook session={session} arn={arn} refresh={refresh} />
           <section aria-labelledby="pipeline-delete-heading">
             <h2 id="pipeline-delete-heading">Delete</h2>
             <DeleteAction

@@ -19,7 +19,6 @@ interface History {
   ticks: Tick[];
   pendingRuns: { imageBuildVersionArn: string; buildType: string }[];
   lastSuccessfulRun?: string;
-  webhook?: { url: string };
 }
 
 /** A pipeline's recent schedule ticks (started, skipped and why) and its runs under way, from Kiln's history route. */
@@ -44,11 +43,6 @@ export function PipelineHistory({ session, arn, refresh }: { session: Session; a
       {h?.lastSuccessfulRun && (
         <p>
           Last successful run: <ArnLink arn={h.lastSuccessfulRun} />
-        </p>
-      )}
-      {h?.webhook && (
-        <p>
-          Webhook trigger: <code>{h.webhook.url}</code>
         </p>
       )}
       {h && h.ticks.length === 0 && <p className="muted">No schedule ticks yet.</p>}
