@@ -5,6 +5,7 @@
  */
 import { KilnError } from '../../domain/errors.js';
 import type { ExecResult } from '../../toe/instance/instance.js';
+import { utf8Chunks } from '../../logs/utf8-chunks.js';
 import type { DockerfileInstruction } from './dockerfile-parse.js';
 import { COMPONENTS_MARKER } from './dockerfile-render.js';
 import { DockerfileStepError, TAIL_CHARS, summarise, tailOf } from './dockerfile-step-error.js';
@@ -57,18 +58,21 @@ async function execute(s: DockerfileState, instruction: DockerfileInstruction, a
   const user = s.user();
   const wrapped = isRoot(user) ? argv : [...(await setprivArgs(s.instance, user)), ...argv];
   let output = '';
-  const collect = (stream: 'stdout' | 'stderr') => (c: Buffer) => {
-    const text = c.toString('utf8');
+  const collect = (stream: 'stdout' | 'stderr') => utf8Chunks((text) => {
     output = (output + text).slice(-TAIL_CHARS * 4);
     s.options.onOutput?.(text, stream);
-  };
+  });
+  const stdout = collect('stdout');
+  const stderr = collect('stderr');
   const result: ExecResult = await s.instance.exec(wrapped, {
     env: s.runEnv(),
     cwd,
-    onStdout: collect('stdout'),
-    onStderr: collect('stderr'),
+    onStdout: (c) => stdout.write(c),
+    onStderr: (c) => stderr.write(c),
     ...(s.options.signal ? { signal: s.options.signal } : {}),
   });
+  stdout.end();
+  stderr.end();
   if (result.aborted || s.options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled during line ${instruction.line}`);
   if (result.instanceFault !== undefined) {
     const tail = tailOf(output || `${result.stdout}${result.stderr}`);
