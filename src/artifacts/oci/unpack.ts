@@ -14,10 +14,14 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isKilnError, KilnError } from '../../domain/errors.js';
+import { streamTail } from '../../logs/utf8-chunks.js';
 import { digestHex, syncDir, type BlobStore } from '../blob-store.js';
 import { readManifest } from './image.js';
 import { END_OF_ARCHIVE, encodeHeader } from './tar.js';
 import { TarScanner, type ScannedEntry } from './tar-scan.js';
+
+/** The most of a tool's stderr an error message quotes. */
+const STDERR_TAIL = 4096;
 
 type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -225,7 +229,7 @@ async function extract(input: BlobStream, compression: Compression, dir: string,
   const checker = new EntryChecker();
   const scanner = new TarScanner((e) => checker.check(e));
   const tar = spawn('tar', [...TAR_EXTRACT, '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  const tarErr = tail(tar.stderr);
+  const tarErr = streamTail(tar.stderr, STDERR_TAIL);
   const tarExit = exitOf(tar, 'tar', 'tar');
   // A tar that died stops reading; its exit status says why, so the write error itself is not interesting.
   tar.stdin.on('error', () => undefined);
@@ -290,7 +294,7 @@ async function* decompressed(input: BlobStream, compression: Compression): Async
   }
   // Node 20's zlib has no zstd; the zstd program (Debian package zstd) does it.
   const zstd = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const zstdErr = tail(zstd.stderr);
+  const zstdErr = streamTail(zstd.stderr, STDERR_TAIL);
   const exited = exitOf(zstd, 'zstd', 'zstd');
   zstd.stdin.on('error', () => undefined);
   input.on('error', () => zstd.kill('SIGKILL'));
@@ -333,14 +337,6 @@ async function toOverlayForm(dir: string, plan: OverlayPlan, signal?: AbortSigna
   for (const [p, t] of times) await fsp.utimes(p, t.atime, t.mtime);
 }
 
-/** The last 4 KiB a stream wrote, for error messages. */
-function tail(stream: Readable): () => string {
-  let text = '';
-  stream.on('data', (c: Buffer) => {
-    text = (text + c.toString('utf8')).slice(-4096);
-  });
-  return () => text;
-}
 
 /** Resolves with the exit code (null when killed); a missing program is Unavailable, naming its package. */
 function exitOf(child: ReturnType<typeof spawn>, program: string, pkg: string): Promise<number | null> {
@@ -356,7 +352,7 @@ function exitOf(child: ReturnType<typeof spawn>, program: string, pkg: string): 
 async function run(program: string, args: string[], signal?: AbortSignal, stdin?: Buffer): Promise<void> {
   signal?.throwIfAborted();
   const child = spawn(program, args, { stdio: [stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'], signal, killSignal: 'SIGKILL' });
-  const err = tail(child.stderr!);
+  const err = streamTail(child.stderr!, STDERR_TAIL);
   const exited = exitOf(child, program, program === 'setfattr' ? 'attr' : program === 'sync' ? 'coreutils' : program);
   if (stdin) {
     child.stdin!.on('error', () => undefined);

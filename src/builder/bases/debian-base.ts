@@ -18,6 +18,7 @@ import { releaseEpoch } from './mirror-release.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
 import { withScratchDir } from './scratch-dir.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
+import { decodeStream } from '../../logs/utf8-chunks.js';
 
 /** Which base to bootstrap. */
 export interface DebianBaseSpec {
@@ -164,13 +165,12 @@ async function runMmdebstrap(args: string[], env: NodeJS.ProcessEnv, signal: Abo
   const argv = ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', 'mmdebstrap', ...args];
   const child = spawn('unshare', argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let tail = '';
-  const output = (stream: 'stdout' | 'stderr') => (c: Buffer) => {
-    const text = c.toString('utf8');
+  const output = (stream: 'stdout' | 'stderr') => (text: string) => {
     tail = (tail + text).slice(-4000);
     onOutput?.(text, stream);
   };
-  child.stdout.on('data', output('stdout'));
-  child.stderr.on('data', output('stderr'));
+  decodeStream(child.stdout, output('stdout'));
+  decodeStream(child.stderr, output('stderr'));
   let killed: number[] = [];
   const onAbort = () => {
     if (child.pid === undefined) return;

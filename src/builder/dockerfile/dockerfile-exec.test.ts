@@ -252,6 +252,29 @@ test('a failing RUN names its line and exit code and keeps the tail of its outpu
   );
 });
 
+test('RUN output keeps a multi-byte character whole when its bytes arrive in two chunks', async (t) => {
+  const instance = await standIn(t);
+  const euro = Buffer.from('€', 'utf8');
+  // The instance hands over output cut inside a character, as a pipe may: three bytes of € split 1 + 2.
+  instance.exec = (_argv, options = {}) => {
+    options.onStdout?.(Buffer.concat([Buffer.from('price: '), euro.subarray(0, 1)]));
+    options.onStdout?.(Buffer.concat([euro.subarray(1), Buffer.from('5\n')]));
+    options.onStderr?.(Buffer.from('ü', 'utf8').subarray(0, 1));
+    options.onStderr?.(Buffer.concat([Buffer.from('ü', 'utf8').subarray(1), Buffer.from('ber\n')]));
+    return Promise.resolve({ exitCode: 1, signal: null, stdout: 'price: €5\n', stderr: 'über\n', timedOut: false, aborted: false });
+  };
+  const seen = { stdout: '', stderr: '' };
+  await assert.rejects(
+    executeDockerfile({ instance, dockerfile: 'FROM base\nRUN show-prices\n', onOutput: (text, stream) => (seen[stream as 'stdout' | 'stderr'] += text) }),
+    (err: unknown) => {
+      assert.ok(isDockerfileStepError(err), String(err));
+      assert.equal(err.outputTail, 'price: €5\nüber');
+      return true;
+    },
+  );
+  assert.deepEqual(seen, { stdout: 'price: €5\n', stderr: 'über\n' });
+});
+
 test('aborting the signal stops a running RUN and reports a cancellation', async (t) => {
   const instance = new LocalInstance();
   t.after(() => instance.dispose());

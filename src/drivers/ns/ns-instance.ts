@@ -5,6 +5,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { KilnError } from '../../domain/errors.js';
+import { streamTail } from '../../logs/utf8-chunks.js';
 import type { ExecOptions, ExecResult } from '../../toe/instance/instance.js';
 import { Launcher, LAUNCHER_SCRIPT } from '../../toe/instance/launcher.js';
 import { descendants, killTree } from '../../toe/instance/process-tree.js';
@@ -303,12 +304,9 @@ export class NsInstance implements DriverInstance {
     });
     this.children.add(slirp);
     slirp.once('exit', () => this.children.delete(slirp));
-    let errText = '';
-    slirp.stderr!.on('data', (c: Buffer) => {
-      errText = (errText + c.toString('utf8')).slice(-4000);
-    });
+    const slirpErr = streamTail(slirp.stderr!, 4000);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new KilnError('Internal', `slirp4netns did not become ready: ${errText}`)), STEP_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new KilnError('Internal', `slirp4netns did not become ready: ${slirpErr()}`)), STEP_TIMEOUT_MS);
       (slirp.stdio[3] as Readable).once('data', () => {
         clearTimeout(timer);
         resolve();
@@ -319,7 +317,7 @@ export class NsInstance implements DriverInstance {
       });
       slirp.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new KilnError('Internal', `slirp4netns exited with ${code}: ${errText}`));
+        reject(new KilnError('Internal', `slirp4netns exited with ${code}: ${slirpErr()}`));
       });
     });
     for (const s of [slirp.stderr, slirp.stdio[3], slirp.stdio[4]] as ({ unref?: () => void } | null)[]) s?.unref?.();

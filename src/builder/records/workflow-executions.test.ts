@@ -1,83 +1,13 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isKilnError } from '../../domain/errors.js';
-import { legacyLines, parseRecord, STAMPED_LOG_HEADER } from '../../logs/step-log-format.js';
-import { SecretBox } from '../../store/secret-box.js';
-import { SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import type { ResourceRecord, Store } from '../../store/store.js';
-import {
-  ExecutionRecorder,
-  STEP_EXECUTION_ID_RE,
-  WORKFLOW_EXECUTION_ID_RE,
-  closeOpenExecutions,
-  executionData,
-  getExecutionRecord,
-  getStepRecord,
-  imageLogFolder,
-  listExecutionRecords,
-  listStepRecords,
-  readStepLog,
-  stepData,
-  stepLogPath,
-} from './execution-records.js';
-
-/** A stored log's lines as `stream:text`, its header checked. */
-function storedLines(stored: string): string[] {
-  assert.ok(stored.startsWith(STAMPED_LOG_HEADER), stored.slice(0, 80));
-  return stored.slice(STAMPED_LOG_HEADER.length).split('\n').slice(0, -1).map((r) => {
-    const line = parseRecord(r);
-    return `${line.stream}:${line.text}`;
-  });
-}
-
-const ACCOUNT = '111122223333';
-const WF_ARN = 'arn:aws:imagebuilder:local:aws:workflow/build/build-container/1.0.0/1';
-
-interface Env {
-  store: Store;
-  logsRoot: string;
-  recorder: ExecutionRecorder;
-  image: ResourceRecord;
-}
-
-/** A temp store (as openStore lays it out) with one image build version record, and a recorder. */
-async function setup(t: TestContext, name = 'app'): Promise<Env> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-exec-rec-'));
-  const store = new SqliteStore({ path: path.join(dir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
-  t.after(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const logsRoot = path.join(dir, 'logs');
-  const image = await makeImage(store, name);
-  return { store, logsRoot, recorder: new ExecutionRecorder(store, logsRoot), image };
-}
-
-async function makeImage(store: Store, name: string): Promise<ResourceRecord> {
-  const { record } = await store.createResource({
-    accountId: ACCOUNT,
-    region: 'local',
-    type: 'image',
-    name,
-    version: '1.2.3',
-    arn: `arn:aws:imagebuilder:local:${ACCOUNT}:image/${name}/1.2.3`,
-    data: { name, state: { status: 'BUILDING' } },
-    build: 'assign',
-  });
-  return record;
-}
-
-function kind(expected: string, field?: string) {
-  return (err: unknown) => {
-    assert.ok(isKilnError(err, expected as never), String(err));
-    if (field !== undefined) assert.ok(err.issues.some((i) => i.path === field) || err.message.includes(`'${field}'`), err.message);
-    return true;
-  };
-}
+import { STAMPED_LOG_HEADER } from '../../logs/step-log-format.js';
+import { STEP_EXECUTION_ID_RE, WORKFLOW_EXECUTION_ID_RE, executionData, stepData } from './execution-shapes.js';
+import { closeOpenExecutions, getExecutionRecord, listExecutionRecords } from './workflow-executions.js';
+import { getStepRecord, listStepRecords } from './step-executions.js';
+import { readStepLog, stepLogPath } from './step-logs.js';
+import { ACCOUNT, WF_ARN, kind, makeImage, setup, storedLines } from './testing.js';
 
 test('a workflow with steps: records, ids, counts, times, inputs/outputs and the log file', async (t) => {
   const { store, logsRoot, recorder, image } = await setup(t);
@@ -276,97 +206,4 @@ test('closeOpenExecutions ends what a crashed or cancelled build left open, and 
   assert.equal(executionData((await getExecutionRecord(store, crashed.workflowExecutionId))!).message, 'Kiln stopped while this build was running (interrupted)');
   await closeOpenExecutions(store, image.arn.replace('/1.2.3/1', '/9.9.9/1'), 'CANCELLED', 'none');
   await assert.rejects(closeOpenExecutions(store, 'arn:aws:imagebuilder:local:111122223333:image/app/1.2.3', 'FAILED', 'x'), kind('InvalidArgument', 'imageBuildVersionArn'));
-});
-
-test('readStepLog: whole lines from an offset, size limits, records being written, old logs, and bad arguments name their field', async (t) => {
-  const { logsRoot, recorder, image } = await setup(t);
-  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 2 });
-  const step = await wf.startStep({ name: 'S', action: 'ExecuteBash' });
-  const id = step.stepExecutionId;
-  const start = Buffer.byteLength(STAMPED_LOG_HEADER);
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, 0), { text: '', lines: [], nextOffset: start }, 'the header is skipped');
-  step.log('héllo wörld → 🚀', 'stdout');
-  step.log('oops\n', 'stderr');
-  step.log(' done\nsecond\n', 'stdout');
-  await step.finish('COMPLETED');
-  const text = 'oops\nhéllo wörld → 🚀 done\nsecond\n';
-  const all = await readStepLog(logsRoot, image.arn, id, 0);
-  assert.equal(all.text, text);
-  assert.deepEqual(all.lines.map((l) => [l.stream, l.text]), [['stderr', 'oops'], ['stdout', 'héllo wörld → 🚀 done'], ['stdout', 'second']]);
-  assert.ok(all.lines.every((l) => l.time !== undefined && !Number.isNaN(Date.parse(l.time))));
-  const size = all.nextOffset;
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', lines: [], nextOffset: size });
-
-  // Small windows: every read returns whole lines (a line longer than the window whole), and they concatenate.
-  for (const window of [1, 2, 7, 40, 80]) {
-    let offset = 0;
-    let joined = '';
-    for (let guard = 0; guard < 100; guard++) {
-      const slice = await readStepLog(logsRoot, image.arn, id, offset, window);
-      if (slice.text === '') break;
-      assert.ok(slice.text.endsWith('\n'), `window ${window}: ${JSON.stringify(slice.text)}`);
-      joined += slice.text;
-      offset = slice.nextOffset;
-    }
-    assert.equal(joined, text, `window ${window}`);
-    assert.equal(offset, size);
-  }
-
-  // A record still being written is left for the next read.
-  const file = stepLogPath(logsRoot, image.arn, id);
-  const record = Buffer.from('2026-01-01T00:00:00.000Z stdout late 🚀\n');
-  await appendFile(file, record.subarray(0, 30));
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: '', lines: [], nextOffset: size });
-  await appendFile(file, record.subarray(30));
-  assert.deepEqual(await readStepLog(logsRoot, image.arn, id, size), { text: 'late 🚀\n', lines: [{ time: '2026-01-01T00:00:00.000Z', stream: 'stdout', text: 'late 🚀' }], nextOffset: size + record.length });
-
-  // A log written before streams were kept (no header) reads as its lines, the last one without newline too.
-  const old = await wf.startStep({ name: 'Old', action: 'ExecuteBash' });
-  await old.finish('COMPLETED');
-  const oldFile = stepLogPath(logsRoot, image.arn, old.stepExecutionId);
-  const oldText = 'publicsuffix one\ndebconf: two\nlast';
-  await writeFile(oldFile, oldText);
-  const oldAll = await readStepLog(logsRoot, image.arn, old.stepExecutionId, 0);
-  assert.deepEqual(oldAll, { text: oldText, lines: legacyLines(oldText), nextOffset: Buffer.byteLength(oldText) });
-  let joined = '';
-  for (let offset = 0, guard = 0; guard < 100; guard++) {
-    const slice = await readStepLog(logsRoot, image.arn, old.stepExecutionId, offset, 5);
-    if (slice.text === '') break;
-    joined += slice.text;
-    offset = slice.nextOffset;
-  }
-  assert.equal(joined, oldText, 'an old log reads whole in small windows too');
-
-  await assert.rejects(readStepLog(logsRoot, image.arn, id, size + record.length + 5), kind('InvalidArgument', 'offset'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, id, -1), kind('InvalidArgument', 'offset'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, id, 0.5), kind('InvalidArgument', 'offset'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, id, 0, 0), kind('InvalidArgument', 'maxBytes'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, '../../etc/passwd', 0), kind('InvalidArgument', 'stepExecutionId'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, id.toUpperCase(), 0), kind('InvalidArgument', 'stepExecutionId'));
-  await assert.rejects(readStepLog(logsRoot, 'arn:aws:imagebuilder:local:111122223333:image/app/x.x.x', id, 0), kind('InvalidArgument', 'imageBuildVersionArn'));
-  await assert.rejects(readStepLog(logsRoot, image.arn, 'step-00000000-0000-0000-0000-000000000000', 3), kind('InvalidArgument', 'offset'));
-});
-
-test('imageLogFolder is name_version_build and stays inside the logs root', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'kiln-exec-folder-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  assert.equal(imageLogFolder('arn:aws:imagebuilder:local:111122223333:image/web-server/1.0.0/7'), 'web-server_1.0.0_7');
-  assert.throws(() => imageLogFolder('arn:aws:imagebuilder:local:111122223333:image/../1.0.0/7'), kind('InvalidArgument', 'imageBuildVersionArn'));
-  assert.throws(() => imageLogFolder('arn:aws:imagebuilder:local:111122223333:component/c/1.0.0/1'), kind('InvalidArgument', 'imageBuildVersionArn'));
-  // A log that cannot be written does not fail the build: the step's message says the log is incomplete.
-  const store = new SqliteStore({ path: path.join(dir, 'kiln.db'), secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
-  t.after(() => store.close());
-  const image = await makeImage(store, 'broken');
-  const logsRoot = path.join(dir, 'logs');
-  const recorder = new ExecutionRecorder(store, logsRoot);
-  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 1 });
-  const step = await wf.startStep({ name: 'S', action: 'ExecuteBash' });
-  const file = stepLogPath(logsRoot, image.arn, step.stepExecutionId);
-  await rm(file);
-  await mkdir(file);
-  step.log('lost');
-  await step.finish('COMPLETED', { message: 'ok' });
-  const d = stepData((await getStepRecord(store, step.stepExecutionId))!);
-  assert.equal(d.status, 'COMPLETED');
-  assert.match(d.message ?? '', /^ok \(the step log is incomplete: .*EISDIR/);
 });
