@@ -12,7 +12,9 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { FsBlobStore } from '../artifacts/blob-store.js';
+import { FsBlobStore, type BlobStore } from '../artifacts/blob-store.js';
+import { S3BlobStore } from '../artifacts/s3/s3-blob-store.js';
+import { createS3Client } from '../toe/actions/s3-config.js';
 import { DiskStore } from '../artifacts/disk/disk-store.js';
 import { detectAccel } from '../drivers/vm/accel.js';
 import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
@@ -93,14 +95,12 @@ async function exportMachineDisk(services: BuildServices, who: { accountId: stri
   return { path: out, release: () => rm(out, { force: true }) };
 }
 
-/** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
-export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock }): Promise<BuildEngine> {
-  const { store, dataDir, config } = input;
-  const dir = (name: string) => {
-    const p = path.join(dataDir, name);
-    mkdirSync(p, { recursive: true, mode: 0o700 });
-    return p;
-  };
+/** The blob store the configuration names: the data directory's `blobs/`, or an S3-compatible bucket. */
+async function openBlobStore(config: ServerConfig, dir: (name: string) => string): Promise<BlobStore> {
+  if (config.objectStore) {
+    const { bucket, prefix, ...settings } = config.objectStore;
+    return new S3BlobStore({ client: await createS3Client(settings), bucket, ...(prefix === undefined ? {} : { prefix }) });
+  }
   const blobs = new FsBlobStore(dir('blobs'));
   // A push or build killed mid-write leaves a temp file beside the blobs (upload sessions are swept by the
   // registry). Nothing writes before the server listens, so every temp file older than this moment is such a
@@ -109,6 +109,18 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     (n) => n > 0 && process.stderr.write(`kiln: removed ${n} partial blob(s) left by an earlier process\n`),
     (err: unknown) => process.stderr.write(`kiln: could not remove partial blobs: ${String(err)}\n`),
   );
+  return blobs;
+}
+
+/** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock }): Promise<BuildEngine> {
+  const { store, dataDir, config } = input;
+  const dir = (name: string) => {
+    const p = path.join(dataDir, name);
+    mkdirSync(p, { recursive: true, mode: 0o700 });
+    return p;
+  };
+  const blobs = await openBlobStore(config, dir);
   const layers = new LayerCache(dir('layers'), blobs);
   const scratchRoot = dir('scratch');
   const logsRoot = dir('logs');

@@ -30,6 +30,51 @@ export interface ServerConfig {
   store?: string;
   /** The key that seals secrets at rest (default: the data directory's `secret.key`); the same file on every node. */
   secretKeyFile?: string;
+  /** An S3-compatible bucket for blobs (layers, configs, manifests) instead of the data directory. */
+  objectStore?: ObjectStoreConfig;
+}
+
+/** `objectStore:` — where blobs live when they are not in the data directory. */
+export interface ObjectStoreConfig {
+  bucket: string;
+  /** Key prefix inside the bucket (e.g. `kiln/`), so one bucket can serve several installations. */
+  prefix?: string;
+  /** Any S3-compatible server's URL; absent for AWS S3 itself. */
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** Static credentials; absent: the SDK's usual chain (AWS_* environment, credentials file, instance role). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+const OBJECT_STORE_KEYS = ['bucket', 'prefix', 'endpoint', 'region', 'forcePathStyle', 'accessKeyId', 'secretAccessKey'];
+
+function parseObjectStore(value: unknown, problems: string[]): ObjectStoreConfig | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push('objectStore: must be a mapping {bucket, prefix?, endpoint?, region?, forcePathStyle?, accessKeyId?, secretAccessKey?}');
+    return undefined;
+  }
+  const o = value as Record<string, unknown>;
+  const before = problems.length;
+  for (const key of Object.keys(o)) if (!OBJECT_STORE_KEYS.includes(key)) problems.push(`objectStore.${key}: unknown setting`);
+  if (typeof o.bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) problems.push('objectStore.bucket: must be an S3 bucket name');
+  if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix.startsWith('/'))) problems.push('objectStore.prefix: must be a key prefix such as kiln/');
+  if (o.endpoint !== undefined && (typeof o.endpoint !== 'string' || !/^https?:\/\/\S+$/.test(o.endpoint))) problems.push('objectStore.endpoint: must be an http:// or https:// URL');
+  if (o.region !== undefined && typeof o.region !== 'string') problems.push('objectStore.region: must be a string');
+  if (o.forcePathStyle !== undefined && typeof o.forcePathStyle !== 'boolean') problems.push('objectStore.forcePathStyle: must be true or false');
+  for (const key of ['accessKeyId', 'secretAccessKey'] as const) if (o[key] !== undefined && typeof o[key] !== 'string') problems.push(`objectStore.${key}: must be a string`);
+  if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) problems.push('objectStore: accessKeyId and secretAccessKey go together');
+  if (problems.length > before) return undefined;
+  const prefix = o.prefix as string | undefined;
+  return {
+    bucket: o.bucket as string,
+    ...(prefix ? { prefix: prefix.endsWith('/') ? prefix : `${prefix}/` } : {}),
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint as string }),
+    ...(o.region === undefined ? {} : { region: o.region as string }),
+    ...(o.forcePathStyle === undefined ? {} : { forcePathStyle: o.forcePathStyle as boolean }),
+    ...(o.accessKeyId === undefined ? {} : { accessKeyId: o.accessKeyId as string, secretAccessKey: o.secretAccessKey as string }),
+  };
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -147,6 +192,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         // The URL may hold a password: the message never repeats it.
         if (typeof value !== 'string' || !/^postgres(ql)?:\/\/\S+$/.test(value)) problems.push('store: must be a postgres:// URL (leave it out for the embedded SQLite store)');
         else config.store = value;
+      } else if (key === 'objectStore') {
+        const parsed = parseObjectStore(value, problems);
+        if (parsed) config.objectStore = parsed;
       } else if (key === 'secretKeyFile') {
         if (typeof value !== 'string' || !value.startsWith('/')) problems.push('secretKeyFile: must be an absolute file path');
         else config.secretKeyFile = value;

@@ -46,6 +46,11 @@ export interface BlobStore {
   delete(digest: string): Promise<boolean>;
   /** Every stored blob, in digest order. */
   list(): Promise<BlobInfo[]>;
+  /**
+   * When a blob was last stored (ms since the epoch), or undefined when absent: garbage collection spares young
+   * blobs, which a push or build may be about to reference.
+   */
+  storedAt(digest: string): Promise<number | undefined>;
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
@@ -197,6 +202,10 @@ export class FsBlobStore implements BlobStore {
       if (isEnoent(err)) return false;
       throw err;
     }
+  }
+
+  async storedAt(digest: string): Promise<number | undefined> {
+    return (await fsp.stat(this.pathOf(digest)).catch(() => undefined))?.mtimeMs;
   }
 
   async list(): Promise<BlobInfo[]> {

@@ -15,7 +15,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { BlobStore, FsBlobStore } from '../artifacts/blob-store.js';
+import type { BlobStore } from '../artifacts/blob-store.js';
 import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { KilnError } from '../domain/errors.js';
@@ -26,7 +26,7 @@ import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 
 export interface GcDeps {
   store: Store;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   layers?: LayerCache;
   disks?: DiskStore;
   /** Files younger than this (by modification time, wall clock) are kept. */
@@ -132,7 +132,7 @@ export async function collectGarbage(deps: GcDeps, signal?: AbortSignal): Promis
   for (const info of await deps.blobs.list()) {
     if (signal?.aborted) throw new KilnError('Cancelled', 'garbage collection was cancelled');
     if (live.has(info.digest)) continue;
-    if (await isYoung(deps.blobs.pathOf(info.digest))) {
+    if (((await deps.blobs.storedAt(info.digest)) ?? 0) > cutoff) {
       kept.add(info.digest);
       result.young++;
       continue;

@@ -6,7 +6,7 @@
  * it honours CancelLifecycleExecution (CANCELLING → CANCELLED, the rest SKIPPED) and a policy that was disabled
  * meanwhile. After deletions it collects garbage.
  */
-import type { FsBlobStore } from '../artifacts/blob-store.js';
+import type { BlobStore } from '../artifacts/blob-store.js';
 import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { errorMessage } from '../domain/errors.js';
@@ -21,7 +21,7 @@ import { collectGarbage, type GcResult } from './gc.js';
 export interface PerformEnv {
   store: Store;
   clock: Clock;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   layers?: LayerCache;
   disks?: DiskStore;
   registryHost: () => string;

@@ -6,7 +6,7 @@
  * while the policy's previous execution is still pending or running, as on AWS.
  */
 import { randomUUID } from 'node:crypto';
-import type { FsBlobStore } from '../artifacts/blob-store.js';
+import type { BlobStore } from '../artifacts/blob-store.js';
 import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { errorMessage, isKilnError, KilnError } from '../domain/errors.js';
@@ -32,7 +32,7 @@ export const POLICY_TYPE = 'lifecycle-policy';
 export interface LifecycleRunnerDeps {
   store: Store;
   clock: Clock;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   layers?: LayerCache;
   disks?: DiskStore;
   /** `host:port` of Kiln's registry, as image URIs name it. */

@@ -109,6 +109,15 @@ export function runBlobStoreSuite(backend: string, open: BlobStoreFactory, hooks
       assert.equal(await store.delete(d), false);
     });
 
+    withStore('knows when a blob was stored, for garbage collection to spare young blobs', async (store) => {
+      const before = Date.now();
+      const info = await store.put(Buffer.from('dated'));
+      const at = await store.storedAt(info.digest);
+      // Object stores keep whole seconds; clocks of a remote store may differ a little from ours.
+      assert.ok(at !== undefined && at >= before - 60_000 && at <= Date.now() + 60_000, `stored at ${at}, put at ${before}`);
+      assert.equal(await store.storedAt(digestOf('never stored')), undefined);
+    });
+
     withStore('deletes and lists in digest order', async (store) => {
       const infos = await Promise.all(['a', 'b', 'c'].map((s) => store.put(Buffer.from(s))));
       assert.deepEqual((await store.list()).map((i) => i.digest), infos.map((i) => i.digest).sort());
