@@ -26,6 +26,11 @@ export interface ServerConfig {
   exportBuckets: Record<string, string>;
   /** SNS topic ARNs → webhook endpoints, and how deliveries are retried (none by default). */
   notifications: NotificationsConfig;
+  /**
+   * Whether the server prepares the managed bases in the background from its start (`prefetchBases: true|false`).
+   * Unset, the server's caller decides: `kiln serve` does (unless KILN_PREFETCH_BASES=0), servers in tests do not.
+   */
+  prefetchBases?: boolean;
 }
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
@@ -139,6 +144,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
         }
       } else if (key === 'notifications') {
         config.notifications = parseNotificationsConfig(value, problems);
+      } else if (key === 'prefetchBases') {
+        if (typeof value !== 'boolean') problems.push('prefetchBases: must be true or false');
+        else config.prefetchBases = value;
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

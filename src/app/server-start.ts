@@ -96,6 +96,11 @@ export interface ServeOptions {
   config?: Partial<ServerConfig>;
   /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. */
   builds?: boolean;
+  /**
+   * Whether the managed bases are prepared in the background from the start when the configuration does not say
+   * (`prefetchBases`); default false, so test servers never bootstrap unasked. `kiln serve` passes true.
+   */
+  prefetchBasesByDefault?: boolean;
   /** Whether pipelines run on their schedules (default: when builds run). */
   scheduler?: boolean;
   /** The time the scheduler and pipelines read; tests pass a TestClock. */
@@ -170,6 +175,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     registryHost = `${hostPart}:${actualPort}`;
     endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
     if (options.builds !== false) await engine.startWorker();
+    if (config.prefetchBases ?? options.prefetchBasesByDefault ?? false) engine.prefetchBases();
     const scheduling = options.scheduler ?? options.builds !== false;
     if (scheduling) scheduler.start();
     const running = engine;
