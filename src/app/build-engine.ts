@@ -43,6 +43,7 @@ import { RegistryClient } from '../registry/client/registry-client.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import { registerRegistry } from '../registry/server/routes.js';
 import type { OperationHandler } from '../service/types.js';
+import type { ImageOutputPort } from '../service/image-deletion.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
@@ -62,6 +63,8 @@ export interface BuildEngine {
   resolveParentTag: ParentTagResolver;
   /** The managed bases: where each is, and preparing them ahead of the first build that needs them. */
   bases: ManagedBases;
+  /** What DeleteImage needs to free an image's registry tags, machine images and, by collecting, its blobs and disks. */
+  imageOutputs: ImageOutputPort;
   /** Prepares the managed bases not stored yet, in the background, once the worker runs (a server without builds prepares none). */
   prefetchBases(): void;
   /** Stops the worker (running builds end FAILED "interrupted"), releases kept instances and stops base preparations. */
@@ -158,6 +161,14 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     services,
     bases: managed,
     prefetchBases: prefetch,
+    imageOutputs: {
+      store,
+      blobs,
+      registryHost: input.registryHost,
+      // The lifecycle runner serialises collections with its executions; a server without builds has none.
+      collectGarbage: async () => lifecycle?.collectGarbage(),
+      log: (text) => process.stderr.write(`kiln: ${text}`),
+    },
     resolveParentTag: parentTagResolver(glue),
     get worker() {
       return worker;

@@ -16,6 +16,7 @@ import { PipelineScheduler } from '../pipelines/scheduler.js';
 import { ensureAdmin } from '../service/accounts.js';
 import { pipelineRunStarter, trackManualRuns } from '../service/pipeline-runs.js';
 import { buildHandlers } from '../service/handlers.js';
+import { freeingDeletedImages } from '../service/image-deletion.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import { SecretBox } from '../store/secret-box.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -157,7 +158,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (image) await scheduler.runEnded(image);
     });
     const app = buildApi({
-      handlers: engine.wakeOnQueued(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler)),
+      handlers: engine.wakeOnQueued(freeingDeletedImages(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler), engine.imageOutputs)),
       regions,
       lookupKey,
       logger: options.logger ?? false,
