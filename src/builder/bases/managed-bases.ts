@@ -129,7 +129,9 @@ export class ManagedBases {
     const stored = await this.storedRootfs(record);
     if (stored) return stored;
     if (this.stopping.signal.aborted) throw new KilnError('Cancelled', 'Kiln is stopping');
+    if (signal?.aborted) throw new KilnError('Cancelled', 'managed base preparation cancelled');
     let run = this.inFlight.get(record.arn);
+    if (run && onOutput) onOutput(`waiting for ${record.name}, being prepared already: ${run.progress.phase} (${run.progress.percent}%)\n`);
     if (!run) {
       const controller = new AbortController();
       const stop = () => controller.abort();
