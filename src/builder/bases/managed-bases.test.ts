@@ -80,7 +80,6 @@ test('a build that needs a base being prefetched waits for the same bootstrap; s
   await f.until(() => f.runs.length === 1);
   const output: string[] = [];
   const build = f.managed.image(await f.record(DEBIAN_CONTAINER_BASE), AbortSignal.timeout(10_000), (s) => output.push(s));
-  assert.match(output.join(''), /^waiting for debian-12-container-x86, being prepared already: installing packages \(60%\)\n/, 'the build log says what it waits for');
   const [container, machine] = await f.managed.status();
   assert.equal(container!.state, 'preparing');
   assert.equal(container!.phase, 'installing packages');
@@ -88,6 +87,7 @@ test('a build that needs a base being prefetched waits for the same bootstrap; s
   assert.equal(machine!.state, 'absent');
   f.runs[0]!.finish();
   const ref = await build;
+  assert.match(output.join(''), /^waiting for debian-12-container-x86, being prepared already: installing packages \(60%\)\n/, 'the build log says what it waits for');
   assert.equal(f.runs.filter((r) => !r.spec.includes).length, 1, 'one bootstrap of the container base');
   assert.equal(f.logs.filter((l) => l.includes(`${DEBIAN_CONTAINER_BASE}: preparing`)).length, 1);
   await f.until(() => f.runs.length === 2);
