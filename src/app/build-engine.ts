@@ -28,6 +28,7 @@ import { resolveMachineRef } from '../builder/machine/machine-parent.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import type { AccessKeySecret } from '../api/aws/sigv4.js';
 import { registerLogRoutes } from '../api/kiln/logs-route.js';
+import { registerBasesRoutes } from '../api/kiln/bases-route.js';
 import { registerInstanceRoutes } from '../api/kiln/instances-route.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
@@ -44,6 +45,7 @@ import { RegistryClient } from '../registry/client/registry-client.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
 import { registerRegistry } from '../registry/server/routes.js';
 import type { OperationHandler } from '../service/types.js';
+import type { ImageOutputPort } from '../service/image-deletion.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
@@ -61,7 +63,13 @@ export interface BuildEngine {
   startWorker(): Promise<void>;
   /** What a parent image's registry reference points at now (for the scheduler's start condition). */
   resolveParentTag: ParentTagResolver;
-  /** Stops the worker (running builds end FAILED "interrupted") and releases kept instances. */
+  /** The managed bases: where each is, and preparing them ahead of the first build that needs them. */
+  bases: ManagedBases;
+  /** What DeleteImage needs to free an image's registry tags, machine images and, by collecting, its blobs and disks. */
+  imageOutputs: ImageOutputPort;
+  /** Prepares the managed bases not stored yet, in the background, once the worker runs (a server without builds prepares none). */
+  prefetchBases(): void;
+  /** Stops the worker (running builds end FAILED "interrupted"), releases kept instances and stops base preparations. */
   stop(): Promise<void>;
 }
 
@@ -128,7 +136,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const builtin = createBuiltinRegistry({ store, blobs, region });
   const client = new RegistryClient(config.registries);
   const workRoot = dir('work');
-  const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot });
+  const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot, regions: config.regions, log: (text) => process.stderr.write(`kiln: ${text}`) });
   const accel = detectAccel();
   await registerManagedBases(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
@@ -157,8 +165,22 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   };
   let worker: BuildWorker | undefined;
   let lifecycle: LifecycleRunner | undefined;
+  // Preparations wait for the worker's start: its sweep empties the work folder their bootstraps run in.
+  let workerStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (workerStarted = resolve));
+  const prefetch = () => void started.then(() => managed.prepareAll());
   return {
     services,
+    bases: managed,
+    prefetchBases: prefetch,
+    imageOutputs: {
+      store,
+      blobs,
+      registryHost: input.registryHost,
+      // The lifecycle runner serialises collections with its executions; a server without builds has none.
+      collectGarbage: async () => lifecycle?.collectGarbage(),
+      log: (text) => process.stderr.write(`kiln: ${text}`),
+    },
     resolveParentTag: parentTagResolver(glue),
     get worker() {
       return worker;
@@ -166,6 +188,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     registerRoutes(app, auth) {
       registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
+      registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
       registerMachineImageRoutes(app, {
         store,
@@ -195,12 +218,14 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
       await worker.start();
+      workerStarted();
       // Lifecycle policies run daily and StartResourceStateUpdate executions when due; deletions free blobs.
       lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, log: (text) => process.stderr.write(`kiln: ${text}`) });
     },
     async stop() {
       await lifecycle?.stop();
       await worker?.stop();
+      await managed.stop();
       await services.kept.releaseAll();
     },
   };

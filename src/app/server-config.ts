@@ -32,6 +32,11 @@ export interface ServerConfig {
   secretKeyFile?: string;
   /** An S3-compatible bucket for blobs (layers, configs, manifests) instead of the data directory. */
   objectStore?: ObjectStoreConfig;
+  /**
+   * Whether the server prepares the managed bases in the background from its start (`prefetchBases: true|false`).
+   * Unset, the server's caller decides: `kiln serve` does (unless KILN_PREFETCH_BASES=0), servers in tests do not.
+   */
+  prefetchBases?: boolean;
 }
 
 /** `objectStore:` — where blobs live when they are not in the data directory. */
@@ -198,6 +203,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'secretKeyFile') {
         if (typeof value !== 'string' || !value.startsWith('/')) problems.push('secretKeyFile: must be an absolute file path');
         else config.secretKeyFile = value;
+      } else if (key === 'prefetchBases') {
+        if (typeof value !== 'boolean') problems.push('prefetchBases: must be true or false');
+        else config.prefetchBases = value;
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

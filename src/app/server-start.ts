@@ -16,6 +16,7 @@ import { PipelineScheduler } from '../pipelines/scheduler.js';
 import { ensureAdmin } from '../service/accounts.js';
 import { pipelineRunStarter, trackManualRuns } from '../service/pipeline-runs.js';
 import { buildHandlers } from '../service/handlers.js';
+import { freeingDeletedImages } from '../service/image-deletion.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import type { Store } from '../store/store.js';
 import { openConfiguredStore } from './store-open.js';
@@ -87,6 +88,11 @@ export interface ServeOptions {
   config?: Partial<ServerConfig>;
   /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. */
   builds?: boolean;
+  /**
+   * Whether the managed bases are prepared in the background from the start when the configuration does not say
+   * (`prefetchBases`); default false, so test servers never bootstrap unasked. `kiln serve` passes true.
+   */
+  prefetchBasesByDefault?: boolean;
   /** Whether pipelines run on their schedules (default: when builds run). */
   scheduler?: boolean;
   /** The time the scheduler and pipelines read; tests pass a TestClock. */
@@ -143,7 +149,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (image) await scheduler.runEnded(image);
     });
     const app = buildApi({
-      handlers: engine.wakeOnQueued(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler)),
+      handlers: engine.wakeOnQueued(freeingDeletedImages(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler), engine.imageOutputs)),
       regions,
       lookupKey,
       logger: options.logger ?? false,
@@ -161,6 +167,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     registryHost = `${hostPart}:${actualPort}`;
     endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
     if (options.builds !== false) await engine.startWorker();
+    if (config.prefetchBases ?? options.prefetchBasesByDefault ?? false) engine.prefetchBases();
     const scheduling = options.scheduler ?? options.builds !== false;
     if (scheduling) scheduler.start();
     const running = engine;

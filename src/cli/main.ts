@@ -7,6 +7,7 @@ import { EXIT } from './kiln-client.js';
 import { registerEventsCommand } from './events-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerImageCommands } from './image-commands.js';
+import { registerBasesCommands } from './bases-commands.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -51,6 +52,7 @@ registerLogsCommand(program);
 registerEventsCommand(program);
 registerInstanceCommands(program);
 registerImageCommands(program);
+registerBasesCommands(program);
 registerPipelineCommands(program);
 registerCompletionCommand(program);
 try {

@@ -39,7 +39,9 @@ export function registerServerCommands(program: Command): void {
     .option('--json', 'once serving, print {"endpoint","regions","consoleUrl","registryHost","credentialsPath"} as one line')
     .action(cliAction('kiln serve', async (opts: { dataDir?: string; listen: string; config?: string; json?: boolean }) => {
       const { startServer, resolveDataDir } = await loadServer();
-      const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config });
+      // KILN_PREFETCH_BASES=0 keeps a `kiln serve` from bootstrapping the managed bases unasked (the test script sets it).
+      const prefetch = process.env.KILN_PREFETCH_BASES !== '0';
+      const running = await startServer({ dataDir: resolveDataDir(opts.dataDir), listen: opts.listen, configPath: opts.config, prefetchBasesByDefault: prefetch });
       drainOnSignal(running.close);
       if (opts.json) {
         const { endpoint, regions, consoleUrl, registryHost, credentialsPath } = running;

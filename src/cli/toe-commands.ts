@@ -7,6 +7,7 @@ import { validateDocumentText } from '../toe/document/validate.js';
 import { LocalInstance } from '../toe/instance/local.js';
 import type { DocumentInput } from '../toe/runner/documents.js';
 import { runDocuments } from '../toe/runner/run.js';
+import { defaultLogDirectory, ensureDefaultLogDirectory } from '../toe/runner/default-log-directory.js';
 import { EXIT, UsageError } from './kiln-client.js';
 import { printJson } from './table.js';
 
@@ -109,6 +110,14 @@ interface RunFlags {
   json?: boolean;
 }
 
+/** The given log directory, or the default one, created private (default-log-directory.ts). */
+async function logDirectoryOf(given: string | undefined): Promise<string> {
+  if (given !== undefined) return resolve(given);
+  const dir = defaultLogDirectory();
+  await ensureDefaultLogDirectory(dir);
+  return dir;
+}
+
 async function toeRun(flags: RunFlags): Promise<number> {
   if ((flags.documents === undefined) === (flags.config === undefined)) {
     throw new UsageError('give exactly one of --documents and --config');
@@ -143,7 +152,7 @@ async function toeRun(flags: RunFlags): Promise<number> {
       phases,
       parameters: flags.parameters !== undefined ? parseParameters(flags.parameters) : pairs(config.parameters, '--config: parameters'),
       executionId: flags.executionId ?? config.executionId,
-      logDirectory: resolve(flags.logDirectory ?? config.logDirectory ?? '.'),
+      logDirectory: await logDirectoryOf(flags.logDirectory ?? config.logDirectory),
       stateDirectory: flags.stateDirectory ?? config.stateDirectory,
       trace: flags.trace ?? config.trace ?? false,
       instance,
@@ -218,7 +227,7 @@ export function registerToeCommands(program: Command): void {
     .option('-p, --phases <phases>', 'comma-separated phases to run (document order is kept)')
     .option('--parameters <pairs>', 'name=value,name=value')
     .option('-i, --execution-id <id>', 'execution id (default: a new UUID)')
-    .option('-l, --log-directory <dir>', 'where the TOE_… log folder is created (default: .)')
+    .option('-l, --log-directory <dir>', 'where the TOE_… log folder is created (default: /var/lib/amazon/toe as root, else $XDG_STATE_HOME/kiln/toe)')
     .option('-s, --state-directory <dir>', 'where state is kept to resume after a reboot')
     .option('-t, --trace', 'print debug lines too')
     .option('-b, --log-s3-bucket-name <name>', 'not supported')

@@ -125,7 +125,7 @@ export function parseImageUri(uri: string): { host: string; repository: string; 
  * Removes the manifest from a repository when no tag there names it any more, and unlinks the blobs only it
  * needed, so the garbage collector may free them.
  */
-async function dropUntaggedManifest(ctx: ActionContext, repository: string, digest: string): Promise<boolean> {
+async function dropUntaggedManifest(ctx: RegistryContext, repository: string, digest: string): Promise<boolean> {
   const { store } = ctx;
   for (const tag of await store.listRegistryTags(repository)) {
     if ((await store.getRegistryManifest(repository, tag))?.digest === digest) return false;
@@ -139,8 +139,15 @@ async function dropUntaggedManifest(ctx: ActionContext, repository: string, dige
   return true;
 }
 
-/** Deletes one image URI of a container image from Kiln's registry. */
-async function deleteContainerUri(ctx: ActionContext, uri: string, manifestDigest: string | undefined): Promise<{ status: ResourceStatus; reason?: string }> {
+/** What deleting from Kiln's registry needs. */
+export type RegistryContext = Pick<ActionContext, 'store' | 'blobs' | 'registryHost'>;
+
+/**
+ * Deletes one image URI of a container image from Kiln's registry: the tag, then the manifest once no tag names
+ * it, unlinking the blobs only it needed. A URI of another registry is SKIPPED, a tag now naming another image
+ * than `manifestDigest` is left in place.
+ */
+export async function deleteContainerUri(ctx: RegistryContext, uri: string, manifestDigest: string | undefined): Promise<{ status: ResourceStatus; reason?: string }> {
   const ref = parseImageUri(uri);
   const host = ctx.registryHost();
   if (!ref || ref.host !== host) {
@@ -161,7 +168,7 @@ async function deleteContainerUri(ctx: ActionContext, uri: string, manifestDiges
 }
 
 /** The image URIs an image's distribution recorded, with their regions. */
-function containerUris(record: ResourceRecord): { region: string; uri: string }[] {
+export function containerUris(record: ResourceRecord): { region: string; uri: string }[] {
   const containers = obj(record.data.outputResources).containers;
   if (!Array.isArray(containers)) return [];
   return containers.flatMap((c: unknown) => {

@@ -472,8 +472,8 @@ export async function callerBuild(store: Store, ctx: RequestContext, text: unkno
 }
 
 /**
- * DeleteImage: removes the Image Builder record only; like AWS it leaves the output images (machine images,
- * container images) in place. A build still under way keeps its record until it ends or is cancelled.
+ * DeleteImage: removes the Image Builder record; the server wraps it to free the image's outputs first
+ * (image-deletion.ts). A build still under way keeps its record until it ends or is cancelled.
  */
 function deleteImage(store: Store): OperationHandler {
   return async (input, ctx) => {

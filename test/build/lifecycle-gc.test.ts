@@ -258,16 +258,45 @@ test('lifecycle: DEPRECATE then DISABLE change the image state; disabled machine
   assert.equal((machineImageData((await store.getResource(images[1]!.mi.arn))!).tags as Record<string, string>).DeprecatedBy, undefined);
 });
 
-test('lifecycle: DeleteImage removes only the record; the registry keeps the image and the collector its blobs', async (t) => {
+/** The tags of a repository in Kiln's registry over HTTP (GET /v2/NAME/tags/list). */
+async function registryTags(env: Env, repository: string): Promise<string[]> {
+  const auth = Buffer.from(`${env.f.credentials.accessKeyId}:${env.f.credentials.secretAccessKey}`).toString('base64');
+  const res = await fetch(`${env.f.server.endpoint}/v2/${repository}/tags/list`, { headers: { authorization: `Basic ${auth}` } });
+  const body = (await res.json()) as { tags?: string[] | null };
+  return res.status === 200 ? [...(body.tags ?? [])].sort() : [];
+}
+
+test('DeleteImage frees what only that image used: its registry tag and machine images at once, its blobs by the collector; a shared layer and the other images stay', async (t) => {
   const env = await lifecycleEnv(t);
-  const layer = await makeLayer(env.blobs, 'only', 'only this image');
-  const build = await containerBuild(env, 'solo', 1, 1, [layer]);
-  await env.f.client().send(new DeleteImageCommand({ imageBuildVersionArn: build.arn }));
-  assert.equal(await env.store.getResource(build.arn), undefined);
+  const { blobs, store } = env;
+  const shared = await makeLayer(blobs, 'etc/os-release', 'the base layer both builds share');
+  const own = [await makeLayer(blobs, 'app/v1', 'only the first build'), await makeLayer(blobs, 'app/v2', 'only the second build')];
+  const first = await containerBuild(env, 'solo', 1, 2, [shared, own[0]!]);
+  const second = await containerBuild(env, 'solo', 2, 1, [shared, own[1]!]);
+  const disk = { digest: `sha256:${'0'.repeat(64)}` as const, sizeBytes: 1, format: 'raw' as const, rootPartUuid: 'x', kernelVersion: '6.1.0' };
+  const amis = [];
+  for (const name of ['vm-a', 'vm-b']) {
+    const record = await addImageRecord(store, { accountId: env.accountId, name, type: 'AMI', dateCreated: new Date() });
+    amis.push({ arn: record.arn, mi: await registerMachineImage(store, { accountId: env.accountId, region: 'local', name, sourceImageArn: record.arn, disk }) });
+  }
+  assert.deepEqual(await registryTags(env, 'solo'), ['1.0.0-1', '1.0.0-2']);
+  const client = env.f.client();
+
+  await client.send(new DeleteImageCommand({ imageBuildVersionArn: first.arn }));
+  assert.equal(await store.getResource(first.arn), undefined);
+  assert.deepEqual(await registryTags(env, 'solo'), ['1.0.0-2'], 'the deleted image’s tag is gone from the registry');
+  assert.equal(await registryStatus(env, 'solo', '1.0.0-1'), 404);
+  assert.equal(await registryStatus(env, 'solo', first.image.manifestDigest), 404, 'and its manifest, which no tag names any more');
   const gc = await env.runner.collectGarbage();
-  assert.equal(gc.blobs, 0);
-  assert.equal(await registryStatus(env, 'solo', '1.0.0-1'), 200);
-  assert.equal(await env.blobs.has(layer.digest), true);
+  for (const gone of [first.image.manifestDigest, first.image.configDigest, own[0]!.digest]) assert.equal(await blobs.has(gone), false, `${gone} was collected`);
+  assert.equal(gc.blobs, 3);
+  for (const kept of [shared.digest, own[1]!.digest, second.image.manifestDigest, second.image.configDigest]) assert.equal(await blobs.has(kept), true, `${kept} stays`);
+  assert.equal(await registryStatus(env, 'solo', '1.0.0-2'), 200, 'the other image is intact');
+  assert.equal(await statusOf(store, second.arn), 'AVAILABLE');
+
+  await client.send(new DeleteImageCommand({ imageBuildVersionArn: amis[0]!.arn }));
+  assert.equal(await store.getResource(amis[0]!.mi.arn), undefined, 'the machine image it produced is deregistered');
+  assert.ok(await store.getResource(amis[1]!.mi.arn), 'another image’s machine image stays');
 });
 
 test('lifecycle: a Kiln server with builds on runs the lifecycle runner itself', async (t) => {

@@ -16,6 +16,7 @@ import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
 import { patchImage, type ContainerImageRef } from '../stages/image-record.js';
 import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
+import { BaseProgress, describeStatus, type BaseStatus } from './base-progress.js';
 
 /** The Debian 12 minbase container base. */
 export const DEBIAN_CONTAINER_BASE = 'debian-12-container-x86';
@@ -88,11 +89,33 @@ export interface ManagedBaseOptions {
   mirror: string;
   /** Scratch space for bootstraps (one folder each, removed afterwards). */
   workRoot: string;
+  /** The regions whose managed bases `status` and `prepareAll` cover (default: none). */
+  regions?: readonly string[];
+  /** Progress lines for the server log (a phase change, the end, a failure). */
+  log?: (text: string) => void;
+  /** The bootstrap itself (default: mmdebstrap, debian-base.ts); tests put a controllable one in. */
+  bootstrap?: typeof bootstrapDebianBase;
 }
 
-/** Materialises managed bases on demand; concurrent builds of the same base share one bootstrap. */
+/** One bootstrap in flight, shared by everyone waiting for the same base. */
+interface Preparation {
+  promise: Promise<ContainerImageRef>;
+  /** Aborted when the last waiter gave up, or when the owner stops. */
+  controller: AbortController;
+  waiters: number;
+  sinks: Set<OutputSink>;
+  progress: BaseProgress;
+}
+
+/**
+ * Materialises managed bases on demand or ahead of time (prepareAll); whoever asks for a base being prepared
+ * waits for the same bootstrap. A bootstrap stops when everyone waiting for it has given up, or on stop().
+ */
 export class ManagedBases {
-  private readonly inFlight = new Map<string, Promise<ContainerImageRef>>();
+  private readonly inFlight = new Map<string, Preparation>();
+  private readonly failures = new Map<string, string>();
+  private prefetch: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ManagedBaseOptions) {}
 
@@ -103,23 +126,153 @@ export class ManagedBases {
 
   /** The stored OCI image of a managed base, bootstrapping it the first time. */
   async image(record: ResourceRecord, signal?: AbortSignal, onOutput?: OutputSink): Promise<ContainerImageRef> {
-    const stored = rootfsOf(record);
-    if (stored && (await this.options.blobs.has(stored.manifestDigest))) return stored;
+    const stored = await this.storedRootfs(record);
+    if (stored) return stored;
+    if (this.stopping.signal.aborted) throw new KilnError('Cancelled', 'Kiln is stopping');
+    if (signal?.aborted) throw new KilnError('Cancelled', 'managed base preparation cancelled');
     let run = this.inFlight.get(record.arn);
+    if (run && onOutput) onOutput(`waiting for ${record.name}, being prepared already: ${run.progress.phase} (${run.progress.percent}%)\n`);
     if (!run) {
-      run = this.bootstrap(record, signal, onOutput).finally(() => this.inFlight.delete(record.arn));
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      this.stopping.signal.addEventListener('abort', stop, { once: true });
+      const started = new Date();
+      const progress = new BaseProgress(started, lastDurationOf(record));
+      const sinks = new Set<OutputSink>();
+      const fanOut: OutputSink = (text, stream) => {
+        for (const sink of sinks) sink(text, stream);
+        if (progress.feed(text)) this.options.log?.(`managed base ${describeStatus(this.statusOf(record))}\n`);
+      };
+      this.failures.delete(record.arn);
+      this.options.log?.(`managed base ${record.name}: preparing\n`);
+      const promise = this.bootstrap(record, controller.signal, fanOut, started).then(
+        (ref) => {
+          this.options.log?.(`managed base ${record.name}: ready in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s\n`);
+          return ref;
+        },
+        (err: unknown) => {
+          // Given up by everyone waiting, or stopped: nothing failed, the base is simply not there yet.
+          if (controller.signal.aborted) throw err;
+          const reason = err instanceof Error ? err.message : String(err);
+          this.failures.set(record.arn, reason);
+          this.options.log?.(`managed base ${record.name}: failed: ${reason}\n`);
+          throw err;
+        },
+      ).finally(() => {
+        this.inFlight.delete(record.arn);
+        this.stopping.signal.removeEventListener('abort', stop);
+      });
+      run = { promise, controller, waiters: 0, sinks, progress };
       this.inFlight.set(record.arn, run);
     }
-    return run;
+    return this.wait(run, signal, onOutput);
   }
 
-  private async bootstrap(record: ResourceRecord, signal?: AbortSignal, onOutput?: OutputSink): Promise<ContainerImageRef> {
+  /**
+   * The stored image of a base, if any. The record given may predate a preparation that finished since (a build
+   * read it while the prefetch ran), so the store's current record is asked too, lest a second bootstrap start.
+   */
+  private async storedRootfs(record: ResourceRecord): Promise<ContainerImageRef | undefined> {
+    for (const r of [record, await this.options.store.getResource(record.arn)]) {
+      const stored = r && rootfsOf(r);
+      if (stored && (await this.options.blobs.has(stored.manifestDigest))) return stored;
+    }
+    return undefined;
+  }
+
+  /** Waits for a shared preparation; a waiter that aborts stops waiting, and the last one stops the bootstrap. */
+  private async wait(run: Preparation, signal: AbortSignal | undefined, onOutput: OutputSink | undefined): Promise<ContainerImageRef> {
+    if (signal?.aborted) throw new KilnError('Cancelled', 'managed base preparation cancelled');
+    run.waiters++;
+    if (onOutput) run.sinks.add(onOutput);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new KilnError('Cancelled', 'managed base preparation cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    // The waiter's own rejection must not go unhandled when the bootstrap wins the race.
+    aborted.catch(() => undefined);
+    try {
+      return await Promise.race([run.promise, aborted]);
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (onOutput) run.sinks.delete(onOutput);
+      if (--run.waiters === 0) run.controller.abort();
+    }
+  }
+
+  /** The managed bases of the configured regions and where each is. */
+  async status(): Promise<BaseStatus[]> {
+    const out: BaseStatus[] = [];
+    for (const record of await this.records()) out.push(await this.statusNow(record));
+    return out;
+  }
+
+  private async statusNow(record: ResourceRecord): Promise<BaseStatus> {
+    const status = this.statusOf(record);
+    if (status.state === 'preparing') return status;
+    return (await this.storedRootfs(record)) ? { ...status, state: 'ready' } : status;
+  }
+
+  private statusOf(record: ResourceRecord): BaseStatus {
+    const base = record.data.managedBase as { kind?: string };
+    const last = lastDurationOf(record);
+    const status: BaseStatus = { name: record.name, arn: record.arn, region: record.region, kind: base.kind === 'machine' ? 'machine' : 'container', state: 'absent', ...(last === undefined ? {} : { lastDurationSeconds: last }) };
+    const run = this.inFlight.get(record.arn);
+    if (run) {
+      const left = run.progress.secondsLeft();
+      return { ...status, state: 'preparing', phase: run.progress.phase, percent: run.progress.percent, startedAt: run.progress.startedAt.toISOString(), ...(left === undefined ? {} : { secondsLeft: left }) };
+    }
+    const reason = this.failures.get(record.arn);
+    return reason === undefined ? status : { ...status, state: 'failed', reason };
+  }
+
+  private async records(): Promise<ResourceRecord[]> {
+    const out: ResourceRecord[] = [];
+    for (const region of this.options.regions ?? []) {
+      const found = (await this.options.store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: 'image' })).filter((r) => ManagedBases.isManaged(r));
+      // Container base first: it is the smaller one, and the one the first build most likely needs.
+      found.sort((a, b) => Number(a.data.type === 'AMI') - Number(b.data.type === 'AMI') || a.name.localeCompare(b.name));
+      out.push(...found);
+    }
+    return out;
+  }
+
+  /**
+   * Prepares every managed base that is not stored yet, one after the other, in the background of whoever calls
+   * it: a second call while one runs joins it. Failures are kept for `status`; `signal` (or stop()) ends it.
+   */
+  prepareAll(signal?: AbortSignal): Promise<void> {
+    if (!this.prefetch) {
+      this.prefetch = (async () => {
+        for (const record of await this.records()) {
+          if (signal?.aborted || this.stopping.signal.aborted) return;
+          // A failure is kept for status and logged; the next base is still worth preparing.
+          await this.image(record, signal).catch(() => undefined);
+        }
+      })().finally(() => {
+        this.prefetch = undefined;
+      });
+    }
+    return this.prefetch;
+  }
+
+  /** Stops every bootstrap in flight and waits until each has cleaned up (no mount, no scratch folder left). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled([...this.inFlight.values()].map((r) => r.promise));
+    await this.prefetch?.catch(() => undefined);
+  }
+
+  private async bootstrap(record: ResourceRecord, signal: AbortSignal, onOutput: OutputSink, started: Date): Promise<ContainerImageRef> {
     const base = record.data.managedBase as { suite?: string; variant?: string; kind?: string };
     if (base.suite !== 'bookworm' || base.variant !== 'minbase') throw new KilnError('Internal', `unknown managed base ${record.arn}`);
+    const reused = await this.fromOtherRegion(record);
+    if (reused) return reused;
     const machine = base.kind === 'machine';
     await mkdir(this.options.workRoot, { recursive: true, mode: 0o700 });
-    onOutput?.(`bootstrapping ${record.name} from ${this.options.mirror} (first use; cached afterwards)\n`);
-    const out = await bootstrapDebianBase(
+    onOutput(`bootstrapping ${record.name} from ${this.options.mirror} (first use; cached afterwards)\n`);
+    const out = await (this.options.bootstrap ?? bootstrapDebianBase)(
       {
         suite: 'bookworm',
         variant: 'minbase',
@@ -132,12 +285,32 @@ export class ManagedBases {
         workDir: path.join(this.options.workRoot, `bootstrap-${record.name}`),
         // A machine base's root filesystem is never pulled by a container runtime, so the faster zstd is safe.
         ...(machine ? { compression: 'zstd' as const } : {}),
-        ...(signal ? { signal } : {}),
-        ...(onOutput ? { onOutput } : {}),
+        signal,
+        onOutput,
       },
     );
     const ref: ContainerImageRef = { manifestDigest: out.image.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: out.image.configDigest };
-    await patchImage(this.options.store, record.arn, { ...rootfsPatch(record, ref), packages: out.packages });
+    const seconds = Math.round((Date.now() - started.getTime()) / 1000);
+    await patchImage(this.options.store, record.arn, { ...rootfsPatch(record, ref), packages: out.packages, managedBase: { ...(record.data.managedBase as object), preparationSeconds: seconds } });
     return ref;
   }
+
+  /** The same base already stored for another region: the blobs are shared, so only the record is filled in. */
+  private async fromOtherRegion(record: ResourceRecord): Promise<ContainerImageRef | undefined> {
+    for (const region of this.options.regions ?? []) {
+      if (region === record.region) continue;
+      const [other] = await this.options.store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: 'image', name: record.name });
+      const ref = other && rootfsOf(other);
+      if (!other || !ref || !(await this.options.blobs.has(ref.manifestDigest))) continue;
+      await patchImage(this.options.store, record.arn, { ...rootfsPatch(record, ref), packages: other.data.packages, managedBase: other.data.managedBase });
+      return ref;
+    }
+    return undefined;
+  }
+}
+
+/** How long the base's last preparation took, kept on its record. */
+function lastDurationOf(record: ResourceRecord): number | undefined {
+  const seconds = (record.data.managedBase as { preparationSeconds?: unknown } | undefined)?.preparationSeconds;
+  return typeof seconds === 'number' ? seconds : undefined;
 }

@@ -4,6 +4,7 @@ import type { Session } from '../../session';
 import { PageHead } from '../shared/PageHead';
 import { PAGE_SIZE } from '../shared/PagedTable';
 import { ImageTable } from './ImageTable';
+import { ManagedBasesPanel } from './ManagedBasesPanel';
 
 /** Every image build of this account, newest first (ListImageBuildVersions without an image version). */
 export function ImageList({ session }: { session: Session }) {
@@ -14,6 +15,7 @@ export function ImageList({ session }: { session: Session }) {
   return (
     <>
       <PageHead title="Images" />
+      <ManagedBasesPanel session={session} />
       <ImageTable caption="Image builds of this account, newest first" load={load} empty="No images yet. Run a pipeline to build one." />
     </>
   );
