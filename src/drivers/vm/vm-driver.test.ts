@@ -1,6 +1,6 @@
 // The InstanceDriver conformance suite on the `vm` driver: a Debian disk booted under QEMU and driven through
-// its guest agent. Under TCG a boot takes 20-60 s, so the suite boots two VMs (its shared one and the one it
-// disposes); prepare's checks need no VM.
+// its guest agent. Under TCG a boot takes 20-60 s, so the suite boots one VM, which every test shares and the
+// last one disposes; prepare's checks need no VM.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
