@@ -50,7 +50,7 @@ driverConformanceSuite({
   spec,
   skip: () => skip,
   setup: async () => {
-    disk = await sharedTestDisk(AbortSignal.timeout(20 * 60_000));
+    disk = (await sharedTestDisk(AbortSignal.timeout(20 * 60_000))).path;
     scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-vmd-'));
     return () => {
       assert.deepEqual(fs.readdirSync(scratchRoot), [], 'no instance folder is left');
