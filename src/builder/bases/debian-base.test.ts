@@ -16,7 +16,10 @@ import { parseReleaseDate, releaseEpoch } from './mirror-release.js';
 import { withScratchDir } from './scratch-dir.js';
 import { BOOTSTRAP_CACHE_ENV } from './bootstrap-cache.js';
 
-// These tests are about mmdebstrap itself (reproducible output, cancellation): never from npm test's cache.
+// These tests are about mmdebstrap itself (reproducible output, cancellation), so only the first bootstrap of
+// the reproducibility test goes through npm test's cache: it fills the entry the managed container base's tests
+// unpack later in the run, instead of each of them running mmdebstrap again. The second always runs for real.
+const runCache = process.env[BOOTSTRAP_CACHE_ENV];
 delete process.env[BOOTSTRAP_CACHE_ENV];
 
 const MIRROR = 'http://deb.debian.org/debian';
@@ -117,9 +120,16 @@ describe('bootstrapDebianBase against the Debian mirror', () => {
       const workDir = path.join(base, `work-${n}`);
       let output = '';
       const t0 = Date.now();
-      const out = await bootstrapDebianBase(SPEC, { blobs, workDir, onOutput: (s) => (output += s) });
+      if (n === 1 && runCache) process.env[BOOTSTRAP_CACHE_ENV] = runCache;
+      let out;
+      try {
+        out = await bootstrapDebianBase(SPEC, { blobs, workDir, onOutput: (s) => (output += s) });
+      } finally {
+        delete process.env[BOOTSTRAP_CACHE_ENV];
+      }
       const seconds = (Date.now() - t0) / 1000;
-      t.diagnostic(`bootstrap ${n}: ${seconds.toFixed(1)} s; ${output.split('\n').filter((l) => / took /.test(l)).join('; ')}`);
+      t.diagnostic(`bootstrap ${n}: ${seconds.toFixed(1)} s; ${output.split('\n').filter((l) => / took |cached bootstrap|saved the bootstrap/.test(l)).join('; ')}`);
+      if (n === 2) assert.match(output, /I: extracting archives|I: installing/, 'the second bootstrap ran mmdebstrap');
       assert.equal(existsSync(workDir), false, 'the work dir is removed');
       assert.deepEqual(mountsMentioning(workDir), []);
       runs.push(out);

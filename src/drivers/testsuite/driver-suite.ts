@@ -74,6 +74,8 @@ export function driverConformanceSuite(options: DriverSuiteOptions): void {
   void describe(`InstanceDriver conformance: ${options.name}`, { skip }, () => {
     let teardown: (() => Promise<void> | void) | undefined;
     let shared: DriverInstance;
+    /** The scratch root's entries before the shared instance: what it holds again once that is disposed. */
+    let scratchAtStart: string[] = [];
     const launched: DriverInstance[] = [];
     const launch = async () => {
       const inst = await options.driver.launch(options.spec());
@@ -83,6 +85,7 @@ export function driverConformanceSuite(options: DriverSuiteOptions): void {
 
     before(async () => {
       teardown = await options.setup?.();
+      scratchAtStart = readdirSync(options.spec().scratchRoot).sort();
       shared = await launch();
     });
     after(async () => {
@@ -232,20 +235,25 @@ export function driverConformanceSuite(options: DriverSuiteOptions): void {
         const empty = mkdtempSync(join(work, 'empty-'));
         const whited = await options.driver.prepare({ ...base, layers: [top, empty] });
         assert.ok(whited.some((i) => i.path === 'layers' && /bin\/bash/.test(i.message)), `no /bin/bash: ${JSON.stringify(whited)}`);
+        // Gone before the dispose test, which finds the scratch root as the suite found it.
+        await stacked.dispose();
       });
     }
 
+    // The last test: it disposes the shared instance, as a VM's boot costs tens of seconds under TCG.
     void test('dispose is idempotent and leaves nothing behind', async () => {
       const { scratchRoot } = options.spec();
-      const scratchBefore = readdirSync(scratchRoot).sort();
-      const inst = await launch();
-      await inst.exec(sh('sleep 100 & echo started'));
+      const inst = shared;
+      // The sleep lets go of the exec's output: a driver may (qemu-ga does) wait for the pipes to close, and the
+      // exec would then return only once the sleep is over, with nothing left running for dispose to end.
+      const started = await inst.exec(sh('sleep 100 </dev/null >/dev/null 2>&1 & echo started'));
+      assert.equal(started.stdout, 'started\n');
       const snapshot = options.capabilities.snapshotDir ? snapshotDirOf(inst) : undefined;
       await Promise.all([inst.dispose(), inst.dispose()]);
       await inst.dispose();
       const r = await inst.exec(['true']).catch((err: Error) => ({ exitCode: null, spawnError: err.message }));
       assert.equal(r.exitCode, null, 'a disposed instance runs nothing');
-      assert.deepEqual(readdirSync(scratchRoot).sort(), scratchBefore, 'the scratch directory is gone');
+      assert.deepEqual(readdirSync(scratchRoot).sort(), scratchAtStart, 'the scratch directory is gone');
       if (snapshot !== undefined) {
         assert.equal(existsSync(snapshot), false, 'the snapshot directory is gone');
         assert.deepEqual(hostMountsUnder(dirname(snapshot)), []);

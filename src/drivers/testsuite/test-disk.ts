@@ -15,7 +15,14 @@ const MIRROR = process.env.KILN_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 const INCLUDE = 'linux-image-cloud-amd64,systemd-sysv,udev,initramfs-tools,qemu-guest-agent';
 const TOOLS = ['mmdebstrap', 'sfdisk', 'mkfs.ext4', 'mkfs.fat', 'mcopy', 'debugfs', 'qemu-img'];
 
-let made: Promise<string> | undefined;
+/** The shared test disk: a raw GPT disk with an EFI system partition and an ext4 root. */
+export interface TestDisk {
+  path: string;
+  /** The kernel assembleDisk found in the root and installed for systemd-boot and GRUB. */
+  kernelVersion: string;
+}
+
+let made: Promise<TestDisk> | undefined;
 
 /** Why the test disk cannot be made on this host (a missing tool, no mirror), or false. */
 export async function whyNoTestDisk(): Promise<string | false> {
@@ -34,8 +41,11 @@ export async function whyNoTestDisk(): Promise<string | false> {
   }
 }
 
-/** The raw disk's path; the first call builds it (1-2 min, or seconds from the bootstrap cache). */
-export function sharedTestDisk(signal?: AbortSignal): Promise<string> {
+/**
+ * The disk, made on the first call (1-2 min, or seconds from the bootstrap cache); later calls in the same
+ * process share it. Tests boot it read-only (snapshot or overlay) and must never write it.
+ */
+export function sharedTestDisk(signal?: AbortSignal): Promise<TestDisk> {
   made ??= (async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-test-disk-'));
     process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -43,9 +53,9 @@ export function sharedTestDisk(signal?: AbortSignal): Promise<string> {
     const args = ['--quiet', '--variant=minbase', `--include=${INCLUDE}`, 'bookworm', rootfs, MIRROR];
     await cachedBootstrap({ use: 'kiln vm driver test disk', mirror: MIRROR, suite: 'bookworm', variant: 'minbase', include: INCLUDE }, rootfs, async () => void (await runTool('mmdebstrap', args, { ...(signal ? { signal } : {}) })), { ...(signal ? { signal } : {}) });
     const out = path.join(dir, 'disk.raw');
-    await assembleDisk({ rootfs, out, sizeMiB: 1024, ...(signal ? { signal } : {}) });
+    const assembled = await assembleDisk({ rootfs, out, sizeMiB: 1024, ...(signal ? { signal } : {}) });
     fs.rmSync(rootfs, { recursive: true, force: true });
-    return out;
+    return { path: out, kernelVersion: assembled.kernelVersion };
   })();
   return made;
 }

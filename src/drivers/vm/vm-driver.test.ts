@@ -1,6 +1,6 @@
 // The InstanceDriver conformance suite on the `vm` driver: a Debian disk booted under QEMU and driven through
-// its guest agent. Under TCG a boot takes 20-60 s, so the suite boots two VMs (its shared one and the one it
-// disposes); prepare's checks need no VM.
+// its guest agent. Under TCG a boot takes 20-60 s, so the suite boots one VM, which every test shares and the
+// last one disposes; prepare's checks need no VM.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -50,7 +50,7 @@ driverConformanceSuite({
   spec,
   skip: () => skip,
   setup: async () => {
-    disk = await sharedTestDisk(AbortSignal.timeout(20 * 60_000));
+    disk = (await sharedTestDisk(AbortSignal.timeout(20 * 60_000))).path;
     scratchRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-vmd-'));
     return () => {
       assert.deepEqual(fs.readdirSync(scratchRoot), [], 'no instance folder is left');
