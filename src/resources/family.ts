@@ -1,7 +1,7 @@
-import type { Obj } from '../domain/obj.js';
 import type { Store } from '../store/store.js';
 import type { Caller } from '../store/visibility.js';
 import type { TypedRecord } from './typed-record.js';
+import type { JsonObject } from '../domain/json.js';
 
 /** A request as the resource layer sees it: who calls, and the operation (a service RequestContext is one). */
 export interface Call extends Caller {
@@ -13,7 +13,7 @@ export interface Call extends Caller {
  * Get, List, ListBuildVersions and Delete once for all of them. Input validation and the wire field names of
  * each operation stay with the family's handlers in service/.
  */
-export interface VersionedFamily<TData extends Obj> {
+export interface VersionedFamily<TData extends JsonObject> {
   /** The family's noun in messages: `component`, `workflow`. */
   noun: string;
   /** The store types (ARN resource types) the family spans; workflows keep one per workflow type. */
@@ -27,13 +27,13 @@ export interface VersionedFamily<TData extends Obj> {
   arn: ArnShape;
   /** The filter names List accepts; each matches the Get shape's member of that name unless `filterMatch` says otherwise. */
   filters: readonly string[];
-  filterMatch?: Readonly<Record<string, (shape: Obj, values: ReadonlySet<string>) => boolean>>;
+  filterMatch?: Readonly<Record<string, (shape: JsonObject, values: ReadonlySet<string>) => boolean>>;
   /** Get's shape of one build. */
-  toShape(record: TypedRecord<TData>): Obj;
+  toShape(record: TypedRecord<TData>): JsonObject;
   /** List's shape of one version, addressed by its version ARN. */
-  toVersionSummary(record: TypedRecord<TData>, versionArn: string): Obj;
+  toVersionSummary(record: TypedRecord<TData>, versionArn: string): JsonObject;
   /** ListBuildVersions' shape of one build. */
-  toBuildSummary(record: TypedRecord<TData>): Obj;
+  toBuildSummary(record: TypedRecord<TData>): JsonObject;
   /** ARNs of what still uses this build; Delete refuses while there are any. */
   dependents(store: Store, record: TypedRecord<TData>): Promise<string[]>;
   /** Delete's DependencyExists message for those users. */

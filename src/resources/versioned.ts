@@ -4,7 +4,6 @@
  */
 import { formatArn, nameToSlug, parseArn, type ImageBuilderArn } from '../domain/arn.js';
 import { KilnError } from '../domain/errors.js';
-import { str, type Obj } from '../domain/obj.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter } from '../domain/semver.js';
 import type { Store } from '../store/store.js';
@@ -14,18 +13,19 @@ import type { Call, VersionedFamily } from './family.js';
 import { applyFilters } from './filters.js';
 import { idempotencyKey } from './idempotency.js';
 import { typed, type TypedRecord } from './typed-record.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 /** The owner views of the List operations; Kiln has no marketplace, so the last two are always empty. */
 const OWNER_VIEWS = ['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace'];
 
 /** One page of a List operation's wire items. */
 export interface Page {
-  items: Obj[];
+  items: JsonObject[];
   nextToken?: string;
 }
 
 /** The family ARN `text` names, if the caller may address it: its region, and its own account unless `anyOwner`. */
-export function addressedArn<T extends Obj>(family: VersionedFamily<T>, ctx: Call, text: unknown, field: string, anyOwner: boolean): ImageBuilderArn {
+export function addressedArn<T extends JsonObject>(family: VersionedFamily<T>, ctx: Call, text: unknown, field: string, anyOwner: boolean): ImageBuilderArn {
   const arn = typeof text === 'string' ? parseArn(text) : undefined;
   if (!arn || !family.arn.matches(arn.resourceType) || (family.arn.versionRequired && arn.version === undefined)) {
     const shape = family.arn.shape === undefined ? '' : ` (${family.arn.shape})`;
@@ -41,7 +41,7 @@ export function addressedArn<T extends Obj>(family: VersionedFamily<T>, ctx: Cal
  * Stores a new version of `name` in the caller's account (build 1 when the family numbers builds); a version
  * that exists is AlreadyExists, a repeated clientToken with the same input the first answer.
  */
-export async function createVersion<T extends Obj>(store: Store, ctx: Call, family: Pick<VersionedFamily<T>, 'builds'>, type: string, name: string, version: string, data: T, input: Obj): Promise<TypedRecord<T>> {
+export async function createVersion<T extends JsonObject>(store: Store, ctx: Call, family: Pick<VersionedFamily<T>, 'builds'>, type: string, name: string, version: string, data: T, input: JsonObject): Promise<TypedRecord<T>> {
   const slug = nameToSlug(name);
   const { record } = await store.createResource(
     { accountId: ctx.accountId, region: ctx.region, type, name: slug, version, arn: versionedArn(ctx.region, ctx.accountId, type, slug, version), data, build: family.builds ? 'first' : 'none' },
@@ -51,7 +51,7 @@ export async function createVersion<T extends Obj>(store: Store, ctx: Call, fami
 }
 
 /** The build a (possibly wildcard, possibly build-less) ARN designates among those the caller may read. */
-export async function getBuild<T extends Obj>(store: Store, ctx: Call, family: VersionedFamily<T>, text: unknown, field: string): Promise<TypedRecord<T>> {
+export async function getBuild<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, text: unknown, field: string): Promise<TypedRecord<T>> {
   const arn = addressedArn(family, ctx, text, field, family.shared);
   if (arn.version === undefined) throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' must include a version: ${String(text)}`);
   const filter = parseVersionFilter(arn.version);
@@ -75,14 +75,14 @@ function compareVersion(a: { version: string }, b: { version: string }): number 
 }
 
 /** A record matches a filter when the family's own matcher says so, or else when its Get shape's member of that name is one of the values. */
-function matches<T extends Obj>(family: VersionedFamily<T>, record: TypedRecord<T>, name: string, values: ReadonlySet<string>): boolean {
+function matches<T extends JsonObject>(family: VersionedFamily<T>, record: TypedRecord<T>, name: string, values: ReadonlySet<string>): boolean {
   const shape = family.toShape(record);
   const match = family.filterMatch?.[name];
   return match ? match(shape, values) : values.has(String(shape[name] ?? ''));
 }
 
 /** List: one page of the versions under an owner view, filtered, one item per (owner, type, name, version). */
-export async function listVersions<T extends Obj>(store: Store, ctx: Call, family: VersionedFamily<T>, input: Obj): Promise<Page> {
+export async function listVersions<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, input: JsonObject): Promise<Page> {
   const owner = str(input.owner) ?? 'Self';
   if (!OWNER_VIEWS.includes(owner)) throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}`);
   // An unshared family has only the caller's own versions to show.
@@ -98,7 +98,7 @@ export async function listVersions<T extends Obj>(store: Store, ctx: Call, famil
 }
 
 /** ListBuildVersions: one page of the builds of the version `text` names that the caller may read. */
-export async function listBuilds<T extends Obj>(store: Store, ctx: Call, family: VersionedFamily<T>, input: Obj, field: string): Promise<Page> {
+export async function listBuilds<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, input: JsonObject, field: string): Promise<Page> {
   const text = input[field];
   const arn = addressedArn(family, ctx, text, field, family.shared);
   if (arn.version === undefined || arn.build !== undefined || !parseSemver(arn.version)) {
@@ -110,7 +110,7 @@ export async function listBuilds<T extends Obj>(store: Store, ctx: Call, family:
 }
 
 /** Delete: removes one build of the caller's own, unless something still uses it; answers the canonical ARN. */
-export async function deleteBuild<T extends Obj>(store: Store, ctx: Call, family: VersionedFamily<T>, text: unknown, field: string): Promise<string> {
+export async function deleteBuild<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, text: unknown, field: string): Promise<string> {
   const arn = addressedArn(family, ctx, text, field, false);
   if (arn.build === undefined || !parseSemver(arn.version ?? '')) {
     throw new KilnError('InvalidArgument', `The value supplied for parameter '${field}' must be a ${family.noun} build version ARN (…/<version>/<build>): ${String(text)}`);

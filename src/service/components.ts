@@ -1,5 +1,4 @@
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
-import { str, type Obj } from '../domain/obj.js';
 import { parseSemver } from '../domain/semver.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
@@ -10,6 +9,7 @@ import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
 import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -57,7 +57,7 @@ const family: VersionedFamily<ComponentData> = {
 
 const wire = versionedWire('Component');
 
-function toComponent(record: TypedRecord<ComponentData>): Obj {
+function toComponent(record: TypedRecord<ComponentData>): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -79,7 +79,7 @@ function toComponent(record: TypedRecord<ComponentData>): Obj {
   };
 }
 
-function checkCreate(input: Obj): Issue[] {
+function checkCreate(input: JsonObject): Issue[] {
   const issues: Issue[] = [];
   const name = str(input.name) ?? '';
   if (!NAME_RE.test(name)) issues.push({ path: 'name', message: 'must be 3-128 characters: letters, digits, spaces, - and _, not starting or ending with a space' });

@@ -1,8 +1,9 @@
 import { checkDistributions, checkNonEmpty, checkTagMap, distributionRegions, type RegionRule } from '../domain/distribution-rules.js';
 import { validationError, type Issue } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig, str } from './config-resources.js';
+import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
 import type { OperationHandler } from './types.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'distribution-configuration';
 const LABEL = 'distribution configuration';
@@ -10,16 +11,15 @@ const MAX_TAGS = 50;
 /** AWS reports this member but lets nobody set it ("a property that Image Builder doesn't use"); its maximum. */
 const TIMEOUT_MINUTES = 720;
 
-type Obj = Record<string, unknown>;
 
-function checkMutable(input: Obj, rule: RegionRule): Issue[] {
+function checkMutable(input: JsonObject, rule: RegionRule): Issue[] {
   const issues: Issue[] = [];
   checkNonEmpty(input.description, 'description', issues);
   issues.push(...checkDistributions(input.distributions, rule));
   return issues;
 }
 
-function toDistributionConfiguration(record: ResourceRecord): Obj {
+function toDistributionConfiguration(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -33,7 +33,7 @@ function toDistributionConfiguration(record: ResourceRecord): Obj {
   };
 }
 
-function toSummary(record: ResourceRecord): Obj {
+function toSummary(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -53,7 +53,7 @@ function create(store: Store, rule: RegionRule): OperationHandler {
     issues.push(...checkMutable(input, rule));
     checkTagMap(input.tags, 'tags', issues, MAX_TAGS);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
-    const data: Obj = { name: input.name, description: input.description, distributions: input.distributions, tags: input.tags, dateCreated: new Date().toISOString() };
+    const data: JsonObject = { name: input.name, description: input.description, distributions: input.distributions, tags: input.tags, dateCreated: new Date().toISOString() };
     const record = await createConfig(store, ctx, TYPE, input.name as string, data, input);
     return { clientToken: input.clientToken, distributionConfigurationArn: record.arn };
   };
@@ -80,7 +80,7 @@ function update(store: Store, rule: RegionRule): OperationHandler {
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
     const d = existing.data;
     // Update replaces description and distributions wholesale; name and tags stay.
-    const data: Obj = { name: d.name, description: input.description, distributions: input.distributions, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
+    const data: JsonObject = { name: d.name, description: input.description, distributions: input.distributions, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
     await replaceConfig(store, ctx, existing, data, input);
     return { clientToken: str(input.clientToken), distributionConfigurationArn: existing.arn };
   };

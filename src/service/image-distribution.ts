@@ -19,6 +19,7 @@ import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from '../store/visibility.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';
 import { DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
+import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
 
 const TYPE = 'image';
@@ -27,12 +28,9 @@ const LOG_GROUP_RE = /^[a-zA-Z0-9\-_/.]{1,512}$/;
 /** What a new distribution-only image takes over from its source: what it is and how it was built. */
 const CARRIED = ['name', 'type', 'platform', 'osVersion', 'imageRecipe', 'containerRecipe', 'infrastructureConfiguration', 'imageTestsConfiguration', 'enhancedImageMetadataEnabled', 'imageSource', 'buildPlan', 'packages', 'containerImage', 'machine'];
 
-type Obj = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const stateOf = (record: ResourceRecord): ImageState => record.data.state as ImageState;
 
-function idempotencyKey(ctx: RequestContext, input: Obj): IdempotencyKey | undefined {
+function idempotencyKey(ctx: RequestContext, input: JsonObject): IdempotencyKey | undefined {
   const token = str(input.clientToken);
   return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
 }
@@ -42,9 +40,9 @@ function notFound(text: unknown, ctx: RequestContext): KilnError {
 }
 
 /** Whether an image holds what distribution needs: its container image, or its machine disk. */
-function hasStoredOutput(data: Obj): boolean {
-  if (data.type === 'AMI') return isObject(data.machine) && isObject(data.machine.disk);
-  return isObject(data.containerImage);
+function hasStoredOutput(data: JsonObject): boolean {
+  if (data.type === 'AMI') return isJsonObject(data.machine) && isJsonObject(data.machine.disk);
+  return isJsonObject(data.containerImage);
 }
 
 /**
@@ -88,7 +86,7 @@ function retryImage(store: Store): OperationHandler {
 /** What DistributeImage distributes: the image record it describes, and the stored output to use. */
 interface Source {
   image: ResourceRecord;
-  output: Obj;
+  output: JsonObject;
 }
 
 /**
@@ -132,10 +130,10 @@ async function resolveSource(store: Store, ctx: RequestContext, text: unknown, i
 }
 
 /** The distribution configuration the caller names, as GetDistributionConfiguration shows it. */
-async function resolveDistribution(store: Store, ctx: RequestContext, value: unknown, issues: Issue[]): Promise<Obj | undefined> {
+async function resolveDistribution(store: Store, ctx: RequestContext, value: unknown, issues: Issue[]): Promise<JsonObject | undefined> {
   try {
     const out = await configurationHandlers(store).GetDistributionConfiguration!({ distributionConfigurationArn: value }, { ...ctx, operation: 'GetDistributionConfiguration' });
-    return out.distributionConfiguration as Obj;
+    return out.distributionConfiguration as JsonObject;
   } catch (err) {
     if (isKilnError(err) && (err.kind === 'NotFound' || err.kind === 'InvalidArgument' || err.kind === 'Forbidden')) {
       issues.push({ path: 'distributionConfigurationArn', message: err.message });
@@ -158,13 +156,13 @@ function distributeImage(store: Store): OperationHandler {
       issues.push({ path: 'executionRole', message: 'must be an IAM role name or ARN (arn:aws:iam::<account>:role/<name>), 1-2048 characters' });
     }
     checkTags(input.tags, 'tags', issues);
-    const logging = isObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
+    const logging = isJsonObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
     const logGroupName = str(logging?.logGroupName);
     if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) issues.push({ path: 'loggingConfiguration.logGroupName', message: 'must be 1-512 letters, digits or - _ / .' });
     const source = await resolveSource(store, ctx, input.sourceImage, issues);
     const distribution = await resolveDistribution(store, ctx, input.distributionConfigurationArn, issues);
     if (source && distribution && source.image.data.type !== 'AMI') {
-      const containers = ((distribution.distributions ?? []) as Obj[]).some((d) => isObject(d.containerDistributionConfiguration));
+      const containers = ((distribution.distributions ?? []) as JsonObject[]).some((d) => isJsonObject(d.containerDistributionConfiguration));
       if (!containers) issues.push({ path: 'distributionConfigurationArn', message: `${String(distribution.arn)} has no containerDistributionConfiguration, so it cannot distribute container image ${source.image.arn}` });
     }
     if (source && !hasStoredOutput({ type: source.image.data.type, ...source.output })) {
@@ -172,21 +170,21 @@ function distributeImage(store: Store): OperationHandler {
     }
     if (issues.length > 0 || !source || !distribution) throw validationError('The image distribution', issues);
     const from = source.image;
-    const data: Obj = {
+    const data: JsonObject = {
       ...Object.fromEntries(CARRIED.filter((k) => from.data[k] !== undefined).map((k) => [k, from.data[k]])),
       ...source.output,
       state: { status: 'DISTRIBUTING' },
       distributionConfiguration: distribution,
       executionRole: role,
       ...(logging === undefined ? {} : { loggingConfiguration: logging }),
-      ...(isObject(input.tags) ? { tags: input.tags } : {}),
+      ...(isJsonObject(input.tags) ? { tags: input.tags } : {}),
       buildType: 'USER_INITIATED',
       dateCreated: new Date().toISOString(),
       distribution: { attempts: 0, regions: [] },
       distributedFrom: from.arn,
     };
     const { record } = await store.createResource(
-      { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
+      { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as JsonObject, build: 'assign' },
       idempotencyKey(ctx, input),
       { enqueue: DISTRIBUTE_IMAGE_JOB },
     );

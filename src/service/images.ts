@@ -13,6 +13,7 @@ import type { OperationHandler, RequestContext } from './types.js';
 import { listByOwnerView, readableVersions } from '../store/visibility.js';
 import { latestVersionReferences, pickBuild, versionedArn } from '../store/versioned.js';
 import { BUILD_IMAGE_JOB } from '../domain/job-kinds.js';
+import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'image';
 const PIPELINE_TYPE = 'image-pipeline';
@@ -22,9 +23,6 @@ const PIPELINE_IMAGE_FILTERS = ['name', 'version'];
 /** Errors of a referenced resource's Get that mean "you cannot use this", reported under the request field. */
 const REFERENCE_ERRORS: ReadonlySet<ErrorKind> = new Set(['NotFound', 'InvalidArgument', 'InvalidVersion', 'Forbidden']);
 
-type Obj = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * An image build version as stored. The recipe and configurations are snapshots taken when the build was
@@ -37,28 +35,28 @@ interface ImageData extends ImageSettings {
   platform?: string;
   osVersion?: string;
   state: ImageState;
-  imageRecipe?: Obj;
-  containerRecipe?: Obj;
+  imageRecipe?: JsonObject;
+  containerRecipe?: JsonObject;
   sourcePipelineArn?: string;
   sourcePipelineName?: string;
-  infrastructureConfiguration: Obj;
-  distributionConfiguration?: Obj;
+  infrastructureConfiguration: JsonObject;
+  distributionConfiguration?: JsonObject;
   buildType: 'USER_INITIATED' | 'SCHEDULED' | 'IMPORT' | 'IMPORT_ISO';
   imageSource: 'AMAZON_MANAGED' | 'AWS_MARKETPLACE' | 'IMPORTED' | 'CUSTOM';
-  outputResources?: Obj;
+  outputResources?: JsonObject;
   dateCreated: string;
 }
 
 /** What an image is built from, resolved and rendered as the caller's Get operations render it. */
 interface BuildSources {
-  recipe: { field: 'imageRecipe' | 'containerRecipe'; resource: Obj };
-  infrastructureConfiguration: Obj;
-  distributionConfiguration?: Obj;
+  recipe: { field: 'imageRecipe' | 'containerRecipe'; resource: JsonObject };
+  infrastructureConfiguration: JsonObject;
+  distributionConfiguration?: JsonObject;
 }
 
 const dataOf = (record: ResourceRecord): ImageData => record.data as unknown as ImageData;
 
-function toImage(record: ResourceRecord): Obj {
+function toImage(record: ResourceRecord): JsonObject {
   const d = dataOf(record);
   return {
     arn: record.arn,
@@ -90,7 +88,7 @@ function toImage(record: ResourceRecord): Obj {
 }
 
 /** What a lifecycle execution last did to the image: deprecationTime is a timestamp on the wire. */
-function lifecycleFields(record: ResourceRecord): Obj {
+function lifecycleFields(record: ResourceRecord): JsonObject {
   const { deprecationTime, lifecycleExecutionId } = record.data;
   return {
     ...(typeof deprecationTime === 'string' ? { deprecationTime: new Date(deprecationTime) } : {}),
@@ -98,7 +96,7 @@ function lifecycleFields(record: ResourceRecord): Obj {
   };
 }
 
-function toSummary(record: ResourceRecord): Obj {
+function toSummary(record: ResourceRecord): JsonObject {
   const d = dataOf(record);
   return {
     arn: record.arn,
@@ -120,7 +118,7 @@ function toSummary(record: ResourceRecord): Obj {
 }
 
 /** ListImages' view of one semantic version (or, with byName, of one name), from its newest build. */
-function toVersion(record: ResourceRecord, selector: string): Obj {
+function toVersion(record: ResourceRecord, selector: string): JsonObject {
   const d = dataOf(record);
   return {
     arn: versionedArn(record.region, record.accountId, TYPE, record.name, selector),
@@ -136,7 +134,7 @@ function toVersion(record: ResourceRecord, selector: string): Obj {
   };
 }
 
-function idempotencyKey(ctx: RequestContext, input: Obj): IdempotencyKey | undefined {
+function idempotencyKey(ctx: RequestContext, input: JsonObject): IdempotencyKey | undefined {
   const token = str(input.clientToken);
   return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
 }
@@ -146,10 +144,10 @@ function idempotencyKey(ctx: RequestContext, input: Obj): IdempotencyKey | undef
  * caller may read (own, Kiln-managed, and shared once sharing lands) and embeds it as Get renders it. A
  * reference the caller cannot use becomes an issue under the request field that named it.
  */
-async function fetchReference(handler: OperationHandler, operation: string, ctx: RequestContext, field: string, value: unknown, resultField: string, issues: Issue[]): Promise<Obj | undefined> {
+async function fetchReference(handler: OperationHandler, operation: string, ctx: RequestContext, field: string, value: unknown, resultField: string, issues: Issue[]): Promise<JsonObject | undefined> {
   try {
     const out = await handler({ [field]: value }, { ...ctx, operation });
-    return out[resultField] as Obj;
+    return out[resultField] as JsonObject;
   } catch (err) {
     if (isKilnError(err) && REFERENCE_ERRORS.has(err.kind)) {
       issues.push({ path: field, message: err.message });
@@ -160,7 +158,7 @@ async function fetchReference(handler: OperationHandler, operation: string, ctx:
 }
 
 /** Resolves the recipe and configurations an image is built from, adding an issue for each one unusable. */
-async function resolveSources(store: Store, ctx: RequestContext, refs: Obj, issues: Issue[]): Promise<BuildSources | undefined> {
+async function resolveSources(store: Store, ctx: RequestContext, refs: JsonObject, issues: Issue[]): Promise<BuildSources | undefined> {
   const recipes = recipeHandlers(store);
   const configs = configurationHandlers(store);
   const recipe =
@@ -194,7 +192,7 @@ async function resolveSources(store: Store, ctx: RequestContext, refs: Obj, issu
  * The OS version the image will have, when it is known before building: a container recipe's override, or the
  * osVersion of the Image Builder image the recipe builds on. AMIs and registries outside Kiln say nothing yet.
  */
-async function knownOsVersion(store: Store, ctx: RequestContext, recipe: Obj): Promise<string | undefined> {
+async function knownOsVersion(store: Store, ctx: RequestContext, recipe: JsonObject): Promise<string | undefined> {
   // The override is stored with the recipe but is not part of the ContainerRecipe shape Get renders.
   const stored = await store.getResource(String(recipe.arn));
   const override = str(stored?.data.imageOsVersionOverride);
@@ -210,7 +208,7 @@ async function knownOsVersion(store: Store, ctx: RequestContext, recipe: Obj): P
 }
 
 /** AWS's imageSource: where the base image came from (a Kiln-managed image counts as Amazon's). */
-function imageSourceOf(recipe: Obj): ImageData['imageSource'] {
+function imageSourceOf(recipe: JsonObject): ImageData['imageSource'] {
   const parent = str(recipe.parentImage) ?? '';
   return parent.startsWith('arn:') && parseArn(parent)?.owner === MANAGED_OWNER ? 'AMAZON_MANAGED' : 'CUSTOM';
 }
@@ -247,7 +245,7 @@ async function createImageRecord(
     dateCreated: new Date().toISOString(),
   };
   const { record } = await store.createResource(
-    { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: recipeArn.name, version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, recipeArn.name, version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
+    { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: recipeArn.name, version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, recipeArn.name, version), data: JSON.parse(JSON.stringify(data)) as JsonObject, build: 'assign' },
     idempotency,
     { enqueue: BUILD_IMAGE_JOB },
   );
@@ -319,7 +317,7 @@ function startImagePipelineExecution(store: Store): OperationHandler {
     if (issues.length > 0) throw validationError(`The image pipeline ${pipeline.arn}`, issues);
     const record = await startPipelineRun(store, ctx, pipeline, {
       buildType: 'USER_INITIATED',
-      ...(isObject(input.tags) ? { tags: input.tags as Record<string, string> } : {}),
+      ...(isJsonObject(input.tags) ? { tags: input.tags as Record<string, string> } : {}),
       ...(idempotencyKey(ctx, input) ? { idempotency: idempotencyKey(ctx, input)! } : {}),
     });
     return { clientToken: str(input.clientToken), imageBuildVersionArn: record.arn };
@@ -367,7 +365,7 @@ function listImagePackages(store: Store): OperationHandler {
     if (arn.region !== ctx.region) throw notFound(text, ctx);
     const record = pickBuild(await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name }), filter, arn.build);
     if (!record) throw notFound(text, ctx);
-    const packages = Array.isArray(record.data.packages) ? (record.data.packages as Obj[]) : [];
+    const packages = Array.isArray(record.data.packages) ? (record.data.packages as JsonObject[]) : [];
     const out = page(
       packages.map((p) => ({ packageName: p.packageName, packageVersion: p.packageVersion })),
       input,
@@ -389,7 +387,7 @@ function applyFilters(records: ResourceRecord[], filters: unknown, allowed: read
     const values = new Set(f.values ?? []);
     out = out.filter((r) => {
       if (key === 'version') return values.has(r.version) || values.has(`${r.version}/${r.build}`);
-      return values.has(String((dataOf(r) as unknown as Obj)[key] ?? ''));
+      return values.has(String((dataOf(r) as unknown as JsonObject)[key] ?? ''));
     });
   });
   return out;
@@ -404,7 +402,7 @@ function newestFirst(records: readonly ResourceRecord[]): ResourceRecord[] {
   });
 }
 
-function page<T>(items: readonly T[], input: Obj, parts: unknown[]): { items: T[]; nextToken?: string } {
+function page<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
   return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
 }
 

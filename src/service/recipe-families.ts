@@ -3,6 +3,7 @@ import { KilnError, type Issue } from '../domain/errors.js';
 import type { ResourceRecord } from '../store/store.js';
 import { amiParentProblem, containerParentProblem, instanceImageProblem, platformOfParent } from './parent-image.js';
 import { checkAdditionalInstanceConfiguration, checkBlockDeviceMappings, checkCommon, checkTags } from './recipe-input.js';
+import { str } from '../domain/json.js';
 
 /** What differs between image recipes and container recipes; the handlers in recipes.ts are shared. */
 export interface RecipeFamily {
@@ -30,7 +31,6 @@ const MAX_DOCKERFILE = 16000;
 const ECR_REPOSITORY_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const CONTAINER_PLATFORMS = new Set(['Linux', 'Windows']);
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** The fields every recipe shows: name and version from the record, the rest as the caller sent them. */
 function common(record: ResourceRecord): Record<string, unknown> {

@@ -1,6 +1,5 @@
 import { parseArn } from '../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
-import { str } from '../domain/obj.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter } from '../domain/semver.js';
 import type { ResourceRecord, Store } from '../store/store.js';
@@ -11,6 +10,7 @@ import { checkRecipeComponents } from './recipe-components.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { latestVersionReferences, pickBuild, versionedArn } from '../store/versioned.js';
 import { listByOwnerView, readableVersions } from '../store/visibility.js';
+import { str } from '../domain/json.js';
 
 const OWNERS = new Set(['Self', 'Shared', 'Amazon', 'ThirdParty', 'AWSMarketplace']);
 

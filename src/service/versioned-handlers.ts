@@ -1,10 +1,10 @@
-import { str, type Obj } from '../domain/obj.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
 import { deleteBuild, getBuild, listBuilds, listVersions } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import { latestVersionReferences } from '../store/versioned.js';
 import type { OperationHandler } from './types.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 /** The wire names of a versioned family's operations and members, e.g. `GetComponent` and `componentBuildVersionArn`. */
 export interface VersionedWire {
@@ -37,12 +37,12 @@ export function versionedWire(Noun: string): VersionedWire {
 }
 
 /** Create's answer for a stored build: the client token echoed, its ARN, and the latest-version references. */
-export function createdAnswer(wire: VersionedWire, input: Obj, record: TypedRecord<Obj>): Obj {
+export function createdAnswer(wire: VersionedWire, input: JsonObject, record: TypedRecord<JsonObject>): JsonObject {
   return { clientToken: str(input.clientToken), [wire.buildArnField]: record.arn, latestVersionReferences: latestVersionReferences(record) };
 }
 
 /** Get, List, ListBuildVersions and Delete of a versioned family, answering under the family's wire names. */
-export function versionedHandlers<T extends Obj>(store: Store, family: VersionedFamily<T>, wire: VersionedWire): Record<string, OperationHandler> {
+export function versionedHandlers<T extends JsonObject>(store: Store, family: VersionedFamily<T>, wire: VersionedWire): Record<string, OperationHandler> {
   return {
     [wire.operations.get]: async (input, ctx) => {
       const record = await getBuild(store, ctx, family, input[wire.buildArnField], wire.buildArnField);

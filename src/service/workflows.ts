@@ -1,6 +1,5 @@
 import { parseArn } from '../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
-import { str, type Obj } from '../domain/obj.js';
 import { matchesFilter, parseSemver, parseVersionFilter } from '../domain/semver.js';
 import { inspectWorkflowDocument, type WorkflowParameterDetail, type WorkflowType } from '../domain/workflow-document.js';
 import type { VersionedFamily } from '../resources/family.js';
@@ -9,6 +8,7 @@ import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import type { OperationHandler } from './types.js';
 import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const TYPES: readonly WorkflowType[] = ['BUILD', 'TEST', 'DISTRIBUTION'];
@@ -60,7 +60,7 @@ const family: VersionedFamily<WorkflowData> = {
 
 const wire = versionedWire('Workflow');
 
-function toWorkflow(record: TypedRecord<WorkflowData>): Obj {
+function toWorkflow(record: TypedRecord<WorkflowData>): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
