@@ -39,11 +39,12 @@ const family: VersionedFamily<ComponentData> = {
   builds: true,
   shared: true,
   listOperation: 'ListComponents',
+  pageQuery: ['byName'],
   arn: {
     matches: (type) => type === TYPE,
     versionShape: '…/component/<name>/<major>.<minor>.<patch>',
     versionRequired: false,
-    buildNeedsFullVersion: true,
+    wildcardBuild: (_field, text) => `A build number needs a full version: ${text}`,
     hiddenNoun: 'resource',
   },
   filters: ['description', 'name', 'platform', 'supportedOsVersion', 'type', 'version'],

@@ -39,12 +39,12 @@ const family: VersionedFamily<WorkflowData> = {
   // Kiln-managed workflows (owner Amazon) and shared ones arrive with the bootstrap and resource policies.
   shared: false,
   listOperation: 'ListWorkflows',
+  pageQuery: ['byName'],
   arn: {
     matches: (type) => type.startsWith('workflow/'),
     shape: '…:workflow/<build|test|distribution>/<name>/<version>[/<build>]',
     versionShape: '…/workflow/<type>/<name>/<major>.<minor>.<patch>',
     versionRequired: true,
-    buildNeedsFullVersion: false,
     hiddenNoun: 'workflow',
   },
   filters: ['name', 'type', 'version', 'description'],
