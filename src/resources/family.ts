@@ -41,10 +41,10 @@ export interface VersionedFamily<TData extends JsonObject> {
   toVersionSummary(record: TypedRecord<TData>, versionArn: string): JsonObject;
   /** ListBuildVersions' shape of one build (families that number builds). */
   toBuildSummary?(record: TypedRecord<TData>): JsonObject;
-  /** ARNs of what still uses this build; Delete refuses while there are any. */
-  dependents(store: Store, record: TypedRecord<TData>): Promise<string[]>;
+  /** ARNs of what still uses this build; Delete refuses while there are any. A family whose Delete is its own (images) leaves these out. */
+  dependents?(store: Store, record: TypedRecord<TData>): Promise<string[]>;
   /** Delete's DependencyExists message for those users. */
-  inUse(arn: string, users: readonly string[]): string;
+  inUse?(arn: string, users: readonly string[]): string;
 }
 
 /**

@@ -103,13 +103,19 @@ function matches<T extends JsonObject>(family: VersionedFamily<T>, record: Typed
   return match ? match(shape, values) : values.has(String(shape[name] ?? ''));
 }
 
-/** List: one page of the versions under an owner view, filtered, one item per (owner, type, name, version). */
-export async function listVersions<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, input: JsonObject): Promise<Page> {
+/** List's owner view (Self unless the input names one); an unknown view is InvalidArgument. */
+export function ownerView<T extends JsonObject>(family: Pick<VersionedFamily<T>, 'ownerViewsInMessage'>, input: JsonObject): string {
   const owner = str(input.owner) ?? 'Self';
   if (!OWNER_VIEWS.includes(owner)) {
     const choices = family.ownerViewsInMessage ? `; use one of ${OWNER_VIEWS.join(', ')}.` : '';
     throw new KilnError('InvalidArgument', `The value supplied for parameter 'owner' is not valid: ${owner}${choices}`);
   }
+  return owner;
+}
+
+/** List: one page of the versions under an owner view, filtered, one item per (owner, type, name, version). */
+export async function listVersions<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, input: JsonObject): Promise<Page> {
+  const owner = ownerView(family, input);
   // An unshared family has only the caller's own versions to show.
   const views = family.shared || owner === 'Self' ? await Promise.all(family.types.map((t) => listByOwnerView(store, ctx, owner, t))) : [];
   const records = views.flat().map((r) => typed<T>(r));
@@ -161,8 +167,8 @@ export async function deleteBuild<T extends JsonObject>(store: Store, ctx: Call,
   const missing = () => (family.arn.checkedBeforeScope ? outOfReach(family, ctx, text) : new KilnError('NotFound', `The ${family.noun} ${arnText} does not exist.`));
   const record = await store.getResource(arnText);
   if (!record) throw missing();
-  const users = await family.dependents(store, typed<T>(record));
-  if (users.length > 0) throw new KilnError('DependencyExists', family.inUse(arnText, users));
+  const users = (await family.dependents?.(store, typed<T>(record))) ?? [];
+  if (users.length > 0) throw new KilnError('DependencyExists', family.inUse?.(arnText, users) ?? `The ${family.noun} ${arnText} is used by ${users.join(', ')}.`);
   if (!(await store.deleteResource(arnText))) throw missing();
   return arnText;
 }

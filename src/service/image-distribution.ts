@@ -14,7 +14,7 @@ import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import { configurationHandlers } from './configurations.js';
 import { inputHash } from '../resources/idempotency.js';
 import { checkTags } from './image-settings.js';
-import { callerBuild } from './images.js';
+import { callerBuild } from './image-family.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from '../store/visibility.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';

@@ -19,7 +19,7 @@ const LOG_GROUP_RE = /^[a-zA-Z0-9\-_/.]{1,512}$/;
 
 
 /** The settings as an image stores and shows them, AWS's defaults filled in. */
-export interface ImageSettings {
+export type ImageSettings = {
   imageTestsConfiguration: { imageTestsEnabled: boolean; timeoutMinutes: number };
   enhancedImageMetadataEnabled: boolean;
   imageScanningConfiguration?: JsonObject;
@@ -27,7 +27,7 @@ export interface ImageSettings {
   executionRole?: string;
   loggingConfiguration?: { logGroupName?: string };
   tags?: Record<string, string>;
-}
+};
 
 /** Checks a tag map: at most 50 tags, keys 1-128 characters not starting with `aws:`, values up to 256. */
 export function checkTags(value: unknown, path: string, issues: Issue[]): void {
