@@ -14,7 +14,7 @@ import { configurationHandlers } from './configurations.js';
 import { IMAGE_TYPE, imageRecord, type ImageData, type ImageRecord } from './image-family.js';
 import { pipelineImageSettings, type ImageSettings } from './image-settings.js';
 import { recipeHandlers } from './recipes.js';
-import type { RequestContext } from './types.js';
+import type { OperationHandler, RequestContext } from './types.js';
 
 const PIPELINE_TYPE = 'image-pipeline';
 /** Errors of a referenced resource's Get that mean "you cannot use this", reported under the request field. */
@@ -34,17 +34,25 @@ export interface BuildSources {
 export type SourceResolver = (ctx: RequestContext, refs: JsonObject, issues: Issue[]) => Promise<BuildSources | undefined>;
 
 /**
- * Resolves referenced resources through their families' own Get operations, so an image may use exactly what
- * the caller may read (own, Kiln-managed, shared) and embeds each as Get renders it. The Get handlers are made
- * once here, not per request.
+ * Reads one referenced resource through its family's own Get operation (`GetImageRecipe`, …), so an image may
+ * use exactly what the caller may read (own, Kiln-managed, shared) and embeds it as Get renders it. A reference
+ * the caller cannot use becomes an issue under the request field that named it.
  */
-export function sourceResolver(store: Store): SourceResolver {
-  const recipes = recipeHandlers(store);
-  const configs = configurationHandlers(store);
-  const fetch = async (operation: string, ctx: RequestContext, field: string, value: unknown, resultField: string, issues: Issue[]): Promise<JsonObject | undefined> => {
-    const handler = recipes[operation] ?? configs[operation]!;
+export type ReferenceFetcher = (operation: string, ctx: RequestContext, field: string, value: unknown, resultField: string, issues: Issue[]) => Promise<JsonObject | undefined>;
+
+/** The Get handlers references are read through, for a caller that has no handler table of its own. */
+export function referenceHandlers(store: Store): Record<string, OperationHandler> {
+  return { ...recipeHandlers(store), ...configurationHandlers(store) };
+}
+
+/**
+ * The ReferenceFetcher over a handler table made once (the service's own, or referenceHandlers), so no request
+ * builds one.
+ */
+export function referenceFetcher(handlers: Readonly<Record<string, OperationHandler>>): ReferenceFetcher {
+  return async (operation, ctx, field, value, resultField, issues) => {
     try {
-      const out = await handler({ [field]: value }, { ...ctx, operation });
+      const out = await handlers[operation]!({ [field]: value }, { ...ctx, operation });
       return out[resultField] as JsonObject;
     } catch (err) {
       if (isKilnError(err) && REFERENCE_ERRORS.has(err.kind)) {
@@ -54,6 +62,10 @@ export function sourceResolver(store: Store): SourceResolver {
       throw err;
     }
   };
+}
+
+/** The SourceResolver that reads every reference through `fetch`. */
+export function sourceResolver(fetch: ReferenceFetcher): SourceResolver {
   return async (ctx, refs, issues) => {
     const recipe =
       refs.imageRecipeArn !== undefined
@@ -167,7 +179,7 @@ export interface PipelineRunRequest {
 export type StartPipelineRun = (ctx: RequestContext, pipeline: ResourceRecord, request: PipelineRunRequest) => Promise<ImageRecord>;
 
 /** The StartPipelineRun of a store, resolving sources through `resolve` (made once by the caller). */
-export function pipelineRunStart(store: Store, resolve: SourceResolver = sourceResolver(store)): StartPipelineRun {
+export function pipelineRunStart(store: Store, resolve: SourceResolver): StartPipelineRun {
   return async (ctx, pipeline, request) => {
     const p = pipeline.data;
     // AWS lets a disabled pipeline neither run on schedule nor be started by hand.

@@ -6,15 +6,15 @@
  * rebuilds anything: the stored container image or machine disk is what gets distributed.
  */
 import { parseArn } from '../domain/arn.js';
-import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
+import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import { isInProgress, retryDistribution, type ImageState } from '../domain/image-state.js';
 import { parseVersionFilter } from '../domain/semver.js';
 import { findMachineImage, isAmiId, machineImageData } from '../builder/machine/machine-images.js';
-import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
-import { configurationHandlers } from './configurations.js';
-import { inputHash } from '../resources/idempotency.js';
+import type { ResourceRecord, Store } from '../store/store.js';
+import { idempotencyKey } from '../resources/idempotency.js';
+import type { ReferenceFetcher } from './image-builds.js';
 import { checkTags } from './image-settings.js';
-import { callerBuild } from './image-family.js';
+import { callerBuild, imageNotFound } from './image-family.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from '../store/visibility.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';
@@ -30,14 +30,6 @@ const CARRIED = ['name', 'type', 'platform', 'osVersion', 'imageRecipe', 'contai
 
 const stateOf = (record: ResourceRecord): ImageState => record.data.state as ImageState;
 
-function idempotencyKey(ctx: RequestContext, input: JsonObject): IdempotencyKey | undefined {
-  const token = str(input.clientToken);
-  return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
-}
-
-function notFound(text: unknown, ctx: RequestContext): KilnError {
-  return new KilnError('NotFound', `The image ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
-}
 
 /** Whether an image holds what distribution needs: its container image, or its machine disk. */
 function hasStoredOutput(data: JsonObject): boolean {
@@ -116,12 +108,12 @@ async function resolveSource(store: Store, ctx: RequestContext, text: unknown, i
     issues.push({ path: 'sourceImage', message: `must be a machine image id (ami-…) or an image ARN (…:image/<name>/<version>[/<build>]), got ${text}` });
     return undefined;
   }
-  if (arn.region !== ctx.region) throw notFound(text, ctx);
+  if (arn.region !== ctx.region) throw imageNotFound(text, ctx);
   const builds = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name });
   const candidates = arn.build === undefined ? builds.filter((r) => stateOf(r).status === 'AVAILABLE') : builds;
   const image = pickBuild(candidates, filter, arn.build);
   if (!image) {
-    if (builds.length === 0 || arn.build !== undefined) throw notFound(text, ctx);
+    if (builds.length === 0 || arn.build !== undefined) throw imageNotFound(text, ctx);
     throw new KilnError('InvalidRequest', `No build of ${text} is AVAILABLE; DistributeImage distributes an AVAILABLE image.`);
   }
   if (stateOf(image).status !== 'AVAILABLE') throw new KilnError('InvalidRequest', `The image ${image.arn} is ${stateOf(image).status}; DistributeImage distributes an AVAILABLE image.`);
@@ -129,26 +121,12 @@ async function resolveSource(store: Store, ctx: RequestContext, text: unknown, i
   return { image, output };
 }
 
-/** The distribution configuration the caller names, as GetDistributionConfiguration shows it. */
-async function resolveDistribution(store: Store, ctx: RequestContext, value: unknown, issues: Issue[]): Promise<JsonObject | undefined> {
-  try {
-    const out = await configurationHandlers(store).GetDistributionConfiguration!({ distributionConfigurationArn: value }, { ...ctx, operation: 'GetDistributionConfiguration' });
-    return out.distributionConfiguration as JsonObject;
-  } catch (err) {
-    if (isKilnError(err) && (err.kind === 'NotFound' || err.kind === 'InvalidArgument' || err.kind === 'Forbidden')) {
-      issues.push({ path: 'distributionConfigurationArn', message: err.message });
-      return undefined;
-    }
-    throw err;
-  }
-}
-
 /**
  * DistributeImage: a new image build version (the source's name and version, the next build number) that is
  * created DISTRIBUTING with the source's stored output and the given distribution configuration, tags,
  * execution role and logging configuration. Only its distribution runs.
  */
-function distributeImage(store: Store): OperationHandler {
+function distributeImage(store: Store, fetch: ReferenceFetcher): OperationHandler {
   return async (input, ctx) => {
     const issues: Issue[] = [];
     const role = str(input.executionRole);
@@ -160,7 +138,7 @@ function distributeImage(store: Store): OperationHandler {
     const logGroupName = str(logging?.logGroupName);
     if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) issues.push({ path: 'loggingConfiguration.logGroupName', message: 'must be 1-512 letters, digits or - _ / .' });
     const source = await resolveSource(store, ctx, input.sourceImage, issues);
-    const distribution = await resolveDistribution(store, ctx, input.distributionConfigurationArn, issues);
+    const distribution = await fetch('GetDistributionConfiguration', ctx, 'distributionConfigurationArn', input.distributionConfigurationArn, 'distributionConfiguration', issues);
     if (source && distribution && source.image.data.type !== 'AMI') {
       const containers = ((distribution.distributions ?? []) as JsonObject[]).some((d) => isJsonObject(d.containerDistributionConfiguration));
       if (!containers) issues.push({ path: 'distributionConfigurationArn', message: `${String(distribution.arn)} has no containerDistributionConfiguration, so it cannot distribute container image ${source.image.arn}` });
@@ -193,9 +171,9 @@ function distributeImage(store: Store): OperationHandler {
 }
 
 /** RetryImage and DistributeImage. */
-export function imageDistributionHandlers(store: Store): Record<string, OperationHandler> {
+export function imageDistributionHandlers(store: Store, fetch: ReferenceFetcher): Record<string, OperationHandler> {
   return {
     RetryImage: retryImage(store),
-    DistributeImage: distributeImage(store),
+    DistributeImage: distributeImage(store, fetch),
   };
 }

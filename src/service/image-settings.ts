@@ -73,8 +73,11 @@ export async function checkWorkflows(store: Store, ctx: RequestContext, value: u
   if (custom && executionRole === undefined) issues.push({ path: 'executionRole', message: 'is required to run workflows other than the Kiln-managed ones' });
 }
 
-/** Validates CreateImage's settings, gathering every problem into `issues`, and returns them with defaults. */
-export async function checkImageSettings(store: Store, ctx: RequestContext, input: JsonObject, issues: Issue[]): Promise<ImageSettings> {
+/**
+ * The build settings CreateImage and the pipeline operations share: imageTestsConfiguration (AWS's defaults
+ * filled in), executionRole, and the workflows it may run; every problem goes into `issues`.
+ */
+export async function checkBuildSettings(store: Store, ctx: RequestContext, input: JsonObject, issues: Issue[]): Promise<{ imageTestsConfiguration: ImageSettings['imageTestsConfiguration']; executionRole?: string }> {
   const tests = isJsonObject(input.imageTestsConfiguration) ? input.imageTestsConfiguration : {};
   const timeoutMinutes = tests.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT;
   if (typeof timeoutMinutes !== 'number' || !Number.isInteger(timeoutMinutes) || timeoutMinutes < 60 || timeoutMinutes > 1440) {
@@ -83,6 +86,12 @@ export async function checkImageSettings(store: Store, ctx: RequestContext, inpu
   const executionRole = str(input.executionRole);
   if (executionRole !== undefined && (executionRole.length < 1 || executionRole.length > 2048)) issues.push({ path: 'executionRole', message: 'must be 1-2048 characters' });
   await checkWorkflows(store, ctx, input.workflows, executionRole, issues);
+  return { imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number }, ...(executionRole === undefined ? {} : { executionRole }) };
+}
+
+/** Validates CreateImage's settings, gathering every problem into `issues`, and returns them with defaults. */
+export async function checkImageSettings(store: Store, ctx: RequestContext, input: JsonObject, issues: Issue[]): Promise<ImageSettings> {
+  const { imageTestsConfiguration, executionRole } = await checkBuildSettings(store, ctx, input, issues);
   const logging = isJsonObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
   const logGroupName = str(logging?.logGroupName);
   if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) {
@@ -90,7 +99,7 @@ export async function checkImageSettings(store: Store, ctx: RequestContext, inpu
   }
   checkTags(input.tags, 'tags', issues);
   return {
-    imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number },
+    imageTestsConfiguration,
     enhancedImageMetadataEnabled: input.enhancedImageMetadataEnabled !== false,
     ...(isJsonObject(input.imageScanningConfiguration) ? { imageScanningConfiguration: input.imageScanningConfiguration } : {}),
     ...(Array.isArray(input.workflows) ? { workflows: input.workflows as JsonObject[] } : {}),

@@ -11,7 +11,7 @@ import { getBuild, ownerView } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import { latestVersionReferences } from '../store/versioned.js';
 import { listByOwnerView, readableVersions } from '../store/visibility.js';
-import { callerPipeline, createImageRecord, pipelineRunStart, sourceResolver, type SourceResolver, type StartPipelineRun } from './image-builds.js';
+import { callerPipeline, createImageRecord, pipelineRunStart, sourceResolver, type ReferenceFetcher, type SourceResolver, type StartPipelineRun } from './image-builds.js';
 import { IMAGE_FILTERS, IMAGE_TYPE, callerBuild, imageFamily, imageMatches, imageNotFound, imageRecord, imageVersionArn, toImage, toImageSummary, toImageVersion, type ImageRecord } from './image-family.js';
 import { checkImageSettings, checkTags } from './image-settings.js';
 import type { OperationHandler } from './types.js';
@@ -189,9 +189,9 @@ function cancelImageCreation(store: Store): OperationHandler {
   };
 }
 
-/** Operations on images and their builds (CreateImage, pipeline executions); sources resolve through Get handlers made once here. */
-export function imageHandlers(store: Store): Record<string, OperationHandler> {
-  const resolve = sourceResolver(store);
+/** Operations on images and their builds (CreateImage, pipeline executions); sources resolve through `fetch`'s Get handlers. */
+export function imageHandlers(store: Store, fetch: ReferenceFetcher): Record<string, OperationHandler> {
+  const resolve = sourceResolver(fetch);
   return {
     CreateImage: createImage(store, resolve),
     StartImagePipelineExecution: startImagePipelineExecution(store, pipelineRunStart(store, resolve)),

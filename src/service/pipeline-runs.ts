@@ -1,12 +1,12 @@
 import type { PipelineRunStarter } from '../pipelines/run-starter.js';
 import type { PipelineScheduler } from '../pipelines/scheduler.js';
 import type { Store } from '../store/store.js';
-import { callerPipeline, pipelineRunStart } from './image-builds.js';
+import { callerPipeline, pipelineRunStart, referenceFetcher, referenceHandlers, sourceResolver } from './image-builds.js';
 import type { OperationHandler } from './types.js';
 
 /** The service's side of the scheduler's port: a scheduled or triggered run, started as the pipeline's owner. */
 export function pipelineRunStarter(store: Store): PipelineRunStarter {
-  const start = pipelineRunStart(store);
+  const start = pipelineRunStart(store, sourceResolver(referenceFetcher(referenceHandlers(store))));
   return {
     startScheduledRun: (pipeline, request) =>
       start({ operation: 'StartImagePipelineExecution', accountId: pipeline.accountId, region: pipeline.region, requestId: request.requestId }, pipeline, {

@@ -6,7 +6,7 @@ import { typed } from '../resources/typed-record.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { checkWorkflows } from './image-settings.js';
+import { checkBuildSettings } from './image-settings.js';
 import { canRead } from '../store/visibility.js';
 import { KEPT_ON_UPDATE } from '../pipelines/run-state.js';
 import { nextDue } from '../pipelines/due.js';
@@ -18,8 +18,6 @@ const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const LIST_FILTERS = new Set(['description', 'distributionConfigurationArn', 'imageRecipeArn', 'infrastructureConfigurationArn', 'name', 'status']);
 const START_CONDITIONS = new Set(['EXPRESSION_MATCH_ONLY', 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE']);
 const DEFAULT_START_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE';
-/** AWS's default for imageTestsConfiguration.timeoutMinutes, and the model's bounds. */
-const DEFAULT_TEST_TIMEOUT = 720;
 const MAX_TAGS = 50;
 
 /** A pipeline's schedule as stored: the start condition is filled with AWS's default. */
@@ -192,14 +190,7 @@ async function buildPipeline(store: Store, ctx: RequestContext, input: Record<st
   const schedule = checkSchedule(input.schedule, issues);
   const status = str(input.status) ?? 'ENABLED';
   if (status !== 'ENABLED' && status !== 'DISABLED') issues.push({ path: 'status', message: 'must be ENABLED or DISABLED' });
-  const tests = isJsonObject(input.imageTestsConfiguration) ? input.imageTestsConfiguration : {};
-  const timeoutMinutes = tests.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT;
-  if (typeof timeoutMinutes !== 'number' || !Number.isInteger(timeoutMinutes) || timeoutMinutes < 60 || timeoutMinutes > 1440) {
-    issues.push({ path: 'imageTestsConfiguration.timeoutMinutes', message: 'must be an integer from 60 to 1440' });
-  }
-  const executionRole = str(input.executionRole);
-  if (executionRole !== undefined && (executionRole.length < 1 || executionRole.length > 2048)) issues.push({ path: 'executionRole', message: 'must be 1-2048 characters' });
-  await checkWorkflows(store, ctx, input.workflows, executionRole, issues);
+  const { imageTestsConfiguration, executionRole } = await checkBuildSettings(store, ctx, input, issues);
   checkTags(input.imageTags, 'imageTags', issues);
   if (issues.length > 0) throw validationError('The image pipeline', issues);
   return {
@@ -209,7 +200,7 @@ async function buildPipeline(store: Store, ctx: RequestContext, input: Record<st
     containerRecipeArn: str(input.containerRecipeArn),
     infrastructureConfigurationArn: input.infrastructureConfigurationArn as string,
     distributionConfigurationArn: str(input.distributionConfigurationArn),
-    imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number },
+    imageTestsConfiguration,
     enhancedImageMetadataEnabled: input.enhancedImageMetadataEnabled !== false,
     schedule,
     status: status as PipelineData['status'],
