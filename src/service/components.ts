@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
 import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'component';
@@ -61,12 +61,7 @@ const wire = versionedWire('Component');
 function toComponent(record: TypedRecord<ComponentData>): JsonObject {
   const d = record.data;
   return {
-    arn: record.arn,
-    name: d.name,
-    version: record.version,
-    description: d.description,
-    changeDescription: d.changeDescription,
-    type: d.type,
+    ...documentHead(record),
     platform: d.platform,
     supportedOsVersions: d.supportedOsVersions,
     state: { status: 'ACTIVE' },

@@ -7,7 +7,7 @@ import { KilnError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { idempotencyKey } from '../resources/idempotency.js';
 import type { NewResource, ResourceRecord, Store } from '../store/store.js';
-import type { RequestContext } from './types.js';
+import type { OperationHandler, RequestContext } from './types.js';
 import { str, type JsonObject } from '../domain/json.js';
 
 /** The model's `ResourceName`: 3-128 characters, spaces allowed inside. */
@@ -44,6 +44,11 @@ export async function resolveConfig(store: Store, ctx: RequestContext, type: str
   const record = await store.getResource(canonical);
   if (!record || record.type !== type || record.accountId !== ctx.accountId || record.region !== ctx.region) throw notFound();
   return record;
+}
+
+/** Get of a configuration family: the caller's own configuration the ARN in `field` names, shown under `resultField`. */
+export function configGetter(store: Store, type: string, label: string, field: string, resultField: string, toShape: (record: ResourceRecord) => JsonObject): OperationHandler {
+  return async (input, ctx) => ({ [resultField]: toShape(await resolveConfig(store, ctx, type, input[field], field, label)) });
 }
 
 /** Creates a configuration record; a duplicate name is AlreadyExists, a repeated clientToken the first answer. */

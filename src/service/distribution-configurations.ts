@@ -1,7 +1,7 @@
 import { checkDistributions, checkNonEmpty, checkTagMap, distributionRegions, type RegionRule } from '../domain/distribution-rules.js';
 import { validationError, type Issue } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
+import { assertNoPipelineUses, checkName, configGetter, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
 import type { OperationHandler } from './types.js';
 import { str, type JsonObject } from '../domain/json.js';
 
@@ -59,13 +59,6 @@ function create(store: Store, rule: RegionRule): OperationHandler {
   };
 }
 
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.distributionConfigurationArn, 'distributionConfigurationArn', LABEL);
-    return { distributionConfiguration: toDistributionConfiguration(record) };
-  };
-}
-
 function list(store: Store): OperationHandler {
   return async (input, ctx) => {
     const page = await listConfigs(store, ctx, TYPE, input);
@@ -102,7 +95,7 @@ function remove(store: Store): OperationHandler {
 export function distributionConfigurationHandlers(store: Store, rule: RegionRule = {}): Record<string, OperationHandler> {
   return {
     CreateDistributionConfiguration: create(store, rule),
-    GetDistributionConfiguration: get(store),
+    GetDistributionConfiguration: configGetter(store, TYPE, LABEL, 'distributionConfigurationArn', 'distributionConfiguration', toDistributionConfiguration),
     ListDistributionConfigurations: list(store),
     UpdateDistributionConfiguration: update(store, rule),
     DeleteDistributionConfiguration: remove(store),

@@ -2,7 +2,7 @@ import { checkNonEmpty, checkTagMap } from '../domain/distribution-rules.js';
 import { validationError, type Issue } from '../domain/errors.js';
 import { resolveInstanceType } from '../domain/instance-types.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
+import { assertNoPipelineUses, checkName, configGetter, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
 import type { OperationHandler } from './types.js';
 import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
@@ -142,13 +142,6 @@ function create(store: Store): OperationHandler {
   };
 }
 
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.infrastructureConfigurationArn, 'infrastructureConfigurationArn', LABEL);
-    return { infrastructureConfiguration: toInfrastructureConfiguration(record) };
-  };
-}
-
 function list(store: Store): OperationHandler {
   return async (input, ctx) => {
     const page = await listConfigs(store, ctx, TYPE, input);
@@ -181,7 +174,7 @@ function remove(store: Store): OperationHandler {
 export function infrastructureConfigurationHandlers(store: Store): Record<string, OperationHandler> {
   return {
     CreateInfrastructureConfiguration: create(store),
-    GetInfrastructureConfiguration: get(store),
+    GetInfrastructureConfiguration: configGetter(store, TYPE, LABEL, 'infrastructureConfigurationArn', 'infrastructureConfiguration', toInfrastructureConfiguration),
     ListInfrastructureConfigurations: list(store),
     UpdateInfrastructureConfiguration: update(store),
     DeleteInfrastructureConfiguration: remove(store),

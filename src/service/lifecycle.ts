@@ -19,7 +19,7 @@ import {
 } from '../lifecycle/execution-records.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { configArn, createConfig, resolveConfig } from './config-resources.js';
+import { configArn, configGetter, createConfig, resolveConfig } from './config-resources.js';
 import { idempotencyKey } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
@@ -82,13 +82,6 @@ function create(store: Store, clock: Clock): OperationHandler {
       if (isKilnError(err, 'AlreadyExists')) throw new KilnError('AlreadyExists', `The ${LABEL} ${configArn(ctx, TYPE, input.name as string)} already exists.`);
       throw err;
     }
-  };
-}
-
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.lifecyclePolicyArn, 'lifecyclePolicyArn', LABEL);
-    return { lifecyclePolicy: toLifecyclePolicy(record) };
   };
 }
 
@@ -289,7 +282,7 @@ function cancelExecution(store: Store, clock: Clock): OperationHandler {
 export function lifecycleHandlers(store: Store, clock: Clock = systemClock): Record<string, OperationHandler> {
   return {
     CreateLifecyclePolicy: create(store, clock),
-    GetLifecyclePolicy: get(store),
+    GetLifecyclePolicy: configGetter(store, TYPE, LABEL, 'lifecyclePolicyArn', 'lifecyclePolicy', toLifecyclePolicy),
     ListLifecyclePolicies: list(store),
     UpdateLifecyclePolicy: update(store, clock),
     DeleteLifecyclePolicy: remove(store),

@@ -6,7 +6,7 @@ import { typed } from '../resources/typed-record.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { checkBuildSettings } from './image-settings.js';
+import { checkBuildSettings, checkTags } from './image-settings.js';
 import { canRead } from '../store/visibility.js';
 import { KEPT_ON_UPDATE } from '../pipelines/run-state.js';
 import { nextDue } from '../pipelines/due.js';
@@ -18,7 +18,6 @@ const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const LIST_FILTERS = new Set(['description', 'distributionConfigurationArn', 'imageRecipeArn', 'infrastructureConfigurationArn', 'name', 'status']);
 const START_CONDITIONS = new Set(['EXPRESSION_MATCH_ONLY', 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE']);
 const DEFAULT_START_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE';
-const MAX_TAGS = 50;
 
 /** A pipeline's schedule as stored: the start condition is filled with AWS's default. */
 interface PipelineSchedule {
@@ -158,16 +157,6 @@ function checkSchedule(value: unknown, issues: Issue[]): PipelineSchedule | unde
   };
 }
 
-
-function checkTags(value: unknown, path: string, issues: Issue[]): void {
-  if (!isJsonObject(value)) return;
-  const entries = Object.entries(value);
-  if (entries.length > MAX_TAGS) issues.push({ path, message: `has ${entries.length} tags; the limit is ${MAX_TAGS}` });
-  for (const [k, v] of entries) {
-    if (k.length < 1 || k.length > 128 || k.startsWith('aws:')) issues.push({ path: `${path}.${k}`, message: 'tag keys are 1-128 characters and may not start with aws:' });
-    if (typeof v === 'string' && v.length > 256) issues.push({ path: `${path}.${k}`, message: 'tag values are at most 256 characters' });
-  }
-}
 
 /**
  * Validates the fields Create and Update share (Update is a full replacement) and builds the stored data,

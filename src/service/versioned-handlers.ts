@@ -37,6 +37,12 @@ export function versionedWire(Noun: string, options: { builds: boolean } = { bui
   };
 }
 
+/** The members a document family's shape (Component, Workflow) opens with, in the model's order. */
+export function documentHead(record: TypedRecord<{ name: string; description?: string; changeDescription?: string; type: string }>): JsonObject {
+  const d = record.data;
+  return { arn: record.arn, name: d.name, version: record.version, description: d.description, changeDescription: d.changeDescription, type: d.type };
+}
+
 /** Create's answer for a stored build: the client token echoed, its ARN, and the latest-version references. */
 export function createdAnswer(wire: VersionedWire, input: JsonObject, record: TypedRecord<JsonObject>): JsonObject {
   return { clientToken: str(input.clientToken), [wire.buildArnField]: record.arn, latestVersionReferences: latestVersionReferences(record) };

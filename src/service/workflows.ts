@@ -7,7 +7,7 @@ import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
 import { str, type JsonObject } from '../domain/json.js';
 
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -63,12 +63,7 @@ const wire = versionedWire('Workflow');
 function toWorkflow(record: TypedRecord<WorkflowData>): JsonObject {
   const d = record.data;
   return {
-    arn: record.arn,
-    name: d.name,
-    version: record.version,
-    description: d.description,
-    changeDescription: d.changeDescription,
-    type: d.type,
+    ...documentHead(record),
     state: { status: 'ACTIVE' },
     owner: record.accountId,
     data: d.data,
