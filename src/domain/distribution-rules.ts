@@ -4,6 +4,7 @@
  * the value rules the real service applies on top.
  */
 import type { Issue } from './errors.js';
+import { isJsonObject } from './json.js';
 
 /** `{{ imagebuilder:buildDate }}`, with or without inner spaces, optionally with a date format. */
 const BUILD_DATE_RE = /\{\{\s*imagebuilder:buildDate(?::[A-Za-z0-9._-]+)?\s*\}\}/;
@@ -30,8 +31,6 @@ const MAX_NON_EMPTY = 1024;
 export const DISK_IMAGE_FORMATS: readonly string[] = ['VMDK', 'RAW', 'VHD'];
 export const CONTAINER_REPOSITORY_SERVICES: readonly string[] = ['ECR'];
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const arr = (v: unknown): unknown[] | undefined => (Array.isArray(v) ? v : undefined);
 
 /** A `NonEmptyString` of the model: 1-1024 characters. Absent values pass; `required` makes them an issue. */
@@ -64,7 +63,7 @@ export function checkAccountId(value: unknown, path: string, issues: Issue[]): v
  * starting with `aws:`, values up to 256 characters.
  */
 export function checkTagMap(value: unknown, path: string, issues: Issue[], max: number): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   const keys = Object.keys(value);
   if (keys.length === 0 || keys.length > max) issues.push({ path, message: `must hold 1-${max} tags, got ${keys.length}` });
   for (const key of keys) {
@@ -93,7 +92,7 @@ export function amiNameProblems(name: string): string[] {
 
 /** `launchPermission`: account ids, the `all` group (public), organization and OU ARNs. */
 export function checkLaunchPermission(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   checkList(value.userIds, `${path}.userIds`, issues, MAX_ACCOUNTS, (v, p) => checkAccountId(v, p, issues));
   const groups = arr(value.userGroups);
   groups?.forEach((g, i) => {
@@ -108,7 +107,7 @@ export function checkLaunchPermission(value: unknown, path: string, issues: Issu
 }
 
 function checkAmiDistribution(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   if (typeof value.name === 'string') {
     for (const message of amiNameProblems(value.name)) issues.push({ path: `${path}.name`, message });
   }
@@ -120,9 +119,9 @@ function checkAmiDistribution(value: unknown, path: string, issues: Issue[]): vo
 }
 
 function checkContainerDistribution(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   const repo = value.targetRepository;
-  if (isObj(repo)) {
+  if (isJsonObject(repo)) {
     if (!CONTAINER_REPOSITORY_SERVICES.includes(String(repo.service))) {
       issues.push({ path: `${path}.targetRepository.service`, message: `must be ECR (Kiln's registry answers for it), got '${String(repo.service)}'` });
     }
@@ -133,7 +132,7 @@ function checkContainerDistribution(value: unknown, path: string, issues: Issue[
 }
 
 function checkS3Export(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   checkNonEmpty(value.roleName, `${path}.roleName`, issues, true);
   if (!DISK_IMAGE_FORMATS.includes(String(value.diskImageFormat))) {
     issues.push({ path: `${path}.diskImageFormat`, message: `must be one of ${DISK_IMAGE_FORMATS.join(', ')}, got '${String(value.diskImageFormat)}'` });
@@ -143,17 +142,17 @@ function checkS3Export(value: unknown, path: string, issues: Issue[]): void {
 }
 
 function checkFastLaunch(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   if (value.accountId !== undefined) checkAccountId(value.accountId, `${path}.accountId`, issues);
   const max = value.maxParallelLaunches;
   if (max !== undefined && (!Number.isInteger(max) || (max as number) < 1)) issues.push({ path: `${path}.maxParallelLaunches`, message: 'must be a positive integer' });
   const snap = value.snapshotConfiguration;
-  if (isObj(snap) && snap.targetResourceCount !== undefined) {
+  if (isJsonObject(snap) && snap.targetResourceCount !== undefined) {
     const n = snap.targetResourceCount;
     if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 10000) issues.push({ path: `${path}.snapshotConfiguration.targetResourceCount`, message: 'must be 1-10000' });
   }
   const lt = value.launchTemplate;
-  if (isObj(lt)) {
+  if (isJsonObject(lt)) {
     if (lt.launchTemplateId !== undefined) checkPattern(lt.launchTemplateId, `${path}.launchTemplate.launchTemplateId`, issues, LAUNCH_TEMPLATE_ID_RE, 'a launch template id (lt- and 17 characters)');
     if (lt.launchTemplateId !== undefined && lt.launchTemplateName !== undefined) {
       issues.push({ path: `${path}.launchTemplate`, message: 'give launchTemplateId or launchTemplateName, not both' });
@@ -164,13 +163,13 @@ function checkFastLaunch(value: unknown, path: string, issues: Issue[]): void {
 }
 
 function checkLaunchTemplate(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   checkPattern(value.launchTemplateId, `${path}.launchTemplateId`, issues, LAUNCH_TEMPLATE_ID_RE, 'a launch template id (lt- and 17 characters)');
   if (value.accountId !== undefined) checkAccountId(value.accountId, `${path}.accountId`, issues);
 }
 
 function checkSsmParameter(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   checkPattern(value.parameterName, `${path}.parameterName`, issues, SSM_PARAMETER_NAME_RE, 'an SSM parameter name (letters, digits and _.-/)');
   if (value.amiAccountId !== undefined) checkAccountId(value.amiAccountId, `${path}.amiAccountId`, issues);
   if (value.dataType !== undefined && value.dataType !== 'text' && value.dataType !== 'aws:ec2:image') {
@@ -209,7 +208,7 @@ export function checkDistributions(value: unknown, rule: RegionRule = {}): Issue
   const seen = new Set<string>();
   list.forEach((d, i) => {
     const path = `distributions[${i}]`;
-    if (!isObj(d)) return;
+    if (!isJsonObject(d)) return;
     const region = d.region;
     if (typeof region !== 'string' || !REGION_RE.test(region)) {
       issues.push({ path: `${path}.region`, message: `must be a region name, got '${String(region)}'` });
@@ -237,5 +236,5 @@ export function checkDistributions(value: unknown, rule: RegionRule = {}): Issue
 
 /** The regions a distribution configuration sends to, in its order (the list summary's `regions`). */
 export function distributionRegions(value: unknown): string[] {
-  return (arr(value) ?? []).flatMap((d) => (isObj(d) && typeof d.region === 'string' ? [d.region] : []));
+  return (arr(value) ?? []).flatMap((d) => (isJsonObject(d) && typeof d.region === 'string' ? [d.region] : []));
 }

@@ -6,6 +6,7 @@
 import { checkAccountId, checkNonEmpty, checkTagMap } from './distribution-rules.js';
 import type { Issue } from './errors.js';
 import { parseVersionFilter } from './semver.js';
+import { isJsonObject, type JsonObject } from './json.js';
 
 export const RESOURCE_TYPES: readonly string[] = ['AMI_IMAGE', 'CONTAINER_IMAGE'];
 export const POLICY_STATUSES: readonly string[] = ['ENABLED', 'DISABLED'];
@@ -22,8 +23,6 @@ const ROLE_RE = /^(?:arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:role\/)?[a-zA-Z_0-9+=,.@
 /** The model's `ResourceName`, which recipe selections use as well. */
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function checkEnum(value: unknown, path: string, allowed: readonly string[], issues: Issue[], required: boolean): void {
   if (value === undefined || value === null) {
@@ -41,7 +40,7 @@ function checkInt(value: unknown, path: string, min: number, max: number, issues
 
 /** The action of one rule: what it may extend to depends on the action and on the policy's resource type. */
 function checkAction(value: unknown, path: string, resourceType: unknown, issues: Issue[]): void {
-  if (!isObj(value)) {
+  if (!isJsonObject(value)) {
     issues.push({ path, message: 'is required' });
     return;
   }
@@ -51,7 +50,7 @@ function checkAction(value: unknown, path: string, resourceType: unknown, issues
     issues.push({ path: `${path}.type`, message: `${type} rules apply to AMI images only; container image policies take DELETE rules` });
   }
   const include = value.includeResources;
-  if (!isObj(include)) return;
+  if (!isJsonObject(include)) return;
   const at = `${path}.includeResources`;
   if (type === 'DEPRECATE' || type === 'DISABLE') {
     if (include.snapshots === true) issues.push({ path: `${at}.snapshots`, message: `${type} rules can include AMIs only` });
@@ -66,7 +65,7 @@ function checkAction(value: unknown, path: string, resourceType: unknown, issues
 
 /** AGE filters need a unit and may keep a minimum; COUNT filters are a plain number of images to keep. */
 function checkFilter(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObj(value)) {
+  if (!isJsonObject(value)) {
     issues.push({ path, message: 'is required' });
     return;
   }
@@ -83,10 +82,10 @@ function checkFilter(value: unknown, path: string, issues: Issue[]): void {
 }
 
 function checkExclusionRules(value: unknown, path: string, resourceType: unknown, issues: Issue[]): void {
-  if (!isObj(value)) return;
+  if (!isJsonObject(value)) return;
   checkTagMap(value.tagMap, `${path}.tagMap`, issues, MAX_TAGS);
   const amis = value.amis;
-  if (!isObj(amis)) return;
+  if (!isJsonObject(amis)) return;
   const at = `${path}.amis`;
   if (resourceType === 'CONTAINER_IMAGE') issues.push({ path: at, message: 'AMI exclusion rules do not apply to a CONTAINER_IMAGE policy' });
   if (Array.isArray(amis.regions)) {
@@ -99,7 +98,7 @@ function checkExclusionRules(value: unknown, path: string, resourceType: unknown
     amis.sharedAccounts.forEach((a, i) => checkAccountId(a, `${at}.sharedAccounts[${i}]`, issues));
   }
   const last = amis.lastLaunched;
-  if (isObj(last)) {
+  if (isJsonObject(last)) {
     checkInt(last.value, `${at}.lastLaunched.value`, 1, 365, issues);
     checkEnum(last.unit, `${at}.lastLaunched.unit`, TIME_UNITS, issues, true);
   }
@@ -116,14 +115,14 @@ export function checkPolicyDetails(value: unknown, resourceType: unknown): Issue
   const seen = new Map<unknown, number>();
   value.forEach((detail: unknown, i) => {
     const path = `policyDetails[${i}]`;
-    if (!isObj(detail)) {
+    if (!isJsonObject(detail)) {
       issues.push({ path, message: 'must be an object with action and filter' });
       return;
     }
     checkAction(detail.action, `${path}.action`, resourceType, issues);
     checkFilter(detail.filter, `${path}.filter`, issues);
     checkExclusionRules(detail.exclusionRules, `${path}.exclusionRules`, resourceType, issues);
-    const type = isObj(detail.action) ? detail.action.type : undefined;
+    const type = isJsonObject(detail.action) ? detail.action.type : undefined;
     if (typeof type === 'string' && ACTION_TYPES.includes(type)) {
       const first = seen.get(type);
       // A policy holds one rule per action: the service reports the repeat, not the first one.
@@ -138,7 +137,7 @@ export function checkPolicyDetails(value: unknown, resourceType: unknown): Issue
 export function checkResourceSelection(value: unknown): Issue[] {
   const issues: Issue[] = [];
   const path = 'resourceSelection';
-  if (!isObj(value)) return [{ path, message: 'is required: give recipes or tagMap' }];
+  if (!isJsonObject(value)) return [{ path, message: 'is required: give recipes or tagMap' }];
   const hasRecipes = value.recipes !== undefined && value.recipes !== null;
   const hasTags = value.tagMap !== undefined && value.tagMap !== null;
   if (hasRecipes === hasTags) {
@@ -149,7 +148,7 @@ export function checkResourceSelection(value: unknown): Issue[] {
     if (recipes.length === 0 || recipes.length > MAX_RECIPES) issues.push({ path: `${path}.recipes`, message: `must hold 1-${MAX_RECIPES} recipes, got ${recipes.length}` });
     recipes.forEach((r: unknown, i) => {
       const at = `${path}.recipes[${i}]`;
-      const recipe = isObj(r) ? r : {};
+      const recipe = isJsonObject(r) ? r : {};
       if (typeof recipe.name !== 'string' || !NAME_RE.test(recipe.name)) {
         issues.push({ path: `${at}.name`, message: 'must be a recipe name: 3-128 letters, digits, spaces, - and _' });
       }
@@ -166,7 +165,7 @@ export function checkResourceSelection(value: unknown): Issue[] {
  * Every rule on the fields CreateLifecyclePolicy and UpdateLifecyclePolicy share: executionRole,
  * resourceType, status, description, policyDetails and resourceSelection.
  */
-export function checkLifecyclePolicy(input: Obj): Issue[] {
+export function checkLifecyclePolicy(input: JsonObject): Issue[] {
   const issues: Issue[] = [];
   const role = input.executionRole;
   if (typeof role !== 'string' || role.length < 1 || role.length > 2048 || !ROLE_RE.test(role)) {
@@ -194,16 +193,16 @@ export const RESOURCE_STATUSES: readonly string[] = ['AVAILABLE', 'DELETED', 'DE
  * snapshots belong to AMI images, containers to container images, and only a deletion removes snapshots or
  * containers), the AMI exclusion rules and the execution role.
  */
-export function checkResourceStateUpdate(input: Obj, imageType: unknown): Issue[] {
+export function checkResourceStateUpdate(input: JsonObject, imageType: unknown): Issue[] {
   const issues: Issue[] = [];
-  const state = isObj(input.state) ? input.state : {};
+  const state = isJsonObject(input.state) ? input.state : {};
   checkEnum(state.status, 'state.status', RESOURCE_STATUSES, issues, true);
   const status = state.status;
   const role = input.executionRole;
   if (role !== undefined && (typeof role !== 'string' || role.length < 1 || role.length > 2048 || !ROLE_RE.test(role))) {
     issues.push({ path: 'executionRole', message: `must be an IAM role name or role ARN (arn:aws:iam::<account>:role/<name>), got '${String(role)}'` });
   }
-  const include = isObj(input.includeResources) ? input.includeResources : {};
+  const include = isJsonObject(input.includeResources) ? input.includeResources : {};
   const named = (['amis', 'snapshots', 'containers'] as const).filter((k) => include[k] === true);
   if (status === 'DELETED' && named.length === 0) {
     issues.push({ path: 'includeResources', message: 'a deletion must include at least one associated resource type: amis, snapshots or containers' });
@@ -214,7 +213,7 @@ export function checkResourceStateUpdate(input: Obj, imageType: unknown): Issue[
     if (status !== 'DELETED' && k !== 'amis') issues.push({ path: `includeResources.${k}`, message: `only a deletion removes ${k}; ${String(status)} can include amis only` });
   }
   if (include.snapshots === true && include.amis !== true) issues.push({ path: 'includeResources.snapshots', message: 'snapshots can only be included together with amis' });
-  const exclusion = isObj(input.exclusionRules) ? input.exclusionRules : undefined;
+  const exclusion = isJsonObject(input.exclusionRules) ? input.exclusionRules : undefined;
   if (exclusion) checkExclusionRules({ amis: exclusion.amis }, 'exclusionRules', imageType === 'DOCKER' ? 'CONTAINER_IMAGE' : 'AMI_IMAGE', issues);
   return issues;
 }

@@ -6,6 +6,7 @@
  */
 import { parseDocument } from 'yaml';
 import type { Issue } from './errors.js';
+import { isJsonObject } from './json.js';
 
 export type WorkflowType = 'BUILD' | 'TEST' | 'DISTRIBUTION';
 
@@ -58,7 +59,6 @@ const STAGE_LETTER: Record<WorkflowType, string> = { BUILD: 'B', TEST: 'T', DIST
 // Matches both `key.$: $.x.y` values and `{{ $.x.y }}` interpolations; only the first key after the node is checked.
 const REFERENCE_RE = /\$\.(parameters|stepOutputs|workflowOutputs|imagebuilder)(?:\.([A-Za-z0-9_]+))?/g;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function checkParameters(value: unknown, issues: Issue[]): WorkflowParameterDetail[] {
   if (value === undefined) return [];
@@ -70,7 +70,7 @@ function checkParameters(value: unknown, issues: Issue[]): WorkflowParameterDeta
   const seen = new Set<string>();
   value.forEach((p: unknown, i) => {
     const path = `parameters[${i}]`;
-    if (!isObject(p)) return issues.push({ path, message: 'must be a mapping with name and type' });
+    if (!isJsonObject(p)) return issues.push({ path, message: 'must be a mapping with name and type' });
     for (const k of Object.keys(p)) if (!['name', 'type', 'default', 'description'].includes(k)) issues.push({ path: `${path}.${k}`, message: 'is not a parameter key (name, type, default, description)' });
     const name = p.name;
     const type = p.type;
@@ -96,7 +96,7 @@ function checkParameters(value: unknown, issues: Issue[]): WorkflowParameterDeta
 }
 
 function checkCondition(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObject(value)) return void issues.push({ path, message: 'must be a mapping with one operator (and, or, not, booleanEquals, stringEquals, ...)' });
+  if (!isJsonObject(value)) return void issues.push({ path, message: 'must be a mapping with one operator (and, or, not, booleanEquals, stringEquals, ...)' });
   const ops = Object.keys(value).filter((k) => k !== 'value');
   if (ops.length !== 1) return void issues.push({ path, message: `must have exactly one operator, found ${ops.length === 0 ? 'none' : ops.join(', ')}` });
   const op = ops[0]!;
@@ -119,7 +119,7 @@ function checkCondition(value: unknown, path: string, issues: Issue[]): void {
 function eachString(value: unknown, path: string, visit: (text: string, path: string) => void): void {
   if (typeof value === 'string') visit(value, path);
   else if (Array.isArray(value)) value.forEach((v, i) => eachString(v, `${path}[${i}]`, visit));
-  else if (isObject(value)) for (const [k, v] of Object.entries(value)) eachString(v, `${path}.${k}`, visit);
+  else if (isJsonObject(value)) for (const [k, v] of Object.entries(value)) eachString(v, `${path}.${k}`, visit);
 }
 
 function checkReferences(value: unknown, path: string, params: Set<string>, earlier: Set<string>, issues: Issue[]): void {
@@ -140,7 +140,7 @@ function checkSteps(value: unknown, type: WorkflowType, params: Set<string>, iss
   const earlier = new Set<string>();
   value.forEach((step: unknown, i) => {
     const path = `steps[${i}]`;
-    if (!isObject(step)) return issues.push({ path, message: 'must be a mapping with name and action' });
+    if (!isJsonObject(step)) return issues.push({ path, message: 'must be a mapping with name and action' });
     for (const k of Object.keys(step)) if (!STEP_KEYS.has(k)) issues.push({ path: `${path}.${k}`, message: `is not a step key (${[...STEP_KEYS].join(', ')})` });
     const name = step.name;
     if (typeof name !== 'string' || !STEP_NAME_RE.test(name)) issues.push({ path: `${path}.name`, message: 'must be 3-128 letters, digits or _' });
@@ -148,9 +148,9 @@ function checkSteps(value: unknown, type: WorkflowType, params: Set<string>, iss
     const action = typeof step.action === 'string' ? ACTIONS[step.action] : undefined;
     if (!action) issues.push({ path: `${path}.action`, message: `${JSON.stringify(step.action ?? null)} is not a workflow step action (${Object.keys(ACTIONS).join(', ')})` });
     else if (!action.stages.includes(STAGE_LETTER[type])) issues.push({ path: `${path}.action`, message: `${String(step.action)} cannot run in a ${type} workflow` });
-    if (step.inputs !== undefined && !isObject(step.inputs)) issues.push({ path: `${path}.inputs`, message: 'must be a mapping' });
+    if (step.inputs !== undefined && !isJsonObject(step.inputs)) issues.push({ path: `${path}.inputs`, message: 'must be a mapping' });
     for (const key of action?.required ?? []) {
-      const inputs = isObject(step.inputs) ? step.inputs : {};
+      const inputs = isJsonObject(step.inputs) ? step.inputs : {};
       if (!(key in inputs) && !(`${key}.$` in inputs)) issues.push({ path: `${path}.inputs.${key}`, message: `is required by ${String(step.action)}` });
     }
     if (step.onFailure !== undefined && step.onFailure !== 'Abort' && step.onFailure !== 'Continue') issues.push({ path: `${path}.onFailure`, message: 'must be Abort or Continue' });
@@ -175,7 +175,7 @@ function checkOutputs(value: unknown, steps: Set<string>, params: Set<string>, i
   if (!Array.isArray(value)) return void issues.push({ path: 'outputs', message: 'must be a list of {name, value}' });
   value.forEach((o: unknown, i) => {
     const path = `outputs[${i}]`;
-    if (!isObject(o) || typeof o.name !== 'string' || typeof o.value !== 'string') return issues.push({ path, message: 'must have a string name and a string value (a JSONPath)' });
+    if (!isJsonObject(o) || typeof o.name !== 'string' || typeof o.value !== 'string') return issues.push({ path, message: 'must have a string name and a string value (a JSONPath)' });
     checkReferences(o.value, `${path}.value`, params, steps, issues);
   });
 }
@@ -186,7 +186,7 @@ export function inspectWorkflowDocument(text: string, type: WorkflowType): { iss
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return { issues: doc.errors.map((e) => ({ path: '', message: `not valid YAML: ${e.message.split('\n')[0]}` })), parameters: [] };
   const root: unknown = doc.toJS();
-  if (!isObject(root)) return { issues: [{ path: '', message: 'must be a YAML or JSON mapping' }], parameters: [] };
+  if (!isJsonObject(root)) return { issues: [{ path: '', message: 'must be a YAML or JSON mapping' }], parameters: [] };
   for (const k of Object.keys(root)) if (!TOP_KEYS.has(k)) issues.push({ path: k, message: `is not a workflow document key (${[...TOP_KEYS].join(', ')})` });
   if (root.schemaVersion === undefined) issues.push({ path: 'schemaVersion', message: 'is required (1.0)' });
   else if (String(root.schemaVersion) !== '1' && String(root.schemaVersion) !== '1.0') issues.push({ path: 'schemaVersion', message: `must be 1.0, not ${String(root.schemaVersion)}` });
@@ -194,7 +194,7 @@ export function inspectWorkflowDocument(text: string, type: WorkflowType): { iss
   const parameters = checkParameters(root.parameters, issues);
   const params = new Set(parameters.map((p) => p.name));
   checkSteps(root.steps, type, params, issues);
-  const stepNames = new Set(Array.isArray(root.steps) ? root.steps.map((s: unknown) => (isObject(s) && typeof s.name === 'string' ? s.name : '')) : []);
+  const stepNames = new Set(Array.isArray(root.steps) ? root.steps.map((s: unknown) => (isJsonObject(s) && typeof s.name === 'string' ? s.name : '')) : []);
   checkOutputs(root.outputs, stepNames, params, issues);
   return { issues, parameters };
 }

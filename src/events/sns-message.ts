@@ -9,10 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parseArn } from '../domain/arn.js';
 import { parseSemver, semverKey } from '../domain/semver.js';
 import type { ResourceRecord } from '../store/store.js';
+import { isJsonObject, type JsonObject } from '../domain/json.js';
 
 export { SIGNATURE_HEADER, signBody, verifySignature } from './signature.js';
 
-type Obj = Record<string, unknown>;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DATE_FIELDS = new Set(['dateCreated', 'dateUpdated']);
@@ -32,7 +32,6 @@ function internalId(arn: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The account in a resource ARN (Image Builder or otherwise), when it has one. */
 function accountOf(arn: unknown): string | undefined {
@@ -41,13 +40,13 @@ function accountOf(arn: unknown): string | undefined {
 }
 
 /** Tags as AWS shows them in the message: the resource's own, plus its internal id and ARN. */
-function messageTags(tags: unknown, arn: string): Obj {
-  return { ...(isObject(tags) ? tags : {}), internalId: internalId(arn), resourceArn: arn };
+function messageTags(tags: unknown, arn: string): JsonObject {
+  return { ...(isJsonObject(tags) ? tags : {}), internalId: internalId(arn), resourceArn: arn };
 }
 
 /** A recipe or configuration snapshot as the message shows it: Java dates, tags with ids, the owner's accountId. */
-function snapshot(value: Obj): Obj {
-  const out: Obj = {};
+function snapshot(value: JsonObject): JsonObject {
+  const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     if (v === undefined || v === null) continue;
     out[key] = DATE_FIELDS.has(key) && typeof v === 'string' ? javaDate(v) : v;
@@ -109,13 +108,13 @@ export interface ImageRunIds {
 }
 
 /** The message as an object, `semver` a bigint; `imageSnsMessage` serialises it. */
-export function imageSnsPayload(record: ResourceRecord, runs: ImageRunIds = {}): Obj {
+export function imageSnsPayload(record: ResourceRecord, runs: ImageRunIds = {}): JsonObject {
   const d = record.data;
   const arn = parseArn(record.arn);
   const semver = parseSemver(record.version);
-  const tests = isObject(d.imageTestsConfiguration) ? d.imageTestsConfiguration : {};
-  const recipeField = isObject(d.containerRecipe) ? 'containerRecipe' : 'imageRecipe';
-  const payload: Obj = {
+  const tests = isJsonObject(d.imageTestsConfiguration) ? d.imageTestsConfiguration : {};
+  const recipeField = isJsonObject(d.containerRecipe) ? 'containerRecipe' : 'imageRecipe';
+  const payload: JsonObject = {
     versionlessArn: arn ? `arn:${arn.partition}:imagebuilder:${arn.region}:${arn.owner}:image/${arn.name}` : record.arn,
     semver: semver ? semverKey(semver, record.build) : undefined,
     arn: record.arn,
@@ -125,11 +124,11 @@ export function imageSnsPayload(record: ResourceRecord, runs: ImageRunIds = {}):
     buildVersion: record.build,
     state: d.state,
     platform: d.platform,
-    [recipeField]: isObject(d[recipeField]) ? snapshot(d[recipeField]) : undefined,
+    [recipeField]: isJsonObject(d[recipeField]) ? snapshot(d[recipeField]) : undefined,
     sourcePipelineArn: d.sourcePipelineArn,
-    infrastructureConfiguration: isObject(d.infrastructureConfiguration) ? snapshot(d.infrastructureConfiguration) : undefined,
+    infrastructureConfiguration: isJsonObject(d.infrastructureConfiguration) ? snapshot(d.infrastructureConfiguration) : undefined,
     imageTestsConfigurationDocument: { imageTestsEnabled: tests.imageTestsEnabled ?? true, timeoutMinutes: tests.timeoutMinutes ?? 720 },
-    distributionConfiguration: isObject(d.distributionConfiguration) ? snapshot(d.distributionConfiguration) : undefined,
+    distributionConfiguration: isJsonObject(d.distributionConfiguration) ? snapshot(d.distributionConfiguration) : undefined,
     dateCreated: typeof d.dateCreated === 'string' ? javaDate(d.dateCreated) : undefined,
     outputResources: d.outputResources ?? (d.type === 'DOCKER' ? { containers: [] } : { amis: [] }),
     ...runs,
@@ -163,7 +162,7 @@ export interface SnsNotification {
  * fields are left out: Kiln signs with `x-kiln-signature` instead (see signature.ts).
  */
 export function snsNotification(input: { topicArn: string; messageId: string; subject?: string; message: string; timestamp: Date; subscriptionArn?: string }): SnsNotification {
-  const envelope: Obj = {
+  const envelope: JsonObject = {
     Type: 'Notification',
     MessageId: input.messageId,
     TopicArn: input.topicArn,

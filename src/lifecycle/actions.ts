@@ -20,6 +20,7 @@ import type { IncludeResources } from './evaluate.js';
 import type { ActionName, ExecutionResource, ResourceStatus } from './execution-records.js';
 import { machineImagesOf } from './candidates.js';
 import { reachableBlobs } from './gc.js';
+import type { JsonObject } from '../domain/json.js';
 
 export interface ActionContext {
   store: Store;
@@ -51,8 +52,7 @@ export interface ActionOutcome {
 export const TARGET: Readonly<Record<ActionName, LifecycleStatus>> = { AVAILABLE: 'AVAILABLE', DEPRECATE: 'DEPRECATED', DISABLE: 'DISABLED', DELETE: 'DELETED' };
 const DEPRECATED_BY = 'DeprecatedBy';
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const obj = (v: unknown): JsonObject => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : {});
 
 /** Moves the image record to the action's state; SUCCESS when already there, FAILED when the move is refused. */
 async function changeImageState(ctx: ActionContext, arn: string, request: ImageAction): Promise<{ status: ResourceStatus; reason?: string }> {
@@ -66,7 +66,7 @@ async function changeImageState(ctx: ActionContext, arn: string, request: ImageA
         return current.data;
       }
       const next = lifecycleTransition(state, target, request.manual);
-      const data: Obj = { ...current.data, state: next, lifecycleExecutionId: ctx.executionId };
+      const data: JsonObject = { ...current.data, state: next, lifecycleExecutionId: ctx.executionId };
       if (target === 'DEPRECATED') data.deprecationTime = ctx.now().toISOString();
       if (target === 'AVAILABLE') delete data.deprecationTime;
       return data;
@@ -87,7 +87,7 @@ async function machineImageAction(ctx: ActionContext, mi: ResourceRecord, action
   const now = ctx.now().toISOString();
   if (action === 'DISABLE') await store.putResourcePolicy(mi.arn, JSON.stringify({ launchPermission: { userIds: [], userGroups: [] } }), []);
   await store.updateResource(mi.arn, (current) => {
-    const data: Obj = { ...current.data };
+    const data: JsonObject = { ...current.data };
     const tags = { ...(obj(data.tags) as Record<string, string>) };
     if (action === 'DEPRECATE') {
       data.deprecationTime = now;

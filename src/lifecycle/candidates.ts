@@ -5,11 +5,11 @@
 import type { ImageStatus } from '../domain/image-state.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import type { AmiFacts, CandidateImage, PolicyView } from './evaluate.js';
+import type { JsonObject } from '../domain/json.js';
 
 const MACHINE_IMAGE_TYPE = 'machine-image';
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const obj = (v: unknown): JsonObject => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : {});
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 
 /** A machine image record (src/builder/machine/machine-images.ts) as AMI exclusion rules see it. */

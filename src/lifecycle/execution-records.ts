@@ -11,6 +11,7 @@ import type { LifecycleStatus } from '../domain/image-state.js';
 import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
 import type { AmiExclusionRules, IncludeResources } from './evaluate.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
+import type { JsonObject } from '../domain/json.js';
 
 /** The Store resource type of lifecycle executions. */
 export const LIFECYCLE_EXECUTION_TYPE = 'lifecycle-execution';
@@ -54,7 +55,7 @@ export interface GarbageReport {
 }
 
 /** An execution as stored. Times are ISO strings. */
-export interface ExecutionData {
+export type ExecutionData = {
   lifecycleExecutionId: string;
   /** A policy's run, or one StartResourceStateUpdate. */
   kind: 'POLICY' | 'STATE_UPDATE';
@@ -75,9 +76,8 @@ export interface ExecutionData {
   endTime?: string;
   resources: ExecutionResource[];
   garbage?: GarbageReport;
-}
+};
 
-type Obj = Record<string, unknown>;
 
 const ACTIVE: ReadonlySet<ExecutionStatus> = new Set(['PENDING', 'IN_PROGRESS', 'CANCELLING']);
 
@@ -113,7 +113,7 @@ export function slotExecutionId(policyArn: string, slot: Date): string {
 }
 
 export function executionOf(record: ResourceRecord): ExecutionData {
-  return record.data as unknown as ExecutionData;
+  return record.data as ExecutionData;
 }
 
 /**
@@ -128,7 +128,7 @@ export async function createExecution(
 ): Promise<{ record: ResourceRecord; created: boolean }> {
   const id = data.lifecycleExecutionId;
   return store.createResource(
-    { accountId: scope.accountId, region: scope.region, type: LIFECYCLE_EXECUTION_TYPE, name: id, version: '', arn: executionArn(scope.region, scope.accountId, id), build: 'none', data: data as unknown as Obj },
+    { accountId: scope.accountId, region: scope.region, type: LIFECYCLE_EXECUTION_TYPE, name: id, version: '', arn: executionArn(scope.region, scope.accountId, id), build: 'none', data },
     options.idempotency,
     options.enqueue ? { enqueue: LIFECYCLE_EXECUTION_JOB } : {},
   );
@@ -136,7 +136,7 @@ export async function createExecution(
 
 /** Changes an execution's data atomically; `change` sees the stored data (synchronous, no I/O). */
 export async function updateExecution(store: Store, arn: string, change: (current: ExecutionData) => ExecutionData): Promise<ExecutionData> {
-  const record = await store.updateResource(arn, (current) => change(executionOf(current)) as unknown as Obj);
+  const record = await store.updateResource(arn, (current) => change(executionOf(current)));
   return executionOf(record);
 }
 
@@ -155,7 +155,7 @@ function shownState<T extends { reason?: string }>(state: T): T {
 }
 
 /** The API's LifecycleExecution. */
-export function toLifecycleExecution(data: ExecutionData): Obj {
+export function toLifecycleExecution(data: ExecutionData): JsonObject {
   return {
     lifecycleExecutionId: data.lifecycleExecutionId,
     lifecyclePolicyArn: data.lifecyclePolicyArn,
@@ -167,7 +167,7 @@ export function toLifecycleExecution(data: ExecutionData): Obj {
 }
 
 /** The API's LifecycleExecutionResource. */
-export function toExecutionResource(r: ExecutionResource): Obj {
+export function toExecutionResource(r: ExecutionResource): JsonObject {
   return {
     accountId: r.accountId,
     resourceId: r.resourceId,

@@ -23,6 +23,7 @@ import { MAX_MANIFEST_BYTES, parseManifest } from '../registry/manifest.js';
 import type { JobQueue, RegistryIndex, ResourceRecord, ResourceStore, Store } from '../store/store.js';
 import { type GarbageReport } from './execution-records.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
+import type { JsonObject } from '../domain/json.js';
 
 export interface GcDeps {
   store: Store;
@@ -40,11 +41,10 @@ export interface GcResult extends GarbageReport {
   young: number;
 }
 
-type Obj = Record<string, unknown>;
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
 function digestAt(value: unknown, key: string): string | undefined {
-  const v = typeof value === 'object' && value !== null ? (value as Obj)[key] : undefined;
+  const v = typeof value === 'object' && value !== null ? (value as JsonObject)[key] : undefined;
   return typeof v === 'string' && SHA256.test(v) ? v : undefined;
 }
 
@@ -54,14 +54,14 @@ function recordRoots(record: ResourceRecord, blobs: Set<string>, disks: Set<stri
   const add = (digest: string | undefined, into: Set<string>) => {
     if (digest !== undefined) into.add(digest);
   };
-  for (const ref of [d.containerImage, (d.machine as Obj | undefined)?.rootfs, d.rootfs]) {
+  for (const ref of [d.containerImage, (d.machine as JsonObject | undefined)?.rootfs, d.rootfs]) {
     add(digestAt(ref, 'manifestDigest'), blobs);
     add(digestAt(ref, 'configDigest'), blobs);
   }
-  add(digestAt((d.machine as Obj | undefined)?.disk, 'digest'), disks);
+  add(digestAt((d.machine as JsonObject | undefined)?.disk, 'digest'), disks);
   add(digestAt(d.disk, 'digest'), disks);
   // A machine parent's plan may name a disk instead of a manifest; keeping it in both sets costs nothing.
-  const parent = digestAt((d.buildPlan as Obj | undefined)?.parent, 'manifestDigest');
+  const parent = digestAt((d.buildPlan as JsonObject | undefined)?.parent, 'manifestDigest');
   add(parent, blobs);
   add(parent, disks);
 }

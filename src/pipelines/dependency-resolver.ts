@@ -10,8 +10,8 @@ import { resolveImageArn } from '../builder/stages/build-plan.js';
 import { resolveComponentRef } from '../store/component-refs.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { dependencyKey } from './run-state.js';
+import type { JsonObject } from '../domain/json.js';
 
-type Obj = Record<string, unknown>;
 
 /**
  * Reads what a registry reference (`host/repo:tag`) points at now, as the build plan records it
@@ -48,7 +48,7 @@ export class DependencyResolver {
     const scope = `${who.accountId}|${who.region}|`;
     const parentText = String(recipe.data.parentImage ?? '');
     const parent = await memo(this.parents, scope + parentText, () => this.resolveParent(who, parentText));
-    const refs = Array.isArray(recipe.data.components) ? (recipe.data.components as Obj[]) : [];
+    const refs = Array.isArray(recipe.data.components) ? (recipe.data.components as JsonObject[]) : [];
     const components: string[] = [];
     for (const [i, ref] of refs.entries()) {
       const text = String(ref.componentArn ?? '');

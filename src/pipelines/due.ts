@@ -5,11 +5,11 @@
  */
 import { checkScheduleExpression, nextRun, type ScheduleExpression } from '../domain/schedule.js';
 import { runStateOf } from './run-state.js';
+import type { JsonObject } from '../domain/json.js';
 
-type Obj = Record<string, unknown>;
 
 /** The parsed schedule of an ENABLED pipeline; undefined for a disabled one or one without a valid expression. */
-export function activeSchedule(data: Obj): { expression: ScheduleExpression; timeZone: string; anchor: Date } | undefined {
+export function activeSchedule(data: JsonObject): { expression: ScheduleExpression; timeZone: string; anchor: Date } | undefined {
   const schedule = data.schedule as { scheduleExpression?: string; timezone?: string } | undefined;
   if (data.status !== 'ENABLED' || typeof schedule?.scheduleExpression !== 'string') return undefined;
   const { expression } = checkScheduleExpression(schedule.scheduleExpression);
@@ -20,7 +20,7 @@ export function activeSchedule(data: Obj): { expression: ScheduleExpression; tim
 }
 
 /** The next schedule instant not yet handled; in the past when a tick is owed (Kiln was stopped). */
-export function nextDue(data: Obj): Date | undefined {
+export function nextDue(data: JsonObject): Date | undefined {
   const active = activeSchedule(data);
   if (!active) return undefined;
   const cursor = runStateOf(data).scheduleCursor;

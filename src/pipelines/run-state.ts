@@ -6,8 +6,8 @@
 import type { ImageStatus } from '../domain/image-state.js';
 import type { ResourceRecord } from '../store/store.js';
 import type { BuildPlan } from '../builder/stages/image-record.js';
+import type { JsonObject } from '../domain/json.js';
 
-type Obj = Record<string, unknown>;
 
 export type RunBuildType = 'USER_INITIATED' | 'SCHEDULED';
 
@@ -60,17 +60,17 @@ export function dependencyKey(recipeArn: string, parent: string, components: rea
 /** The dependency key of a finished build, from the build plan stored on its image. */
 export function dependencyKeyOfImage(image: ResourceRecord): string | undefined {
   const plan = image.data.buildPlan as BuildPlan | undefined;
-  const recipe = (image.data.containerRecipe ?? image.data.imageRecipe) as Obj | undefined;
+  const recipe = (image.data.containerRecipe ?? image.data.imageRecipe) as JsonObject | undefined;
   if (!plan || typeof recipe?.arn !== 'string') return undefined;
   return dependencyKey(recipe.arn, plan.parent.resolved, plan.components.map((c) => c.arn));
 }
 
-export function runStateOf(data: Obj): PipelineRunState {
+export function runStateOf(data: JsonObject): PipelineRunState {
   return data as PipelineRunState;
 }
 
 /** Records a tick and moves the cursor; the history keeps the last few ticks. */
-export function withTick(data: Obj, tick: TickRecord, cursor: string, started?: PendingRun): Obj {
+export function withTick(data: JsonObject, tick: TickRecord, cursor: string, started?: PendingRun): JsonObject {
   const state = runStateOf(data);
   return {
     ...data,
@@ -81,7 +81,7 @@ export function withTick(data: Obj, tick: TickRecord, cursor: string, started?: 
 }
 
 /** Adds a run started outside the schedule (by hand or by a trigger). */
-export function withRun(data: Obj, run: PendingRun, at: string): Obj {
+export function withRun(data: JsonObject, run: PendingRun, at: string): JsonObject {
   const pending = runStateOf(data).pendingRuns ?? [];
   if (pending.some((p) => p.imageBuildVersionArn === run.imageBuildVersionArn)) return data;
   return { ...data, pendingRuns: [...pending, run], dateLastRun: at };
@@ -93,12 +93,12 @@ export function withRun(data: Obj, run: PendingRun, at: string): Obj {
  * disables the pipeline (5 without a policy); a failed manual run and a cancelled run leave the count alone. Undefined when the
  * image is not a pending run of this pipeline or has not ended.
  */
-export function withOutcome(data: Obj, image: ResourceRecord): Obj | undefined {
+export function withOutcome(data: JsonObject, image: ResourceRecord): JsonObject | undefined {
   const pending = runStateOf(data).pendingRuns ?? [];
   const run = pending.find((p) => p.imageBuildVersionArn === image.arn);
   const status = (image.data.state as { status?: ImageStatus } | undefined)?.status;
   if (!run || !isTerminal(status)) return undefined;
-  const next: Obj = { ...data, pendingRuns: pending.filter((p) => p !== run), lastRunStatus: status };
+  const next: JsonObject = { ...data, pendingRuns: pending.filter((p) => p !== run), lastRunStatus: status };
   if (status === 'AVAILABLE') {
     next.consecutiveFailures = 0;
     const dependencies = dependencyKeyOfImage(image);
@@ -110,14 +110,14 @@ export function withOutcome(data: Obj, image: ResourceRecord): Obj | undefined {
 }
 
 /** One more failed scheduled run: reaching the policy's failureCount (5 without one) disables the pipeline. */
-export function withScheduledFailure(data: Obj): Obj {
+export function withScheduledFailure(data: JsonObject): JsonObject {
   const failures = (typeof data.consecutiveFailures === 'number' ? data.consecutiveFailures : 0) + 1;
-  const limit = ((data.schedule as Obj | undefined)?.autoDisablePolicy as { failureCount?: number } | undefined)?.failureCount ?? DEFAULT_FAILURE_LIMIT;
+  const limit = ((data.schedule as JsonObject | undefined)?.autoDisablePolicy as { failureCount?: number } | undefined)?.failureCount ?? DEFAULT_FAILURE_LIMIT;
   return { ...data, consecutiveFailures: failures, lastRunStatus: 'FAILED', ...(failures >= limit ? { status: 'DISABLED' } : {}) };
 }
 
 /** A pending run with no image any more (deleted) is dropped. */
-export function withoutRun(data: Obj, imageArn: string): Obj {
+export function withoutRun(data: JsonObject, imageArn: string): JsonObject {
   if (!(runStateOf(data).pendingRuns ?? []).some((p) => p.imageBuildVersionArn === imageArn)) return data;
   return { ...data, pendingRuns: (runStateOf(data).pendingRuns ?? []).filter((p) => p.imageBuildVersionArn !== imageArn) };
 }

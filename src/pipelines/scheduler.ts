@@ -15,8 +15,8 @@ import { DependencyResolver, type ParentTagResolver } from './dependency-resolve
 import { nextDue } from './due.js';
 import type { PipelineRunStarter } from './run-starter.js';
 import { isTerminal, runStateOf, withOutcome, withRun, withScheduledFailure, withTick, withoutRun, type RunBuildType, type TickRecord } from './run-state.js';
+import type { JsonObject } from '../domain/json.js';
 
-type Obj = Record<string, unknown>;
 
 const PIPELINE = 'image-pipeline';
 const DEPENDENCY_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE';
@@ -47,7 +47,7 @@ export interface TickReport {
 }
 
 /** True when the pipeline allows overlapping runs (its `kiln:allowConcurrentRuns` tag is `true`). */
-export function allowsConcurrentRuns(data: Obj): boolean {
+export function allowsConcurrentRuns(data: JsonObject): boolean {
   return (data.tags as Record<string, string> | undefined)?.[CONCURRENT_RUNS_TAG] === 'true';
 }
 
@@ -100,7 +100,7 @@ export class PipelineScheduler {
     const { store } = this.options;
     const report: TickReport = { due: 0, started: [], skipped: 0, failed: 0 };
     const resolver = new DependencyResolver(store, this.options.resolveTag, this.stopping.signal);
-    const batch: { arn: string; change: (current: ResourceRecord) => Obj | undefined }[] = [];
+    const batch: { arn: string; change: (current: ResourceRecord) => JsonObject | undefined }[] = [];
     const pipelines = await store.listResourcesOfType(PIPELINE);
     for (const [i, pipeline] of pipelines.entries()) {
       if (this.stopping.signal.aborted) break;
@@ -180,7 +180,7 @@ export class PipelineScheduler {
   }
 
   /** The pending runs of a pipeline whose images ended, and those whose images are gone. */
-  private async endedRuns(data: Obj): Promise<Ended> {
+  private async endedRuns(data: JsonObject): Promise<Ended> {
     const out: Ended = { images: [], gone: [] };
     for (const run of runStateOf(data).pendingRuns ?? []) {
       const image = await this.options.store.getResource(run.imageBuildVersionArn);
@@ -246,14 +246,14 @@ interface Ended {
 }
 
 /** The data with every ended run applied. */
-function settle(data: Obj, ended: Ended): Obj {
+function settle(data: JsonObject, ended: Ended): JsonObject {
   let out = data;
   for (const image of ended.images) out = withOutcome(out, image) ?? out;
   for (const arn of ended.gone) out = withoutRun(out, arn);
   return out;
 }
 
-function settleIfChanged(data: Obj, ended: Ended): Obj | undefined {
+function settleIfChanged(data: JsonObject, ended: Ended): JsonObject | undefined {
   const out = settle(data, ended);
   return out === data ? undefined : out;
 }

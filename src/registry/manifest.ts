@@ -5,6 +5,7 @@
  */
 import { KilnError } from '../domain/errors.js';
 import { isSha256Digest } from './names.js';
+import type { JsonObject } from '../domain/json.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -49,7 +50,6 @@ export function bareMediaType(contentType: string | undefined): string | undefin
   return bare === '' ? undefined : bare;
 }
 
-type Obj = Record<string, unknown>;
 
 function invalid(message: string): KilnError {
   return new KilnError('InvalidArgument', message);
@@ -57,13 +57,13 @@ function invalid(message: string): KilnError {
 
 function descriptor(value: unknown, at: string): Descriptor {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${at}: must be a descriptor object`);
-  const d = value as Obj;
+  const d = value as JsonObject;
   if (typeof d.mediaType !== 'string' || d.mediaType === '') throw invalid(`${at}.mediaType: must be a non-empty string`);
   if (typeof d.digest !== 'string' || !isSha256Digest(d.digest)) throw invalid(`${at}.digest: must be a sha256 digest, got ${JSON.stringify(d.digest)}`);
   if (!Number.isSafeInteger(d.size) || (d.size as number) < 0) throw invalid(`${at}.size: must be a non-negative integer`);
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size as number };
   if (d.platform !== undefined) {
-    const p = d.platform as Obj;
+    const p = d.platform as JsonObject;
     if (typeof p !== 'object' || p === null || typeof p.os !== 'string' || typeof p.architecture !== 'string') {
       throw invalid(`${at}.platform: must have os and architecture strings`);
     }
@@ -86,7 +86,7 @@ export function parseManifest(bytes: Uint8Array, declared?: string): ParsedManif
     throw invalid('manifest: not valid JSON');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('manifest: must be a JSON object');
-  const m = body as Obj;
+  const m = body as JsonObject;
   if (m.schemaVersion !== 2) throw invalid(`manifest.schemaVersion: must be 2, got ${JSON.stringify(m.schemaVersion)}`);
   if (m.mediaType !== undefined && typeof m.mediaType !== 'string') throw invalid('manifest.mediaType: must be a string');
   const own = m.mediaType as string | undefined;

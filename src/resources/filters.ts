@@ -15,7 +15,9 @@ export function applyFilters<R>(records: R[], filters: unknown, names: readonly 
   let out = records;
   (filters as Filter[]).forEach((f, i) => {
     const key = f.name ?? '';
-    if (!names.includes(key)) throw new KilnError('InvalidArgument', `filters[${i}].name '${key}' is not a filter of ${operation}; use one of ${names.join(', ')}.`);
+    if (!names.includes(key)) {
+      throw new KilnError('InvalidArgument', `filters[${i}].name '${key}' is not a filter of ${operation}; use one of ${names.join(', ')}.`, [{ path: `filters[${i}].name`, message: `must be one of ${names.join(', ')}` }]);
+    }
     const values = new Set(f.values ?? []);
     out = out.filter((r) => match(r, key, values));
   });

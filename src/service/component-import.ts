@@ -3,13 +3,13 @@ import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
 import { componentHandlers } from './components.js';
 import type { OperationHandler } from './types.js';
+import { str } from '../domain/json.js';
 
 const TYPES = new Set(['BUILD', 'TEST']);
 const FORMATS = new Set(['SHELL']);
 /** CreateComponent's limit on inline documents, which the wrapped script must fit as well. */
 const MAX_DATA = 16000;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
  * Wraps a shell script in an AWSTOE document with one step that runs it, in the `build` phase for a BUILD

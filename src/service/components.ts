@@ -1,5 +1,4 @@
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
-import { str, type Obj } from '../domain/obj.js';
 import { parseSemver } from '../domain/semver.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
@@ -9,7 +8,8 @@ import type { Store } from '../store/store.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'component';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -39,11 +39,12 @@ const family: VersionedFamily<ComponentData> = {
   builds: true,
   shared: true,
   listOperation: 'ListComponents',
+  pageQuery: ['byName'],
   arn: {
     matches: (type) => type === TYPE,
     versionShape: '…/component/<name>/<major>.<minor>.<patch>',
     versionRequired: false,
-    buildNeedsFullVersion: true,
+    wildcardBuild: (_field, text) => `A build number needs a full version: ${text}`,
     hiddenNoun: 'resource',
   },
   filters: ['description', 'name', 'platform', 'supportedOsVersion', 'type', 'version'],
@@ -57,15 +58,10 @@ const family: VersionedFamily<ComponentData> = {
 
 const wire = versionedWire('Component');
 
-function toComponent(record: TypedRecord<ComponentData>): Obj {
+function toComponent(record: TypedRecord<ComponentData>): JsonObject {
   const d = record.data;
   return {
-    arn: record.arn,
-    name: d.name,
-    version: record.version,
-    description: d.description,
-    changeDescription: d.changeDescription,
-    type: d.type,
+    ...documentHead(record),
     platform: d.platform,
     supportedOsVersions: d.supportedOsVersions,
     state: { status: 'ACTIVE' },
@@ -79,7 +75,7 @@ function toComponent(record: TypedRecord<ComponentData>): Obj {
   };
 }
 
-function checkCreate(input: Obj): Issue[] {
+function checkCreate(input: JsonObject): Issue[] {
   const issues: Issue[] = [];
   const name = str(input.name) ?? '';
   if (!NAME_RE.test(name)) issues.push({ path: 'name', message: 'must be 3-128 characters: letters, digits, spaces, - and _, not starting or ending with a space' });

@@ -5,10 +5,10 @@
 import { formatArn, nameToSlug, parseArn } from '../domain/arn.js';
 import { KilnError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
-import { str, type Obj } from '../domain/obj.js';
 import { idempotencyKey } from '../resources/idempotency.js';
 import type { NewResource, ResourceRecord, Store } from '../store/store.js';
-import type { RequestContext } from './types.js';
+import type { OperationHandler, RequestContext } from './types.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 /** The model's `ResourceName`: 3-128 characters, spaces allowed inside. */
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
@@ -16,8 +16,6 @@ const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 /** The resource type that image pipelines are stored under (src/service/pipelines.ts). */
 export const PIPELINE_TYPE = 'image-pipeline';
 
-export { str } from '../domain/obj.js';
-export { idempotencyKey } from '../resources/idempotency.js';
 
 /** Checks a display name against the model's `ResourceName`. */
 export function checkName(value: unknown, issues: Issue[]): void {
@@ -48,8 +46,13 @@ export async function resolveConfig(store: Store, ctx: RequestContext, type: str
   return record;
 }
 
+/** Get of a configuration family: the caller's own configuration the ARN in `field` names, shown under `resultField`. */
+export function configGetter(store: Store, type: string, label: string, field: string, resultField: string, toShape: (record: ResourceRecord) => JsonObject): OperationHandler {
+  return async (input, ctx) => ({ [resultField]: toShape(await resolveConfig(store, ctx, type, input[field], field, label)) });
+}
+
 /** Creates a configuration record; a duplicate name is AlreadyExists, a repeated clientToken the first answer. */
-export async function createConfig(store: Store, ctx: RequestContext, type: string, name: string, data: Obj, input: Obj): Promise<ResourceRecord> {
+export async function createConfig(store: Store, ctx: RequestContext, type: string, name: string, data: JsonObject, input: JsonObject): Promise<ResourceRecord> {
   const resource: NewResource = { accountId: ctx.accountId, region: ctx.region, type, name: nameToSlug(name), version: '', arn: configArn(ctx, type, name), data, build: 'none' };
   const { record } = await store.createResource(resource, idempotencyKey(ctx, input));
   return record;
@@ -59,7 +62,7 @@ export async function createConfig(store: Store, ctx: RequestContext, type: stri
  * Replaces a configuration's mutable data atomically; its name, tags and creation date are read inside the
  * transaction, so a concurrent TagResource is kept. A repeated client token answers without changing it again.
  */
-export async function replaceConfig(store: Store, ctx: RequestContext, existing: ResourceRecord, data: Obj, input: Obj): Promise<void> {
+export async function replaceConfig(store: Store, ctx: RequestContext, existing: ResourceRecord, data: JsonObject, input: JsonObject): Promise<void> {
   await store.updateResource(
     existing.arn,
     (current) => ({ ...data, name: current.data.name, tags: current.data.tags, dateCreated: current.data.dateCreated }),
@@ -80,7 +83,7 @@ export async function assertNoPipelineUses(store: Store, record: ResourceRecord,
 }
 
 /** Lists an account's configurations of one type, filtered by `name` (the only filter AWS offers), one page. */
-export async function listConfigs(store: Store, ctx: RequestContext, type: string, input: Obj): Promise<{ items: ResourceRecord[]; nextToken?: string }> {
+export async function listConfigs(store: Store, ctx: RequestContext, type: string, input: JsonObject): Promise<{ items: ResourceRecord[]; nextToken?: string }> {
   let records = await store.listResources({ accountId: ctx.accountId, region: ctx.region, type });
   const filters = Array.isArray(input.filters) ? (input.filters as { name?: string; values?: string[] }[]) : [];
   filters.forEach((f, i) => {

@@ -1,8 +1,9 @@
 import { checkDistributions, checkNonEmpty, checkTagMap, distributionRegions, type RegionRule } from '../domain/distribution-rules.js';
 import { validationError, type Issue } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig, str } from './config-resources.js';
+import { assertNoPipelineUses, checkName, configGetter, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
 import type { OperationHandler } from './types.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'distribution-configuration';
 const LABEL = 'distribution configuration';
@@ -10,16 +11,15 @@ const MAX_TAGS = 50;
 /** AWS reports this member but lets nobody set it ("a property that Image Builder doesn't use"); its maximum. */
 const TIMEOUT_MINUTES = 720;
 
-type Obj = Record<string, unknown>;
 
-function checkMutable(input: Obj, rule: RegionRule): Issue[] {
+function checkMutable(input: JsonObject, rule: RegionRule): Issue[] {
   const issues: Issue[] = [];
   checkNonEmpty(input.description, 'description', issues);
   issues.push(...checkDistributions(input.distributions, rule));
   return issues;
 }
 
-function toDistributionConfiguration(record: ResourceRecord): Obj {
+function toDistributionConfiguration(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -33,7 +33,7 @@ function toDistributionConfiguration(record: ResourceRecord): Obj {
   };
 }
 
-function toSummary(record: ResourceRecord): Obj {
+function toSummary(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -53,16 +53,9 @@ function create(store: Store, rule: RegionRule): OperationHandler {
     issues.push(...checkMutable(input, rule));
     checkTagMap(input.tags, 'tags', issues, MAX_TAGS);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
-    const data: Obj = { name: input.name, description: input.description, distributions: input.distributions, tags: input.tags, dateCreated: new Date().toISOString() };
+    const data: JsonObject = { name: input.name, description: input.description, distributions: input.distributions, tags: input.tags, dateCreated: new Date().toISOString() };
     const record = await createConfig(store, ctx, TYPE, input.name as string, data, input);
     return { clientToken: input.clientToken, distributionConfigurationArn: record.arn };
-  };
-}
-
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.distributionConfigurationArn, 'distributionConfigurationArn', LABEL);
-    return { distributionConfiguration: toDistributionConfiguration(record) };
   };
 }
 
@@ -80,7 +73,7 @@ function update(store: Store, rule: RegionRule): OperationHandler {
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
     const d = existing.data;
     // Update replaces description and distributions wholesale; name and tags stay.
-    const data: Obj = { name: d.name, description: input.description, distributions: input.distributions, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
+    const data: JsonObject = { name: d.name, description: input.description, distributions: input.distributions, tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
     await replaceConfig(store, ctx, existing, data, input);
     return { clientToken: str(input.clientToken), distributionConfigurationArn: existing.arn };
   };
@@ -102,7 +95,7 @@ function remove(store: Store): OperationHandler {
 export function distributionConfigurationHandlers(store: Store, rule: RegionRule = {}): Record<string, OperationHandler> {
   return {
     CreateDistributionConfiguration: create(store, rule),
-    GetDistributionConfiguration: get(store),
+    GetDistributionConfiguration: configGetter(store, TYPE, LABEL, 'distributionConfigurationArn', 'distributionConfiguration', toDistributionConfiguration),
     ListDistributionConfigurations: list(store),
     UpdateDistributionConfiguration: update(store, rule),
     DeleteDistributionConfiguration: remove(store),

@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import { componentImportHandlers } from './component-import.js';
 import { componentHandlers } from './components.js';
 import { configurationHandlers } from './configurations.js';
+import { referenceFetcher } from './image-builds.js';
 import { imageHandlers } from './images.js';
 import { imageDistributionHandlers } from './image-distribution.js';
 import { lifecycleHandlers } from './lifecycle.js';
@@ -22,18 +23,24 @@ export interface HandlerOptions {
   clock?: Clock;
 }
 
-/** Every implemented operation by wire name; operations absent here answer "not implemented". */
+/**
+ * Every implemented operation by wire name; operations absent here answer "not implemented". Built once per
+ * server: images resolve their recipe and configurations through this table's own Get handlers.
+ */
 export function buildHandlers(store: Store, options: HandlerOptions): Record<string, OperationHandler> {
+  const recipes = recipeHandlers(store);
+  const configurations = configurationHandlers(store, { regions: new Set(options.regions) });
+  const fetch = referenceFetcher({ ...recipes, ...configurations });
   return {
     ...componentHandlers(store),
-    ...recipeHandlers(store),
-    ...configurationHandlers(store, { regions: new Set(options.regions) }),
+    ...recipes,
+    ...configurations,
     ...pipelineHandlers(store, options.clock),
     ...workflowHandlers(store),
     ...workflowExecutionHandlers(store),
     ...componentImportHandlers(store),
-    ...imageHandlers(store),
-    ...imageDistributionHandlers(store),
+    ...imageHandlers(store, fetch),
+    ...imageDistributionHandlers(store, fetch),
     ...lifecycleHandlers(store, options.clock),
     ...tagHandlers(store),
     ...policyHandlers(store),

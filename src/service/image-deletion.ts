@@ -14,7 +14,7 @@ import { isInProgress, type ImageState } from '../domain/image-state.js';
 import { containerUris, deleteContainerUri } from '../lifecycle/actions.js';
 import { machineImagesOf } from '../lifecycle/candidates.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { callerBuild } from './images.js';
+import { callerBuild } from './image-family.js';
 import type { OperationHandler } from './types.js';
 
 /** What freeing an image's outputs needs from the composition root. */

@@ -6,19 +6,20 @@
  * rebuilds anything: the stored container image or machine disk is what gets distributed.
  */
 import { parseArn } from '../domain/arn.js';
-import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
+import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import { isInProgress, retryDistribution, type ImageState } from '../domain/image-state.js';
 import { parseVersionFilter } from '../domain/semver.js';
 import { findMachineImage, isAmiId, machineImageData } from '../builder/machine/machine-images.js';
-import type { IdempotencyKey, ResourceRecord, Store } from '../store/store.js';
-import { configurationHandlers } from './configurations.js';
-import { inputHash } from '../resources/idempotency.js';
+import type { ResourceRecord, Store } from '../store/store.js';
+import { idempotencyKey } from '../resources/idempotency.js';
+import type { ReferenceFetcher } from './image-builds.js';
 import { checkTags } from './image-settings.js';
-import { callerBuild } from './images.js';
+import { callerBuild, imageNotFound } from './image-family.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { readableVersions } from '../store/visibility.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';
 import { DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
+import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
 
 const TYPE = 'image';
@@ -27,24 +28,13 @@ const LOG_GROUP_RE = /^[a-zA-Z0-9\-_/.]{1,512}$/;
 /** What a new distribution-only image takes over from its source: what it is and how it was built. */
 const CARRIED = ['name', 'type', 'platform', 'osVersion', 'imageRecipe', 'containerRecipe', 'infrastructureConfiguration', 'imageTestsConfiguration', 'enhancedImageMetadataEnabled', 'imageSource', 'buildPlan', 'packages', 'containerImage', 'machine'];
 
-type Obj = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const stateOf = (record: ResourceRecord): ImageState => record.data.state as ImageState;
 
-function idempotencyKey(ctx: RequestContext, input: Obj): IdempotencyKey | undefined {
-  const token = str(input.clientToken);
-  return token === undefined ? undefined : { operation: ctx.operation, token, inputHash: inputHash(input) };
-}
-
-function notFound(text: unknown, ctx: RequestContext): KilnError {
-  return new KilnError('NotFound', `The image ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
-}
 
 /** Whether an image holds what distribution needs: its container image, or its machine disk. */
-function hasStoredOutput(data: Obj): boolean {
-  if (data.type === 'AMI') return isObject(data.machine) && isObject(data.machine.disk);
-  return isObject(data.containerImage);
+function hasStoredOutput(data: JsonObject): boolean {
+  if (data.type === 'AMI') return isJsonObject(data.machine) && isJsonObject(data.machine.disk);
+  return isJsonObject(data.containerImage);
 }
 
 /**
@@ -88,7 +78,7 @@ function retryImage(store: Store): OperationHandler {
 /** What DistributeImage distributes: the image record it describes, and the stored output to use. */
 interface Source {
   image: ResourceRecord;
-  output: Obj;
+  output: JsonObject;
 }
 
 /**
@@ -118,12 +108,12 @@ async function resolveSource(store: Store, ctx: RequestContext, text: unknown, i
     issues.push({ path: 'sourceImage', message: `must be a machine image id (ami-…) or an image ARN (…:image/<name>/<version>[/<build>]), got ${text}` });
     return undefined;
   }
-  if (arn.region !== ctx.region) throw notFound(text, ctx);
+  if (arn.region !== ctx.region) throw imageNotFound(text, ctx);
   const builds = await readableVersions(store, ctx, { owner: arn.owner, type: TYPE, name: arn.name });
   const candidates = arn.build === undefined ? builds.filter((r) => stateOf(r).status === 'AVAILABLE') : builds;
   const image = pickBuild(candidates, filter, arn.build);
   if (!image) {
-    if (builds.length === 0 || arn.build !== undefined) throw notFound(text, ctx);
+    if (builds.length === 0 || arn.build !== undefined) throw imageNotFound(text, ctx);
     throw new KilnError('InvalidRequest', `No build of ${text} is AVAILABLE; DistributeImage distributes an AVAILABLE image.`);
   }
   if (stateOf(image).status !== 'AVAILABLE') throw new KilnError('InvalidRequest', `The image ${image.arn} is ${stateOf(image).status}; DistributeImage distributes an AVAILABLE image.`);
@@ -131,26 +121,12 @@ async function resolveSource(store: Store, ctx: RequestContext, text: unknown, i
   return { image, output };
 }
 
-/** The distribution configuration the caller names, as GetDistributionConfiguration shows it. */
-async function resolveDistribution(store: Store, ctx: RequestContext, value: unknown, issues: Issue[]): Promise<Obj | undefined> {
-  try {
-    const out = await configurationHandlers(store).GetDistributionConfiguration!({ distributionConfigurationArn: value }, { ...ctx, operation: 'GetDistributionConfiguration' });
-    return out.distributionConfiguration as Obj;
-  } catch (err) {
-    if (isKilnError(err) && (err.kind === 'NotFound' || err.kind === 'InvalidArgument' || err.kind === 'Forbidden')) {
-      issues.push({ path: 'distributionConfigurationArn', message: err.message });
-      return undefined;
-    }
-    throw err;
-  }
-}
-
 /**
  * DistributeImage: a new image build version (the source's name and version, the next build number) that is
  * created DISTRIBUTING with the source's stored output and the given distribution configuration, tags,
  * execution role and logging configuration. Only its distribution runs.
  */
-function distributeImage(store: Store): OperationHandler {
+function distributeImage(store: Store, fetch: ReferenceFetcher): OperationHandler {
   return async (input, ctx) => {
     const issues: Issue[] = [];
     const role = str(input.executionRole);
@@ -158,13 +134,13 @@ function distributeImage(store: Store): OperationHandler {
       issues.push({ path: 'executionRole', message: 'must be an IAM role name or ARN (arn:aws:iam::<account>:role/<name>), 1-2048 characters' });
     }
     checkTags(input.tags, 'tags', issues);
-    const logging = isObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
+    const logging = isJsonObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
     const logGroupName = str(logging?.logGroupName);
     if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) issues.push({ path: 'loggingConfiguration.logGroupName', message: 'must be 1-512 letters, digits or - _ / .' });
     const source = await resolveSource(store, ctx, input.sourceImage, issues);
-    const distribution = await resolveDistribution(store, ctx, input.distributionConfigurationArn, issues);
+    const distribution = await fetch('GetDistributionConfiguration', ctx, 'distributionConfigurationArn', input.distributionConfigurationArn, 'distributionConfiguration', issues);
     if (source && distribution && source.image.data.type !== 'AMI') {
-      const containers = ((distribution.distributions ?? []) as Obj[]).some((d) => isObject(d.containerDistributionConfiguration));
+      const containers = ((distribution.distributions ?? []) as JsonObject[]).some((d) => isJsonObject(d.containerDistributionConfiguration));
       if (!containers) issues.push({ path: 'distributionConfigurationArn', message: `${String(distribution.arn)} has no containerDistributionConfiguration, so it cannot distribute container image ${source.image.arn}` });
     }
     if (source && !hasStoredOutput({ type: source.image.data.type, ...source.output })) {
@@ -172,21 +148,21 @@ function distributeImage(store: Store): OperationHandler {
     }
     if (issues.length > 0 || !source || !distribution) throw validationError('The image distribution', issues);
     const from = source.image;
-    const data: Obj = {
+    const data: JsonObject = {
       ...Object.fromEntries(CARRIED.filter((k) => from.data[k] !== undefined).map((k) => [k, from.data[k]])),
       ...source.output,
       state: { status: 'DISTRIBUTING' },
       distributionConfiguration: distribution,
       executionRole: role,
       ...(logging === undefined ? {} : { loggingConfiguration: logging }),
-      ...(isObject(input.tags) ? { tags: input.tags } : {}),
+      ...(isJsonObject(input.tags) ? { tags: input.tags } : {}),
       buildType: 'USER_INITIATED',
       dateCreated: new Date().toISOString(),
       distribution: { attempts: 0, regions: [] },
       distributedFrom: from.arn,
     };
     const { record } = await store.createResource(
-      { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as Obj, build: 'assign' },
+      { accountId: ctx.accountId, region: ctx.region, type: TYPE, name: from.name, version: from.version, arn: versionedArn(ctx.region, ctx.accountId, TYPE, from.name, from.version), data: JSON.parse(JSON.stringify(data)) as JsonObject, build: 'assign' },
       idempotencyKey(ctx, input),
       { enqueue: DISTRIBUTE_IMAGE_JOB },
     );
@@ -195,9 +171,9 @@ function distributeImage(store: Store): OperationHandler {
 }
 
 /** RetryImage and DistributeImage. */
-export function imageDistributionHandlers(store: Store): Record<string, OperationHandler> {
+export function imageDistributionHandlers(store: Store, fetch: ReferenceFetcher): Record<string, OperationHandler> {
   return {
     RetryImage: retryImage(store),
-    DistributeImage: distributeImage(store),
+    DistributeImage: distributeImage(store, fetch),
   };
 }

@@ -9,6 +9,7 @@ import { parseSemver, parseVersionFilter, resolveLatest } from '../domain/semver
 import type { Store } from '../store/store.js';
 import { MANAGED_OWNER } from '../store/component-refs.js';
 import type { RequestContext } from './types.js';
+import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
 const WORKFLOW_TYPES = new Set(['workflow/build', 'workflow/test', 'workflow/distribution']);
 /** AWS's default for imageTestsConfiguration.timeoutMinutes. */
@@ -16,24 +17,21 @@ export const DEFAULT_TEST_TIMEOUT = 720;
 const MAX_TAGS = 50;
 const LOG_GROUP_RE = /^[a-zA-Z0-9\-_/.]{1,512}$/;
 
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** The settings as an image stores and shows them, AWS's defaults filled in. */
-export interface ImageSettings {
+export type ImageSettings = {
   imageTestsConfiguration: { imageTestsEnabled: boolean; timeoutMinutes: number };
   enhancedImageMetadataEnabled: boolean;
-  imageScanningConfiguration?: Obj;
-  workflows?: Obj[];
+  imageScanningConfiguration?: JsonObject;
+  workflows?: JsonObject[];
   executionRole?: string;
   loggingConfiguration?: { logGroupName?: string };
   tags?: Record<string, string>;
-}
+};
 
 /** Checks a tag map: at most 50 tags, keys 1-128 characters not starting with `aws:`, values up to 256. */
 export function checkTags(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObject(value)) return;
+  if (!isJsonObject(value)) return;
   const entries = Object.entries(value);
   if (entries.length > MAX_TAGS) issues.push({ path, message: `has ${entries.length} tags; the limit is ${MAX_TAGS}` });
   for (const [k, v] of entries) {
@@ -49,7 +47,7 @@ export function checkTags(value: unknown, path: string, issues: Issue[]): void {
 export async function checkWorkflows(store: Store, ctx: RequestContext, value: unknown, executionRole: string | undefined, issues: Issue[]): Promise<void> {
   if (!Array.isArray(value)) return;
   let custom = false;
-  for (const [i, w] of (value as Obj[]).entries()) {
+  for (const [i, w] of (value as JsonObject[]).entries()) {
     const path = `workflows[${i}]`;
     const text = str(w.workflowArn) ?? '';
     const arn = parseArn(text);
@@ -75,9 +73,12 @@ export async function checkWorkflows(store: Store, ctx: RequestContext, value: u
   if (custom && executionRole === undefined) issues.push({ path: 'executionRole', message: 'is required to run workflows other than the Kiln-managed ones' });
 }
 
-/** Validates CreateImage's settings, gathering every problem into `issues`, and returns them with defaults. */
-export async function checkImageSettings(store: Store, ctx: RequestContext, input: Obj, issues: Issue[]): Promise<ImageSettings> {
-  const tests = isObject(input.imageTestsConfiguration) ? input.imageTestsConfiguration : {};
+/**
+ * The build settings CreateImage and the pipeline operations share: imageTestsConfiguration (AWS's defaults
+ * filled in), executionRole, and the workflows it may run; every problem goes into `issues`.
+ */
+export async function checkBuildSettings(store: Store, ctx: RequestContext, input: JsonObject, issues: Issue[]): Promise<{ imageTestsConfiguration: ImageSettings['imageTestsConfiguration']; executionRole?: string }> {
+  const tests = isJsonObject(input.imageTestsConfiguration) ? input.imageTestsConfiguration : {};
   const timeoutMinutes = tests.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT;
   if (typeof timeoutMinutes !== 'number' || !Number.isInteger(timeoutMinutes) || timeoutMinutes < 60 || timeoutMinutes > 1440) {
     issues.push({ path: 'imageTestsConfiguration.timeoutMinutes', message: 'must be an integer from 60 to 1440' });
@@ -85,20 +86,26 @@ export async function checkImageSettings(store: Store, ctx: RequestContext, inpu
   const executionRole = str(input.executionRole);
   if (executionRole !== undefined && (executionRole.length < 1 || executionRole.length > 2048)) issues.push({ path: 'executionRole', message: 'must be 1-2048 characters' });
   await checkWorkflows(store, ctx, input.workflows, executionRole, issues);
-  const logging = isObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
+  return { imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number }, ...(executionRole === undefined ? {} : { executionRole }) };
+}
+
+/** Validates CreateImage's settings, gathering every problem into `issues`, and returns them with defaults. */
+export async function checkImageSettings(store: Store, ctx: RequestContext, input: JsonObject, issues: Issue[]): Promise<ImageSettings> {
+  const { imageTestsConfiguration, executionRole } = await checkBuildSettings(store, ctx, input, issues);
+  const logging = isJsonObject(input.loggingConfiguration) ? input.loggingConfiguration : undefined;
   const logGroupName = str(logging?.logGroupName);
   if (logGroupName !== undefined && !LOG_GROUP_RE.test(logGroupName)) {
     issues.push({ path: 'loggingConfiguration.logGroupName', message: 'must be 1-512 letters, digits or - _ / .' });
   }
   checkTags(input.tags, 'tags', issues);
   return {
-    imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number },
+    imageTestsConfiguration,
     enhancedImageMetadataEnabled: input.enhancedImageMetadataEnabled !== false,
-    ...(isObject(input.imageScanningConfiguration) ? { imageScanningConfiguration: input.imageScanningConfiguration } : {}),
-    ...(Array.isArray(input.workflows) ? { workflows: input.workflows as Obj[] } : {}),
+    ...(isJsonObject(input.imageScanningConfiguration) ? { imageScanningConfiguration: input.imageScanningConfiguration } : {}),
+    ...(Array.isArray(input.workflows) ? { workflows: input.workflows as JsonObject[] } : {}),
     ...(executionRole === undefined ? {} : { executionRole }),
     ...(logging === undefined ? {} : { loggingConfiguration: logging as { logGroupName?: string } }),
-    ...(isObject(input.tags) ? { tags: input.tags as Record<string, string> } : {}),
+    ...(isJsonObject(input.tags) ? { tags: input.tags as Record<string, string> } : {}),
   };
 }
 
@@ -106,15 +113,15 @@ export async function checkImageSettings(store: Store, ctx: RequestContext, inpu
  * The settings of an image a pipeline starts: the pipeline's own, its imageTags with the execution's tags
  * on top, and its image log group as the image's.
  */
-export function pipelineImageSettings(pipeline: Obj, executionTags: Record<string, string> | undefined): ImageSettings {
+export function pipelineImageSettings(pipeline: JsonObject, executionTags: Record<string, string> | undefined): ImageSettings {
   const tests = (pipeline.imageTestsConfiguration ?? { imageTestsEnabled: true, timeoutMinutes: DEFAULT_TEST_TIMEOUT }) as ImageSettings['imageTestsConfiguration'];
-  const logGroupName = isObject(pipeline.loggingConfiguration) ? str(pipeline.loggingConfiguration.imageLogGroupName) : undefined;
+  const logGroupName = isJsonObject(pipeline.loggingConfiguration) ? str(pipeline.loggingConfiguration.imageLogGroupName) : undefined;
   const tags = { ...(pipeline.imageTags as Record<string, string> | undefined), ...executionTags };
   return {
     imageTestsConfiguration: tests,
     enhancedImageMetadataEnabled: pipeline.enhancedImageMetadataEnabled !== false,
-    ...(isObject(pipeline.imageScanningConfiguration) ? { imageScanningConfiguration: pipeline.imageScanningConfiguration } : {}),
-    ...(Array.isArray(pipeline.workflows) ? { workflows: pipeline.workflows as Obj[] } : {}),
+    ...(isJsonObject(pipeline.imageScanningConfiguration) ? { imageScanningConfiguration: pipeline.imageScanningConfiguration } : {}),
+    ...(Array.isArray(pipeline.workflows) ? { workflows: pipeline.workflows as JsonObject[] } : {}),
     ...(typeof pipeline.executionRole === 'string' ? { executionRole: pipeline.executionRole } : {}),
     ...(logGroupName === undefined ? {} : { loggingConfiguration: { logGroupName } }),
     ...(Object.keys(tags).length > 0 ? { tags } : {}),

@@ -2,8 +2,9 @@ import { checkNonEmpty, checkTagMap } from '../domain/distribution-rules.js';
 import { validationError, type Issue } from '../domain/errors.js';
 import { resolveInstanceType } from '../domain/instance-types.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { assertNoPipelineUses, checkName, createConfig, listConfigs, replaceConfig, resolveConfig, str } from './config-resources.js';
+import { assertNoPipelineUses, checkName, configGetter, createConfig, listConfigs, replaceConfig, resolveConfig } from './config-resources.js';
 import type { OperationHandler } from './types.js';
+import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'infrastructure-configuration';
 const LABEL = 'infrastructure configuration';
@@ -29,11 +30,9 @@ const MUTABLE_FIELDS = [
   'placement',
 ] as const;
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Every value rule on the mutable fields, with paths; the model's types were checked at the API edge. */
-function checkMutable(input: Obj): Issue[] {
+function checkMutable(input: JsonObject): Issue[] {
   const issues: Issue[] = [];
   const profile = input.instanceProfileName;
   if (typeof profile !== 'string' || !INSTANCE_PROFILE_RE.test(profile)) {
@@ -52,13 +51,13 @@ function checkMutable(input: Obj): Issue[] {
     issues.push({ path: 'snsTopicArn', message: `must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>), got '${String(input.snsTopicArn)}'` });
   }
   const logging = input.logging;
-  if (isObj(logging) && isObj(logging.s3Logs)) {
+  if (isJsonObject(logging) && isJsonObject(logging.s3Logs)) {
     checkNonEmpty(logging.s3Logs.s3BucketName, 'logging.s3Logs.s3BucketName', issues);
     checkNonEmpty(logging.s3Logs.s3KeyPrefix, 'logging.s3Logs.s3KeyPrefix', issues);
   }
   checkTagMap(input.resourceTags, 'resourceTags', issues, MAX_RESOURCE_TAGS);
   const imds = input.instanceMetadataOptions;
-  if (isObj(imds)) {
+  if (isJsonObject(imds)) {
     if (imds.httpTokens !== undefined && imds.httpTokens !== 'optional' && imds.httpTokens !== 'required') {
       issues.push({ path: 'instanceMetadataOptions.httpTokens', message: `must be optional or required, got '${String(imds.httpTokens)}'` });
     }
@@ -68,7 +67,7 @@ function checkMutable(input: Obj): Issue[] {
     }
   }
   const placement = input.placement;
-  if (isObj(placement)) {
+  if (isJsonObject(placement)) {
     if (placement.tenancy !== undefined && !TENANCIES.includes(String(placement.tenancy))) {
       issues.push({ path: 'placement.tenancy', message: `must be one of ${TENANCIES.join(', ')}, got '${String(placement.tenancy)}'` });
     }
@@ -84,14 +83,14 @@ function checkMutable(input: Obj): Issue[] {
 }
 
 /** The stored mutable fields of a request; `terminateInstanceOnFailure` defaults to true as on AWS. */
-function mutableData(input: Obj): Obj {
-  const data: Obj = {};
+function mutableData(input: JsonObject): JsonObject {
+  const data: JsonObject = {};
   for (const f of MUTABLE_FIELDS) if (input[f] !== undefined && input[f] !== null) data[f] = input[f];
   data.terminateInstanceOnFailure = input.terminateInstanceOnFailure ?? true;
   return data;
 }
 
-function toInfrastructureConfiguration(record: ResourceRecord): Obj {
+function toInfrastructureConfiguration(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -114,7 +113,7 @@ function toInfrastructureConfiguration(record: ResourceRecord): Obj {
   };
 }
 
-function toSummary(record: ResourceRecord): Obj {
+function toSummary(record: ResourceRecord): JsonObject {
   const c = toInfrastructureConfiguration(record);
   return {
     arn: c.arn,
@@ -137,16 +136,9 @@ function create(store: Store): OperationHandler {
     issues.push(...checkMutable(input));
     checkTagMap(input.tags, 'tags', issues, MAX_TAGS);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
-    const data: Obj = { name: input.name, ...mutableData(input), tags: input.tags, dateCreated: new Date().toISOString() };
+    const data: JsonObject = { name: input.name, ...mutableData(input), tags: input.tags, dateCreated: new Date().toISOString() };
     const record = await createConfig(store, ctx, TYPE, input.name as string, data, input);
     return { clientToken: input.clientToken, infrastructureConfigurationArn: record.arn };
-  };
-}
-
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.infrastructureConfigurationArn, 'infrastructureConfigurationArn', LABEL);
-    return { infrastructureConfiguration: toInfrastructureConfiguration(record) };
   };
 }
 
@@ -163,7 +155,7 @@ function update(store: Store): OperationHandler {
     const issues = checkMutable(input);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
     const d = existing.data;
-    const data: Obj = { name: d.name, ...mutableData(input), tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
+    const data: JsonObject = { name: d.name, ...mutableData(input), tags: d.tags, dateCreated: d.dateCreated, dateUpdated: new Date().toISOString() };
     await replaceConfig(store, ctx, existing, data, input);
     return { clientToken: str(input.clientToken), infrastructureConfigurationArn: existing.arn };
   };
@@ -182,7 +174,7 @@ function remove(store: Store): OperationHandler {
 export function infrastructureConfigurationHandlers(store: Store): Record<string, OperationHandler> {
   return {
     CreateInfrastructureConfiguration: create(store),
-    GetInfrastructureConfiguration: get(store),
+    GetInfrastructureConfiguration: configGetter(store, TYPE, LABEL, 'infrastructureConfigurationArn', 'infrastructureConfiguration', toInfrastructureConfiguration),
     ListInfrastructureConfigurations: list(store),
     UpdateInfrastructureConfiguration: update(store),
     DeleteInfrastructureConfiguration: remove(store),

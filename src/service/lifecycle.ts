@@ -19,9 +19,11 @@ import {
 } from '../lifecycle/execution-records.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { configArn, createConfig, idempotencyKey, resolveConfig, str } from './config-resources.js';
+import { configArn, configGetter, createConfig, resolveConfig } from './config-resources.js';
+import { idempotencyKey } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const TYPE = 'lifecycle-policy';
 const LABEL = 'lifecycle policy';
@@ -34,11 +36,10 @@ const MUTABLE_FIELDS = ['description', 'status', 'executionRole', 'resourceType'
  */
 const LIST_FILTERS: Record<string, 'name' | 'status'> = { Name: 'name', name: 'name', Status: 'status', status: 'status' };
 
-type Obj = Record<string, unknown>;
 
 /** The stored mutable fields; status defaults to ENABLED as on AWS. */
-function mutableData(input: Obj): Obj {
-  const data: Obj = {};
+function mutableData(input: JsonObject): JsonObject {
+  const data: JsonObject = {};
   for (const f of MUTABLE_FIELDS) if (input[f] !== undefined && input[f] !== null) data[f] = input[f];
   data.status ??= 'ENABLED';
   return data;
@@ -47,7 +48,7 @@ function mutableData(input: Obj): Obj {
 /** LifecyclePolicy dates are real timestamps on the wire (epoch seconds), unlike most Image Builder dates. */
 const date = (v: unknown): Date | undefined => (typeof v === 'string' ? new Date(v) : undefined);
 
-function toSummary(record: ResourceRecord): Obj {
+function toSummary(record: ResourceRecord): JsonObject {
   const d = record.data;
   return {
     arn: record.arn,
@@ -63,7 +64,7 @@ function toSummary(record: ResourceRecord): Obj {
   };
 }
 
-function toLifecyclePolicy(record: ResourceRecord): Obj {
+function toLifecyclePolicy(record: ResourceRecord): JsonObject {
   return { ...toSummary(record), policyDetails: record.data.policyDetails, resourceSelection: record.data.resourceSelection };
 }
 
@@ -73,7 +74,7 @@ function create(store: Store, clock: Clock): OperationHandler {
     checkTagMap(input.tags, 'tags', issues, MAX_TAGS);
     if (issues.length > 0) throw validationError(`The ${LABEL}`, issues);
     const now = clock.now().toISOString();
-    const data: Obj = { name: input.name, ...mutableData(input), tags: input.tags, dateCreated: now, dateUpdated: now };
+    const data: JsonObject = { name: input.name, ...mutableData(input), tags: input.tags, dateCreated: now, dateUpdated: now };
     try {
       const record = await createConfig(store, ctx, TYPE, input.name as string, data, input);
       return { clientToken: str(input.clientToken), lifecyclePolicyArn: record.arn };
@@ -81,13 +82,6 @@ function create(store: Store, clock: Clock): OperationHandler {
       if (isKilnError(err, 'AlreadyExists')) throw new KilnError('AlreadyExists', `The ${LABEL} ${configArn(ctx, TYPE, input.name as string)} already exists.`);
       throw err;
     }
-  };
-}
-
-function get(store: Store): OperationHandler {
-  return async (input, ctx) => {
-    const record = await resolveConfig(store, ctx, TYPE, input.lifecyclePolicyArn, 'lifecyclePolicyArn', LABEL);
-    return { lifecyclePolicy: toLifecyclePolicy(record) };
   };
 }
 
@@ -265,8 +259,8 @@ function cancelExecution(store: Store, clock: Clock): OperationHandler {
         if (!isActive(d.state.status)) {
           throw new KilnError('InvalidRequest', `The lifecycle execution ${d.lifecycleExecutionId} is ${d.state.status}; only a PENDING or IN_PROGRESS execution can be cancelled.`);
         }
-        if (d.state.status === 'PENDING') return { ...d, state: { status: 'CANCELLED', reason: `cancelled by CancelLifecycleExecution (request ${ctx.requestId}) before it started` }, endTime: now } as unknown as Record<string, unknown>;
-        if (d.state.status === 'IN_PROGRESS') return { ...d, state: { status: 'CANCELLING', reason: `CancelLifecycleExecution (request ${ctx.requestId})` } } as unknown as Record<string, unknown>;
+        if (d.state.status === 'PENDING') return { ...d, state: { status: 'CANCELLED', reason: `cancelled by CancelLifecycleExecution (request ${ctx.requestId}) before it started` }, endTime: now } satisfies ExecutionData;
+        if (d.state.status === 'IN_PROGRESS') return { ...d, state: { status: 'CANCELLING', reason: `CancelLifecycleExecution (request ${ctx.requestId})` } } satisfies ExecutionData;
         return current.data;
       },
       key,
@@ -288,7 +282,7 @@ function cancelExecution(store: Store, clock: Clock): OperationHandler {
 export function lifecycleHandlers(store: Store, clock: Clock = systemClock): Record<string, OperationHandler> {
   return {
     CreateLifecyclePolicy: create(store, clock),
-    GetLifecyclePolicy: get(store),
+    GetLifecyclePolicy: configGetter(store, TYPE, LABEL, 'lifecyclePolicyArn', 'lifecyclePolicy', toLifecyclePolicy),
     ListLifecyclePolicies: list(store),
     UpdateLifecyclePolicy: update(store, clock),
     DeleteLifecyclePolicy: remove(store),

@@ -1,14 +1,15 @@
 import type { PipelineRunStarter } from '../pipelines/run-starter.js';
 import type { PipelineScheduler } from '../pipelines/scheduler.js';
 import type { Store } from '../store/store.js';
-import { callerPipeline, startPipelineRun } from './images.js';
+import { callerPipeline, pipelineRunStart, referenceFetcher, referenceHandlers, sourceResolver } from './image-builds.js';
 import type { OperationHandler } from './types.js';
 
 /** The service's side of the scheduler's port: a scheduled or triggered run, started as the pipeline's owner. */
 export function pipelineRunStarter(store: Store): PipelineRunStarter {
+  const start = pipelineRunStart(store, sourceResolver(referenceFetcher(referenceHandlers(store))));
   return {
     startScheduledRun: (pipeline, request) =>
-      startPipelineRun(store, { operation: 'StartImagePipelineExecution', accountId: pipeline.accountId, region: pipeline.region, requestId: request.requestId }, pipeline, {
+      start({ operation: 'StartImagePipelineExecution', accountId: pipeline.accountId, region: pipeline.region, requestId: request.requestId }, pipeline, {
         buildType: 'SCHEDULED',
         ...(request.idempotency === undefined ? {} : { idempotency: request.idempotency }),
       }),

@@ -2,23 +2,22 @@ import { formatArn, nameToSlug, parseArn } from '../domain/arn.js';
 import { KilnError, isKilnError, validationError, type Issue } from '../domain/errors.js';
 import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { checkScheduleExpression, isValidTimeZone } from '../domain/schedule.js';
+import { typed } from '../resources/typed-record.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { inputHash } from '../resources/idempotency.js';
 import type { OperationHandler, RequestContext } from './types.js';
-import { checkWorkflows } from './image-settings.js';
+import { checkBuildSettings, checkTags } from './image-settings.js';
 import { canRead } from '../store/visibility.js';
 import { KEPT_ON_UPDATE } from '../pipelines/run-state.js';
 import { nextDue } from '../pipelines/due.js';
 import { systemClock, type Clock } from '../domain/clock.js';
+import { isJsonObject, str } from '../domain/json.js';
 
 const TYPE = 'image-pipeline';
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const LIST_FILTERS = new Set(['description', 'distributionConfigurationArn', 'imageRecipeArn', 'infrastructureConfigurationArn', 'name', 'status']);
 const START_CONDITIONS = new Set(['EXPRESSION_MATCH_ONLY', 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE']);
 const DEFAULT_START_CONDITION = 'EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE';
-/** AWS's default for imageTestsConfiguration.timeoutMinutes, and the model's bounds. */
-const DEFAULT_TEST_TIMEOUT = 720;
-const MAX_TAGS = 50;
 
 /** A pipeline's schedule as stored: the start condition is filled with AWS's default. */
 interface PipelineSchedule {
@@ -59,8 +58,6 @@ interface PipelineData {
   lastUpdate?: { token: string; inputHash: string };
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Resource types another account may share for use in a pipeline. */
 const SHAREABLE = new Set(['image-recipe', 'container-recipe']);
@@ -70,7 +67,7 @@ function pipelineArn(ctx: RequestContext, slug: string): string {
 }
 
 function toPipeline(record: ResourceRecord): Record<string, unknown> {
-  const d = record.data as unknown as PipelineData;
+  const d = typed<PipelineData>(record).data;
   return {
     arn: record.arn,
     name: d.name,
@@ -136,7 +133,7 @@ async function checkReference(store: Store, ctx: RequestContext, input: Record<s
 }
 
 function checkSchedule(value: unknown, issues: Issue[]): PipelineSchedule | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isJsonObject(value)) return undefined;
   const expression = str(value.scheduleExpression);
   if (expression !== undefined) {
     for (const message of checkScheduleExpression(expression).problems) issues.push({ path: 'schedule.scheduleExpression', message });
@@ -148,7 +145,7 @@ function checkSchedule(value: unknown, issues: Issue[]): PipelineSchedule | unde
   const condition = str(value.pipelineExecutionStartCondition) ?? DEFAULT_START_CONDITION;
   if (!START_CONDITIONS.has(condition)) issues.push({ path: 'schedule.pipelineExecutionStartCondition', message: `must be ${[...START_CONDITIONS].join(' or ')}` });
   const policy = value.autoDisablePolicy;
-  if (isObject(policy)) {
+  if (isJsonObject(policy)) {
     const n = policy.failureCount;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10) issues.push({ path: 'schedule.autoDisablePolicy.failureCount', message: 'must be an integer from 1 to 10' });
   }
@@ -156,20 +153,10 @@ function checkSchedule(value: unknown, issues: Issue[]): PipelineSchedule | unde
     ...(expression === undefined ? {} : { scheduleExpression: expression }),
     ...(timezone === undefined ? {} : { timezone }),
     pipelineExecutionStartCondition: condition,
-    ...(isObject(policy) ? { autoDisablePolicy: { failureCount: policy.failureCount as number } } : {}),
+    ...(isJsonObject(policy) ? { autoDisablePolicy: { failureCount: policy.failureCount as number } } : {}),
   };
 }
 
-
-function checkTags(value: unknown, path: string, issues: Issue[]): void {
-  if (!isObject(value)) return;
-  const entries = Object.entries(value);
-  if (entries.length > MAX_TAGS) issues.push({ path, message: `has ${entries.length} tags; the limit is ${MAX_TAGS}` });
-  for (const [k, v] of entries) {
-    if (k.length < 1 || k.length > 128 || k.startsWith('aws:')) issues.push({ path: `${path}.${k}`, message: 'tag keys are 1-128 characters and may not start with aws:' });
-    if (typeof v === 'string' && v.length > 256) issues.push({ path: `${path}.${k}`, message: 'tag values are at most 256 characters' });
-  }
-}
 
 /**
  * Validates the fields Create and Update share (Update is a full replacement) and builds the stored data,
@@ -192,14 +179,7 @@ async function buildPipeline(store: Store, ctx: RequestContext, input: Record<st
   const schedule = checkSchedule(input.schedule, issues);
   const status = str(input.status) ?? 'ENABLED';
   if (status !== 'ENABLED' && status !== 'DISABLED') issues.push({ path: 'status', message: 'must be ENABLED or DISABLED' });
-  const tests = isObject(input.imageTestsConfiguration) ? input.imageTestsConfiguration : {};
-  const timeoutMinutes = tests.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT;
-  if (typeof timeoutMinutes !== 'number' || !Number.isInteger(timeoutMinutes) || timeoutMinutes < 60 || timeoutMinutes > 1440) {
-    issues.push({ path: 'imageTestsConfiguration.timeoutMinutes', message: 'must be an integer from 60 to 1440' });
-  }
-  const executionRole = str(input.executionRole);
-  if (executionRole !== undefined && (executionRole.length < 1 || executionRole.length > 2048)) issues.push({ path: 'executionRole', message: 'must be 1-2048 characters' });
-  await checkWorkflows(store, ctx, input.workflows, executionRole, issues);
+  const { imageTestsConfiguration, executionRole } = await checkBuildSettings(store, ctx, input, issues);
   checkTags(input.imageTags, 'imageTags', issues);
   if (issues.length > 0) throw validationError('The image pipeline', issues);
   return {
@@ -209,7 +189,7 @@ async function buildPipeline(store: Store, ctx: RequestContext, input: Record<st
     containerRecipeArn: str(input.containerRecipeArn),
     infrastructureConfigurationArn: input.infrastructureConfigurationArn as string,
     distributionConfigurationArn: str(input.distributionConfigurationArn),
-    imageTestsConfiguration: { imageTestsEnabled: tests.imageTestsEnabled !== false, timeoutMinutes: timeoutMinutes as number },
+    imageTestsConfiguration,
     enhancedImageMetadataEnabled: input.enhancedImageMetadataEnabled !== false,
     schedule,
     status: status as PipelineData['status'],
@@ -300,7 +280,7 @@ function updateImagePipeline(store: Store, clock: Clock): OperationHandler {
     await store.updateResource(
       existing.arn,
       (current) => {
-        const prior = current.data as unknown as PipelineData;
+        const prior = typed<PipelineData>(current).data;
         const kept = Object.fromEntries(KEPT_ON_UPDATE.filter((f) => current.data[f] !== undefined).map((f) => [f, current.data[f]]));
         return compact({
           ...kept,

@@ -1,5 +1,6 @@
 import type { Issue } from '../domain/errors.js';
 import { parseSemver } from '../domain/semver.js';
+import { str } from '../domain/json.js';
 
 /**
  * Field checks shared by image and container recipes, in the model's bounds. Each returns every issue with
@@ -13,7 +14,6 @@ const MAX_TAGS = 50;
 /** Recipes take at most 20 build and test components. */
 export const MAX_COMPONENTS = 20;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function length(issues: Issue[], path: string, value: unknown, min: number, max: number): void {
   if (typeof value === 'string' && (value.length < min || value.length > max)) issues.push({ path, message: `must be ${min}-${max} characters` });

@@ -1,4 +1,5 @@
 import type { Issue } from '../domain/errors.js';
+import { isJsonObject } from '../domain/json.js';
 
 /**
  * Resource policies as AWS RAM reads them for Image Builder: `{Version, Statement: [{Effect, Principal: {AWS},
@@ -39,13 +40,12 @@ export interface PolicyTarget {
   owner: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 
 /** Reads one statement's principals into account ids and `*`, reporting what is not an account. */
 async function principals(value: unknown, path: string, issues: Issue[], accountExists: (id: string) => Promise<boolean>): Promise<string[]> {
   if (value === '*') return ['*'];
-  if (!isObject(value)) {
+  if (!isJsonObject(value)) {
     issues.push({ path, message: 'must be "*" or {"AWS": <account id | arn:aws:iam::<account id>:root | "*">, or a list of them}' });
     return [];
   }
@@ -120,7 +120,7 @@ export async function parseResourcePolicy(text: string, target: PolicyTarget, ac
   } catch (err) {
     return fail(`is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObject(doc)) return fail('must be a JSON object with Version and Statement');
+  if (!isJsonObject(doc)) return fail('must be a JSON object with Version and Statement');
   for (const key of Object.keys(doc)) {
     if (key !== 'Version' && key !== 'Id' && key !== 'Statement') issues.push({ path: `policy.${key}`, message: 'is not a policy element; use Version, Id and Statement' });
   }
@@ -135,7 +135,7 @@ export async function parseResourcePolicy(text: string, target: PolicyTarget, ac
   const many = Array.isArray(doc.Statement);
   for (const [i, statement] of asList(doc.Statement).entries()) {
     const path = many ? `policy.Statement[${i}]` : 'policy.Statement';
-    if (!isObject(statement)) {
+    if (!isJsonObject(statement)) {
       issues.push({ path, message: 'must be an object with Effect, Principal and Action' });
       continue;
     }

@@ -20,9 +20,8 @@ import {
 import type { ResourceRecord, Store } from '../store/store.js';
 import type { OperationHandler, RequestContext } from './types.js';
 import { canRead } from '../store/visibility.js';
+import { str, type JsonObject } from '../domain/json.js';
 
-type Obj = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function notVisible(what: string, ctx: RequestContext): KilnError {
   return new KilnError('NotFound', `The ${what} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
@@ -70,10 +69,10 @@ export async function readableStep(store: Store, ctx: RequestContext, text: unkn
   return record;
 }
 
-const json = (value: Obj | undefined): string | undefined => (value === undefined ? undefined : JSON.stringify(value));
+const json = (value: JsonObject | undefined): string | undefined => (value === undefined ? undefined : JSON.stringify(value));
 
 /** WorkflowExecutionMetadata. */
-function toExecutionMetadata(record: ResourceRecord): Obj {
+function toExecutionMetadata(record: ResourceRecord): JsonObject {
   const d = executionData(record);
   return {
     workflowBuildVersionArn: d.workflowBuildVersionArn,
@@ -94,7 +93,7 @@ function toExecutionMetadata(record: ResourceRecord): Obj {
 }
 
 /** WorkflowStepMetadata: inputs and outputs are JSON text, as AWS returns them. */
-function toStepMetadata(record: ResourceRecord): Obj {
+function toStepMetadata(record: ResourceRecord): JsonObject {
   const d = stepData(record);
   return {
     stepExecutionId: d.stepExecutionId,
@@ -110,7 +109,7 @@ function toStepMetadata(record: ResourceRecord): Obj {
   };
 }
 
-function page<T>(items: readonly T[], input: Obj, parts: unknown[]): { items: T[]; nextToken?: string } {
+function page<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
   return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
 }
 
@@ -123,7 +122,7 @@ function listWorkflowExecutions(store: Store): OperationHandler {
     return {
       imageBuildVersionArn: image.arn,
       workflowExecutions: out.items.map(toExecutionMetadata),
-      message: str((image.data.state as Obj | undefined)?.reason),
+      message: str((image.data.state as JsonObject | undefined)?.reason),
       nextToken: out.nextToken,
     };
   };

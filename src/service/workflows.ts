@@ -1,6 +1,5 @@
 import { parseArn } from '../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
-import { str, type Obj } from '../domain/obj.js';
 import { matchesFilter, parseSemver, parseVersionFilter } from '../domain/semver.js';
 import { inspectWorkflowDocument, type WorkflowParameterDetail, type WorkflowType } from '../domain/workflow-document.js';
 import type { VersionedFamily } from '../resources/family.js';
@@ -8,7 +7,8 @@ import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import type { OperationHandler } from './types.js';
-import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
+import { str, type JsonObject } from '../domain/json.js';
 
 const NAME_RE = /^[-_A-Za-z0-9][-_A-Za-z0-9 ]{1,126}[-_A-Za-z0-9]$/;
 const TYPES: readonly WorkflowType[] = ['BUILD', 'TEST', 'DISTRIBUTION'];
@@ -39,12 +39,12 @@ const family: VersionedFamily<WorkflowData> = {
   // Kiln-managed workflows (owner Amazon) and shared ones arrive with the bootstrap and resource policies.
   shared: false,
   listOperation: 'ListWorkflows',
+  pageQuery: ['byName'],
   arn: {
     matches: (type) => type.startsWith('workflow/'),
     shape: '…:workflow/<build|test|distribution>/<name>/<version>[/<build>]',
     versionShape: '…/workflow/<type>/<name>/<major>.<minor>.<patch>',
     versionRequired: true,
-    buildNeedsFullVersion: false,
     hiddenNoun: 'workflow',
   },
   filters: ['name', 'type', 'version', 'description'],
@@ -60,15 +60,10 @@ const family: VersionedFamily<WorkflowData> = {
 
 const wire = versionedWire('Workflow');
 
-function toWorkflow(record: TypedRecord<WorkflowData>): Obj {
+function toWorkflow(record: TypedRecord<WorkflowData>): JsonObject {
   const d = record.data;
   return {
-    arn: record.arn,
-    name: d.name,
-    version: record.version,
-    description: d.description,
-    changeDescription: d.changeDescription,
-    type: d.type,
+    ...documentHead(record),
     state: { status: 'ACTIVE' },
     owner: record.accountId,
     data: d.data,

@@ -15,7 +15,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { runStateOf } from '../../pipelines/run-state.js';
 import type { PipelineScheduler } from '../../pipelines/scheduler.js';
-import { callerPipeline } from '../../service/images.js';
+import { callerPipeline } from '../../service/image-builds.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { awsError, errorBody, toAwsError, type AwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
