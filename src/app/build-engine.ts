@@ -189,7 +189,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     async stop() {
       await lifecycle?.stop();
       await worker?.stop();
-      await services.kept.releaseAll();
+      await services.kept.releaseAll((text) => process.stderr.write(`kiln: ${text}`));
     },
   };
 }

@@ -122,3 +122,13 @@ export class CleanupStack {
 export function logLeak(where: string, what: string, log: (text: string) => void): (err: unknown) => void {
   return (err) => log(leakLine(where, { what, error: errorMessage(err) }));
 }
+
+/**
+ * For code without a log (a driver call that fails half-way): the leaks of an unwind travel on the error that
+ * caused it, one leak line each after its message. Returns `err`, to rethrow.
+ */
+export function withLeaks(err: unknown, where: string, leaks: readonly Leak[]): unknown {
+  if (leaks.length === 0 || !(err instanceof Error)) return err;
+  err.message += `\n${leaks.map((l) => leakLine(where, l)).join('').trimEnd()}`;
+  return err;
+}

@@ -224,7 +224,7 @@ export async function runWorkflow(
       const message = kept
         ? `instance ${kept} kept (terminateInstanceOnFailure is false): kiln instances shell ${kept}`
         : leaked
-          ? `releasing the instance failed (the next start of Kiln sweeps what it left): ${leaked}`
+          ? `${leaked} (the next start of Kiln sweeps what it left)`
           : 'the instance was released when the workflow stopped';
       await wf.skipStep({ name: terminate, action: 'TerminateInstance', message });
     }

@@ -9,6 +9,7 @@
  */
 import { posix } from 'node:path';
 import { KilnError } from '../../domain/errors.js';
+import { logLeak } from '../../domain/cleanup-stack.js';
 import { parseDockerfile, type DockerfileInstruction } from './dockerfile-parse.js';
 import type { ExecResult, Instance } from '../../toe/instance/instance.js';
 import { COMPONENTS_MARKER } from './dockerfile-render.js';
@@ -386,6 +387,11 @@ class Executor {
     return `RUN ${[...prefix, ...argv].join(' ')} # buildkit`;
   }
 
+  /** The catch handler of a temporary file's removal: the leak goes in the step's log, the build goes on. */
+  private leaked(what: string): (err: unknown) => void {
+    return logLeak('Dockerfile', what, (text) => this.options.onOutput?.(text, 'stderr'));
+  }
+
   private async doRun(p: Parsed, instruction: DockerfileInstruction): Promise<void> {
     this.refuseFlags(p, []);
     if (p.rest === '') throw this.invalid('RUN needs a command');
@@ -404,7 +410,7 @@ class Executor {
         try {
           await this.execute(instruction, [script], this.withShell(p.rest));
         } finally {
-          await this.options.instance.fs.rm(script, { force: true }).catch(() => undefined);
+          await this.options.instance.fs.rm(script, { force: true }).catch(this.leaked(`the here-document script ${script} (it may end up in the image's layer)`));
         }
         return;
       }
@@ -692,7 +698,7 @@ class Executor {
       const r = await instance.exec(['tar', '-x', '-f', archive, '-C', dir], this.options.signal ? { signal: this.options.signal } : {});
       if (r.exitCode !== 0) throw new DockerfileStepError(`line ${instruction.line}: ADD: unpacking the archive failed (tar exited with ${r.exitCode ?? r.signal ?? r.spawnError}):\n${tailOf(r.stderr)}`, instruction.line, instruction.text, r.exitCode, tailOf(r.stderr));
     } finally {
-      await instance.fs.rm(archive, { force: true }).catch(() => undefined);
+      await instance.fs.rm(archive, { force: true }).catch(this.leaked(`the ADD archive ${archive} (it may end up in the image's layer)`));
     }
     return [];
   }
