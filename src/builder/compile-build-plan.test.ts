@@ -111,9 +111,11 @@ test('an image parent is pinned from its record at compile time, and the plan ke
   assert.notEqual(planKey({ ...plan, instanceType: 'ns.large' }), planKey(plan));
 });
 
-test('an unknown instance type fails the compile naming instanceTypes[0]', async (t) => {
+test('an unknown instance type, or a vm type for a container build, fails the compile naming instanceTypes[0]', async (t) => {
   const store = openTestStore(t);
   const built = await image(store, { parentImage: 'registry.example/base:12', components: [] });
   await store.updateResource(built.arn, (c) => ({ ...c.data, infrastructureConfiguration: { instanceTypes: ['m9.gigantic'] } }));
   await assert.rejects(compileBuildPlan(store, (await store.getResource(built.arn))!), /instanceTypes\[0\] m9\.gigantic/);
+  await store.updateResource(built.arn, (c) => ({ ...c.data, infrastructureConfiguration: { instanceTypes: ['vm.small'] } }));
+  await assert.rejects(compileBuildPlan(store, (await store.getResource(built.arn))!), /instanceTypes\[0\] vm\.small needs the vm driver, which does not build container images/);
 });

@@ -6,7 +6,7 @@
  * before any instance launches. ADR 0007 says why materializing a parent is left to execution.
  */
 import type { ResourceRecord, Store } from '../store/store.js';
-import { requestedInstance } from './container/container-build.js';
+import { containerInstance, requestedInstance } from './container/container-build.js';
 import { compileMachineParent, type MachineParent } from './machine/machine-parent.js';
 import { compileComponents, compileContainerParent, sha256Hex, type ContainerParent, type PlannedComponent } from './stages/build-plan.js';
 import { patchImage, recipeOf, type BuildPlan } from './stages/image-record.js';
@@ -35,7 +35,8 @@ export function workingDirectoryOf(image: ResourceRecord): string {
 export async function compileBuildPlan(store: Store, image: ResourceRecord): Promise<CompiledBuild> {
   const recipe = recipeOf(image);
   const components = await compileComponents(store, image);
-  const instance = requestedInstance(image);
+  // A container build refuses a vm.* type here, before its parent is pulled, rather than at the launch.
+  const instance = image.data.type === 'AMI' ? requestedInstance(image) : containerInstance(image);
   const template = typeof recipe.dockerfileTemplateData === 'string' ? recipe.dockerfileTemplateData : undefined;
   const base = (parent: BuildPlan['parent']): BuildPlan => ({
     planVersion: 1,

@@ -94,12 +94,18 @@ export function instanceResources(image: ResourceRecord, wanted: ReturnType<type
   return { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB, instanceType: wanted.type, ...(volume === undefined ? {} : { rootVolumeGiB: volume }) };
 }
 
-/** The launch of a container build's instance: ns types only. */
-export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
+/** The instance a container build asks for: ns types only (InvalidArgument naming instanceTypes[0] otherwise). */
+export function containerInstance(image: ResourceRecord): ReturnType<typeof requestedInstance> {
   const wanted = requestedInstance(image);
   if (wanted.driver !== 'ns') {
     throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.requested} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
   }
+  return wanted;
+}
+
+/** The launch of a container build's instance: ns types only. */
+export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
+  const wanted = containerInstance(image);
   return { layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `${role}-${image.build}`, scratchRoot };
 }
 
