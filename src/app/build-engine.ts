@@ -226,7 +226,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       await lifecycle?.stop();
       await worker?.stop();
       await managed.stop();
-      await services.kept.releaseAll();
+      await services.kept.releaseAll((text) => process.stderr.write(`kiln: ${text}`));
     },
   };
 }

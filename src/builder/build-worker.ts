@@ -6,6 +6,7 @@
  * process left running ("interrupted") and releases what they held.
  */
 import { randomUUID } from 'node:crypto';
+import { CleanupStack } from '../domain/cleanup-stack.js';
 import { errorMessage, isKilnError } from '../domain/errors.js';
 import { isInProgress } from '../domain/image-state.js';
 import type { Job, ResourceRecord } from '../store/store.js';
@@ -15,6 +16,7 @@ import { distributeImage } from './stages/distribution-stage.js';
 import { BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB } from '../domain/job-kinds.js';
 import { advance, ImageStateChanged, stateOf } from './stages/image-record.js';
 import { buildMachineImage } from './machine/machine-build.js';
+import { compileBuildPlan } from './compile-build-plan.js';
 import { isStepFailed } from './stages/step-runner.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
@@ -157,15 +159,27 @@ export class BuildWorker {
     await store.finishJob(job.id, this.owner, outcome).catch(this.noted(`finishing job ${job.id} as ${outcome}`, false));
   }
 
-  /** A build job builds and tests, then distributes; a distribute job only distributes what is stored. */
+  /**
+   * A build job compiles the plan, then builds and tests, then distributes; a distribute job only distributes
+   * what is stored. Whatever the job acquires goes on one cleanup stack, unwound here on every outcome; what
+   * fails to release is logged (server log) with the resource it leaked.
+   */
   private async build(kind: string, record: ResourceRecord, signal: AbortSignal): Promise<void> {
-    if (kind === BUILD_IMAGE_JOB) {
-      if (record.data.type === 'AMI') await buildMachineImage(this.services, record, signal);
-      else await buildContainerImage(this.services, record, signal);
+    const { store } = this.services;
+    const cleanup = new CleanupStack(record.arn, { log: (text) => this.options.log?.(`build worker: ${text}`) });
+    try {
+      if (kind === BUILD_IMAGE_JOB) {
+        const creating = await advance(store, record.arn, 'CREATING');
+        const build = await compileBuildPlan(store, creating);
+        if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup);
+        else await buildContainerImage(this.services, creating, build.compiled, signal, cleanup);
+      }
+      const ready = await store.getResource(record.arn);
+      if (!ready) throw new ImageStateChanged({ status: 'DELETED' });
+      await distributeImage(this.services, ready, signal, cleanup);
+    } finally {
+      await cleanup.unwind();
     }
-    const ready = await this.services.store.getResource(record.arn);
-    if (!ready) throw new ImageStateChanged({ status: 'DELETED' });
-    await distributeImage(this.services, ready, signal);
   }
 
   /** Records a failed or cancelled build; returns the job's outcome. */

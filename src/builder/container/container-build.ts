@@ -1,8 +1,9 @@
 /**
- * One container image build, AWS's stages in order: compile the plan, BUILD (launch an instance from the
- * parent, run the rendered Dockerfile with the components in it, snapshot the changes into a layer, terminate),
- * TEST (a new instance from the output image runs every component's `test` phase), then DISTRIBUTING, where
- * distribution-stage.ts takes over. Every instance is released on every path, unless the infrastructure
+ * One container image build executing its compiled plan (compile-build-plan.ts), AWS's stages in order: BUILD
+ * (materialize the parent, launch an instance from it, run the rendered Dockerfile with the components in it,
+ * snapshot the changes into a layer, terminate), TEST (a new instance from the output image runs every
+ * component's `test` phase), then DISTRIBUTING, where distribution-stage.ts takes over. Every instance is
+ * registered on the build's cleanup stack as it launches and released on every path, unless the infrastructure
  * configuration keeps a failed one for debugging.
  */
 import path from 'node:path';
@@ -11,6 +12,7 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import { writeImage, MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import { writeLayer } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
+import type { CleanupStack, Deferred } from '../../domain/cleanup-stack.js';
 import { errorMessage, KilnError } from '../../domain/errors.js';
 import { resolveInstanceType } from '../../domain/instance-types.js';
 import { snapshotDirOf, type DriverInstance, type InstanceDriver, type InstanceResources, type LaunchSpec, type NetworkMode } from '../../drivers/driver.js';
@@ -22,8 +24,9 @@ import { executeDockerfile, type ImageConfig } from '../dockerfile/dockerfile-ex
 import { renderDockerfileTemplate } from '../dockerfile/dockerfile-render.js';
 import type { ExecutionRecorder, StepRun, WorkflowRun } from '../records/execution-records.js';
 import { withExecEnv } from '../stages/instance-env.js';
-import { resolveComponents, resolveParent, type ParentSource, type PlannedComponent } from '../stages/build-plan.js';
+import { materializeContainerParent, type ContainerParent, type ParentSource, type PlannedComponent } from '../stages/build-plan.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
+import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.js';
 import type { MachineServices } from '../machine/machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from '../stages/parent-image.js';
@@ -91,12 +94,18 @@ export function instanceResources(image: ResourceRecord, wanted: ReturnType<type
   return { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB, instanceType: wanted.type, ...(volume === undefined ? {} : { rootVolumeGiB: volume }) };
 }
 
-/** The launch of a container build's instance: ns types only. */
-export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
+/** The instance a container build asks for: ns types only (InvalidArgument naming instanceTypes[0] otherwise). */
+export function containerInstance(image: ResourceRecord): ReturnType<typeof requestedInstance> {
   const wanted = requestedInstance(image);
   if (wanted.driver !== 'ns') {
     throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.requested} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
   }
+  return wanted;
+}
+
+/** The launch of a container build's instance: ns types only. */
+export function launchSpecFor(image: ResourceRecord, layers: string[], scratchRoot: string, role: 'build' | 'test'): LaunchSpec {
+  const wanted = containerInstance(image);
   return { layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `${role}-${image.build}`, scratchRoot };
 }
 
@@ -145,46 +154,51 @@ export async function runComponentPhases(services: BuildServices, image: Resourc
   return { runCommandId: summary.executionId, status: summary.status, logFolder: result.logFolder };
 }
 
-/** Owns the instances of one build: terminated at the end of their stage, or kept after a failure when asked. */
+/**
+ * The instance of one workflow: registered on the build's cleanup stack the moment it launches, released at the
+ * end of its stage, or handed to the kept instances after a failure when the configuration asks.
+ */
 export class InstanceHolder {
-  private current: KeepableInstance | undefined;
+  private current: { instance: KeepableInstance; deferred: Deferred } | undefined;
 
   constructor(
     private readonly services: Pick<BuildServices, 'driver' | 'kept'>,
     private readonly image: ResourceRecord,
+    private readonly cleanup: CleanupStack,
   ) {}
 
   /** Launches on `driver` (the build's own by default) and holds the instance. */
   async launch<T extends DriverInstance = DriverInstance>(spec: LaunchSpec, signal: AbortSignal, driver?: { launch(spec: LaunchSpec, signal?: AbortSignal): Promise<T> }): Promise<T> {
     const instance = driver ? await driver.launch(spec, signal) : ((await this.services.driver.launch(spec, signal)) as T);
-    this.current = instance;
+    this.current = { instance, deferred: this.cleanup.defer(`instance ${instance.id}`, () => instance.dispose()) };
     return instance;
   }
 
-  /** Disposes the current instance (a no-op when none). */
+  /** Releases the current instance (a no-op when none); a failed release is logged as a leak and thrown. */
   async terminate(): Promise<void> {
-    const instance = this.current;
+    const held = this.current;
     this.current = undefined;
-    await instance?.dispose();
+    await held?.deferred.release();
   }
 
   /** After a failure: keeps the instance for `kiln instances shell` when the configuration says so; else terminates. */
   async afterFailure(cancelled: boolean, stage: string): Promise<string | undefined> {
-    const instance = this.current;
-    if (!instance) return undefined;
+    const held = this.current;
+    if (!held) return undefined;
     if (cancelled || terminateOnFailure(this.image)) {
       await this.terminate();
       return undefined;
     }
     this.current = undefined;
-    this.services.kept.add({ instance, imageArn: this.image.arn, stage });
-    return instance.id;
+    held.deferred.dismiss();
+    this.services.kept.add({ instance: held.instance, imageArn: this.image.arn, stage });
+    return held.instance.id;
   }
 }
 
 /**
- * Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept).
- * `workflowArn` defaults to the container workflows.
+ * Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept). What the
+ * stage acquires goes on `cleanup`, the build's stack. `workflowArn` defaults to the container workflows.
  */
 export async function runWorkflow(
   services: BuildServices,
@@ -192,11 +206,12 @@ export async function runWorkflow(
   stage: 'BUILD' | 'TEST' | 'DISTRIBUTION',
   steps: number,
   signal: AbortSignal,
+  cleanup: CleanupStack,
   body: (wf: WorkflowRun, holder: InstanceHolder) => Promise<void>,
   workflowArn = managedWorkflowArn(image.region, stage === 'BUILD' ? 'build' : stage === 'TEST' ? 'test' : 'distribution'),
 ): Promise<void> {
   const wf = await services.recorder.startWorkflow({ image, type: stage, workflowBuildVersionArn: workflowArn, totalStepCount: steps });
-  const holder = new InstanceHolder(services, image);
+  const holder = new InstanceHolder(services, image, cleanup);
   try {
     await body(wf, holder);
     await wf.finish('COMPLETED');
@@ -215,7 +230,7 @@ export async function runWorkflow(
       const message = kept
         ? `instance ${kept} kept (terminateInstanceOnFailure is false): kiln instances shell ${kept}`
         : leaked
-          ? `releasing the instance failed (the next start of Kiln sweeps what it left): ${leaked}`
+          ? `${leaked} (the next start of Kiln sweeps what it left)`
           : 'the instance was released when the workflow stopped';
       await wf.skipStep({ name: terminate, action: 'TerminateInstance', message });
     }
@@ -224,27 +239,30 @@ export async function runWorkflow(
   }
 }
 
-/** Builds and tests one container image, leaving it DISTRIBUTING with its output stored; the caller distributes it and handles the outcome's state. */
-export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
+/**
+ * Executes the compiled plan of one container image (state CREATING): builds and tests it, leaving it
+ * DISTRIBUTING with its output stored; the caller distributes it, handles the outcome's state and unwinds
+ * `cleanup`.
+ */
+export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<ContainerParent>, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
   const { store } = services;
-  let image = await advance(store, initial.arn, 'CREATING');
+  let image = initial;
   const recipe = recipeOf(image);
-  const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
+  const { components } = compiled;
+  const workingDirectory = compiled.plan.recipe?.workingDirectory ?? '/tmp';
   const created = new Date().toISOString();
   let built: ContainerImageRef | undefined;
-  let components: PlannedComponent[] = [];
 
-  await runWorkflow(services, image, 'BUILD', 4, signal, async (wf, holder) => {
-    // Compiling the plan is part of the launch: pulling or bootstrapping the parent is what takes time, and
-    // its output belongs in the step's log.
+  await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (wf, holder) => {
+    // Materializing the parent is part of the launch: pulling or bootstrapping it is what takes time, and its
+    // output belongs in the step's log. It pins the parent's digest into the plan before any instance launches.
     let buildInstance!: DriverInstance;
     let plan!: BuildPlan;
     let parentImage!: ParentImage;
     await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? '') } }, signal, async (step) => {
-      components = await resolveComponents(store, image);
-      const parent = await resolveParent(store, image, services.parents, signal, (text, stream) => step.log(text, stream));
-      plan = { parent: parent.plan, components: components.map((c) => c.entry) };
-      step.log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
+      const parent = await materializeContainerParent(compiled.plan, compiled.parent, services.parents, image.accountId, signal, (text, stream) => step.log(text, stream));
+      plan = parent.plan;
+      step.log(planLine(plan));
       image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
       parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
       const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
@@ -299,7 +317,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
-    await runWorkflow(services, image, 'TEST', 3, testSignal, async (wf, holder) => {
+    await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (wf, holder) => {
       const layers = await services.layers.imageLayers(output.manifestDigest, testSignal);
       let testInstance: DriverInstance | undefined;
       await runStep(wf, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: output.manifestDigest } }, testSignal, async (step) => {

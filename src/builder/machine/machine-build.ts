@@ -12,17 +12,18 @@ import * as fsp from 'node:fs/promises';
 import { MEDIA_TYPE_MANIFEST, writeImage } from '../../artifacts/oci/image.js';
 import { writeLayer } from '../../artifacts/oci/layer.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
+import type { CleanupStack } from '../../domain/cleanup-stack.js';
 import { KilnError } from '../../domain/errors.js';
 import { snapshotDirOf, type DriverInstance, type LaunchSpec } from '../../drivers/driver.js';
 import { VmDriver } from '../../drivers/vm/vm-driver.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
-import { resolveComponents, type PlannedComponent } from '../stages/build-plan.js';
 import { imageFolder, instanceResources, type InstanceHolder, requestedInstance, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
+import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
-import { machineOutputOf, resolveMachineParent, type MachineParent } from './machine-parent.js';
+import { machineOutputOf, materializeMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from '../stages/parent-image.js';
 import { runStep } from '../stages/step-runner.js';
 import type { MachineServices } from './machine-services.js';
@@ -95,110 +96,121 @@ async function bootVm(machine: MachineServices, holder: InstanceHolder, image: R
   return vm;
 }
 
-/** Builds and tests one machine image, leaving it DISTRIBUTING with its disk stored; the caller distributes it and handles the outcome's state. */
-export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
+/**
+ * A VM's folder, made for one stage and registered on the build's stack. A VM kept for debugging
+ * (terminateInstanceOnFailure: false) still runs from it, so it stays; the next start of Kiln empties the work
+ * folder after it.
+ */
+async function vmFolder(services: BuildServices, machine: MachineServices, image: ResourceRecord, role: 'build' | 'test', cleanup: CleanupStack): Promise<string> {
+  const dir = vmWorkDir(machine, image, role);
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  cleanup.defer(`the ${role} VM folder of ${image.arn}`, async () => {
+    if (services.kept.list().some((k) => k.imageBuildVersionArn === image.arn)) return;
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/**
+ * Executes the compiled plan of one machine image (state CREATING): builds and tests it, leaving it
+ * DISTRIBUTING with its disk stored; the caller distributes it, handles the outcome's state and unwinds
+ * `cleanup`.
+ */
+export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<MachineParent>, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
   const machine = services.machine;
   if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
   const { store } = services;
-  let image = await advance(store, initial.arn, 'CREATING');
+  let image = initial;
   const recipe = recipeOf(image);
-  const workingDirectory = typeof recipe.workingDirectory === 'string' && recipe.workingDirectory !== '' ? recipe.workingDirectory : '/tmp';
+  const workingDirectory = compiled.plan.recipe?.workingDirectory ?? '/tmp';
   const wanted = requestedInstance(image);
-  let components: PlannedComponent[] = [];
+  const { components } = compiled;
   let output: { disk: MachineDisk; rootfs?: ContainerImageRef; packages: InstalledPackage[] } | undefined;
   const created = new Date().toISOString();
   const wf = (stage: 'BUILD' | 'TEST' | 'DISTRIBUTION') => machineWorkflowArn(image.region, stage);
 
-  try {
-    await runWorkflow(services, image, 'BUILD', 4, signal, async (run, holder) => {
-      let parent!: MachineParent;
-      let nsInstance: DriverInstance | undefined;
+  await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (run, holder) => {
+    let parent!: MachineParent;
+    let nsInstance: DriverInstance | undefined;
+    let vm: VmInstance | undefined;
+    await runStep(run, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? ''), instanceType: wanted.type } }, signal, async (step) => {
+      const log: OutputSink = (text, stream) => step.log(text, stream);
+      parent = await materializeMachineParent(compiled.parent, machine.managedRootfs, signal, log);
+      const plan: BuildPlan = { ...compiled.plan, parent: parent.plan };
+      log(planLine(plan));
+      image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
+      if (wanted.driver === 'ns') {
+        if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
+        const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
+        nsInstance = await holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
+        log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
+        return { instanceId: nsInstance.id };
+      }
+      const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
+      await vmFolder(services, machine, image, 'build', cleanup);
+      vm = await bootVm(machine, holder, image, 'build', machine.disks.path(disk.digest), signal, log);
+      return { instanceId: vm.id };
+    });
+    const instance = nsInstance ?? vm!;
+    await runStep(run, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: components.map((c) => c.entry.arn) } }, signal, (step) =>
+      runComponentPhases(services, image, instance, components.filter((c) => c.entry.type === 'BUILD'), ['build', 'validate'], step, signal, workingDirectory),
+    );
+    await runStep(run, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
+      const log = (text: string) => step.log(text);
+      if (nsInstance) {
+        const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
+        const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+        log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
+        const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
+        const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
+        const layers = await services.layers.imageLayers(rootfs.manifestDigest, signal);
+        const sizeMiB = rootVolumeMiB(image);
+        const made = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        output = { disk: made.disk, rootfs, packages: made.packages };
+      } else {
+        const down = await vm!.shutdown(signal);
+        // A guest killed mid-write leaves a disk nobody should boot: fail rather than store it.
+        if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
+        log(`guest powered off cleanly in ${(down.ms / 1000).toFixed(1)} s\n`);
+        const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
+        if (!vm!.diskOverlay) throw new KilnError('Internal', `${vm!.id} was booted without an overlay for its writes`);
+        await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vm!.diskOverlay, raw], { signal });
+        // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
+        // blockDeviceMappings applies as in an ns build.
+        const sizeMiB = rootVolumeMiB(image);
+        output = await reassembleDisk(raw, { disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        await fsp.rm(raw, { force: true });
+      }
+      return { imageId: output.disk.digest };
+    });
+    await runStep(run, { name: 'TerminateBuildInstance', action: 'TerminateInstance' }, signal, async () => {
+      await holder.terminate();
+      return {};
+    });
+  }, wf('BUILD'));
+  if (!output) throw new KilnError('Internal', 'the build workflow ended without a disk');
+  const built = output;
+  image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages });
+
+  if (testsEnabled(image)) {
+    image = await advance(store, image.arn, 'TESTING');
+    const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
+    await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (run, holder) => {
       let vm: VmInstance | undefined;
-      await runStep(run, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? ''), instanceType: wanted.type } }, signal, async (step) => {
-        const log: OutputSink = (text, stream) => step.log(text, stream);
-        components = await resolveComponents(store, image);
-        parent = await resolveMachineParent(store, image, machine.managedRootfs, signal, log);
-        const plan: BuildPlan = { parent: parent.plan, components: components.map((c) => c.entry) };
-        log(`build plan: parent ${plan.parent.resolved} (${plan.parent.manifestDigest}); ${plan.components.map((c) => c.arn).join(', ') || 'no components'}\n`);
-        image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
-        if (wanted.driver === 'ns') {
-          if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
-          const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
-          nsInstance = await holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
-          log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
-          return { instanceId: nsInstance.id };
-        }
-        const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
-        await fsp.rm(vmWorkDir(machine, image, 'build'), { recursive: true, force: true });
-        await fsp.mkdir(vmWorkDir(machine, image, 'build'), { recursive: true, mode: 0o700 });
-        vm = await bootVm(machine, holder, image, 'build', machine.disks.path(disk.digest), signal, log);
-        return { instanceId: vm.id };
+      await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
+        await vmFolder(services, machine, image, 'test', cleanup);
+        vm = await bootVm(machine, holder, image, 'test', machine.disks.path(built.disk.digest), testSignal, (text) => step.log(text));
+        return { instanceId: vm.id, bootMs: vm.bootMs };
       });
-      const instance = nsInstance ?? vm!;
-      await runStep(run, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: components.map((c) => c.entry.arn) } }, signal, (step) =>
-        runComponentPhases(services, image, instance, components.filter((c) => c.entry.type === 'BUILD'), ['build', 'validate'], step, signal, workingDirectory),
-      );
-      await runStep(run, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-        const log = (text: string) => step.log(text);
-        if (nsInstance) {
-          const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
-          const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
-          log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
-          const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
-          const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
-          const layers = await services.layers.imageLayers(rootfs.manifestDigest, signal);
-          const sizeMiB = rootVolumeMiB(image);
-          const made = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
-          output = { disk: made.disk, rootfs, packages: made.packages };
-        } else {
-          const down = await vm!.shutdown(signal);
-          // A guest killed mid-write leaves a disk nobody should boot: fail rather than store it.
-          if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
-          log(`guest powered off cleanly in ${(down.ms / 1000).toFixed(1)} s\n`);
-          const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
-          if (!vm!.diskOverlay) throw new KilnError('Internal', `${vm!.id} was booted without an overlay for its writes`);
-          await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vm!.diskOverlay, raw], { signal });
-          // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
-          // blockDeviceMappings applies as in an ns build.
-          const sizeMiB = rootVolumeMiB(image);
-          output = await reassembleDisk(raw, { disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
-          await fsp.rm(raw, { force: true });
-        }
-        return { imageId: output.disk.digest };
-      });
-      await runStep(run, { name: 'TerminateBuildInstance', action: 'TerminateInstance' }, signal, async () => {
+      await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));
+      await runStep(run, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
         await holder.terminate();
         return {};
       });
-    }, wf('BUILD'));
-    if (!output) throw new KilnError('Internal', 'the build workflow ended without a disk');
-    const built = output;
-    image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages });
-
-    if (testsEnabled(image)) {
-      image = await advance(store, image.arn, 'TESTING');
-      const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
-      await runWorkflow(services, image, 'TEST', 3, testSignal, async (run, holder) => {
-        let vm: VmInstance | undefined;
-        await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
-          await fsp.mkdir(vmWorkDir(machine, image, 'test'), { recursive: true, mode: 0o700 });
-          vm = await bootVm(machine, holder, image, 'test', machine.disks.path(built.disk.digest), testSignal, (text) => step.log(text));
-          return { instanceId: vm.id, bootMs: vm.bootMs };
-        });
-        await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));
-        await runStep(run, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
-          await holder.terminate();
-          return {};
-        });
-      }, wf('TEST'));
-    }
-
-    // The stored disk is what distribution (now, or on RetryImage) registers.
-    image = await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });
-  } finally {
-    // A VM kept for debugging (terminateInstanceOnFailure: false) still runs from its folder; the next start of
-    // Kiln empties the work folder after it.
-    const kept = services.kept.list().some((k) => k.imageBuildVersionArn === image.arn);
-    if (!kept) for (const role of ['build', 'test']) await fsp.rm(vmWorkDir(machine, image, role), { recursive: true, force: true }).catch(() => undefined);
+    }, wf('TEST'));
   }
+
+  // The stored disk is what distribution (now, or on RetryImage) registers.
+  image = await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });
 }

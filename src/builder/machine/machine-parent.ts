@@ -32,25 +32,24 @@ export interface MachineParent {
 /** Materialises the root filesystem of a Kiln-managed base (bootstrapped on first use). */
 export type ManagedRootfs = (record: ResourceRecord, signal: AbortSignal, log: OutputSink) => Promise<ContainerImageRef>;
 
-/** Resolves the recipe's parentImage for a machine-image build of `image`. */
-export function resolveMachineParent(store: Store, image: ResourceRecord, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink): Promise<MachineParent> {
-  return resolveMachineRef(store, image, String(recipeOf(image).parentImage ?? ''), managed, signal, log, 'parentImage');
+/** Compiles the recipe's parentImage of a machine-image build of `image` from store reads. */
+export function compileMachineParent(store: Store, image: ResourceRecord): Promise<MachineParent> {
+  return compileMachineRef(store, image, String(recipeOf(image).parentImage ?? ''), 'parentImage');
 }
 
 /**
- * Resolves a machine image as `who` names it: an AMI image ARN (wildcards allowed) it may read, or a machine
- * image id it may launch. InvalidArgument (naming `field`) otherwise.
+ * Resolves a machine image as `who` names it, from store reads: an AMI image ARN (wildcards allowed) it may
+ * read, or a machine image id it may launch. InvalidArgument (naming `field`) otherwise. A managed base not
+ * bootstrapped yet has neither root filesystem nor disk, and '' as its plan digest, until materialized.
  */
-export async function resolveMachineRef(store: Store, who: Requester, requested: string, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink, field: string): Promise<MachineParent> {
+export async function compileMachineRef(store: Store, who: Requester, requested: string, field: string): Promise<MachineParent> {
   if (requested.startsWith('arn:')) {
     const record = await resolveImageArn(store, who, requested);
     if (record.data.type !== 'AMI') throw new KilnError('InvalidArgument', `${field} ${requested} resolves to ${record.arn}, which is a container image, not a machine image`);
     const managedBase = record.accountId === 'aws';
     const out = machineOutputOf(record);
-    const rootfs = managedBase ? await managed(record, signal, log) : out.rootfs;
-    const fresh = managedBase ? machineOutputOf((await store.getResource(record.arn)) ?? record) : out;
-    const digest = rootfs?.manifestDigest ?? out.disk?.digest ?? '';
-    return { plan: { requested, resolved: record.arn, manifestDigest: digest, source: managedBase ? 'managed' : 'image' }, image: record, rootfs, disk: fresh.disk };
+    const digest = out.rootfs?.manifestDigest ?? (managedBase ? '' : (out.disk?.digest ?? ''));
+    return { plan: { requested, resolved: record.arn, manifestDigest: digest, source: managedBase ? 'managed' : 'image' }, image: record, rootfs: out.rootfs, disk: out.disk };
   }
   if (isAmiId(requested)) {
     const mi = await findMachineImage(store, who.accountId, who.region, requested);
@@ -62,4 +61,19 @@ export async function resolveMachineRef(store: Store, who: Requester, requested:
     return { plan: { requested, resolved: requested, manifestDigest: rootfs?.manifestDigest ?? data.disk.digest, source: 'image' }, image: source, rootfs, disk: data.disk };
   }
   throw new KilnError('InvalidArgument', `${field} ${requested}: Kiln builds machine images from Kiln image ARNs (…:image/<name>/x.x.x) and machine image ids (ami-…); SSM parameters are not available locally`);
+}
+
+/**
+ * Makes a managed base's root filesystem present (bootstrapped on first use, or again when its blobs were
+ * collected) and pins it into the parent's plan entry; other parents are already concrete.
+ */
+export async function materializeMachineParent(parent: MachineParent, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink): Promise<MachineParent> {
+  if (parent.plan.source !== 'managed' || !parent.image) return parent;
+  const rootfs = await managed(parent.image, signal, log);
+  return { ...parent, rootfs, plan: { ...parent.plan, manifestDigest: rootfs.manifestDigest } };
+}
+
+/** Compiles and materializes a machine image reference at once (`kiln instances launch`, disk exports). */
+export async function resolveMachineRef(store: Store, who: Requester, requested: string, managed: ManagedRootfs, signal: AbortSignal, log: OutputSink, field: string): Promise<MachineParent> {
+  return materializeMachineParent(await compileMachineRef(store, who, requested, field), managed, signal, log);
 }

@@ -1,9 +1,11 @@
 /**
- * Compiles an image build before anything runs: the recipe's parent and components resolved to concrete builds
- * and content hashes, as AWS resolves wildcard ARNs when a build starts. The plan is stored on the image, so
- * what an image was built from stays known, and pipelines compare plans to decide whether anything changed.
+ * The parts of a build plan (image-record.ts BuildPlan) that container and machine builds share: components
+ * resolved to concrete builds with their documents' hashes, a container parent resolved to an image build or a
+ * registry reference, and the plan's content key. Compiling reads the store only; materializing a parent (a
+ * registry pull, a managed base's first bootstrap) is execution and pins the parent's digest into the plan.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../artifacts/oci/image.js';
 import { parseArn } from '../../domain/arn.js';
 import { KilnError, validationError, type Issue } from '../../domain/errors.js';
 import { parseVersionFilter } from '../../domain/semver.js';
@@ -22,12 +24,6 @@ export interface ParentSource {
   fromImage(record: ResourceRecord, signal?: AbortSignal, log?: OutputSink): Promise<ContainerImageRef>;
   /** An OCI reference (`registry/repo:tag`, `repo@sha256:…`) pulled into the blob store; `resolved` pins the digest. */
   fromRegistry(reference: string, accountId: string, signal?: AbortSignal, log?: OutputSink): Promise<ContainerImageRef & { resolved: string }>;
-}
-
-/** A resolved parent: the plan entry and where its image is stored. */
-export interface ResolvedParent {
-  plan: BuildPlan['parent'];
-  image: ContainerImageRef;
 }
 
 /** Who a resolution is for: the account and region of a build (or of a caller), and a request id for logs. */
@@ -55,21 +51,58 @@ export async function resolveImageArn(store: Store, image: Requester, text: stri
   return record;
 }
 
-/** Resolves the recipe's parent image. */
-export async function resolveParent(store: Store, image: ResourceRecord, parents: ParentSource, signal?: AbortSignal, log?: OutputSink): Promise<ResolvedParent> {
+/**
+ * A container build's parent as compiled: an image build (own, shared or managed; its record read at compile
+ * time, so materializing it reads nothing again) or a registry reference, which only a pull can pin.
+ */
+export type ContainerParent = { kind: 'image'; record: ResourceRecord } | { kind: 'registry'; reference: string };
+
+/** Compiles the recipe's parent of a container build from store reads; the digest is '' until materialized. */
+export async function compileContainerParent(store: Store, image: ResourceRecord): Promise<{ plan: BuildPlan['parent']; parent: ContainerParent }> {
   const requested = String(recipeOf(image).parentImage ?? '');
   if (requested.startsWith('arn:')) {
     const record = await resolveImageArn(store, image, requested);
     if (record.data.type !== 'DOCKER') throw new KilnError('InvalidArgument', `parentImage ${requested} resolves to ${record.arn}, which is a machine image, not a container image`);
-    const stored = await parents.fromImage(record, signal, log);
+    const stored = record.data.containerImage as ContainerImageRef | undefined;
     const source = record.accountId === 'aws' ? 'managed' : 'image';
-    return { plan: { requested, resolved: record.arn, manifestDigest: stored.manifestDigest, source }, image: stored };
+    return { plan: { requested, resolved: record.arn, manifestDigest: stored?.manifestDigest ?? '', source }, parent: { kind: 'image', record } };
   }
-  const pulled = await parents.fromRegistry(requested, image.accountId, signal, log);
+  return { plan: { requested, resolved: requested, manifestDigest: '', source: 'registry' }, parent: { kind: 'registry', reference: requested } };
+}
+
+/**
+ * Makes the compiled parent's image present in the blob store (pulls a registry reference, bootstraps a managed
+ * base the first time) and returns the plan with the parent pinned to what was stored.
+ */
+export async function materializeContainerParent(plan: BuildPlan, parent: ContainerParent, parents: ParentSource, accountId: string, signal?: AbortSignal, log?: OutputSink): Promise<{ plan: BuildPlan; image: ContainerImageRef }> {
+  if (parent.kind === 'image') {
+    const stored = await parents.fromImage(parent.record, signal, log);
+    return { plan: { ...plan, parent: { ...plan.parent, manifestDigest: stored.manifestDigest } }, image: stored };
+  }
+  const pulled = await parents.fromRegistry(parent.reference, accountId, signal, log);
   return {
-    plan: { requested, resolved: pulled.resolved, manifestDigest: pulled.manifestDigest, source: 'registry' },
+    plan: { ...plan, parent: { ...plan.parent, resolved: pulled.resolved, manifestDigest: pulled.manifestDigest } },
     image: { manifestDigest: pulled.manifestDigest, mediaType: pulled.mediaType, configDigest: pulled.configDigest },
   };
+}
+
+/** True once every reference of the plan is pinned to content. */
+export function isPinned(plan: BuildPlan): boolean {
+  return plan.parent.manifestDigest !== '';
+}
+
+/**
+ * The plan's content key: the sha256 of its canonical JSON (keys sorted), so equal plans key equally whatever
+ * the order their fields were written in. Only a pinned plan has one: a tag names different images over time.
+ */
+export function planKey(plan: BuildPlan): string {
+  if (!isPinned(plan)) throw new KilnError('Internal', `the build plan's parent ${plan.parent.requested} is not pinned yet; it has no key`);
+  return createHash('sha256').update(canonicalJson(plan)).digest('hex');
+}
+
+/** The sha256 of a text, hex: how a plan names documents and templates. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** A component of the plan with the document it runs. */
@@ -89,7 +122,7 @@ function parameterValues(raw: unknown): Record<string, string> {
 }
 
 /** Resolves every component of the recipe in order; all problems are reported together, under their field. */
-export async function resolveComponents(store: Store, image: ResourceRecord): Promise<PlannedComponent[]> {
+export async function compileComponents(store: Store, image: ResourceRecord): Promise<PlannedComponent[]> {
   const refs = (recipeOf(image).components ?? []) as Obj[];
   const issues: Issue[] = [];
   const out: PlannedComponent[] = [];
@@ -106,7 +139,7 @@ export async function resolveComponents(store: Store, image: ResourceRecord): Pr
         requested,
         arn: found.arn,
         type: found.data.type === 'TEST' ? 'TEST' : 'BUILD',
-        sha256: createHash('sha256').update(document).digest('hex'),
+        sha256: sha256Hex(document),
         parameters: parameterValues(ref.parameters),
       },
       document,

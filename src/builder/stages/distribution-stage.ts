@@ -8,6 +8,7 @@
  * 720 and lets nobody set it).
  */
 import { withTimeout } from '../../domain/abort.js';
+import type { CleanupStack } from '../../domain/cleanup-stack.js';
 import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { runWorkflow, type BuildServices } from '../container/container-build.js';
@@ -98,7 +99,7 @@ function planRegions(services: BuildServices, image: ResourceRecord, type: 'AMI'
  * completed in an earlier attempt are kept as they are. When any region fails, the image keeps the others'
  * outputs and the error (a StepFailed naming each failed region) is left to the caller, which fails the image.
  */
-export async function distributeImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal): Promise<void> {
+export async function distributeImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
   const { store } = services;
   if (stateOf(initial).status !== 'DISTRIBUTING') throw new ImageStateChanged(stateOf(initial));
   const type = initial.data.type === 'AMI' ? 'AMI' : 'DOCKER';
@@ -111,7 +112,7 @@ export async function distributeImage(services: BuildServices, initial: Resource
   let image = initial;
   const results: RegionResult[] = [];
   try {
-    await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, async (wf) => {
+    await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, cleanup, async (wf) => {
       await runStep(wf, { name: stepName, action: stepName, inputs: { regions: plan.map((p) => p.region), attempt: previous.attempts + 1 } }, stageSignal, async (step) => {
         for (const target of plan) {
           const done = previous.regions.find((r) => r.region === target.region && r.status === 'COMPLETED');

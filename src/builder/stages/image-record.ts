@@ -16,10 +16,29 @@ export interface ContainerImageRef {
   configDigest: string;
 }
 
-/** The concrete inputs of one build, recorded on the image before anything runs (AWS's build plan). */
+/**
+ * The concrete inputs of one build, recorded on the image (`data.buildPlan`) before its BUILD workflow starts
+ * (AWS's build plan): compiled from store reads by compileBuildPlan, then executed by the stages, which look
+ * nothing up again. A step cache and remote workers key on it (planKey). Fields marked optional are absent on
+ * plans stored before they existed; a plan compiled now has them all.
+ */
 export interface BuildPlan {
+  /** The layout of this record; a change of meaning bumps it, so that keys of older plans never match. */
+  planVersion?: 1;
+  /**
+   * The parent as requested and as resolved. `manifestDigest` (for machine parents: the root filesystem's
+   * manifest, or the disk's digest when there is none) is '' until the parent is materialized: a registry tag
+   * is pulled, or a managed base bootstrapped, before any instance launches, and the plan is stored again.
+   */
   parent: { requested: string; resolved: string; manifestDigest: string; source: 'image' | 'registry' | 'managed' };
+  /** In recipe order; `sha256` is the document's, `parameters` the values AWSTOE gets. */
   components: { requested: string; arn: string; type: 'BUILD' | 'TEST'; sha256: string; parameters: Record<string, string> }[];
+  /** The recipe the image was created with and the inputs the build takes from it. */
+  recipe?: { arn: string; workingDirectory: string; dockerfileTemplateSha256?: string };
+  /** The image's platform (Linux). */
+  platform?: string;
+  /** The instance type the build and test stages launch, resolved (ns.small, vm.medium). */
+  instanceType?: string;
 }
 
 export function stateOf(record: ResourceRecord): ImageState {

@@ -3,7 +3,8 @@
  * in them (`kiln instances shell`) and release them (`kiln instances rm`). They live as long as the Kiln process;
  * the start-up sweep releases any that a previous process left.
  */
-import { KilnError } from '../../domain/errors.js';
+import { leakLine } from '../../domain/cleanup-stack.js';
+import { errorMessage, KilnError } from '../../domain/errors.js';
 import type { Instance } from '../../toe/instance/instance.js';
 
 /** An instance that can be kept: any driver's, as long as it can be released. */
@@ -69,9 +70,15 @@ export class KeptInstances {
     await entry.instance.dispose();
   }
 
-  /** Releases every kept instance (at shutdown: their processes would not outlive Kiln anyway). */
-  async releaseAll(): Promise<void> {
+  /**
+   * Releases every kept instance (at shutdown: their processes would not outlive Kiln anyway), each to its end
+   * even when one fails; a failure is logged with the instance it leaked.
+   */
+  async releaseAll(log: (text: string) => void): Promise<void> {
     const all = [...this.kept.keys()];
-    await Promise.allSettled(all.map((id) => this.release(id)));
+    const results = await Promise.allSettled(all.map((id) => this.release(id)));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') log(leakLine('kept instances', { what: `instance ${all[i]!}`, error: errorMessage(r.reason) }));
+    });
   }
 }

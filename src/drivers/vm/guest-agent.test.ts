@@ -171,3 +171,24 @@ test('guest-shutdown: silence is success, an error answer rejects', async (t) =>
   await agent.shutdown('reboot', { answerWindowMs: 200 });
   assert.ok(Date.now() - started >= 150);
 });
+
+test('a file handle that cannot be closed after a failed read or write is named on the error, not dropped', async (t) => {
+  const { socketPath, requests } = await fakeAgent(t, withSync((req, reply) => {
+    const fail = (desc: string) => reply(`${JSON.stringify({ error: { class: 'GenericError', desc }, id: req.id })}\n`);
+    switch (req.execute) {
+      case 'guest-file-open':
+        return reply(answer(req, 9));
+      case 'guest-file-read':
+        return fail('read error: EIO');
+      case 'guest-file-write':
+        return fail('write error: ENOSPC');
+      case 'guest-file-close':
+        return fail('close error: bad handle');
+    }
+  }));
+  const agent = await GuestAgent.connect(socketPath);
+  t.after(() => agent.close());
+  await assert.rejects(agent.readFile('/x', { timeoutMs: 5000 }), (err: unknown) => err instanceof GuestAgentCommandError && /EIO/.test(err.message) && /releasing file handle 9 of \/x in the guest failed.*bad handle/.test(err.message));
+  await assert.rejects(agent.writeFile('/y', Buffer.from('data'), 'w', { timeoutMs: 5000 }), (err: unknown) => /ENOSPC/.test(String(err)) && /file handle 9 of \/y/.test(String(err)));
+  assert.equal(requests.filter((r) => r === 'guest-file-close').length, 2, 'each handle is closed once on the failure path');
+});

@@ -3,7 +3,8 @@
  * channel Kiln has into a VM, as the SSM agent is for AWS. Commands go one at a time; qemu-ga answers in order.
  */
 import * as net from 'node:net';
-import { KilnError } from '../../domain/errors.js';
+import { withLeaks } from '../../domain/cleanup-stack.js';
+import { errorMessage, KilnError } from '../../domain/errors.js';
 
 /** qemu-ga marks the start of a guest-sync-delimited answer with this byte; it never occurs in UTF-8 JSON. */
 const DELIMITER = 0xff;
@@ -205,34 +206,44 @@ export class GuestAgent {
   /** The whole file, in FILE_CHUNK_BYTES reads; the handle is closed also on failure. */
   async readFile(path: string, options: AgentCallOptions = {}): Promise<Buffer> {
     const handle = await this.fileOpen(path, 'r', options);
+    const parts: Buffer[] = [];
     try {
-      const parts: Buffer[] = [];
       for (;;) {
         const { data, eof } = await this.fileRead(handle, FILE_CHUNK_BYTES, options);
         parts.push(data);
-        if (eof || data.length === 0) return Buffer.concat(parts);
+        if (eof || data.length === 0) break;
       }
-    } finally {
-      await this.fileClose(handle, options).catch(() => undefined);
+    } catch (err) {
+      throw await this.closeAfter(err, handle, path, options);
+    }
+    await this.fileClose(handle, options);
+    return Buffer.concat(parts);
+  }
+
+  /** Closes a handle on a failure's way out; a close that fails too travels on the error as what leaked. */
+  private async closeAfter(err: unknown, handle: number, path: string, options: AgentCallOptions): Promise<unknown> {
+    try {
+      await this.fileClose(handle, options);
+      return err;
+    } catch (closing) {
+      return withLeaks(err, 'guest agent', [{ what: `file handle ${handle} of ${path} in the guest`, error: errorMessage(closing) }]);
     }
   }
 
   /** Writes (mode w: truncates) or appends (mode a) `data` in chunks; the handle is closed also on failure. */
   async writeFile(path: string, data: Buffer, mode: 'w' | 'a', options: AgentCallOptions = {}): Promise<void> {
     const handle = await this.fileOpen(path, mode, options);
-    let closed = false;
     try {
       for (let off = 0; off < data.length; ) {
         const n = await this.fileWrite(handle, data.subarray(off, off + FILE_CHUNK_BYTES), options);
         if (n <= 0) throw new KilnError('Internal', `guest agent: guest-file-write to ${path} wrote nothing at offset ${off}`);
         off += n;
       }
-      closed = true;
-      // Close flushes qemu-ga's stdio buffer: its errors (ENOSPC) belong to this write.
-      await this.fileClose(handle, options);
-    } finally {
-      if (!closed) await this.fileClose(handle, options).catch(() => undefined);
+    } catch (err) {
+      throw await this.closeAfter(err, handle, path, options);
     }
+    // Close flushes qemu-ga's stdio buffer: its errors (ENOSPC) belong to this write.
+    await this.fileClose(handle, options);
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CleanupStack, withLeaks } from '../../domain/cleanup-stack.js';
 import { KilnError } from '../../domain/errors.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
 import type { Accel } from './accel.js';
@@ -168,16 +169,18 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
   checkOptions(options);
   const started = Date.now();
   const scratchDir = path.resolve(options.scratchDir);
-  const cleanups: (() => Promise<unknown>)[] = [];
+  // Undone only when the launch fails (a VM that boots owns all of it and releases it in dispose); launchVm has
+  // no log, so what leaks travels on the error it throws (withLeaks).
+  const cleanup = new CleanupStack(`VM ${options.name ?? path.basename(scratchDir)}`, { log: () => undefined });
   try {
     fs.mkdirSync(path.dirname(scratchDir), { recursive: true });
     fs.mkdirSync(scratchDir);
-    cleanups.push(() => fs.promises.rm(scratchDir, { recursive: true, force: true }));
+    cleanup.defer(`its scratch folder ${path.basename(scratchDir)}`, () => fs.promises.rm(scratchDir, { recursive: true, force: true }));
 
     let drive: { file: string; format: 'raw' | 'qcow2'; snapshot: boolean };
     if (options.overlay !== undefined) {
       const overlay = path.resolve(options.overlay);
-      cleanups.push(() => fs.promises.rm(overlay, { force: true }));
+      cleanup.defer(`its disk overlay ${path.basename(overlay)}`, () => fs.promises.rm(overlay, { force: true }));
       await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.resolve(options.disk), '-F', options.diskFormat, overlay, ...(options.overlaySize ? [options.overlaySize] : [])], { signal });
       drive = { file: overlay, format: 'qcow2', snapshot: false };
     } else {
@@ -189,8 +192,8 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       drive,
       scratchDir,
       Date.now() - started,
-      (q) => cleanups.push(() => q.kill()),
-      (a) => cleanups.push(() => Promise.resolve(a.close())),
+      (q) => cleanup.defer('its QEMU process', async () => void (await q.kill())),
+      (a) => cleanup.defer('its guest agent connection', async () => void a.close()),
     );
     const writable = drive;
     return new VmInstance({
@@ -205,8 +208,8 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       ...(writable.snapshot ? {} : { restart: (restartSignal?: AbortSignal) => bootToAgent({ ...options, signal: restartSignal }, writable, scratchDir, 0) }),
     });
   } catch (err) {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    if (signal?.aborted && !((err as KilnError).kind === 'Cancelled')) throw new KilnError('Cancelled', 'launchVm: cancelled', [], { cause: err });
-    throw err;
+    const leaks = await cleanup.unwind();
+    if (signal?.aborted && !((err as KilnError).kind === 'Cancelled')) throw withLeaks(new KilnError('Cancelled', 'launchVm: cancelled', [], { cause: err }), `VM ${path.basename(scratchDir)}`, leaks);
+    throw withLeaks(err, `VM ${path.basename(scratchDir)}`, leaks);
   }
 }
