@@ -4,6 +4,7 @@
 # it, so the first bootstrap of each kind in a run still runs mmdebstrap for real.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 cache=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test-bootstrap.XXXXXX")
 trap 'rm -rf "$cache"' EXIT
 KILN_BOOTSTRAP_CACHE="$cache" node --test "${@:-dist/}"
