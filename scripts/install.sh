@@ -84,6 +84,13 @@ if $need_node; then
     printf '#!/bin/sh\nd=$(dirname "$(readlink -f "$0")")\nexec "$d/node" "$d/../lib/node_modules/npm/bin/%s-cli.js" "$@"\n' "$tool" > ".node.new/bin/$tool"
     chmod 755 ".node.new/bin/$tool"
   done
+  # npm reads its global config from its own prefix; linking the machine npm's one there keeps what the machine set
+  # for every npm (registry, proxy, CA file) in force for this npm too.
+  machine_npmrc=$(readlink -f "$(npm config get globalconfig 2>/dev/null)" || true)
+  if [[ -n "$machine_npmrc" && -f "$machine_npmrc" ]]; then
+    mkdir -p .node.new/etc
+    ln -s "$machine_npmrc" .node.new/etc/npmrc
+  fi
   printf '%s\n' "$pinned" > .node.new/VERSION
   .node.new/bin/node -e 'process.exit(0)'
   rm -rf .node
