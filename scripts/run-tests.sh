@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 . scripts/node-env.sh
 cache=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test-bootstrap.XXXXXX")
 trap 'rm -rf "$cache"' EXIT
-KILN_BOOTSTRAP_CACHE="$cache" node --test "${@:-dist/}"
+# Node 22 and later take the files to run as globs (expanded by Node, hence the quotes), and no longer a folder.
+KILN_BOOTSTRAP_CACHE="$cache" node --test "${@:-dist/**/*.test.js}"
