@@ -98,6 +98,10 @@ if $need_node; then
   . scripts/node-env.sh
 fi
 
+# node-gyp builds better-sqlite3 against the headers of the Node that will load it. Set here only: npm 11 warns
+# about this variable on every command (a node-gyp setting, not one of npm's own).
+if [[ -x .node/bin/node ]]; then export npm_config_nodedir="$PWD/.node"; fi
+
 # npm ci installs exactly the lockfile; it is skipped when node_modules was installed from this lockfile already, by
 # a Node with this ABI (better-sqlite3 is built for one Node ABI, and fails to load on another).
 abi=$(node -p process.versions.modules)
