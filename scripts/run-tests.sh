@@ -5,6 +5,8 @@
 # tests spawn do not prepare the bases in the background (KILN_PREFETCH_BASES=0): only builds that need one do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 cache=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test-bootstrap.XXXXXX")
 trap 'rm -rf "$cache"' EXIT
-KILN_PREFETCH_BASES=0 KILN_BOOTSTRAP_CACHE="$cache" node --test "${@:-dist/}"
+# Node 22 and later take the files to run as globs (expanded by Node, hence the quotes), and no longer a folder.
+KILN_PREFETCH_BASES=0 KILN_BOOTSTRAP_CACHE="$cache" node --test "${@:-dist/**/*.test.js}"
