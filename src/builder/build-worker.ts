@@ -2,10 +2,16 @@
  * The build engine's loop: leases `build-image` jobs (build, test, then distribution) and `distribute-image`
  * jobs (distribution alone, for RetryImage and DistributeImage) from the Store's queue, runs each with an
  * AbortSignal that fires on CancelImageCreation (seen by polling the image's state), on a lost lease and on
- * shutdown, and records the outcome on the image and the job. At start-up it fails the jobs a previous Kiln
- * process left running ("interrupted") and releases what they held.
+ * shutdown, and records the outcome on the image and the job.
+ *
+ * Several workers (processes, hosts) may share one store. A lease owner is `<node>/<pid>/<nonce>`: at start-up a
+ * worker fails at once only the jobs its own node's earlier processes left running ("interrupted") and releases
+ * what they held on this host; another node's jobs, or a live process's, are left to their lease. A job leased
+ * again while its image is mid-way was left by a lost worker: the image ends FAILED naming it, since half a
+ * build cannot be resumed on another host.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { CleanupStack } from '../domain/cleanup-stack.js';
 import { errorMessage, isKilnError } from '../domain/errors.js';
 import { isInProgress } from '../domain/image-state.js';
@@ -29,6 +35,8 @@ export interface WorkerOptions {
   /** How often an idle worker looks for work, and a running build for a cancel. */
   pollMs?: number;
   leaseMs?: number;
+  /** This host's name among the workers sharing the store (default: the host name). */
+  node?: string;
   /** Releases what crashed builds left on this host (instance scratch folders, processes, cgroups). */
   sweep?: () => Promise<string[]>;
   log?: (text: string) => void;
@@ -36,8 +44,20 @@ export interface WorkerOptions {
 
 const SHUTDOWN = 'Kiln stopped while this build was running (interrupted)';
 
+/** Whether a process of this host is running (a pid that may belong to another user counts as running). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class BuildWorker {
-  readonly owner = `kiln-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly node: string;
+  /** The lease owner this process's jobs carry: `<node>/<pid>/<nonce>`. */
+  readonly owner: string;
   private readonly running = new Map<number, { controller: AbortController; done: Promise<void> }>();
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -46,7 +66,20 @@ export class BuildWorker {
   constructor(
     private readonly services: BuildServices,
     private readonly options: WorkerOptions,
-  ) {}
+  ) {
+    this.node = options.node ?? hostname();
+    this.owner = `${this.node}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  }
+
+  /**
+   * Whether a lease owner was a process of this node that is gone, so its jobs can be failed now rather than
+   * when their leases run out. Owners from before node names (`kiln-<pid>-…`) were single-node: this node's.
+   */
+  private isOwnDeadProcess(owner: string | undefined): boolean {
+    const m = owner === undefined ? null : /^(.+)\/(\d+)\/[0-9a-f]+$/.exec(owner);
+    if (!m) return true;
+    return m[1] === this.node && !processRuns(Number(m[2]));
+  }
 
   private get pollMs(): number {
     return this.options.pollMs ?? 250;
@@ -143,6 +176,10 @@ export class BuildWorker {
   private async runJob(job: Job, controller: AbortController): Promise<void> {
     const { store } = this.services;
     const record = await store.getResource(job.resourceArn).catch(this.noted(`reading ${job.resourceArn}`, undefined));
+    if (record && job.attempts > 1 && job.kind === BUILD_IMAGE_JOB && isInProgress(stateOf(record).status) && stateOf(record).status !== WAITS_IN[job.kind]) {
+      await this.failLost(record, job);
+      return;
+    }
     if (!record || stateOf(record).status !== WAITS_IN[job.kind]) {
       await store.finishJob(job.id, this.owner, record && stateOf(record).status === 'CANCELLED' ? 'cancelled' : 'done').catch(this.noted(`finishing job ${job.id}`, false));
       return;
@@ -210,10 +247,23 @@ export class BuildWorker {
   }
 
   /** Fails builds left leased by a process that is gone, then sweeps the host. */
+  /** Ends a build whose worker was lost mid-way (its lease ran out): FAILED, naming the worker. */
+  private async failLost(record: ResourceRecord, job: Job): Promise<void> {
+    const { store } = this.services;
+    const who = job.previousOwner ?? 'that ran it';
+    const reason = `the build worker ${who} was lost: it stopped renewing its lease on this build; what it held on its host is released when it starts again`;
+    this.options.log?.(`${record.arn}: ${reason}\n`);
+    await advance(store, record.arn, 'FAILED', { reason }).catch(this.noted(`recording ${record.arn} as FAILED`, undefined));
+    await closeOpenExecutions(store, record.arn, 'FAILED', reason);
+    await store.finishJob(job.id, this.owner, 'failed').catch(this.noted(`finishing job ${job.id} as failed`, false));
+  }
+
   private async recover(): Promise<void> {
     const { store } = this.services;
     for (const job of await store.listJobs({ state: 'leased' })) {
       if (!JOB_KINDS.includes(job.kind)) continue;
+      // Another node's job, or a live process's on this node: its lease says when it is lost (see runJob).
+      if (!this.isOwnDeadProcess(job.leaseOwner)) continue;
       const record = await store.getResource(job.resourceArn);
       if (record && isInProgress(stateOf(record).status)) {
         await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(this.noted(`recording ${record.arn} as FAILED`, undefined));

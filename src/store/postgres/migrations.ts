@@ -117,4 +117,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     FOREIGN KEY (repository, digest) REFERENCES registry_manifests(repository, digest) ON DELETE CASCADE
   );
   `,
+  `
+  -- A job leased again remembers who held it before, so a build a lost worker left mid-way can name that worker.
+  ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
+  `,
 ];

@@ -84,6 +84,7 @@ interface JobRow {
   state: Job['state'];
   lease_owner: string | null;
   lease_until: Date | null;
+  previous_owner: string | null;
   attempts: number;
   created_at: Date;
   updated_at: Date;
@@ -95,6 +96,7 @@ const toJob = (r: JobRow): Job => ({
   state: r.state,
   leaseOwner: r.lease_owner ?? undefined,
   leaseUntil: iso(r.lease_until),
+  previousOwner: r.previous_owner ?? undefined,
   attempts: r.attempts,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
@@ -457,7 +459,7 @@ export class PostgresStore implements Store {
     // statement's own now() decides expiry, so a worker's clock never decides whether another's lease ran out.
     const row = await this.one<JobRow>(
       this.pool,
-      `UPDATE jobs SET state = 'leased', lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000),
+      `UPDATE jobs SET state = 'leased', previous_owner = lease_owner, lease_owner = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000),
          attempts = attempts + 1, updated_at = now()
        WHERE id = (
          SELECT id FROM jobs WHERE kind = ANY($1::text[]) AND (state = 'queued' OR (state = 'leased' AND lease_until < now()))

@@ -12,6 +12,11 @@ export interface Job {
   leaseOwner: string | undefined;
   /** ISO time after which a leased job may be taken by another worker. */
   leaseUntil: string | undefined;
+  /**
+   * Who held the lease before the current holder (undefined on a first lease): a job leased again while its
+   * resource is mid-way names the worker that was lost.
+   */
+  previousOwner: string | undefined;
   attempts: number;
   createdAt: string;
   updatedAt: string;

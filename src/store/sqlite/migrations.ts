@@ -123,4 +123,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE access_keys ADD COLUMN status TEXT NOT NULL DEFAULT 'Active' CHECK (status IN ('Active', 'Inactive'));
   ALTER TABLE access_keys ADD COLUMN last_used_at TEXT;
   `,
+  `
+  -- A job leased again remembers who held it before, so a build a lost worker left mid-way can name that worker.
+  ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
+  `,
 ];

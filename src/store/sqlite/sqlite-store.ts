@@ -65,6 +65,7 @@ interface JobRow {
   state: Job['state'];
   lease_owner: string | null;
   lease_until: string | null;
+  previous_owner: string | null;
   attempts: number;
   created_at: string;
   updated_at: string;
@@ -77,6 +78,7 @@ const toJob = (row: JobRow): Job => ({
   state: row.state,
   leaseOwner: row.lease_owner ?? undefined,
   leaseUntil: row.lease_until ?? undefined,
+  previousOwner: row.previous_owner ?? undefined,
   attempts: row.attempts,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -440,7 +442,7 @@ export class SqliteStore implements Store {
       if (!row) return undefined;
       const until = new Date(now.getTime() + leaseMs).toISOString();
       this.db
-        .prepare("UPDATE jobs SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?")
+        .prepare("UPDATE jobs SET state = 'leased', previous_owner = lease_owner, lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?")
         .run(owner, until, now.toISOString(), row.id);
       return toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(row.id) as JobRow);
     });

@@ -233,6 +233,8 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       const second = await store.leaseJob(['build-image'], 'w3', 60_000);
       assert.equal(second?.id, expiring.id, 'an expired lease is taken over');
       assert.equal(second?.attempts, 2);
+      assert.equal(second?.previousOwner, 'crashed-worker', 'a job leased again names who held it before');
+      assert.equal(first?.previousOwner, undefined);
       assert.equal(await store.finishJob(expiring.id, 'crashed-worker', 'done'), false, 'the old owner lost it');
 
       const queued = await store.enqueueJob('build-image', 'arn:y');
