@@ -14,8 +14,9 @@ const KILN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 /** Starts `kiln serve` as its own process and waits for the endpoint it prints. */
 async function serve(dataDir: string): Promise<{ child: ChildProcess; endpoint: string; registryHost: string }> {
   // The kill must land while mmdebstrap runs: no bootstrap from npm test's cache.
+  // No prefetch either: the test stands in its own bootstrap mount where a prefetch would mount one.
   const { KILN_BOOTSTRAP_CACHE: _cache, ...env } = process.env;
-  const child = spawn(KILN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(KILN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, KILN_PREFETCH_BASES: '0' } });
   let out = '';
   child.stderr!.resume();
   const endpoint = await new Promise<string>((resolve, reject) => {
