@@ -6,7 +6,7 @@
  * before any instance launches. ADR 0007 says why materializing a parent is left to execution.
  */
 import type { ResourceRecord, Store } from '../store/store.js';
-import { containerInstance, requestedInstance } from './container/container-build.js';
+import { containerInstance, requestedInstance } from './stages/instance-request.js';
 import { compileMachineParent, type MachineParent } from './machine/machine-parent.js';
 import { compileComponents, compileContainerParent, sha256Hex, type ContainerParent, type PlannedComponent } from './stages/build-plan.js';
 import { patchImage, recipeOf, type BuildPlan } from './stages/image-record.js';

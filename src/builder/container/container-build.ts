@@ -14,8 +14,8 @@ import { writeLayer } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
 import type { CleanupStack, Deferred } from '../../domain/cleanup-stack.js';
 import { errorMessage, KilnError } from '../../domain/errors.js';
-import { resolveInstanceType } from '../../domain/instance-types.js';
-import { snapshotDirOf, type DriverInstance, type InstanceDriver, type InstanceResources, type LaunchSpec, type NetworkMode } from '../../drivers/driver.js';
+import { snapshotDirOf, type DriverInstance, type InstanceDriver, type LaunchSpec } from '../../drivers/driver.js';
+import { containerInstance, instanceResources } from '../stages/instance-request.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ModuleRegistry } from '../../toe/document/validate.js';
 import { runDocuments } from '../../toe/runner/run.js';
@@ -25,7 +25,7 @@ import { renderDockerfileTemplate } from '../dockerfile/dockerfile-render.js';
 import type { ExecutionRecorder, StepRun, WorkflowRun } from '../records/execution-records.js';
 import { withExecEnv } from '../stages/instance-env.js';
 import { materializeContainerParent, type ContainerParent, type ParentSource, type PlannedComponent } from '../stages/build-plan.js';
-import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
+import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.js';
 import type { MachineServices } from '../machine/machine-services.js';
@@ -74,33 +74,6 @@ export function managedWorkflowArn(region: string, stage: 'build' | 'test' | 'di
 /** Filesystem-safe id of an image build: name_version_build. */
 export function imageFolder(image: ResourceRecord): string {
   return `${image.name}_${image.version}_${image.build}`;
-}
-
-/** The instance an infrastructure configuration asks for: its first instance type (ns.medium when none), and its network. */
-export function requestedInstance(image: ResourceRecord): { driver: 'ns' | 'vm'; vcpus: number; memoryMiB: number; network: NetworkMode; type: string; requested: string } {
-  const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
-  const types = Array.isArray(infra.instanceTypes) ? (infra.instanceTypes as string[]) : [];
-  const requested = types[0] ?? 'ns.medium';
-  const type = resolveInstanceType(requested);
-  if (!type) throw new KilnError('InvalidArgument', `instanceTypes[0] ${requested} is not an instance type Kiln knows`);
-  // Kiln's network choice: a subnet named "none" is an instance without a network, as an isolated subnet is.
-  const network: NetworkMode = infra.subnetId === 'none' ? 'none' : 'nat';
-  return { driver: type.kiln.driver === 'vm' ? 'vm' : 'ns', vcpus: type.kiln.vcpus, memoryMiB: type.kiln.memoryMiB, network, type: type.kiln.name, requested };
-}
-
-/** What an ns instance of this build gets: the type's CPUs and memory, and the recipe's root volume. */
-export function instanceResources(image: ResourceRecord, wanted: ReturnType<typeof requestedInstance>): InstanceResources {
-  const volume = rootVolumeGiB(image);
-  return { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB, instanceType: wanted.type, ...(volume === undefined ? {} : { rootVolumeGiB: volume }) };
-}
-
-/** The instance a container build asks for: ns types only (InvalidArgument naming instanceTypes[0] otherwise). */
-export function containerInstance(image: ResourceRecord): ReturnType<typeof requestedInstance> {
-  const wanted = requestedInstance(image);
-  if (wanted.driver !== 'ns') {
-    throw new KilnError('InvalidArgument', `instanceTypes[0] ${wanted.requested} needs the ${wanted.driver} driver, which does not build container images; use an ns.* type (ns.small, ns.medium, ns.large)`);
-  }
-  return wanted;
 }
 
 /** The launch of a container build's instance: ns types only. */

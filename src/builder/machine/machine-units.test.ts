@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DiskStore, hashFile } from '../../artifacts/disk/disk-store.js';
 import { openStore } from '../../app/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
-import { requestedInstance } from '../container/container-build.js';
+import { requestedInstance } from '../stages/instance-request.js';
 import { rootVolumeMiB } from './machine-build.js';
 import { defaultDiskMiB, type MachineDisk } from './machine-disk.js';
 import { renderNameTemplate } from './machine-distribution.js';

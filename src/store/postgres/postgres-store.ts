@@ -17,6 +17,7 @@ import type {
   Store,
 } from '../store.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
+import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
 import { PG_MIGRATIONS } from './migrations.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -27,102 +28,7 @@ const types = {
     oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-const iso = (value: Date | null): string | undefined => value?.toISOString();
-
-interface AccountRow {
-  account_id: string;
-  name: string;
-  admin: boolean;
-  created_at: Date;
-}
-const toAccount = (r: AccountRow): Account => ({ accountId: r.account_id, name: r.name, admin: r.admin, createdAt: r.created_at.toISOString() });
-
-interface AccessKeyRow {
-  access_key_id: string;
-  account_id: string;
-  status: AccessKeyStatus;
-  created_at: Date;
-  last_used_at: Date | null;
-}
-const ACCESS_KEY_COLUMNS = 'access_key_id, account_id, status, created_at, last_used_at';
-const toAccessKey = (r: AccessKeyRow): AccessKey => ({
-  accessKeyId: r.access_key_id,
-  accountId: r.account_id,
-  status: r.status,
-  createdAt: r.created_at.toISOString(),
-  lastUsedAt: iso(r.last_used_at),
-});
-
-interface ResourceRow {
-  arn: string;
-  account_id: string;
-  region: string;
-  type: string;
-  name: string;
-  version: string;
-  build: number;
-  data: string;
-  created_at: Date;
-}
-const toRecord = (r: ResourceRow): ResourceRecord => ({
-  arn: r.arn,
-  accountId: r.account_id,
-  region: r.region,
-  type: r.type,
-  name: r.name,
-  version: r.version,
-  build: r.build,
-  data: JSON.parse(r.data) as Record<string, unknown>,
-  createdAt: r.created_at.toISOString(),
-});
 const RESOURCE_ORDER = 'ORDER BY name, major, minor, patch, build';
-
-interface JobRow {
-  id: number;
-  kind: string;
-  resource_arn: string;
-  state: Job['state'];
-  lease_owner: string | null;
-  lease_until: Date | null;
-  previous_owner: string | null;
-  attempts: number;
-  created_at: Date;
-  updated_at: Date;
-}
-const toJob = (r: JobRow): Job => ({
-  id: r.id,
-  kind: r.kind,
-  resourceArn: r.resource_arn,
-  state: r.state,
-  leaseOwner: r.lease_owner ?? undefined,
-  leaseUntil: iso(r.lease_until),
-  previousOwner: r.previous_owner ?? undefined,
-  attempts: r.attempts,
-  createdAt: r.created_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
-});
-
-interface RegistryRepositoryRow {
-  name: string;
-  account_id: string;
-  public: boolean;
-  created_at: Date;
-}
-
-interface RegistryManifestRow {
-  repository: string;
-  digest: string;
-  media_type: string;
-  size: number;
-  created_at: Date;
-}
-const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => ({
-  repository: r.repository,
-  digest: r.digest,
-  mediaType: r.media_type,
-  size: r.size,
-  createdAt: r.created_at.toISOString(),
-});
 
 const pgCode = (err: unknown): unknown => (err as { code?: unknown }).code;
 const UNIQUE_VIOLATION = '23505';
@@ -502,7 +408,7 @@ export class PostgresStore implements Store {
        FROM registry_repositories r WHERE r.name = $1`,
       [name],
     );
-    return row && { name: row.name, accountId: row.account_id, public: row.public, readers: row.readers, createdAt: row.created_at.toISOString() };
+    return row && toRegistryRepository(row, row.readers);
   }
 
   private async requireRegistryRepository(c: Queryable, name: string): Promise<void> {
@@ -532,7 +438,7 @@ export class PostgresStore implements Store {
        ORDER BY r.name LIMIT $3`,
       [query.after ?? '', query.reader ?? null, pageLimit(query.limit)],
     );
-    return rows.map((row) => ({ name: row.name, accountId: row.account_id, public: row.public, readers: row.readers, createdAt: row.created_at.toISOString() }));
+    return rows.map((row) => toRegistryRepository(row, row.readers));
   }
 
   setRegistryRepositoryAccess(name: string, access: { readers?: readonly string[]; public?: boolean }): Promise<RegistryRepository> {

@@ -18,106 +18,7 @@ import type {
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
-
-interface ResourceRow {
-  arn: string;
-  account_id: string;
-  region: string;
-  type: string;
-  name: string;
-  version: string;
-  build: number;
-  data: string;
-  created_at: string;
-}
-
-interface AccountRow {
-  account_id: string;
-  name: string;
-  admin: number;
-  created_at: string;
-}
-
-interface AccessKeyRow {
-  access_key_id: string;
-  account_id: string;
-  status: AccessKeyStatus;
-  created_at: string;
-  last_used_at: string | null;
-}
-
-const ACCESS_KEY_COLUMNS = 'access_key_id, account_id, status, created_at, last_used_at';
-
-const toAccessKey = (r: AccessKeyRow): AccessKey => ({
-  accessKeyId: r.access_key_id,
-  accountId: r.account_id,
-  status: r.status,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at ?? undefined,
-});
-
-const toAccount = (r: AccountRow): Account => ({ accountId: r.account_id, name: r.name, admin: r.admin === 1, createdAt: r.created_at });
-
-interface JobRow {
-  id: number;
-  kind: string;
-  resource_arn: string;
-  state: Job['state'];
-  lease_owner: string | null;
-  lease_until: string | null;
-  previous_owner: string | null;
-  attempts: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const toJob = (row: JobRow): Job => ({
-  id: row.id,
-  kind: row.kind,
-  resourceArn: row.resource_arn,
-  state: row.state,
-  leaseOwner: row.lease_owner ?? undefined,
-  leaseUntil: row.lease_until ?? undefined,
-  previousOwner: row.previous_owner ?? undefined,
-  attempts: row.attempts,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-
-const toRecord = (r: ResourceRow): ResourceRecord => ({
-  arn: r.arn,
-  accountId: r.account_id,
-  region: r.region,
-  type: r.type,
-  name: r.name,
-  version: r.version,
-  build: r.build,
-  data: JSON.parse(r.data) as Record<string, unknown>,
-  createdAt: r.created_at,
-});
-
-interface RegistryRepositoryRow {
-  name: string;
-  account_id: string;
-  public: number;
-  created_at: string;
-}
-
-interface RegistryManifestRow {
-  repository: string;
-  digest: string;
-  media_type: string;
-  size: number;
-  created_at: string;
-}
-
-const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => ({
-  repository: r.repository,
-  digest: r.digest,
-  mediaType: r.media_type,
-  size: r.size,
-  createdAt: r.created_at,
-});
+import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
 
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -499,7 +400,7 @@ export class SqliteStore implements Store {
 
   private toRegistryRepository(row: RegistryRepositoryRow): RegistryRepository {
     const readers = (this.db.prepare('SELECT account_id FROM registry_readers WHERE repository = ? ORDER BY account_id').all(row.name) as { account_id: string }[]).map((r) => r.account_id);
-    return { name: row.name, accountId: row.account_id, public: row.public === 1, readers, createdAt: row.created_at };
+    return toRegistryRepository(row, readers);
   }
 
   private requireRegistryRepository(name: string): void {
