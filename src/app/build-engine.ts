@@ -186,7 +186,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       return worker;
     },
     registerRoutes(app, auth) {
-      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey });
+      // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
+      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
