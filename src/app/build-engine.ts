@@ -215,6 +215,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     async startWorker() {
       worker = new BuildWorker(services, {
         concurrency: config.buildConcurrency,
+        ...(config.buildLeaseSeconds === undefined ? {} : { leaseMs: config.buildLeaseSeconds * 1000 }),
         sweep: async () => [...(await sweepNsLeftovers(scratchRoot)), ...(await releaseWorkDir(workRoot))],
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
