@@ -161,7 +161,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     const cluster = options.cluster && openInstanceCluster(options.dataDir, config, options.cluster);
     engine.registerRoutes(app, { lookupKey, regions, ...(cluster ? { instances: cluster.instances } : {}) });
-    // TODO(issue 15): onto the node's internal listener once it exists; signed, so safe on the public one meanwhile.
+    // They belong on the node's internal listener (issue 15); every request is signed, so the API one serves meanwhile.
     if (cluster) registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
     registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
