@@ -119,7 +119,8 @@ export class InstanceCluster {
       upstream = await nodeRequest(this.options.signer, node.endpoint, { method: request.method, path: request.path, ...(request.body ? { body: request.body } : {}), signal: controller.signal, headersTimeoutMs: FORWARD_HEADERS_TIMEOUT_MS[request.kind] });
     } catch (err) {
       reply.raw.off('close', onClose);
-      if (controller.signal.aborted) return reply;
+      // The client is gone: there is no one to answer.
+      if (controller.signal.aborted) return reply.hijack();
       return sendAwsError(reply, awsError('ServiceUnavailableException', `The node holding the instance (${node.id} on ${node.host}) did not answer: ${(err as Error).message}.`));
     }
     reply.hijack();
