@@ -30,6 +30,7 @@ import type { AccessKeySecret } from '../api/aws/sigv4.js';
 import { registerLogRoutes } from '../api/kiln/logs-route.js';
 import { registerBasesRoutes } from '../api/kiln/bases-route.js';
 import { registerInstanceRoutes } from '../api/kiln/instances-route.js';
+import type { InstanceCluster } from '../api/kiln/instance-forwarding.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
 import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
@@ -56,7 +57,7 @@ export interface BuildEngine {
   services: BuildServices;
   worker: BuildWorker | undefined;
   /** Mounts the registry at /v2/, the step-log route and the kept-instance routes. */
-  registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string> }): void;
+  registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string>; instances?: InstanceCluster }): void;
   /** The same handlers, with the operations that queue builds waking the worker instead of leaving it to its poll. */
   wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
   /** Recovers from an earlier process and starts leasing build jobs. */
@@ -190,7 +191,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
-      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
+      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal), ...(auth.instances ? { cluster: auth.instances } : {}) });
       registerMachineImageRoutes(app, {
         store,
         lookupKey: auth.lookupKey,

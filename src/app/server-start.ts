@@ -22,6 +22,8 @@ import type { Store } from '../store/store.js';
 import { openConfiguredStore } from './store-open.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
+import { openInstanceCluster, type ClusterMembership } from './instance-cluster.js';
+import { registerInternalInstanceRoutes } from '../api/kiln/internal-instances-route.js';
 
 export { DEFAULT_LISTEN } from './server-defaults.js';
 export { openConfiguredStore, openStore } from './store-open.js';
@@ -98,6 +100,8 @@ export interface ServeOptions {
   /** The time the scheduler and pipelines read; tests pass a TestClock. */
   clock?: Clock;
   logger?: boolean;
+  /** This node in a cluster: kept instances on the other nodes are listed and forwarded to (instance-cluster.ts). */
+  cluster?: ClusterMembership;
 }
 
 /** A running Kiln server. */
@@ -155,7 +159,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       logger: options.logger ?? false,
       ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
-    engine.registerRoutes(app, { lookupKey, regions });
+    const cluster = options.cluster && openInstanceCluster(options.dataDir, config, options.cluster);
+    engine.registerRoutes(app, { lookupKey, regions, ...(cluster ? { instances: cluster.instances } : {}) });
+    // They belong on the node's internal listener (issue 15); every request is signed, so the API one serves meanwhile.
+    if (cluster) registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
     registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
     registerConsoleApiRoutes(app, { store, lookupKey, regions });
