@@ -31,8 +31,13 @@ export function startNodeMetrics(input: { store: Store; config: Pick<ServerConfi
   registerClusterGauges(metrics.registry, { jobs: input.store, ...(nodes ? { nodes } : {}), ...(input.lostAfterMs === undefined ? {} : { lostAfterMs: input.lostAfterMs }) });
   const log = input.log ?? ((line: string) => process.stderr.write(`kiln: ${line}\n`));
   const token = input.config.metrics?.token;
+  // One Readiness for every listener of the node, so their probes share the pings under way.
+  let readiness: { blobs: Pick<BlobStore, 'ping'>; checker: Readiness } | undefined;
   return {
     metrics,
-    healthDeps: (blobs) => ({ metrics, readiness: new Readiness({ store: input.store, objectStore: blobs }, { log }), ...(token === undefined ? {} : { token }) }),
+    healthDeps: (blobs) => {
+      if (readiness?.blobs !== blobs) readiness = { blobs, checker: new Readiness({ store: input.store, objectStore: blobs }, { log }) };
+      return { metrics, readiness: readiness.checker, ...(token === undefined ? {} : { token }) };
+    },
   };
 }

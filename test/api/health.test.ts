@@ -51,12 +51,14 @@ test('an embedded server: /healthz, /readyz and /metrics answer unsigned; API re
   await client.send(new ListComponentsCommand({}));
   await assert.rejects(client.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT })));
   await fetch(`${f.server.endpoint}/no/such/thing`);
+  await fetch(`${f.server.endpoint}/v2/`);
   const s = await scrape(f.server.endpoint);
   const moved = (labels: Record<string, string>) => s.value('kiln_api_requests_total', labels) - before.value('kiln_api_requests_total', labels);
   assert.equal(moved({ operation: 'CreateComponent', status: '200' }), 1);
   assert.equal(moved({ operation: 'CreateComponent' }), 2, 'the refused duplicate too, under its own status');
   assert.equal(moved({ operation: 'ListComponents', status: '200' }), 1);
   assert.equal(moved({ operation: 'unknown', status: '404' }), 1, 'a path no operation has, under one label, not its URL');
+  assert.equal(moved({ operation: '/v2/*', status: '401' }), 1, 'the registry (a plugin of its own) is counted by its route');
   assert.ok(s.count('kiln_api_request_duration_seconds', { operation: 'CreateComponent' }) >= 2);
   assert.ok(before.value('kiln_api_requests_total', { operation: '/metrics', status: '200' }) < s.value('kiln_api_requests_total', { operation: '/metrics', status: '200' }), 'scrapes are requests too');
   assert.equal(s.value('kiln_store_scrape_success'), 1);
