@@ -50,6 +50,7 @@ import type { ImageOutputPort } from '../service/image-deletion.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
+import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
 
@@ -122,7 +123,7 @@ async function openBlobStore(config: ServerConfig, dir: (name: string) => string
 }
 
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
-export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock }): Promise<BuildEngine> {
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'> }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
   const dir = (name: string) => {
     const p = path.join(dataDir, name);
@@ -147,7 +148,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layers,
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
-    recorder: new ExecutionRecorder(store, logsRoot),
+    recorder: new ExecutionRecorder(store, logsRoot, input.metrics),
     distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
     kept: new KeptInstances(),
     modules: actionModules(),
@@ -188,7 +189,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     },
     registerRoutes(app, auth) {
       // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
-      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
+      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, ...(input.metrics ? { onBytes: input.metrics.registryBytes } : {}), uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal), ...(auth.instances ? { cluster: auth.instances } : {}) });

@@ -31,3 +31,13 @@ test('objectStore: every wrong setting is named by its path', () => {
   });
   assert.deepEqual(load('objectStore:\n  bucket: kiln\n  prefix: site\n').objectStore, { bucket: 'kiln', prefix: 'site/' });
 });
+
+test('metrics.token: a bearer token of 16 or more printable characters; anything else is named', () => {
+  assert.equal(loadServerConfig(undefined).metrics, undefined);
+  assert.deepEqual(load('metrics:\n  token: scrape-0123456789abcdef\n').metrics, { token: 'scrape-0123456789abcdef' });
+  assert.throws(() => load('metrics:\n  token: short\n  port: 9100\n'), (err: Error) => {
+    assert.match(err.message, /metrics\.token: must be at least 16 printable characters without spaces/);
+    assert.match(err.message, /metrics\.port: unknown setting/);
+    return true;
+  });
+});
