@@ -32,7 +32,7 @@ import { registerBasesRoutes } from '../api/kiln/bases-route.js';
 import { registerInstanceRoutes } from '../api/kiln/instances-route.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
-import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
+import { startLifecycleRunner, type LifecycleRunner, type LifecycleRunnerDeps } from '../lifecycle/runner.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../builder/container/container-build.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
@@ -59,8 +59,13 @@ export interface BuildEngine {
   registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string> }): void;
   /** The same handlers, with the operations that queue builds waking the worker instead of leaving it to its poll. */
   wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
-  /** Recovers from an earlier process and starts leasing build jobs. */
-  startWorker(): Promise<void>;
+  /** Recovers from an earlier process and starts leasing build jobs, as `owner` (the node id) when given. */
+  startWorker(options?: { owner?: string }): Promise<void>;
+  /**
+   * Starts the lifecycle runner (the scheduler role's): policies daily, StartResourceStateUpdate executions when
+   * due, garbage collection after deletions; it schedules only while it holds the cluster's leadership.
+   */
+  startLifecycle(options: Pick<LifecycleRunnerDeps, 'owner' | 'leadership' | 'onTick'>): Promise<void>;
   /** What a parent image's registry reference points at now (for the scheduler's start condition). */
   resolveParentTag: ParentTagResolver;
   /** The managed bases: where each is, and preparing them ahead of the first build that needs them. */
@@ -177,7 +182,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       store,
       blobs,
       registryHost: input.registryHost,
-      // The lifecycle runner serialises collections with its executions; a server without builds has none.
+      // The lifecycle runner serialises collections with its executions; a node without the scheduler role has none.
       collectGarbage: async () => lifecycle?.collectGarbage(),
       log: (text) => process.stderr.write(`kiln: ${text}`),
     },
@@ -212,16 +217,27 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       }
       return out;
     },
-    async startWorker() {
+    async startWorker(options = {}) {
       worker = new BuildWorker(services, {
+        ...(options.owner === undefined ? {} : { owner: options.owner }),
         concurrency: config.buildConcurrency,
         sweep: async () => [...(await sweepNsLeftovers(scratchRoot)), ...(await releaseWorkDir(workRoot))],
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
       await worker.start();
       workerStarted();
-      // Lifecycle policies run daily and StartResourceStateUpdate executions when due; deletions free blobs.
-      lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, log: (text) => process.stderr.write(`kiln: ${text}`) });
+    },
+    async startLifecycle(options) {
+      lifecycle = await startLifecycleRunner({
+        ...options,
+        store,
+        clock: input.clock ?? systemClock,
+        blobs,
+        layers,
+        ...(services.machine ? { disks: services.machine.disks } : {}),
+        registryHost: input.registryHost,
+        log: (text) => process.stderr.write(`kiln: ${text}`),
+      });
     },
     async stop() {
       await lifecycle?.stop();

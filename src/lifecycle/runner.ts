@@ -105,7 +105,7 @@ class Runner implements LifecycleRunner {
     this.owner = deps.owner ?? newLeaseOwner();
     const lead = deps.leadership;
     const ttlMs = lead?.ttlMs ?? 3 * (deps.scheduleMs ?? 60_000);
-    this.leadership = lead && new Leadership(LIFECYCLE_LEADERSHIP, { ...lead, owner: this.owner, ttlMs }, (text) => deps.log?.(`lifecycle: ${text}`));
+    this.leadership = lead && new Leadership(LIFECYCLE_LEADERSHIP, { ...lead, owner: this.owner, ttlMs }, (text) => deps.log?.(text));
   }
 
   private get env(): PerformEnv {

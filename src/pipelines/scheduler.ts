@@ -76,7 +76,7 @@ export class PipelineScheduler {
 
   constructor(private readonly options: SchedulerOptions) {
     const lead = options.leadership;
-    this.leadership = lead && new Leadership(SCHEDULER_LEADERSHIP, { ...lead, ttlMs: lead.ttlMs ?? 3 * MINUTE }, (text) => options.log?.(`scheduler: ${text}`));
+    this.leadership = lead && new Leadership(SCHEDULER_LEADERSHIP, { ...lead, ttlMs: lead.ttlMs ?? 3 * MINUTE }, (text) => options.log?.(text));
   }
 
   /** Ticks of the loop so far: run by this node, or skipped because another node leads. */
