@@ -125,7 +125,21 @@ test('a worker node serves only its node listener; kiln workers ls lists workers
   const config = await cluster(t);
   // Lost after 3 s (three heartbeats of the API node, whose route judges): room for the CLI to start between looks.
   const api = await startFixture(t, { config, roles: ['api', 'scheduler'], heartbeatMs: 1000 });
-  const worker = await startNode(t, { config, roles: ['worker'], heartbeatMs: 100, advertise: 'http://worker-1.example:8421', registryHost: 'kiln.example:8420' });
+  const seenBy: string[] = [];
+  const worker = await startNode(t, {
+    config,
+    roles: ['worker'],
+    heartbeatMs: 100,
+    advertise: 'http://worker-1.example:8421',
+    registryHost: 'kiln.example:8420',
+    // Where metrics and internal routes go: registered before the listener listens, with the node's identity.
+    registerNodeRoutes: (app, node) => {
+      seenBy.push(node.id);
+      app.get('/internal/whoami', async () => ({ id: node.id, roles: node.roles }));
+    },
+  });
+  assert.deepEqual(seenBy, [worker.node.id]);
+  assert.deepEqual(await (await fetch(`${worker.endpoint}/internal/whoami`)).json(), { id: worker.node.id, roles: ['worker'] });
   assert.deepEqual(worker.node.roles, ['worker']);
   assert.equal(worker.node.endpoint, 'http://worker-1.example:8421');
   assert.equal(worker.registryHost, 'kiln.example:8420', 'image URIs name the API nodes');
