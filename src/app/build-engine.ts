@@ -12,6 +12,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { KilnError } from '../domain/errors.js';
 import { FsBlobStore, type BlobStore } from '../artifacts/blob-store.js';
 import { S3BlobStore } from '../artifacts/s3/s3-blob-store.js';
 import { createS3Client } from '../toe/actions/s3-config.js';
@@ -195,7 +196,17 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
-      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
+      registerInstanceRoutes(app, {
+        kept: services.kept,
+        store,
+        lookupKey: auth.lookupKey,
+        regions: auth.regions,
+        launch: async (request, signal) => {
+          // VMs run where builds run: a node without the worker role (kiln serve --roles api) hosts none.
+          if (!worker) throw new KilnError('Unavailable', 'This Kiln node runs no builds (it has no worker role), so it cannot launch instances.');
+          return launchMachineInstance(services, request, signal);
+        },
+      });
       registerMachineImageRoutes(app, {
         store,
         lookupKey: auth.lookupKey,

@@ -149,6 +149,10 @@ test('a worker node serves only its node listener; kiln workers ls lists workers
     assert.equal((await fetch(`${worker.endpoint}${route}`)).status, 404, `a worker serves no ${route}`);
   }
   assert.equal(api.server.engine, undefined, 'a node without the worker role runs no builds');
+  const adminTarget = { endpoint: api.server.endpoint, region: 'local', credentials: { ...api.credentials, source: 'test' } };
+  const launch = await kilnRequest(adminTarget, { method: 'POST', path: '/kiln/instances', body: { image: 'ami-0123456789abcdef0' } });
+  assert.deepEqual([launch.status, launch.body.__type], [503, 'ServiceUnavailableException'], 'nor does it boot VMs');
+  assert.match(String(launch.body.message), /no worker role/);
   assert.equal(worker.scheduler, undefined, 'a node without the scheduler role runs no scheduler');
 
   const env = { ...process.env, AWS_ACCESS_KEY_ID: api.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: api.credentials.secretAccessKey, KILN_ENDPOINT_URL: api.server.endpoint, AWS_REGION: 'local' };
