@@ -12,6 +12,7 @@ import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerToeCommands } from './toe-commands.js';
+import { registerWorkerCommands } from './worker-commands.js';
 
 /** Kiln's version from its package.json, found upward from this file whether run from src/ or dist/. */
 function version(): string {
@@ -51,6 +52,7 @@ registerToeCommands(program);
 registerLogsCommand(program);
 registerEventsCommand(program);
 registerInstanceCommands(program);
+registerWorkerCommands(program);
 registerImageCommands(program);
 registerBasesCommands(program);
 registerPipelineCommands(program);

@@ -5,9 +5,11 @@
  *
  * It is composed of roles, as containerd composes its stores, so that a consumer can ask for only what it uses
  * (docs/adr/0005-api-and-store-split.md): accounts (./roles/account-store.ts), resources (./roles/resource-store.ts),
- * jobs (./roles/job-queue.ts) and the registry's index (./roles/registry-index.ts). A backend implements them all.
+ * jobs (./roles/job-queue.ts), the registry's index (./roles/registry-index.ts) and the cluster's nodes and
+ * leaderships (./roles/cluster-nodes.ts). A backend implements them all.
  */
 import type { AccountStore } from './roles/account-store.js';
+import type { ClusterNodes } from './roles/cluster-nodes.js';
 import type { JobQueue } from './roles/job-queue.js';
 import type { RegistryIndex } from './roles/registry-index.js';
 import type { ResourceStore } from './roles/resource-store.js';
@@ -15,10 +17,11 @@ import type { ResourceStore } from './roles/resource-store.js';
 export type { Account, AccessKey, AccessKeyStatus, AccountStore, NewAccessKey } from './roles/account-store.js';
 export type { CreateResult, IdempotencyKey, NewResource, ResourceQuery, ResourceRecord, ResourceStore } from './roles/resource-store.js';
 export type { Job, JobQueue } from './roles/job-queue.js';
+export type { ClusterNodes, NodeRecord, NodeRole } from './roles/cluster-nodes.js';
 export type { RegistryIndex, RegistryManifest, RegistryRepository } from './roles/registry-index.js';
 
 /** Every role of one backend, and its lifecycle. */
-export interface Store extends AccountStore, ResourceStore, JobQueue, RegistryIndex {
+export interface Store extends AccountStore, ResourceStore, JobQueue, RegistryIndex, ClusterNodes {
   /** Resolves once the backend answers a trivial query; rejects when it cannot be reached (readiness probes). */
   ping(): Promise<void>;
   /** Releases the backend (connections, file handles); no method may be called afterwards. */

@@ -121,4 +121,21 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- A job leased again remembers who held it before, so a build a lost worker left mid-way can name that worker.
   ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
   `,
+  `
+  -- The nodes of a cluster (every kiln serve / kiln worker process, by its heartbeat) and the named leaderships that
+  -- let one of them act per tick (the pipeline scheduler, the lifecycle runner). Times are the database's now().
+  CREATE TABLE nodes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    host TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    endpoint TEXT,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE TABLE leaderships (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until TIMESTAMPTZ NOT NULL
+  );
+  `,
 ];

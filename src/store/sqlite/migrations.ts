@@ -127,4 +127,22 @@ export const MIGRATIONS: readonly string[] = [
   -- A job leased again remembers who held it before, so a build a lost worker left mid-way can name that worker.
   ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
   `,
+  `
+  -- The nodes of a cluster (every kiln serve / kiln worker process, by its heartbeat) and the named leaderships that
+  -- let one of them act per tick (the pipeline scheduler, the lifecycle runner). Times are SQLite's own clock, as
+  -- ISO text, so they compare as text.
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    endpoint TEXT,
+    started_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+  );
+  CREATE TABLE leaderships (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until TEXT NOT NULL
+  );
+  `,
 ];
