@@ -15,7 +15,7 @@ export async function openDiskStore(config: ServerConfig, root: string, log?: (t
   const local = new LocalDiskStore(root);
   if (!config.objectStore) return local;
   const { bucket, prefix, ...settings } = config.objectStore;
-  return new S3DiskStore({
+  const disks = new S3DiskStore({
     client: await createS3Client(settings),
     bucket,
     ...(prefix === undefined ? {} : { prefix }),
@@ -23,4 +23,8 @@ export async function openDiskStore(config: ServerConfig, root: string, log?: (t
     cacheLimitBytes: (config.diskCacheGiB ?? DEFAULT_DISK_CACHE_GIB) * 1024 ** 3,
     ...(log ? { log } : {}),
   });
+  // Nothing fetches before the worker starts, so every partial file is a killed process's leftover.
+  const removed = await disks.removePartials();
+  if (removed > 0) log?.(`removed ${removed} partial disk(s) left by an earlier process\n`);
+  return disks;
 }

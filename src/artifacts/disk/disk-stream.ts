@@ -3,8 +3,8 @@
  * read as zeros and compress to almost nothing; on the way back runs of zeros are left as holes, so a disk
  * travels at about the compressed size of its data and lands sparse. Measured (bench/machine-disk-transfer.ts)
  * on the managed Debian machine base's disk, 2048 MiB raw with 433 MiB allocated: zstd -3 144 MiB, zstd -1 157,
- * zstd -9 133 at five times the time, qcow2 400 (it only drops holes), qcow2 -c (zlib) 163 at four times
- * zstd -3's time. zstd also streams both ways, where qcow2 needs a temporary file at each end.
+ * zstd -9 133 at five to eight times the time, qcow2 400 (it only drops holes), qcow2 -c (zlib) 163 at four
+ * to five times zstd -3's time. zstd also streams both ways, where qcow2 needs a temporary file at each end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fsp from 'node:fs/promises';

@@ -81,6 +81,10 @@ test('s3 disks: a 2 GiB sparse disk with 12 MiB of data is stored compactly in p
   }
   await assert.rejects(b.acquire(`sha256:${'0'.repeat(64)}`), (err: Error & { kind?: string }) => err.kind === 'NotFound' && /not in the object store/.test(err.message));
   assert.deepEqual((await fsp.readdir(path.join(dir, 'b1', 'disks', 'sha256'))).sort(), [`${digest.slice(7)}.raw`], 'no partial file is left');
+  // A fetch killed with its process leaves a partial file; the next start removes it and only it.
+  await fsp.writeFile(path.join(dir, 'b1', 'disks', 'sha256', `${digest.slice(7)}.raw.0a1b2c3d.partial`), 'half a disk');
+  assert.equal(await b.removePartials(), 1);
+  assert.deepEqual(await fsp.readdir(path.join(dir, 'b1', 'disks', 'sha256')), [`${digest.slice(7)}.raw`]);
 });
 
 test('s3 disks: a disk whose object does not hash to its name is refused and leaves nothing in the cache', async () => {

@@ -147,7 +147,7 @@ export class S3DiskStore implements DiskStore {
     const cache = this.options.cache;
     const { release, present } = await this.exclusive(async () => ({ release: this.hold(digest), present: await cache.has(digest) }));
     try {
-      if (!present) await this.fetchOnce(digest, signal);
+      if (!present) await this.fetchShared(digest, signal);
       const file = cache.path(digest);
       // The access time is the cache's "last used": set here, whatever the file system's atime policy.
       const st = await fsp.stat(file);
@@ -157,6 +157,21 @@ export class S3DiskStore implements DiskStore {
     } catch (err) {
       release();
       throw err;
+    }
+  }
+
+  /**
+   * Waits for the disk's fetch; one that ends because the acquirer that started it gave up (its signal) is
+   * started again for a waiter still wanting the disk.
+   */
+  private async fetchShared(digest: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(digest, signal);
+      } catch (err) {
+        const cancelled = (err as { name?: string; kind?: string }).name === 'AbortError' || (err as { kind?: string }).kind === 'Cancelled';
+        if (!cancelled || signal?.aborted || attempt >= 3) throw err;
+      }
     }
   }
 
@@ -194,6 +209,14 @@ export class S3DiskStore implements DiskStore {
       body.destroy();
       await fsp.rm(partial, { force: true }).catch((err: unknown) => this.onLeak(`partial disk ${path.basename(partial)}`, err));
     }
+  }
+
+  /** Removes the partial files of fetches a killed process left in the cache; returns how many. */
+  async removePartials(): Promise<number> {
+    const folder = path.join(this.options.cache.root, 'sha256');
+    const names = (await fsp.readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.partial'));
+    for (const name of names) await fsp.rm(path.join(folder, name), { force: true });
+    return names.length;
   }
 
   async list(): Promise<StoredDisk[]> {
