@@ -7,12 +7,16 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
-/** Absolute paths under `dir` that are open in any process or back a loop device; unreadable entries are skipped. */
+/**
+ * Files under `dir` that are open in any process or back a loop device, as paths relative to `dir` (the kernel
+ * reports real paths, so a `dir` reached through a symlink still matches); unreadable entries are skipped.
+ */
 export async function filesInUseUnder(dir: string): Promise<Set<string>> {
-  const root = `${path.resolve(dir)}${path.sep}`;
+  const real = await fsp.realpath(dir).catch(() => path.resolve(dir));
+  const root = `${real}${path.sep}`;
   const out = new Set<string>();
   const note = (target: string) => {
-    if (target.startsWith(root)) out.add(target);
+    if (target.startsWith(root)) out.add(target.slice(root.length));
   };
   // Processes come and go while this runs: a vanished one simply has no descriptors left.
   for (const pid of (await fsp.readdir('/proc').catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))) {

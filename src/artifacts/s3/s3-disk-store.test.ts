@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -105,8 +105,11 @@ test('s3 disks: the cache evicts the least recently used disks beyond its limit,
   const disks: string[] = [];
   for (const name of ['c1', 'c2', 'c3']) disks.push((await a.adopt(await makeDisk(name, 256 * MiB, 6))).digest);
   const [one, two, three] = disks as [string, string, string];
-  // 10 MiB: room for one 6 MiB disk.
-  const b = node(prefix, 'b3', 10 * MiB);
+  // 10 MiB: room for one 6 MiB disk. The data directory is reached through a symlink, as /var/lib/kiln may be:
+  // the kernel names open files by their real path.
+  mkdirSync(path.join(dir, 'b3'));
+  symlinkSync(path.join(dir, 'b3'), path.join(dir, 'b3-link'));
+  const b = new S3DiskStore({ client: s3.client, bucket: 'kiln', prefix, cache: new LocalDiskStore(path.join(dir, 'b3-link', 'disks')), cacheLimitBytes: 10 * MiB });
   const cached = (digest: string) => existsSync(path.join(dir, 'b3', 'disks', 'sha256', `${digest.slice(7)}.raw`));
 
   (await b.acquire(one)).release();

@@ -79,6 +79,11 @@ export class S3DiskStore implements DiskStore {
     return `${this.keyPrefix}${digestHex(digest)}${SUFFIX}`;
   }
 
+  /** A cached disk's path relative to the cache folder, as filesInUseUnder reports it. */
+  private cacheName(digest: string): string {
+    return path.relative(this.options.cache.root, this.options.cache.path(digest));
+  }
+
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.gate.then(fn, fn);
     this.gate = run.catch(() => undefined);
@@ -244,10 +249,9 @@ export class S3DiskStore implements DiskStore {
   async remove(digest: string): Promise<{ bytes: number }> {
     const head = await this.head(digest);
     if (head) await this.options.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.key(digest) }));
-    const file = this.options.cache.path(digest);
     const inUse = await filesInUseUnder(this.options.cache.root);
     await this.exclusive(async () => {
-      if (!this.holds.has(digest) && !inUse.has(file)) await this.options.cache.remove(digest);
+      if (!this.holds.has(digest) && !inUse.has(this.cacheName(digest))) await this.options.cache.remove(digest);
     });
     return { bytes: head?.bytes ?? 0 };
   }
@@ -263,11 +267,10 @@ export class S3DiskStore implements DiskStore {
 
   private async trim(): Promise<CacheTrim> {
     const cache = this.options.cache;
-    const entries: { digest: string; file: string; bytes: number; lastUse: number }[] = [];
+    const entries: { digest: string; bytes: number; lastUse: number }[] = [];
     for (const disk of await cache.list()) {
-      const file = cache.path(disk.digest);
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (st) entries.push({ digest: disk.digest, file, bytes: st.blocks * 512, lastUse: st.atimeMs });
+      const st = await fsp.stat(cache.path(disk.digest)).catch(() => undefined);
+      if (st) entries.push({ digest: disk.digest, bytes: st.blocks * 512, lastUse: st.atimeMs });
     }
     const result: CacheTrim = { evicted: [], freedBytes: 0, keptBytes: entries.reduce((n, e) => n + e.bytes, 0), inUse: 0 };
     if (result.keptBytes <= this.options.cacheLimitBytes) return result;
@@ -276,7 +279,7 @@ export class S3DiskStore implements DiskStore {
     for (const e of entries) {
       if (result.keptBytes <= this.options.cacheLimitBytes) break;
       const evicted = await this.exclusive(async () => {
-        if (this.holds.has(e.digest) || inUse.has(e.file)) return false;
+        if (this.holds.has(e.digest) || inUse.has(this.cacheName(e.digest))) return false;
         await cache.remove(e.digest);
         return true;
       });
