@@ -5,7 +5,7 @@
  *   layers/   unpacked layers, each once, as overlay lower dirs
  *   scratch/  instance folders (upper layers); swept at start-up
  *   logs/     per-image step logs and AWSTOE log folders
- *   disks/    machine-image disks, content-addressed raw files
+ *   disks/    machine-image disks, content-addressed raw files (with objectStore: this node's cache of the bucket's)
  *   work/     bootstraps, disk assembly, VM overlays and other temporary work
  */
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { KilnError } from '../domain/errors.js';
 import { FsBlobStore, type BlobStore } from '../artifacts/blob-store.js';
 import { S3BlobStore } from '../artifacts/s3/s3-blob-store.js';
 import { createS3Client } from '../toe/actions/s3-config.js';
-import { DiskStore } from '../artifacts/disk/disk-store.js';
+import { openDiskStore } from './disk-store-open.js';
 import { detectAccel } from '../drivers/vm/accel.js';
 import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
 import { randomBytes } from 'node:crypto';
@@ -105,9 +105,17 @@ async function exportMachineDisk(services: BuildServices, who: { accountId: stri
   const name = `export-${randomBytes(4).toString('hex')}`;
   const parent = await resolveMachineRef(services.store, { ...who, arn: name }, image, machine.managedRootfs, signal, () => undefined, 'image');
   const disk = await parentDisk(services, machine, parent, name, signal, () => undefined);
-  if (format === 'raw') return { path: machine.disks.path(disk.digest), release: async () => undefined };
+  const lease = await machine.disks.acquire(disk.digest, signal);
+  if (format === 'raw') return { path: lease.path, release: async () => lease.release() };
   const out = path.join(machine.workRoot, `${name}.${format}`);
-  await convertDisk(machine.disks.path(disk.digest), out, format, signal);
+  try {
+    await convertDisk(lease.path, out, format, signal);
+  } catch (err) {
+    await rm(out, { force: true });
+    throw err;
+  } finally {
+    lease.release();
+  }
   return { path: out, release: () => rm(out, { force: true }) };
 }
 
@@ -146,6 +154,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const workRoot = dir('work');
   const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot, regions: config.regions, log: (text) => process.stderr.write(`kiln: ${text}`) });
   const accel = detectAccel();
+  const disks = await openDiskStore(config, dir('disks'), (text) => process.stderr.write(`kiln: ${text}`));
   await registerManagedBases(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
@@ -161,7 +170,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layerCompression: config.layerCompression,
     paths: { scratchRoot, logsRoot },
     machine: {
-      disks: new DiskStore(dir('disks')),
+      disks,
       managedRootfs: (record, signal, log) => managed.image(record, signal, log),
       workRoot,
       accel,
