@@ -51,7 +51,9 @@ export class MigrationRefused extends Error {}
 /** Why the bucket's prefix is not empty (one object named as an example), or nothing. */
 async function inspectBucket(context: MigrationContext): Promise<string[]> {
   const prefix = context.objectStore.prefix ?? '';
-  const listed = await context.s3.send(new ListObjectsV2Command({ Bucket: context.objectStore.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal: context.signal });
+  // No MaxKeys: one page of the default size costs the same, and some S3-compatible servers (s3rver) fail a
+  // listing that MaxKeys truncates.
+  const listed = await context.s3.send(new ListObjectsV2Command({ Bucket: context.objectStore.bucket, Prefix: prefix }), { abortSignal: context.signal });
   const first = listed.Contents?.[0]?.Key;
   return first === undefined ? [] : [`bucket ${context.objectStore.bucket}${prefix ? ` under prefix ${prefix}` : ''} holds objects (e.g. ${first})`];
 }
