@@ -22,6 +22,7 @@ import {
   ListImagePipelinesCommand,
   ListImagesCommand,
   ListInfrastructureConfigurationsCommand,
+  ListWorkflowExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
@@ -125,6 +126,10 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
   const teamClient = new ImagebuilderClient({ endpoint: source.server.endpoint, region: 'local', credentials: team, maxAttempts: 1 });
   t.after(() => teamClient.destroy());
   await teamClient.send(new CreateComponentCommand({ name: 'team-hello', semanticVersion: '2.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }));
+  const executions = async (client: ImagebuilderClient) =>
+    ((await client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: created.imageBuildVersionArn! }))).workflowExecutions ?? []).map((w) => `${w.workflowExecutionId} ${w.type} ${w.status}`);
+  const executionsBefore = await executions(source.client);
+  assert.ok(executionsBefore.length > 0, 'the build recorded its workflow executions');
   const adminBefore = await listings(source.client);
   const teamBefore = await listings(teamClient);
   assert.equal(adminBefore.images?.length, 1);
@@ -185,6 +190,7 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
     t.after(() => (admin.destroy(), teamThere.destroy()));
     assert.deepEqual(await listings(admin), adminBefore);
     assert.deepEqual(await listings(teamThere), teamBefore);
+    assert.deepEqual(await executions(admin), executionsBefore);
     const out = path.join(dir, 'pulled');
     const creds = `${source.credentials.accessKeyId}:${source.credentials.secretAccessKey}`;
     await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--src-creds', creds, `docker://${node.registryHost}/${repoAndTag}`, `oci:${out}:x`]);
