@@ -26,12 +26,16 @@ export const blobsStep: MigrationStep = {
         if (there?.size === blob.size) {
           skipped++;
         } else {
+          const stream = await source.open(blob.digest);
           try {
-            await context.blobs.put(await source.open(blob.digest), { expectedDigest: blob.digest, expectedSize: blob.size, signal: context.signal });
+            await context.blobs.put(stream, { expectedDigest: blob.digest, expectedSize: blob.size, signal: context.signal });
           } catch (err) {
             // The other copiers stop at their next blob rather than carry on behind a failed migration.
             queue.length = 0;
             throw new Error(`blob ${blob.digest}: ${(err as Error).message}`);
+          } finally {
+            // A put that failed before reading to the end leaves the file open otherwise.
+            stream.destroy();
           }
         }
         done++;

@@ -4,6 +4,7 @@
  * secrets are sealed at rest: each is opened with the data directory's key and sealed again with the target's
  * `secretKeyFile`, so keys keep working on nodes that never saw the old key file.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -26,7 +27,9 @@ const describeCounts = (counts: { table: string; rows: number }[]): string[] => 
 export const rowsStep: MigrationStep = {
   name: 'rows',
   async inspectTarget(context: MigrationContext): Promise<string[]> {
-    const client = await connectTarget(context, SecretBox.openKeyFile(context.secretKeyFile));
+    // Opening the store only migrates its schema and seals nothing: a throwaway key spares making the key file
+    // for a migration that may yet be refused.
+    const client = await connectTarget(context, SecretBox.fromKey(randomBytes(32)));
     try {
       return describeCounts(await targetRowCounts(client));
     } finally {
