@@ -178,9 +178,9 @@ export async function copyRows(options: RowCopyOptions): Promise<Record<string, 
       batch = [];
       options.onProgress?.({ table, rows: done, totalRows });
     };
-    // Rows come in the table's own order (rowid), which is also the order ids were given in.
-    const rows = source.prepare(`SELECT * FROM ${ident(table)}`).all() as Record<string, unknown>[];
-    for (const raw of rows) {
+    // Streamed, not loaded: a resources table of big image records need not fit in memory. Nothing else runs
+    // on the source connection meanwhile (better-sqlite3 refuses that while an iterator is open).
+    for (const raw of source.prepare(`SELECT * FROM ${ident(table)}`).iterate() as IterableIterator<Record<string, unknown>>) {
       const row = transform ? transform(raw) : raw;
       batch.push(columns.map((c) => convert(row[c.name], c.type, `${table}.${c.name}`)));
       if (batch.length >= perBatch) {
