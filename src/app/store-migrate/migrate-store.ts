@@ -53,7 +53,9 @@ async function inspectBucket(context: MigrationContext): Promise<string[]> {
   const prefix = context.objectStore.prefix ?? '';
   // No MaxKeys: one page of the default size costs the same, and some S3-compatible servers (s3rver) fail a
   // listing that MaxKeys truncates.
-  const listed = await context.s3.send(new ListObjectsV2Command({ Bucket: context.objectStore.bucket, Prefix: prefix }), { abortSignal: context.signal });
+  const listed = await context.s3.send(new ListObjectsV2Command({ Bucket: context.objectStore.bucket, Prefix: prefix }), { abortSignal: context.signal }).catch((err: unknown) => {
+    throw new Error(`objectStore: cannot list bucket ${context.objectStore.bucket}: ${(err as Error).message}`, { cause: err });
+  });
   const first = listed.Contents?.[0]?.Key;
   return first === undefined ? [] : [`bucket ${context.objectStore.bucket}${prefix ? ` under prefix ${prefix}` : ''} holds objects (e.g. ${first})`];
 }

@@ -12,14 +12,19 @@ import pg from 'pg';
 import { PostgresStore } from '../../store/postgres/postgres-store.js';
 import { SecretBox } from '../../store/secret-box.js';
 import { copyRows, targetRowCounts } from '../../store/migrate/sqlite-to-postgres.js';
+import { redactStoreUrl } from '../store-open.js';
 import type { MigrationContext, MigrationStep, StepProgress, StepSummary } from './migration-step.js';
 
 /** Opens a connection to the target, its schema migrated to this Kiln's (as a first `kiln serve` would). */
 async function connectTarget(context: MigrationContext, secrets: SecretBox): Promise<pg.Client> {
-  await (await PostgresStore.open({ connectionString: context.store, secrets, maxConnections: 1 })).close();
-  const client = new pg.Client({ connectionString: context.store });
-  await client.connect();
-  return client;
+  try {
+    await (await PostgresStore.open({ connectionString: context.store, secrets, maxConnections: 1 })).close();
+    const client = new pg.Client({ connectionString: context.store });
+    await client.connect();
+    return client;
+  } catch (err) {
+    throw new Error(`store: cannot open PostgreSQL at ${redactStoreUrl(context.store)}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 const describeCounts = (counts: { table: string; rows: number }[]): string[] => counts.map((c) => `PostgreSQL table ${c.table} holds ${c.rows} row(s)`);
