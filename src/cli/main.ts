@@ -11,6 +11,7 @@ import { registerBasesCommands } from './bases-commands.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerStoreCommands } from './store-commands.js';
 import { registerToeCommands } from './toe-commands.js';
 import { registerWorkerCommands } from './worker-commands.js';
 
@@ -48,6 +49,7 @@ const program = new Command('kiln')
   // Set before the commands are added, so each inherits it.
   .exitOverride();
 registerServerCommands(program);
+registerStoreCommands(program);
 registerToeCommands(program);
 registerLogsCommand(program);
 registerEventsCommand(program);
