@@ -12,8 +12,11 @@ import type pg from 'pg';
 /** Rewrites one row of a table on its way to PostgreSQL (keys are column names). */
 export type RowTransform = (row: Record<string, unknown>) => Record<string, unknown>;
 
-/** Tables each store keeps for itself: never copied, never counted. */
-const OWN_TABLES = new Set(['schema_migrations', 'sqlite_sequence']);
+/**
+ * Tables each store keeps for itself, and the running processes' own records (nodes and their leaderships:
+ * the embedded server's would show as a lost worker): never copied, never counted.
+ */
+const OWN_TABLES = new Set(['schema_migrations', 'sqlite_sequence', 'nodes', 'leaderships']);
 
 /** Rows per INSERT, within PostgreSQL's 65535 parameters per statement. */
 const BATCH_ROWS = 500;
