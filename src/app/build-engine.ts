@@ -51,6 +51,7 @@ import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
+import { openSharedObjects } from './shared-objects.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -129,6 +130,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     return p;
   };
   const blobs = await openBlobStore(config, dir);
+  const shared = await openSharedObjects(config);
   const layers = new LayerCache(dir('layers'), blobs);
   const scratchRoot = dir('scratch');
   const logsRoot = dir('logs');
@@ -146,7 +148,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layers,
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
-    recorder: new ExecutionRecorder(store, logsRoot),
+    recorder: new ExecutionRecorder(store, shared?.logs ?? logsRoot),
     distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
     kept: new KeptInstances(),
     modules: actionModules(),
@@ -177,6 +179,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       store,
       blobs,
       registryHost: input.registryHost,
+      deleteLogs: (imageArn) => services.recorder.logs.deleteImageLogs(imageArn),
       // The lifecycle runner serialises collections with its executions; a server without builds has none.
       collectGarbage: async () => lifecycle?.collectGarbage(),
       log: (text) => process.stderr.write(`kiln: ${text}`),
@@ -188,7 +191,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     registerRoutes(app, auth) {
       // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
       registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
-      registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
+      registerLogRoutes(app, { store, logs: services.recorder.logs, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
       registerMachineImageRoutes(app, {
