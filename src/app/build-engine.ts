@@ -189,8 +189,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       return worker;
     },
     registerRoutes(app, auth) {
-      // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
-      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
+      // Upload sessions stay on this node's disk, in its data directory, unless a shared bucket is configured.
+      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads'), ...(shared ? { uploads: shared.uploads } : {}) });
       registerLogRoutes(app, { store, logs: services.recorder.logs, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
