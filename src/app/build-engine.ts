@@ -224,7 +224,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       await worker.start();
       workerStarted();
       // Lifecycle policies run daily and StartResourceStateUpdate executions when due; deletions free blobs.
-      lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, log: (text) => process.stderr.write(`kiln: ${text}`) });
+      lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, deleteLogs: (arn) => services.recorder.logs.deleteImageLogs(arn), log: (text) => process.stderr.write(`kiln: ${text}`) });
     },
     async stop() {
       await lifecycle?.stop();

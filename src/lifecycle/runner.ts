@@ -49,6 +49,8 @@ export interface LifecycleRunnerDeps {
   scheduleMs?: number;
   /** Job lease (default 10 minutes), renewed between images. */
   leaseMs?: number;
+  /** Deletes a deleted image's step logs wherever they are kept. */
+  deleteLogs?: (imageArn: string) => Promise<void>;
 }
 
 export interface LifecycleRunner {
@@ -87,7 +89,7 @@ class Runner implements LifecycleRunner {
 
   private get env(): PerformEnv {
     const d = this.deps;
-    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}) };
+    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}), ...(d.deleteLogs ? { deleteLogs: d.deleteLogs } : {}) };
   }
 
   /** Runs `work` after whatever pass is under way: passes never overlap. */
