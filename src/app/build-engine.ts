@@ -4,7 +4,7 @@
  *   blobs/    content-addressed blobs (layers, configs, manifests)
  *   layers/   unpacked layers, each once, as overlay lower dirs
  *   scratch/  instance folders (upper layers); swept at start-up
- *   logs/     per-image step logs and AWSTOE log folders
+ *   logs/     per-image step logs (in the bucket with objectStore:, app/shared-objects.ts) and AWSTOE log folders
  *   disks/    machine-image disks, content-addressed raw files
  *   work/     bootstraps, disk assembly, VM overlays and other temporary work
  */
