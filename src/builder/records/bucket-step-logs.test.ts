@@ -12,6 +12,7 @@ import { createS3Client } from '../../toe/actions/s3-config.js';
 import { BucketStepLogStore } from './bucket-step-logs.js';
 import { readStepLog, stepLogPath, type StepLogSlice } from './step-logs.js';
 import { ExecutionRecorder } from './workflow-executions.js';
+import { getStepRecord } from './step-executions.js';
 import { WF_ARN, kind, setup } from './testing.js';
 
 // A real S3-compatible server (s3rver); the writer and the reader each have their own client, as two nodes
@@ -138,4 +139,40 @@ test('bucket step logs: a quiet step is one object; deleting the image deletes i
   assert.deepEqual(await inspect.list(), []);
   assert.deepEqual(await reader.read(image.arn, talkative.stepExecutionId, 0), { text: '', lines: [], nextOffset: 0 });
   await reader.deleteImageLogs(image.arn);
+});
+
+/** A bucket that refuses the first `failures` puts, keeping what it accepts in memory. */
+class FlakyBucket extends ObjectBucket {
+  readonly stored = new Map<string, Buffer>();
+  constructor(public failures: number) {
+    super({ client: s3.client, bucket: 'kiln' });
+  }
+  override put(key: string, body: Uint8Array): Promise<void> {
+    if (this.failures-- > 0) return Promise.reject(new Error('503 SlowDown'));
+    this.stored.set(key, Buffer.from(body));
+    return Promise.resolve();
+  }
+}
+
+test('bucket step logs: a refused shipment is retried with what came since; a bucket that keeps refusing marks the step log incomplete', async (t) => {
+  const { store, image } = await setup(t);
+  const flaky = new FlakyBucket(2);
+  const recorder = new ExecutionRecorder(store, new BucketStepLogStore({ bucket: flaky, shipEveryMs: 20 }));
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: WF_ARN, totalStepCount: 2 });
+  const step = await wf.startStep({ name: 'Run', action: 'ExecuteBash' });
+  step.log('one\n', 'stdout');
+  await until('two refused shipments and a third', () => Promise.resolve(flaky.stored.size > 0));
+  step.log('two\n', 'stdout');
+  await step.finish('COMPLETED');
+  const whole = Buffer.concat([...flaky.stored.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, b]) => b)).toString('utf8');
+  assert.match(whole, new RegExp(`^${STAMPED_LOG_HEADER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S+ stdout one\\n\\S+ stdout two\\n$`));
+  const keys = [...flaky.stored.keys()].map((k) => Number(k.slice(k.lastIndexOf('/') + 1)));
+  assert.equal(keys[0], 0, 'the retried segment starts where the log starts');
+  assert.equal((await getStepRecord(store, step.stepExecutionId))!.data.message, undefined);
+
+  flaky.failures = Number.POSITIVE_INFINITY;
+  const lost = await wf.startStep({ name: 'Lost', action: 'ExecuteBash' });
+  lost.log('nobody will read this\n');
+  await lost.finish('COMPLETED');
+  assert.match(String((await getStepRecord(store, lost.stepExecutionId))!.data.message), /the step log is incomplete: 503 SlowDown/);
 });

@@ -25,7 +25,7 @@ const OFFSET_DIGITS = 12;
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 /** What a writer holds while the bucket refuses it; past this, output is dropped and the log marked incomplete. */
 const MAX_UNSHIPPED = 64 * 1024 * 1024;
-/** Attempts of the last shipment, when the step ends. */
+/** Failed attempts the last shipments may take, when the step ends. */
 const FINAL_ATTEMPTS = 3;
 
 export interface BucketStepLogOptions {
@@ -80,28 +80,37 @@ class SegmentWriter implements StepLogSink {
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.shipping ??= this.ship().finally(() => {
+    // ship() never rejects: a refused put keeps its output for the next attempt.
+    this.shipping ??= this.ship().then((progressed) => {
       this.shipping = undefined;
-      // Output that came (or stayed, after a refusal) while shipping waits for the next tick.
-      if (!this.closed && this.pendingBytes > 0) this.timer ??= setTimeout(() => this.kick(), this.shipEveryMs).unref();
+      if (this.closed || this.pendingBytes === 0) return;
+      // More than a segment waiting goes at once; the rest (or a retry after a refusal) waits for the next tick.
+      if (progressed && this.pendingBytes >= SEGMENT_BYTES) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.shipEveryMs).unref();
     });
   }
 
-  /** Puts what waits as the segment at the shipped offset; a refusal keeps it for the next attempt. */
-  private async ship(): Promise<void> {
-    while (this.pendingBytes > 0) {
-      const count = this.pending.length;
-      const body = Buffer.concat(this.pending);
-      try {
-        await this.bucket.put(segmentKey(this.base, this.shipped), body);
-      } catch (err) {
-        this.lastError = err;
-        return;
-      }
-      this.pending.splice(0, count);
-      this.pendingBytes -= body.length;
-      this.shipped += body.length;
+  /**
+   * Puts what waits now (up to about SEGMENT_BYTES, whole appends) as the segment at the shipped offset; a
+   * refusal keeps it for the next attempt. Output appended meanwhile waits for the next tick: shipping it at
+   * once would make an object per put under steady output. Returns whether anything was shipped.
+   */
+  private async ship(): Promise<boolean> {
+    if (this.pendingBytes === 0) return false;
+    let count = 0;
+    let size = 0;
+    while (count < this.pending.length && (count === 0 || size + this.pending[count]!.length <= SEGMENT_BYTES)) size += this.pending[count++]!.length;
+    const body = Buffer.concat(this.pending.slice(0, count), size);
+    try {
+      await this.bucket.put(segmentKey(this.base, this.shipped), body);
+    } catch (err) {
+      this.lastError = err;
+      return false;
     }
+    this.pending.splice(0, count);
+    this.pendingBytes -= body.length;
+    this.shipped += body.length;
+    return true;
   }
 
   async close(): Promise<void> {
@@ -109,13 +118,12 @@ class SegmentWriter implements StepLogSink {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (let attempt = 0; attempt < FINAL_ATTEMPTS; attempt++) {
-      while (this.shipping) await this.shipping;
-      if (this.pendingBytes === 0) break;
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      this.shipping = this.ship().finally(() => (this.shipping = undefined));
-    }
     while (this.shipping) await this.shipping;
+    for (let failures = 0; this.pendingBytes > 0 && failures < FINAL_ATTEMPTS; ) {
+      if (await this.ship()) continue;
+      failures++;
+      if (failures < FINAL_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, 200 * failures));
+    }
     if (this.pendingBytes > 0) this.error = this.lastError;
     else if (this.dropped > 0) this.error = new Error(`${this.dropped} bytes were dropped while the object store refused the log (${String(this.lastError)})`);
   }
