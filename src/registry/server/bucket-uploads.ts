@@ -63,9 +63,12 @@ export class BucketUploadSessions implements UploadSessionStore {
     this.onLeak = options.onLeak ?? ((what, err) => process.emitWarning(`registry uploads: could not remove ${what}: ${String(err)}`));
   }
 
-  /** Deletes every session whose newest object is older than the idle time; returns their ids. */
+  /**
+   * Deletes every session whose newest object is older than the idle time. A failure is reported (onLeak) and
+   * not thrown: the registry serves all the same, and the next sweep tries again.
+   */
   async sweep(): Promise<void> {
-    await this.sweepIdle();
+    await this.sweepIdle().catch((err: unknown) => this.onLeak('abandoned upload sessions (the sweep failed)', err));
   }
 
   /** The sweep, returning the ids of the sessions it deleted. */
@@ -89,7 +92,7 @@ export class BucketUploadSessions implements UploadSessionStore {
   async start(repository: string, accountId: string): Promise<UploadSession> {
     if (this.now() - this.lastSweep >= SWEEP_EVERY_MS) {
       // In the background: a slow listing must not hold up the client's POST.
-      void this.sweepIdle().catch((err: unknown) => this.onLeak('abandoned upload sessions (the sweep failed)', err));
+      void this.sweep();
     }
     const id = randomUUID();
     const record: SessionRecord = { repository, accountId };
