@@ -3,6 +3,9 @@
  * (logs/step-log-format.ts), and read back in slices of whole lines by `/kiln/logs`.
  *
  *   <logsRoot>/<name>_<version>_<build>/<step-id>.log
+ *
+ * The slicing works on any random-access bytes (LogBytes), so a log kept elsewhere (bucket-step-logs.ts) is
+ * read with the same contract.
  */
 import { appendFile, mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
