@@ -4,7 +4,7 @@
  *   blobs/    content-addressed blobs (layers, configs, manifests)
  *   layers/   unpacked layers, each once, as overlay lower dirs
  *   scratch/  instance folders (upper layers); swept at start-up
- *   logs/     per-image step logs and AWSTOE log folders
+ *   logs/     per-image step logs (in the bucket with objectStore:, app/shared-objects.ts) and AWSTOE log folders
  *   disks/    machine-image disks, content-addressed raw files (with objectStore: this node's cache of the bucket's)
  *   work/     bootstraps, disk assembly, VM overlays and other temporary work
  */
@@ -54,6 +54,7 @@ import type { ServerConfig } from './server-config.js';
 import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
+import { openSharedObjects } from './shared-objects.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -145,6 +146,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     return p;
   };
   const blobs = await openBlobStore(config, dir);
+  const shared = await openSharedObjects(config);
   const layers = new LayerCache(dir('layers'), blobs);
   const scratchRoot = dir('scratch');
   const logsRoot = dir('logs');
@@ -163,7 +165,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layers,
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
-    recorder: new ExecutionRecorder(store, logsRoot, input.metrics),
+    recorder: new ExecutionRecorder(store, shared?.logs ?? logsRoot, input.metrics),
     distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
     kept: new KeptInstances(),
     modules: actionModules(),
@@ -194,6 +196,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       store,
       blobs,
       registryHost: input.registryHost,
+      deleteLogs: (imageArn) => services.recorder.logs.deleteImageLogs(imageArn),
       // The lifecycle runner serialises collections with its executions; a node without the scheduler role has none.
       collectGarbage: async () => lifecycle?.collectGarbage(),
       log: (text) => process.stderr.write(`kiln: ${text}`),
@@ -203,9 +206,17 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       return worker;
     },
     registerRoutes(app, auth) {
-      // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
-      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, ...(input.metrics ? { onBytes: input.metrics.registryBytes } : {}), uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
-      registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
+      // Upload sessions stay on this node's disk, in its data directory, unless a shared bucket is configured.
+      registerRegistry(app, {
+        store,
+        blobs,
+        region,
+        lookupKey: auth.lookupKey,
+        ...(input.metrics ? { onBytes: input.metrics.registryBytes } : {}),
+        uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads'),
+        ...(shared ? { uploads: shared.uploads } : {}),
+      });
+      registerLogRoutes(app, { store, logs: services.recorder.logs, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
       registerInstanceRoutes(app, {
         kept: services.kept,
@@ -260,6 +271,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         layers,
         ...(services.machine ? { disks: services.machine.disks } : {}),
         registryHost: input.registryHost,
+        deleteLogs: (arn) => services.recorder.logs.deleteImageLogs(arn),
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });
     },

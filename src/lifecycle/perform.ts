@@ -27,6 +27,8 @@ export interface PerformEnv {
   registryHost: () => string;
   gcGraceMs: number;
   log?: (text: string) => void;
+  /** Deletes a deleted image's step logs wherever they are kept. */
+  deleteLogs?: (imageArn: string) => Promise<void>;
 }
 
 /** How an execution ended here: its record, and whether garbage collection still has to run. */
@@ -140,6 +142,9 @@ export async function performExecution(env: PerformEnv, arn: string, signal: Abo
         { store: env.store, blobs: env.blobs, registryHost: env.registryHost, now: () => env.clock.now(), executionId: data.lifecycleExecutionId },
         { imageArn: next.resourceId, action: next.action.name, include: plan.include, amiSkips: new Map(Object.entries(plan.amiSkips)), manual: plan.manual },
       );
+      if (next.action.name === 'DELETE' && outcome.image.status === 'SUCCESS' && env.deleteLogs) {
+        await env.deleteLogs(next.resourceId).catch((err: unknown) => env.log?.(`lifecycle: the step logs of ${next.resourceId} were left: ${errorMessage(err)}\n`));
+      }
       const done: ExecutionResource = { ...next, state: outcome.image, endTime: env.clock.now().toISOString(), ...(outcome.imageUris.length > 0 ? { imageUris: outcome.imageUris } : {}) };
       delete done.plan;
       data = await updateExecution(env.store, arn, (d) => outcome.children.reduce(withResource, withResource(d, done)));

@@ -249,3 +249,30 @@ test('runner: a start takes back only what its own node\'s dead processes left, 
   assert.deepEqual((await store.listJobs({ resourceArn: arn })).map((j) => [j.id, j.state, j.leaseOwner]), [[job.id, 'leased', 'other-host/4242/0123abcd']]);
   assert.equal(executionOf((await store.getResource(arn))!).state.status, 'IN_PROGRESS');
 });
+
+test('runner: deleting an image deletes its step logs; other actions leave them, and a failed log deletion is logged, not fatal', async (t) => {
+  const { store, dir } = tempStore(t);
+  const clock = new TestClock(START);
+  const gone = await addImageRecord(store, { name: 'base', type: 'AMI', dateCreated: START });
+  const kept = await addImageRecord(store, { name: 'base', type: 'AMI', dateCreated: START });
+  const stuck = await addImageRecord(store, { name: 'base', type: 'AMI', dateCreated: START });
+  const deleted: string[] = [];
+  const lines: string[] = [];
+  const runner = await startLifecycleRunner({
+    store,
+    clock,
+    blobs: new FsBlobStore(path.join(dir, 'blobs')),
+    registryHost: () => 'kiln.test:1',
+    gcGraceMs: 0,
+    pollMs: 3_600_000,
+    log: (text) => lines.push(text),
+    deleteLogs: (arn) => (arn === stuck.arn ? Promise.reject(new Error('bucket unreachable')) : Promise.resolve(void deleted.push(arn))),
+  });
+  t.after(() => runner.stop());
+  const arn = await planned(store, 'IN_PROGRESS', [todo(gone.arn, 'DELETE'), todo(kept.arn, 'DEPRECATE'), todo(stuck.arn, 'DELETE')]);
+  await runner.settle();
+  assert.deepEqual(deleted, [gone.arn]);
+  assert.ok(lines.some((l) => l.includes(`the step logs of ${stuck.arn} were left: bucket unreachable`)), lines.join(''));
+  assert.deepEqual(executionOf((await store.getResource(arn))!).resources.map((r) => r.state.status), ['SUCCESS', 'SUCCESS', 'SUCCESS']);
+  assert.equal(await statusOf(store, stuck.arn), 'DELETED');
+});

@@ -63,6 +63,8 @@ export interface LifecycleRunnerDeps {
   leadership?: Omit<LeadershipOptions, 'owner' | 'ttlMs'> & { ttlMs?: number };
   /** Told after each scheduling pass whether it ran or was skipped for another node's leadership (metrics). */
   onTick?: (outcome: TickOutcome) => void;
+  /** Deletes a deleted image's step logs wherever they are kept. */
+  deleteLogs?: (imageArn: string) => Promise<void>;
 }
 
 /** The leadership the lifecycle runners of a cluster share. */
@@ -110,7 +112,7 @@ class Runner implements LifecycleRunner {
 
   private get env(): PerformEnv {
     const d = this.deps;
-    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}) };
+    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}), ...(d.deleteLogs ? { deleteLogs: d.deleteLogs } : {}) };
   }
 
   /** Runs `work` after whatever pass is under way: passes never overlap. */

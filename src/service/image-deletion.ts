@@ -1,7 +1,7 @@
 /**
  * DeleteImage frees what only the deleted image used, as deleting an image with its resources does on AWS: the
  * tags its distribution pushed to Kiln's registry (and the manifest once no tag names it, with the blobs only it
- * needed unlinked from the repository), and the machine images (AMIs) it produced. Their blobs, unpacked layers
+ * needed unlinked from the repository), the machine images (AMIs) it produced, and its step logs. Their blobs, unpacked layers
  * and disks are then freed by the garbage collector, which keeps whatever another image, machine image or
  * registry manifest still names: a layer shared with another image stays.
  *
@@ -23,6 +23,8 @@ export interface ImageOutputPort {
   blobs: BlobStore;
   /** `host:port` of Kiln's registry as image URIs name it. */
   registryHost: () => string;
+  /** Deletes the image build's step logs wherever they are kept (the data directory or the shared bucket). */
+  deleteLogs?: (imageArn: string) => Promise<void>;
   /** Starts a collection of what nothing references any more (not awaited by DeleteImage). */
   collectGarbage?: () => Promise<unknown>;
   /** A line for the server log: what could not be freed, or was left. */
@@ -56,6 +58,9 @@ export async function freeImageOutputs(port: ImageOutputPort, record: ResourceRe
     } catch (err) {
       out.left.push(`${id}: ${errorMessage(err)}`);
     }
+  }
+  if (port.deleteLogs) {
+    await port.deleteLogs(record.arn).catch((err: unknown) => out.left.push(`the step logs of ${record.arn}: ${errorMessage(err)}`));
   }
   const failed = out.left.filter((l) => !/is not in Kiln's registry/.test(l));
   if (failed.length > 0) port.log(`DeleteImage ${record.arn} left: ${failed.join('; ')}\n`);

@@ -1,8 +1,7 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { stepLogPath } from '../../src/builder/records/execution-records.js';
 import { kilnRequest } from '../../src/cli/kiln-client.js';
 import { resolveCredentials } from '../../src/cli/logs-command.js';
@@ -12,8 +11,7 @@ import { LocalInstance } from '../../src/toe/instance/local.js';
 import { runDocuments } from '../../src/toe/runner/run.js';
 import { scratchDir } from '../helpers/action-context.js';
 import { createPendingImage, setImageStatus, startExecutionServer } from '../helpers/execution-server.js';
-
-const kiln = resolve('bin/kiln');
+import { kilnLogs } from '../helpers/kiln-logs.js';
 
 /**
  * A local instance whose processes' output arrives as it is written: LocalInstance's shared launcher holds back
@@ -27,53 +25,6 @@ class LiveInstance extends LocalInstance {
 }
 const BUILD_WF = 'arn:aws:imagebuilder:local:aws:workflow/build/build-container/1.0.0/1';
 const TEST_WF = 'arn:aws:imagebuilder:local:aws:workflow/test/test-container/1.0.0/1';
-
-interface Running {
-  output(): string;
-  errors(): string;
-  /** Resolves once stdout matches. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  exited: Promise<number | null>;
-}
-
-/** `kiln logs …` with an environment free of the caller's AWS settings (HOME too), killed after the test. */
-async function kilnLogs(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const home = await scratchDir(t, 'kiln-logs-home-');
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && k !== 'KILN_DATA_DIR'));
-  const child = spawn('node', [kiln, 'logs', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...clean, HOME: home, ...env } });
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  let err = '';
-  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (c: Buffer) => {
-    out += String(c);
-    for (const w of [...waiters]) if (w.pattern.test(out)) w.resolve();
-  });
-  child.stderr.on('data', (c: Buffer) => (err += String(c)));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return {
-    output: () => out,
-    errors: () => err,
-    exited,
-    waitFor: (pattern, timeoutMs = 20_000) =>
-      new Promise<void>((res, rej) => {
-        if (pattern.test(out)) return res();
-        const timer = setTimeout(() => rej(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
-        waiters.push({
-          pattern,
-          resolve: () => {
-            clearTimeout(timer);
-            res();
-          },
-        });
-        void exited.then(() => {
-          if (!pattern.test(out)) rej(new Error(`kiln logs exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
-        });
-      }),
-  };
-}
 
 test('kiln logs --follow streams each step under its header while the build runs and exits 0 when the image is AVAILABLE', async (t) => {
   const server = await startExecutionServer(t);

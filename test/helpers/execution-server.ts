@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { registerLogRoutes } from '../../src/api/kiln/logs-route.js';
 import { buildApi } from '../../src/api/aws/server.js';
-import { ExecutionRecorder } from '../../src/builder/records/execution-records.js';
+import { ExecutionRecorder, FsStepLogStore, type StepLogStore } from '../../src/builder/records/execution-records.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';
 import { buildHandlers } from '../../src/service/handlers.js';
 import { SecretBox } from '../../src/store/secret-box.js';
@@ -35,7 +35,8 @@ export interface ExecutionServer {
   newAccount(name: string): Promise<{ accountId: string; keys: { accessKeyId: string; secretAccessKey: string } }>;
 }
 
-export async function startExecutionServer(t: TestContext): Promise<ExecutionServer> {
+/** `logs`: where step logs are kept (default: the data directory's logs/). */
+export async function startExecutionServer(t: TestContext, options: { logs?: StepLogStore } = {}): Promise<ExecutionServer> {
   // Released in reverse order of acquisition: clients, server, store, then the folder.
   const cleanups: (() => unknown)[] = [];
   t.after(async () => {
@@ -55,7 +56,8 @@ export async function startExecutionServer(t: TestContext): Promise<ExecutionSer
   const lookupKey = (id: string) => store.getAccessKeySecret(id);
   const logsRoot = path.join(dataDir, 'logs');
   const app = buildApi({ handlers: buildHandlers(store, { regions: [...regions] }), regions, lookupKey });
-  registerLogRoutes(app, { store, logsRoot, lookupKey, regions });
+  const logs = options.logs ?? new FsStepLogStore(logsRoot);
+  registerLogRoutes(app, { store, logs, lookupKey, regions });
   cleanups.push(() => app.close());
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -67,7 +69,7 @@ export async function startExecutionServer(t: TestContext): Promise<ExecutionSer
     dataDir,
     logsRoot,
     store,
-    recorder: new ExecutionRecorder(store, logsRoot),
+    recorder: new ExecutionRecorder(store, logs),
     credentials,
     client: (keys = credentials) => {
       const c = new ImagebuilderClient({ endpoint, region: 'local', credentials: keys, maxAttempts: 1 });

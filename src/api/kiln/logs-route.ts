@@ -4,7 +4,7 @@
  * the `imagebuilder` service, and a caller reads the logs of exactly the images GetImage shows it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { readStepLog, stepData, DEFAULT_LOG_READ, MAX_LOG_READ } from '../../builder/records/execution-records.js';
+import { stepData, DEFAULT_LOG_READ, MAX_LOG_READ, type StepLogStore } from '../../builder/records/execution-records.js';
 import { KilnError } from '../../domain/errors.js';
 import type { StoredLine } from '../../logs/step-log-format.js';
 import { readableImage, readableStep } from '../../service/workflow-executions.js';
@@ -17,8 +17,8 @@ export const LOGS_PATH = '/kiln/logs';
 
 export interface LogRouteOptions extends SignedRouteAuth {
   store: Store;
-  /** The folder the ExecutionRecorder writes step logs under. */
-  logsRoot: string;
+  /** Where the ExecutionRecorder keeps step logs (the data directory, or a bucket every node reads). */
+  logs: StepLogStore;
 }
 
 /** The body of a successful answer. */
@@ -53,7 +53,7 @@ function byteCount(query: URLSearchParams, field: string, fallback: number): num
  * ResourceNotFoundException, signature problems as the API reports them.
  */
 export function registerLogRoutes(app: FastifyInstance, options: LogRouteOptions): void {
-  const { store, logsRoot } = options;
+  const { store, logs } = options;
   const handle = async (req: FastifyRequest): Promise<LogSlice> => {
     const url = req.raw.url ?? '/';
     const q = url.indexOf('?');
@@ -68,7 +68,7 @@ export function registerLogRoutes(app: FastifyInstance, options: LogRouteOptions
     }
     const offset = byteCount(query, 'offset', 0);
     const maxBytes = Math.min(byteCount(query, 'maxBytes', DEFAULT_LOG_READ), MAX_LOG_READ);
-    const { text, lines, nextOffset } = await readStepLog(logsRoot, image.arn, d.stepExecutionId, offset, Math.max(1, maxBytes));
+    const { text, lines, nextOffset } = await logs.read(image.arn, d.stepExecutionId, offset, Math.max(1, maxBytes));
     return { text, lines, nextOffset, stepStatus: d.status };
   };
   app.get(LOGS_PATH, async (req: FastifyRequest, reply: FastifyReply) => {

@@ -26,3 +26,5 @@ export {
 export { ExecutionRecorder, closeOpenExecutions, getExecutionRecord, listExecutionRecords, type ExecutionObserver, type WorkflowRun } from './workflow-executions.js';
 export { getStepRecord, listStepRecords, type StepRun } from './step-executions.js';
 export { DEFAULT_LOG_READ, MAX_LOG_READ, imageLogFolder, readStepLog, stepLogPath, type StepLogSlice } from './step-logs.js';
+export { FsStepLogStore, type StepLogSink, type StepLogStore } from './step-log-store.js';
+export { BucketStepLogStore } from './bucket-step-logs.js';

@@ -7,7 +7,7 @@ import { LineAssembler, type LogStream } from '../../logs/line-assembler.js';
 import { formatRecord } from '../../logs/step-log-format.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { STEP_TYPE, byStartOrder, endRecord, executionData, plain, stepArn, stepData, type EndStatus } from './execution-shapes.js';
-import { LogWriter } from './step-logs.js';
+import type { StepLogSink } from './step-logs.js';
 
 /** The steps of one workflow execution, in the order they started (skipped ones where they were skipped). */
 export async function listStepRecords(store: Store, execution: ResourceRecord): Promise<ResourceRecord[]> {
@@ -42,7 +42,7 @@ export interface StepOwner {
 
 /** Records one running step. */
 export class StepRecorder implements StepRun {
-  private readonly writer: LogWriter;
+  private readonly writer: StepLogSink;
   private readonly lines: LineAssembler;
   private ended: Promise<void> | undefined;
 
@@ -50,9 +50,9 @@ export class StepRecorder implements StepRun {
     readonly stepExecutionId: string,
     private readonly store: Store,
     private readonly owner: StepOwner,
-    logFile: string,
+    log: StepLogSink,
   ) {
-    this.writer = new LogWriter(logFile);
+    this.writer = log;
     this.lines = new LineAssembler((line) => this.writer.append(formatRecord(line)));
   }
 
@@ -69,7 +69,7 @@ export class StepRecorder implements StepRun {
   private async end(status: EndStatus, result: { outputs?: Record<string, unknown>; message?: string }): Promise<void> {
     // The log is complete before the step reads as ended, so a reader that sees the end has every line.
     this.lines.end();
-    await this.writer.flush();
+    await this.writer.close();
     const lost = this.writer.error === undefined ? '' : ` (the step log is incomplete: ${errorMessage(this.writer.error)})`;
     const message = result.message === undefined && lost === '' ? undefined : `${result.message ?? ''}${lost}`.trim();
     const fields = { ...(result.outputs ? { outputs: plain(result.outputs) } : {}), ...(message === undefined ? {} : { message }) };

@@ -3,6 +3,9 @@
  * (logs/step-log-format.ts), and read back in slices of whole lines by `/kiln/logs`.
  *
  *   <logsRoot>/<name>_<version>_<build>/<step-id>.log
+ *
+ * The slicing works on any random-access bytes (LogBytes), so a log kept elsewhere (bucket-step-logs.ts) is
+ * read with the same contract.
  */
 import { appendFile, mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,11 +41,21 @@ export async function createStepLog(logsRoot: string, imageArn: string, stepExec
   return file;
 }
 
+/** One step's log being written. */
+export interface StepLogSink {
+  /** Adds whole records (host paths are redacted here); never blocks the caller. */
+  append(text: string): void;
+  /** Resolves when everything appended is stored where readers find it; nothing is appended after. */
+  close(): Promise<void>;
+  /** Why part of the log could not be stored, once close has resolved (undefined: all of it was). */
+  readonly error: unknown;
+}
+
 /**
  * Appends text to a file in order without making the caller wait: text that arrives while a write is under
  * way is batched into the next write, so chatty output costs few system calls.
  */
-export class LogWriter {
+export class LogWriter implements StepLogSink {
   private pending: string[] = [];
   private writing: Promise<void> | undefined;
   /** The first write error; later text is still attempted (the disk may recover). */
@@ -75,6 +88,11 @@ export class LogWriter {
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
   }
+
+  /** The same as flush: a file needs no other ending. */
+  close(): Promise<void> {
+    return this.flush();
+  }
 }
 
 /** Largest slice readStepLog returns at once, and its default. */
@@ -104,6 +122,55 @@ export interface StepLogSlice {
   nextOffset: number;
 }
 
+/** Random access to a log's bytes: what a slice is read from, a file or the segments of a bucket. */
+export interface LogBytes {
+  /** The log's length in bytes now; bytes appended later are not part of this read. */
+  readonly size: number;
+  /** Up to `length` bytes from `position` (fewer at the end). */
+  read(position: number, length: number): Promise<Buffer>;
+}
+
+/** InvalidArgument naming `offset` or `maxBytes` when either is out of range. */
+export function checkLogRead(offset: number, maxBytes: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' must be a whole number of bytes, 0 or more: ${offset}`, [{ path: 'offset', message: 'must be an integer >= 0' }]);
+  }
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_LOG_READ) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'maxBytes' must be from 1 to ${MAX_LOG_READ}: ${maxBytes}`, [{ path: 'maxBytes', message: `must be 1-${MAX_LOG_READ}` }]);
+  }
+}
+
+/**
+ * One slice of a log (see readStepLog for the contract) from its bytes; `bytes` undefined is a log that does
+ * not exist. The arguments are checked by the caller (checkLogRead).
+ */
+export async function sliceStepLog(bytes: LogBytes | undefined, stepExecutionId: string, offset: number, maxBytes: number): Promise<StepLogSlice> {
+  const empty = (at: number): StepLogSlice => ({ text: '', lines: [], nextOffset: at });
+  const size = bytes?.size ?? 0;
+  if (offset > size) {
+    throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' (${offset}) is past the end of the log of ${stepExecutionId} (${size} bytes).`, [{ path: 'offset', message: 'past the end of the log' }]);
+  }
+  if (!bytes) return empty(0);
+  const head = await bytes.read(0, Math.min(STAMPED_LOG_HEADER.length, size));
+  const stamped = head.toString('utf8') === STAMPED_LOG_HEADER;
+  const start = stamped ? Math.max(offset, STAMPED_LOG_HEADER.length) : offset;
+  if (start >= size) return empty(Math.max(offset, start));
+  // Room for one whole record past the window, so a line longer than the window still comes back whole.
+  const read = await bytes.read(start, Math.min(size - start, Math.max(maxBytes, MAX_RECORD_BYTES)));
+  const lastInWindow = read.subarray(0, Math.min(maxBytes, read.length)).lastIndexOf(0x0a);
+  let length = lastInWindow >= 0 ? lastInWindow + 1 : read.indexOf(0x0a) + 1;
+  if (!stamped && (length === 0 || start + read.length === size && maxBytes >= read.length)) {
+    // An old log is never written to again: its last line counts without a newline; one too long for
+    // a read comes back in pieces, as before.
+    length = completeUtf8Length(read.subarray(0, Math.min(maxBytes, read.length)));
+  }
+  if (length === 0) return empty(start);
+  const text = read.subarray(0, length).toString('utf8');
+  if (!stamped) return { text, lines: legacyLines(text), nextOffset: start + length };
+  const lines = text.slice(0, -1).split('\n').map(parseRecord);
+  return { text: lines.map((l) => `${l.text}\n`).join(''), lines, nextOffset: start + length };
+}
+
 /**
  * Reads one step's log from a byte offset: whole lines only, so consecutive reads give every line once and
  * none cut. About `maxBytes` (1..1 MiB) are read; a line that does not fit is returned whole all the same, and
@@ -114,47 +181,25 @@ export interface StepLogSlice {
  */
 export async function readStepLog(logsRoot: string, imageArn: string, stepExecutionId: string, offset: number, maxBytes = DEFAULT_LOG_READ): Promise<StepLogSlice> {
   const file = stepLogPath(logsRoot, imageArn, stepExecutionId);
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' must be a whole number of bytes, 0 or more: ${offset}`, [{ path: 'offset', message: 'must be an integer >= 0' }]);
-  }
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_LOG_READ) {
-    throw new KilnError('InvalidArgument', `The value supplied for parameter 'maxBytes' must be from 1 to ${MAX_LOG_READ}: ${maxBytes}`, [{ path: 'maxBytes', message: `must be 1-${MAX_LOG_READ}` }]);
-  }
-  const empty = (at: number): StepLogSlice => ({ text: '', lines: [], nextOffset: at });
+  checkLogRead(offset, maxBytes);
   let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    if (offset === 0) return empty(0);
-    throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' (${offset}) is past the end of the log of ${stepExecutionId} (0 bytes).`, [{ path: 'offset', message: 'past the end of the log' }]);
+    return sliceStepLog(undefined, stepExecutionId, offset, maxBytes);
   }
   try {
     const { size } = await handle.stat();
-    if (offset > size) {
-      throw new KilnError('InvalidArgument', `The value supplied for parameter 'offset' (${offset}) is past the end of the log of ${stepExecutionId} (${size} bytes).`, [{ path: 'offset', message: 'past the end of the log' }]);
-    }
-    const head = Buffer.alloc(Math.min(STAMPED_LOG_HEADER.length, size));
-    await handle.read(head, 0, head.length, 0);
-    const stamped = head.toString('utf8') === STAMPED_LOG_HEADER;
-    const start = stamped ? Math.max(offset, STAMPED_LOG_HEADER.length) : offset;
-    if (start >= size) return empty(Math.max(offset, start));
-    // Room for one whole record past the window, so a line longer than the window still comes back whole.
-    const buf = Buffer.alloc(Math.min(size - start, Math.max(maxBytes, MAX_RECORD_BYTES)));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
-    const read = buf.subarray(0, bytesRead);
-    const lastInWindow = read.subarray(0, Math.min(maxBytes, read.length)).lastIndexOf(0x0a);
-    let length = lastInWindow >= 0 ? lastInWindow + 1 : read.indexOf(0x0a) + 1;
-    if (!stamped && (length === 0 || start + read.length === size && maxBytes >= read.length)) {
-      // An old log is never written to again: its last line counts without a newline; one too long for
-      // a read comes back in pieces, as before.
-      length = completeUtf8Length(read.subarray(0, Math.min(maxBytes, read.length)));
-    }
-    if (length === 0) return empty(start);
-    const text = read.subarray(0, length).toString('utf8');
-    if (!stamped) return { text, lines: legacyLines(text), nextOffset: start + length };
-    const lines = text.slice(0, -1).split('\n').map(parseRecord);
-    return { text: lines.map((l) => `${l.text}\n`).join(''), lines, nextOffset: start + length };
+    const bytes: LogBytes = {
+      size,
+      read: async (position, length) => {
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buf, 0, length, position);
+        return buf.subarray(0, bytesRead);
+      },
+    };
+    return await sliceStepLog(bytes, stepExecutionId, offset, maxBytes);
   } finally {
     await handle.close();
   }

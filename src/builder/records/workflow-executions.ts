@@ -24,7 +24,7 @@ import {
   type WorkflowType,
 } from './execution-shapes.js';
 import { StepRecorder, listStepRecords, type StepOwner, type StepRun } from './step-executions.js';
-import { createStepLog } from './step-logs.js';
+import { FsStepLogStore, type StepLogStore } from './step-log-store.js';
 
 /** The workflow executions of one image build, in the order they started. */
 export async function listExecutionRecords(store: Store, image: { arn: string; accountId: string; region: string }): Promise<ResourceRecord[]> {
@@ -84,7 +84,7 @@ class RunRecorder implements WorkflowRun, StepOwner {
   constructor(
     readonly workflowExecutionId: string,
     private readonly store: Store,
-    private readonly logsRoot: string,
+    private readonly logs: StepLogStore,
     private readonly image: ResourceRecord,
     private readonly workflowBuildVersionArn: string,
     private readonly type: WorkflowType,
@@ -118,9 +118,9 @@ class RunRecorder implements WorkflowRun, StepOwner {
   startStep(input: { name: string; action: string; description?: string; inputs?: Record<string, unknown>; onFailure?: 'Abort' | 'Continue'; timeoutSeconds?: number }): Promise<StepRun> {
     const start = async (): Promise<StepRun> => {
       const { id, data } = this.newStep({ ...input, status: 'RUNNING', startTime: new Date().toISOString() });
-      const file = await createStepLog(this.logsRoot, this.image.arn, id);
+      const log = await this.logs.create(this.image.arn, id);
       await this.insertStep(id, data);
-      const step = new StepRecorder(id, this.store, this, file);
+      const step = new StepRecorder(id, this.store, this, log);
       this.open.add(step);
       this.started.set(step, { action: input.action, at: performance.now() });
       return step;
@@ -175,11 +175,17 @@ class RunRecorder implements WorkflowRun, StepOwner {
 
 /** Records the workflow executions of image builds and their steps' logs. */
 export class ExecutionRecorder {
+  /** Where the steps' logs go. */
+  readonly logs: StepLogStore;
+
+  /** `logs`: a step-log store, or the data directory's logs folder (files, FsStepLogStore). */
   constructor(
     private readonly store: Store,
-    private readonly logsRoot: string,
+    logs: StepLogStore | string,
     private readonly observer?: ExecutionObserver,
-  ) {}
+  ) {
+    this.logs = typeof logs === 'string' ? new FsStepLogStore(logs) : logs;
+  }
 
   /** Records a RUNNING workflow execution of one image build. */
   async startWorkflow(input: { image: ResourceRecord; type: WorkflowType; workflowBuildVersionArn: string; totalStepCount: number; parallelGroup?: string }): Promise<WorkflowRun> {
@@ -202,7 +208,7 @@ export class ExecutionRecorder {
       seq: earlier.length,
     };
     await this.store.createResource({ accountId: image.accountId, region: image.region, type: WORKFLOW_EXECUTION_TYPE, name: image.arn, version: '', arn: executionArn(id), data: plain(data), build: 'none' });
-    return new RunRecorder(id, this.store, this.logsRoot, image, input.workflowBuildVersionArn, input.type, this.observer);
+    return new RunRecorder(id, this.store, this.logs, image, input.workflowBuildVersionArn, input.type, this.observer);
   }
 }
 

@@ -9,7 +9,7 @@ import type { RegistryCore } from './builtin-registry.js';
 import { RegistryError } from './errors.js';
 import { registryPaths } from './paths.js';
 import type { RegistryRequest, RegistryResponse } from './request.js';
-import { uploadRange, type UploadSession, type UploadSessions } from './uploads.js';
+import { uploadRange, type UploadSession, type UploadSessionStore } from './uploads.js';
 
 function checkDigest(digest: string | null): string {
   if (digest === null || !isSha256Digest(digest)) throw new RegistryError('DIGEST_INVALID', `invalid digest ${JSON.stringify(digest)} (Kiln accepts sha256)`, { digest });
@@ -58,7 +58,7 @@ function blobCreated(name: string, digest: string): RegistryResponse {
 export class BlobHandlers {
   constructor(
     private readonly core: RegistryCore,
-    private readonly uploads: UploadSessions,
+    private readonly uploads: UploadSessionStore,
   ) {}
 
   private get store() {
@@ -142,7 +142,7 @@ export class BlobHandlers {
   /** GET / PATCH / PUT / DELETE `/v2/<name>/blobs/uploads/<id>`. */
   async upload(req: RegistryRequest, name: string, id: string): Promise<RegistryResponse> {
     const repo = await this.core.owned(name, req.accountId);
-    const session = this.uploads.get(id, name, repo.accountId);
+    const session = await this.uploads.get(id, name, repo.accountId);
     switch (req.method) {
       case 'GET':
         return { status: 204, headers: sessionHeaders(name, session, session.size) };

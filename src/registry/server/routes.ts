@@ -15,13 +15,15 @@ import { RegistryError, errorBody, toRegistryError, type RegistryErrorCode } fro
 import { ManifestHandlers } from './manifest-handlers.js';
 import { matchRegistryPath, type RegistryRoute } from './paths.js';
 import type { RegistryRequest, RegistryResponse } from './request.js';
-import { UploadSessions } from './uploads.js';
+import { UploadSessions, type UploadSessionStore } from './uploads.js';
 
 export interface RegistryRouteDeps extends BuiltinRegistryDeps {
   /** Finds active keys for Basic auth; by default the store's (which records no last use). */
   lookupKey?: RegistryKeyLookup;
   /** Where upload sessions keep their data; by default `uploads/` in an FsBlobStore's root (same file system), else a temp dir. */
   uploadDir?: string;
+  /** Where upload sessions are kept instead of `uploadDir` (a bucket shared by API nodes); swept when the registry starts. */
+  uploads?: UploadSessionStore;
   /** Told of blob and manifest bytes as they are received and sent (metrics). */
   onBytes?: RegistryBytesListener;
 }
@@ -70,7 +72,7 @@ function decodePath(rawUrl: string): { pathname: string; query: URLSearchParams 
 export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps): void {
   const core = new RegistryCore(deps);
   const lookupKey = deps.lookupKey ?? ((id: string) => deps.store.getAccessKeySecret(id));
-  const uploads = new UploadSessions(deps.uploadDir ?? defaultUploadDir(deps));
+  const uploads = deps.uploads ?? new UploadSessions(deps.uploadDir ?? defaultUploadDir(deps));
   const blobs = new BlobHandlers(core, uploads);
   const manifests = new ManifestHandlers(core);
 

@@ -2,7 +2,7 @@
  * Blob upload sessions (POST → PATCH… → PUT ?digest=): each session appends to its own file while hashing,
  * so the final PUT knows the digest without reading the data again, and only a verified blob enters the blob
  * store. Sessions live in this process; a restarted server forgets them (and removes their files) and clients
- * start a new upload.
+ * start a new upload. With an object store, bucket-uploads.ts keeps them where every API node finds them.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -26,6 +26,33 @@ interface SessionState extends UploadSession {
   busy: boolean;
 }
 
+/**
+ * Where a registry keeps its blob upload sessions: this process and its data directory (UploadSessions), or a
+ * bucket every API node shares (BucketUploadSessions), so that a chunk may land on any node.
+ */
+export interface UploadSessionStore {
+  /** Called before the registry serves: removes the sessions no client can continue any more. */
+  sweep(): Promise<void>;
+  /** Opens an empty session for an account's upload into a repository. */
+  start(repository: string, accountId: string): Promise<UploadSession>;
+  /** The session with its size now, when it belongs to this repository and account; BLOB_UPLOAD_UNKNOWN otherwise. */
+  get(id: string, repository: string, accountId: string): Promise<UploadSession>;
+  /**
+   * Appends a chunk and returns the session's new size. With `start` (from Content-Range) the chunk must begin
+   * where the data ends, else RANGE_INVALID. A chunk that fails half way ends the session: its bytes are unknown.
+   */
+  append(session: UploadSession, body: AsyncIterable<Uint8Array> | undefined, start: number | undefined, signal: AbortSignal): Promise<number>;
+  /**
+   * Ends the session: the data must hash to `digest` (else DIGEST_INVALID, and the session is gone), then it is
+   * stored in `blobs` (unless already there) and the session's data removed.
+   */
+  finish(session: UploadSession, digest: string, blobs: BlobStore, signal: AbortSignal): Promise<BlobInfo>;
+  /** Forgets a session and removes its data; unknown sessions are ignored. */
+  cancel(session: UploadSession): Promise<void>;
+  /** The registry is closing: what only this process could continue is removed. */
+  closeAll(): Promise<void>;
+}
+
 /** A session untouched for this long is dropped (its file removed) when the next one starts. */
 const IDLE_MS = 60 * 60 * 1000;
 const WRITE_BATCH = 1 << 20;
@@ -35,8 +62,8 @@ export function uploadRange(size: number): string {
   return `0-${Math.max(0, size - 1)}`;
 }
 
-/** The open upload sessions of one registry, with their data under `dir`. */
-export class UploadSessions {
+/** The open upload sessions of one registry process, with their data under `dir`. */
+export class UploadSessions implements UploadSessionStore {
   private readonly sessions = new Map<string, SessionState>();
 
   constructor(private readonly dir: string) {}
@@ -65,9 +92,12 @@ export class UploadSessions {
     return state;
   }
 
-  /** The session, when it belongs to this repository and account; BLOB_UPLOAD_UNKNOWN otherwise. */
-  get(id: string, repository: string, accountId: string): UploadSession {
-    return this.state(id, repository, accountId);
+  get(id: string, repository: string, accountId: string): Promise<UploadSession> {
+    try {
+      return Promise.resolve(this.state(id, repository, accountId));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   private state(id: string, repository: string, accountId: string): SessionState {
@@ -78,10 +108,6 @@ export class UploadSessions {
     return s;
   }
 
-  /**
-   * Appends a chunk. With `start` (from Content-Range) the chunk must begin where the data ends, else
-   * RANGE_INVALID. A chunk that fails half way ends the session: its bytes are unknown.
-   */
   async append(session: UploadSession, body: AsyncIterable<Uint8Array> | undefined, start: number | undefined, signal: AbortSignal): Promise<number> {
     const s = this.state(session.id, session.repository, session.accountId);
     if (start !== undefined && start !== s.size) {
@@ -122,10 +148,6 @@ export class UploadSessions {
     return s.size;
   }
 
-  /**
-   * Ends the session: the data must hash to `digest` (else DIGEST_INVALID, and the session is gone), then it
-   * is stored in `blobs` (unless already there) and the session file removed.
-   */
   async finish(session: UploadSession, digest: string, blobs: BlobStore, signal: AbortSignal): Promise<BlobInfo> {
     const s = this.state(session.id, session.repository, session.accountId);
     if (s.busy) throw new RegistryError('BLOB_UPLOAD_INVALID', `upload ${s.id} is still receiving a chunk`);
@@ -141,7 +163,6 @@ export class UploadSessions {
     }
   }
 
-  /** Forgets a session and removes its data; unknown sessions are ignored. */
   async cancel(session: UploadSession): Promise<void> {
     const s = this.sessions.get(session.id);
     if (!s) return;
@@ -149,7 +170,7 @@ export class UploadSessions {
     await fsp.rm(s.file, { force: true });
   }
 
-  /** Removes every open session (server shutdown). */
+  /** Removes every open session: they live in this process only. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((s) => this.cancel(s)));
   }
