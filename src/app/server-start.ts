@@ -20,6 +20,7 @@ import { freeingDeletedImages } from '../service/image-deletion.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import type { Store } from '../store/store.js';
 import { openConfiguredStore } from './store-open.js';
+import { imageEventFeed } from './event-feed.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
 
@@ -124,13 +125,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const config: ServerConfig = { ...loadServerConfig(options.configPath), ...options.config };
   const { host, port } = parseListen(options.listen);
   const events = new ImageEventBus();
-  // Wrapped before anything else gets the store, so every image state change is published.
-  const store = observeImageStates(await openConfiguredStore(options.dataDir, config), events);
+  const raw = await openConfiguredStore(options.dataDir, config);
+  // The bus is fed from the store's event log (every node's changes); the decorator, wrapped before anything
+  // else gets the store, makes this node's own changes reach it before their write resolves.
+  const feed = imageEventFeed(raw, events);
+  const store = observeImageStates(raw, feed);
   hideHostPaths(options.dataDir);
   const notifier = new Notifier({ store, bus: events, config: config.notifications });
-  notifier.start();
   let engine: BuildEngine | undefined;
   try {
+    await feed.start();
+    notifier.start();
     const { account } = await ensureAdmin(store);
     const credentialsPath = path.join(options.dataDir, 'credentials');
     await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
@@ -156,7 +161,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
     engine.registerRoutes(app, { lookupKey, regions });
-    registerEventRoutes(app, { store, bus: events, lookupKey, regions });
+    registerEventRoutes(app, { store, bus: events, log: store, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
     registerConsoleApiRoutes(app, { store, lookupKey, regions });
     await registerConsole(app);
@@ -185,12 +190,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await running.stop();
         await notifier.stop();
         await app.close();
+        await feed.stop();
         await store.close();
       },
     };
   } catch (err) {
     await engine?.stop().catch(() => undefined);
     await notifier.stop();
+    await feed.stop();
     await store.close();
     throw err;
   }

@@ -9,8 +9,10 @@
  *   data: {"imageBuildVersionArn":…,"status":…,"previousStatus":…,"reason":…,"time":…}
  *
  * A follower of one image first gets the image's current state (without previousStatus), so it never misses
- * the end of a build that happened before it connected. A reconnecting client's `Last-Event-ID` replays the
- * changes the server still remembers. A comment every ~15 s keeps idle connections open.
+ * the end of a build that happened before it connected. Ids are the store's event log numbers, the same on
+ * every node, so a reconnecting client's `Last-Event-ID` replays what it missed from the log (or, without one,
+ * what this server still remembers), whichever node it reconnects to. A comment every ~15 s keeps idle
+ * connections open.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
@@ -19,7 +21,7 @@ import type { ImageEventBus, ImageStateChange } from '../../events/image-events.
 import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
 import { readableImage } from '../../service/workflow-executions.js';
 import type { RequestContext } from '../../service/types.js';
-import type { ResourceRecord, Store } from '../../store/store.js';
+import type { EventLog, ResourceRecord, Store } from '../../store/store.js';
 import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
@@ -28,6 +30,8 @@ export { EVENTS_PATH, IMAGE_STATE_EVENT, type ImageStateEventData };
 export interface EventRouteOptions extends SignedRouteAuth {
   store: Store;
   bus: ImageEventBus;
+  /** Where `Last-Event-ID` replays from (the bus's memory when absent). */
+  log?: Pick<EventLog, 'eventsAfter'>;
   /** Time between keep-alive comments (default 15 s). */
   heartbeatMs?: number;
   /** A client that lets this much pile up unread is dropped (default 1 MiB); it may reconnect with Last-Event-ID. */
@@ -79,6 +83,19 @@ async function authorise(req: FastifyRequest, options: EventRouteOptions): Promi
   return { caller, image, lastEventId };
 }
 
+/** The events after `after` up to `upTo` (what the bus delivered before this stream subscribed), oldest first. */
+async function missed(after: number, upTo: number, options: EventRouteOptions): Promise<ImageStateChange[]> {
+  if (!options.log) return options.bus.since(after).filter((e) => e.seq <= upTo);
+  const found: ImageStateChange[] = [];
+  for (let cursor = after; cursor < upTo; ) {
+    const page = await options.log.eventsAfter(cursor, 500);
+    for (const e of page) if (e.seq <= upTo) found.push(e);
+    if (page.length < 500) break;
+    cursor = page[page.length - 1]!.seq;
+  }
+  return found;
+}
+
 /** Streams the events of one subscription until the client goes or `closeAll` ends it. */
 async function stream(res: ServerResponse, sub: Subscription, options: EventRouteOptions, open: Set<() => void>): Promise<void> {
   const { bus, store } = options;
@@ -123,7 +140,7 @@ async function stream(res: ServerResponse, sub: Subscription, options: EventRout
   });
   write('retry: 2000\n\n');
   if (sub.lastEventId !== undefined) {
-    for (const e of bus.since(sub.lastEventId)) if (e.seq <= baseSeq && matches(e)) write(eventText(e.seq, changeData(e)));
+    for (const e of await missed(sub.lastEventId, baseSeq, options)) if (matches(e)) write(eventText(e.seq, changeData(e)));
   }
   if (sub.image) {
     const current = await store.getResource(sub.image.arn).catch(() => undefined);
