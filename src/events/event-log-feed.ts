@@ -68,14 +68,20 @@ export class ImageEventFeed {
 
   /**
    * Reads the log's current end once, as the feed's starting point: events logged before are history, not news.
-   * Every later call answers the same promise.
+   * Later calls answer the same promise; after a failure (the store unreachable), the next call tries again.
    */
   ready(): Promise<void> {
-    this.starting ??= this.options.log.lastEventSeq().then((seq) => {
-      this.cursor ??= seq;
-      this.options.bus.seek(seq);
-    });
-    return this.starting;
+    const starting = (this.starting ??= this.options.log.lastEventSeq().then(
+      (seq) => {
+        this.cursor ??= seq;
+        this.options.bus.seek(seq);
+      },
+      (err: unknown) => {
+        this.starting = undefined;
+        throw err;
+      },
+    ));
+    return starting;
   }
 
   /** Starts polling (and listening, and pruning); rejects when the log cannot be read. */

@@ -134,9 +134,9 @@ const mayHaveLogged = (record: ResourceRecord): boolean => record.type === IMAGE
  */
 export function observeImageStates<S extends Store>(store: S, target: ImageEventBus | ImageEventFeed): S {
   const feed = target instanceof ImageEventFeed ? target : new ImageEventFeed({ log: store, bus: target, pollMs: 0 });
-  // Started at once: the log's position must be read before this decorator's first write appends to it.
-  const ready = feed.ready();
-  ready.catch(() => undefined);
+  // Started at once: the log's position must be read before this decorator's first write appends to it. A
+  // failure there must not fail writes: the feed reads its position again on its next read.
+  const ready = feed.ready().catch((err: unknown) => feed.reportError(err));
   const published = async (records: readonly ResourceRecord[]): Promise<void> => {
     if (!records.some(mayHaveLogged)) return;
     await feed.catchUp().catch((err: unknown) => feed.reportError(err));
