@@ -196,6 +196,7 @@ export class Notifier {
     clearInterval(this.pruneTimer);
     this.controller.abort();
     await Promise.allSettled([this.working, ...this.sending]);
+    // A lease answered after the abort starts sends that hand their deliveries straight back: wait for those too.
     await Promise.allSettled([...this.sending]);
   }
 
