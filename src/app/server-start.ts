@@ -161,7 +161,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
     engine.registerRoutes(app, { lookupKey, regions });
-    registerEventRoutes(app, { store, bus: events, log: store, lookupKey, regions });
+    registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
     registerConsoleApiRoutes(app, { store, lookupKey, regions });
     await registerConsole(app);

@@ -10,8 +10,8 @@
  *
  * A follower of one image first gets the image's current state (without previousStatus), so it never misses
  * the end of a build that happened before it connected. Ids are the store's event log numbers, the same on
- * every node, so a reconnecting client's `Last-Event-ID` replays what it missed from the log (or, without one,
- * what this server still remembers), whichever node it reconnects to. A comment every ~15 s keeps idle
+ * every node, so a reconnecting client's `Last-Event-ID` replays what it missed from the log, whichever node it
+ * reconnects to. A comment every ~15 s keeps idle
  * connections open.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -21,7 +21,7 @@ import type { ImageEventBus, ImageStateChange } from '../../events/image-events.
 import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
 import { readableImage } from '../../service/workflow-executions.js';
 import type { RequestContext } from '../../service/types.js';
-import type { EventLog, ResourceRecord, Store } from '../../store/store.js';
+import type { ResourceRecord, Store } from '../../store/store.js';
 import { errorBody, toAwsError } from '../aws/errors.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 
@@ -30,8 +30,6 @@ export { EVENTS_PATH, IMAGE_STATE_EVENT, type ImageStateEventData };
 export interface EventRouteOptions extends SignedRouteAuth {
   store: Store;
   bus: ImageEventBus;
-  /** Where `Last-Event-ID` replays from (the bus's memory when absent). */
-  log?: Pick<EventLog, 'eventsAfter'>;
   /** Time between keep-alive comments (default 15 s). */
   heartbeatMs?: number;
   /** A client that lets this much pile up unread is dropped (default 1 MiB); it may reconnect with Last-Event-ID. */
@@ -83,12 +81,14 @@ async function authorise(req: FastifyRequest, options: EventRouteOptions): Promi
   return { caller, image, lastEventId };
 }
 
-/** The events after `after` up to `upTo` (what the bus delivered before this stream subscribed), oldest first. */
+/**
+ * The events after `after` up to `upTo` (what the bus delivered before this stream subscribed), oldest first,
+ * from the store's event log: it has what any node logged, where the bus only has what this one heard.
+ */
 async function missed(after: number, upTo: number, options: EventRouteOptions): Promise<ImageStateChange[]> {
-  if (!options.log) return options.bus.since(after).filter((e) => e.seq <= upTo);
   const found: ImageStateChange[] = [];
   for (let cursor = after; cursor < upTo; ) {
-    const page = await options.log.eventsAfter(cursor, 500);
+    const page = await options.store.eventsAfter(cursor, 500);
     for (const e of page) if (e.seq <= upTo) found.push(e);
     if (page.length < 500) break;
     cursor = page[page.length - 1]!.seq;
