@@ -6,11 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateComponentCommand, GetComponentCommand, ImagebuilderClient, ListComponentsCommand } from '@aws-sdk/client-imagebuilder';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { drive, keepAliveClient, type DriveResult } from './drive.js';
 
 const CLIENTS = 16;
 const REQUESTS = Number(process.env.REQUESTS ?? 4000);
@@ -27,45 +26,10 @@ function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> 
   });
 }
 
-function client(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }): ImagebuilderClient {
-  return new ImagebuilderClient({
-    endpoint,
-    region: 'local',
-    credentials: creds,
-    requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }),
-  });
-}
-
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-async function drive(clients: ImagebuilderClient[], send: (c: ImagebuilderClient) => Promise<unknown>): Promise<Result> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c) => {
-      while (next < REQUESTS) {
-        next++;
-        const s = performance.now();
-        await send(c);
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
-}
-
 const dataDir = await mkdtemp(join(tmpdir(), 'kiln-bench-api-'));
 const children: ChildProcess[] = [];
 try {
-  const kiln = spawn('node', [resolve('bin/kiln'), 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const kiln = spawn('node', [resolve('bin/kiln'), 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KILN_PREFETCH_BASES: '0' } });
   children.push(kiln);
   const [, endpoint] = await waitForLine(kiln, /API at (http:\/\/\S+)/);
   const text = await readFile(join(dataDir, 'credentials'), 'utf8');
@@ -73,7 +37,7 @@ try {
     accessKeyId: /aws_access_key_id\s*=\s*(\S+)/.exec(text)![1]!,
     secretAccessKey: /aws_secret_access_key\s*=\s*(\S+)/.exec(text)![1]!,
   };
-  const setup = client(endpoint!, creds);
+  const setup = keepAliveClient(endpoint!, creds);
   const data = 'schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: S\n        action: ExecuteBash\n        inputs:\n          commands: [echo hi]\n';
   const created = await setup.send(new CreateComponentCommand({ name: 'bench', semanticVersion: '1.0.0', platform: 'Linux', data, clientToken: 'bench-1' }));
   for (let i = 0; i < 20; i++) {
@@ -87,15 +51,15 @@ try {
   children.push(base);
   const [, port] = await waitForLine(base, /PORT (\d+)/);
 
-  const kilnClients = Array.from({ length: CLIENTS }, () => client(endpoint!, creds));
-  const baseClients = Array.from({ length: CLIENTS }, () => client(`http://127.0.0.1:${port}`, creds));
+  const kilnClients = Array.from({ length: CLIENTS }, () => keepAliveClient(endpoint!, creds));
+  const baseClients = Array.from({ length: CLIENTS }, () => keepAliveClient(`http://127.0.0.1:${port}`, creds));
   const get = (c: ImagebuilderClient) => c.send(new GetComponentCommand({ componentBuildVersionArn: arn }));
   const list = (c: ImagebuilderClient) => c.send(new ListComponentsCommand({ maxResults: 25 }));
-  await drive(kilnClients, get); // warm-up: JIT, connections
-  await drive(baseClients, get);
-  const rows: [string, Result, Result][] = [];
-  rows.push(['GetComponent', await drive(kilnClients, get), await drive(baseClients, get)]);
-  rows.push(['ListComponents', await drive(kilnClients, list), await drive(baseClients, get)]);
+  await drive(kilnClients, REQUESTS, get); // warm-up: JIT, connections
+  await drive(baseClients, REQUESTS, get);
+  const rows: [string, DriveResult, DriveResult][] = [];
+  rows.push(['GetComponent', await drive(kilnClients, REQUESTS, get), await drive(baseClients, REQUESTS, get)]);
+  rows.push(['ListComponents', await drive(kilnClients, REQUESTS, list), await drive(baseClients, REQUESTS, get)]);
   console.log(`${CLIENTS} concurrent signed SDK clients, ${REQUESTS} requests per run`);
   for (const [name, k, b] of rows) {
     console.log(
@@ -105,6 +69,7 @@ try {
   }
   [...kilnClients, ...baseClients, setup].forEach((c) => c.destroy());
 } finally {
-  for (const c of children) c.kill('SIGTERM');
+  // Kiln drains and releases what it holds before it exits; only then is its data directory free to delete.
+  await Promise.all(children.map((c) => new Promise((done) => (c.exitCode !== null || c.signalCode !== null ? done(undefined) : (c.once('exit', done), c.kill('SIGTERM'))))));
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -6,11 +6,10 @@
  * the ratio PostgreSQL / SQLite. REQUESTS per run (default 3000).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateComponentCommand, GetComponentCommand, ImagebuilderClient, ListComponentsCommand } from '@aws-sdk/client-imagebuilder';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { drive, keepAliveClient, median } from './drive.js';
 import { startServer, type RunningServer } from '../src/app/server-start.js';
 import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
 import { readCredentials } from '../test/api/fixture.js';
@@ -20,21 +19,6 @@ const REQUESTS = Number(process.env.REQUESTS ?? 3000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const DOCUMENT = 'schemaVersion: 1.0\nphases:\n  - name: build\n    steps:\n      - name: S\n        action: ExecuteBash\n        inputs:\n          commands: [echo hi]\n';
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function rate(clients: ImagebuilderClient[], send: (c: ImagebuilderClient) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c) => {
-      while (next < REQUESTS) {
-        next++;
-        await send(c);
-      }
-    }),
-  );
-  return REQUESTS / ((performance.now() - t0) / 1000);
-}
 
 interface Target {
   name: string;
@@ -46,8 +30,7 @@ interface Target {
 async function target(name: string, dataDir: string, store: string | undefined): Promise<Target> {
   const server = await startServer({ dataDir, listen: '127.0.0.1:0', builds: false, ...(store ? { config: { store } } : {}) });
   const credentials = readCredentials(server.credentialsPath);
-  const make = () =>
-    new ImagebuilderClient({ endpoint: server.endpoint, region: 'local', credentials, requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) }) });
+  const make = () => keepAliveClient(server.endpoint, credentials);
   const setup = make();
   const arn = (await setup.send(new CreateComponentCommand({ name: 'bench', semanticVersion: '1.0.0', platform: 'Linux', data: DOCUMENT }))).componentBuildVersionArn!;
   for (let i = 0; i < 20; i++) await setup.send(new CreateComponentCommand({ name: `bench-${i}`, semanticVersion: '1.0.0', platform: 'Linux', data: DOCUMENT }));
@@ -70,11 +53,11 @@ try {
     ['GetComponent', (t) => (c) => c.send(new GetComponentCommand({ componentBuildVersionArn: t.arn }))],
     ['ListComponents', () => (c) => c.send(new ListComponentsCommand({ maxResults: 25 }))],
   ];
-  for (const t of targets) await rate(t.clients, operations[0]![1](t)); // warm-up: JIT, connections, pool
+  for (const t of targets) await drive(t.clients, REQUESTS, operations[0]![1](t)); // warm-up: JIT, connections, pool
   console.log(`${CLIENTS} concurrent signed SDK clients, ${REQUESTS} requests per run, median of ${ROUNDS} alternating runs`);
   for (const [name, op] of operations) {
     const results: Record<string, number[]> = { sqlite: [], postgres: [] };
-    for (let round = 0; round < ROUNDS; round++) for (const t of round % 2 ? [...targets].reverse() : targets) results[t.name]!.push(await rate(t.clients, op(t)));
+    for (let round = 0; round < ROUNDS; round++) for (const t of round % 2 ? [...targets].reverse() : targets) results[t.name]!.push((await drive(t.clients, REQUESTS, op(t))).rps);
     const sqlite = median(results.sqlite!);
     const postgres = median(results.postgres!);
     console.log(`${name.padEnd(15)} sqlite ${sqlite.toFixed(0).padStart(5)} req/s | postgres ${postgres.toFixed(0).padStart(5)} req/s | postgres/sqlite ${(postgres / sqlite).toFixed(2)}`);

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 export const LAYERS = [
   ['domain', 'logs'],
   ['store', 'artifacts', 'toe'],
+  // Prometheus metrics, health and readiness: the registry, store-read gauges and the probe routes. Producers never
+  // import it (they offer callbacks); it sits low so that it needs nothing above the store's role interfaces.
+  ['metrics'],
   // Resource families (docs/adr/0006-resource-families.md): the versioned-resource operations over the store.
   ['resources'],
   ['drivers', 'registry'],

@@ -30,6 +30,7 @@ import type { AccessKeySecret } from '../api/aws/sigv4.js';
 import { registerLogRoutes } from '../api/kiln/logs-route.js';
 import { registerBasesRoutes } from '../api/kiln/bases-route.js';
 import { registerInstanceRoutes } from '../api/kiln/instances-route.js';
+import type { InstanceCluster } from '../api/kiln/instance-forwarding.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
 import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
@@ -49,6 +50,7 @@ import type { ImageOutputPort } from '../service/image-deletion.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
 import type { ServerConfig } from './server-config.js';
+import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
 
@@ -56,7 +58,7 @@ export interface BuildEngine {
   services: BuildServices;
   worker: BuildWorker | undefined;
   /** Mounts the registry at /v2/, the step-log route and the kept-instance routes. */
-  registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string> }): void;
+  registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string>; instances?: InstanceCluster }): void;
   /** The same handlers, with the operations that queue builds waking the worker instead of leaving it to its poll. */
   wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
   /** Recovers from an earlier process and starts leasing build jobs. */
@@ -121,7 +123,7 @@ async function openBlobStore(config: ServerConfig, dir: (name: string) => string
 }
 
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
-export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock }): Promise<BuildEngine> {
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'> }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
   const dir = (name: string) => {
     const p = path.join(dataDir, name);
@@ -146,7 +148,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layers,
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
-    recorder: new ExecutionRecorder(store, logsRoot),
+    recorder: new ExecutionRecorder(store, logsRoot, input.metrics),
     distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
     kept: new KeptInstances(),
     modules: actionModules(),
@@ -187,10 +189,10 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     },
     registerRoutes(app, auth) {
       // Upload sessions stay on this node's disk, in its data directory, wherever the blobs go.
-      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
+      registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, ...(input.metrics ? { onBytes: input.metrics.registryBytes } : {}), uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
-      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal) });
+      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal), ...(auth.instances ? { cluster: auth.instances } : {}) });
       registerMachineImageRoutes(app, {
         store,
         lookupKey: auth.lookupKey,
@@ -215,6 +217,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     async startWorker() {
       worker = new BuildWorker(services, {
         concurrency: config.buildConcurrency,
+        ...(config.buildLeaseSeconds === undefined ? {} : { leaseMs: config.buildLeaseSeconds * 1000 }),
         sweep: async () => [...(await sweepNsLeftovers(scratchRoot)), ...(await releaseWorkDir(workRoot))],
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });

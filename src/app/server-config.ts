@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { RegistryEndpoint } from '../registry/client/registry-endpoint.js';
 import { defaultNotificationsConfig, parseNotificationsConfig, type NotificationsConfig } from '../events/notification-config.js';
+import { parseMetricsConfig, type MetricsConfig } from '../metrics/metrics-config.js';
 
 /** Kiln's server configuration (`kiln serve --config FILE`, YAML or JSON). */
 export interface ServerConfig {
@@ -18,6 +19,11 @@ export interface ServerConfig {
   registries: RegistryEndpoint[];
   /** How many builds run at once; each takes a share of this machine's cores. */
   buildConcurrency: number;
+  /**
+   * How long a build job's lease lasts without a renewal (the worker renews it every third of it): how long a
+   * worker that died, lost power or was cut off holds its build before another worker fails it. Default 60 s.
+   */
+  buildLeaseSeconds?: number;
   /** How build layers are compressed: gzip (every client reads it) or zstd (faster; Docker 23+, podman, skopeo). */
   layerCompression: 'gzip' | 'zstd';
   /** PEM files of a certificate (chain) and its key: the API and the registry then speak HTTPS. */
@@ -37,6 +43,8 @@ export interface ServerConfig {
    * Unset, the server's caller decides: `kiln serve` does (unless KILN_PREFETCH_BASES=0), servers in tests do not.
    */
   prefetchBases?: boolean;
+  /** How /metrics is protected (`metrics: {token}`); unset, it is open as Prometheus scrapes usually are. */
+  metrics?: MetricsConfig;
 }
 
 /** `objectStore:` — where blobs live when they are not in the data directory. */
@@ -206,6 +214,11 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'prefetchBases') {
         if (typeof value !== 'boolean') problems.push('prefetchBases: must be true or false');
         else config.prefetchBases = value;
+      } else if (key === 'metrics') {
+        config.metrics = parseMetricsConfig(value, problems);
+      } else if (key === 'buildLeaseSeconds') {
+        if (!Number.isInteger(value) || (value as number) < 3 || (value as number) > 3600) problems.push('buildLeaseSeconds: must be a whole number of seconds from 3 to 3600');
+        else config.buildLeaseSeconds = value as number;
       } else if (key === 'buildConcurrency') {
         if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 64) problems.push('buildConcurrency: must be a whole number from 1 to 64');
         else config.buildConcurrency = value as number;

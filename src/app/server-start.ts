@@ -23,6 +23,10 @@ import { openConfiguredStore } from './store-open.js';
 import { imageEventFeed } from './event-feed.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
+import { openInstanceCluster, type ClusterMembership } from './instance-cluster.js';
+import { registerInternalInstanceRoutes } from '../api/kiln/internal-instances-route.js';
+import { registerHealthAndMetrics } from '../metrics/health-routes.js';
+import { startNodeMetrics } from './node-metrics.js';
 
 export { DEFAULT_LISTEN } from './server-defaults.js';
 export { openConfiguredStore, openStore } from './store-open.js';
@@ -99,6 +103,8 @@ export interface ServeOptions {
   /** The time the scheduler and pipelines read; tests pass a TestClock. */
   clock?: Clock;
   logger?: boolean;
+  /** This node in a cluster: kept instances on the other nodes are listed and forwarded to (instance-cluster.ts). */
+  cluster?: ClusterMembership;
 }
 
 /** A running Kiln server. */
@@ -131,7 +137,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const feed = imageEventFeed(raw, events);
   const store = observeImageStates(raw, feed);
   hideHostPaths(options.dataDir);
-  const notifier = new Notifier({ store, bus: events, config: config.notifications });
+  const observed = startNodeMetrics({ store, config });
+  events.subscribe(observed.metrics.imageStateChanged);
+  const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
   let engine: BuildEngine | undefined;
   try {
     await feed.start();
@@ -144,9 +152,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const lookupKey = authenticatingKeys(store, new KeyUseRecorder(store, { now: () => clock.now(), onError: (err) => process.stderr.write(`kiln: recording an access key's last use failed: ${String(err)}\n`) }));
     let registryHost = '';
     let endpoint = '';
-    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock });
+    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock, metrics: observed.metrics });
     const built = engine;
-    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, runs: pipelineRunStarter(store), onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`) });
+    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, runs: pipelineRunStarter(store), onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`), onTick: observed.metrics.schedulerTick });
     // A run's end is applied to its pipeline as soon as it is committed; the next tick applies it otherwise.
     events.subscribe(async (change) => {
       if (!isTerminal(change.status)) return;
@@ -158,9 +166,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       regions,
       lookupKey,
       logger: options.logger ?? false,
+      onResponse: observed.metrics.apiRequest,
       ...(config.tls ? { tls: readTls(config.tls) } : {}),
     });
-    engine.registerRoutes(app, { lookupKey, regions });
+    const cluster = options.cluster && openInstanceCluster(options.dataDir, config, options.cluster);
+    engine.registerRoutes(app, { lookupKey, regions, ...(cluster ? { instances: cluster.instances } : {}) });
+    // They belong on the node's internal listener (issue 15); every request is signed, so the API one serves meanwhile.
+    if (cluster) registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
+    registerHealthAndMetrics(app, observed.healthDeps(engine.services.blobs));
     registerEventRoutes(app, { store, bus: events, lookupKey, regions });
     registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
     registerConsoleApiRoutes(app, { store, lookupKey, regions });

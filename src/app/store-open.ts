@@ -26,19 +26,24 @@ export function redactStoreUrl(url: string): string {
   }
 }
 
+/** The key file that seals secrets (and that the cluster's other shared keys derive from): `secretKeyFile`, else the data directory's. */
+export function secretKeyPath(dataDir: string, secretKeyFile?: string): string {
+  return secretKeyFile ?? path.join(dataDir, 'secret.key');
+}
+
 /** Opens (creating on first use) the embedded store of a data directory: SQLite in its `kiln.db`. */
 export function openStore(dataDir: string, secretKeyFile?: string): SqliteStore {
   secureDataDir(dataDir);
   const db = path.join(dataDir, 'kiln.db');
   ensurePrivateFile(db);
-  return new SqliteStore({ path: db, secrets: SecretBox.openKeyFile(secretKeyFile ?? path.join(dataDir, 'secret.key')) });
+  return new SqliteStore({ path: db, secrets: SecretBox.openKeyFile(secretKeyPath(dataDir, secretKeyFile)) });
 }
 
 /** Opens the store the settings name (the embedded one without `store`); rejects naming the database when it cannot be reached. */
 export async function openConfiguredStore(dataDir: string, settings: StoreSettings = {}): Promise<Store> {
   if (settings.store === undefined) return openStore(dataDir, settings.secretKeyFile);
   secureDataDir(dataDir);
-  const secrets = SecretBox.openKeyFile(settings.secretKeyFile ?? path.join(dataDir, 'secret.key'));
+  const secrets = SecretBox.openKeyFile(secretKeyPath(dataDir, settings.secretKeyFile));
   try {
     return await PostgresStore.open({ connectionString: settings.store, secrets });
   } catch (err) {

@@ -33,3 +33,16 @@ test('filesystem layout is <root>/sha256/<hex>, and stale temp files from a cras
   // Temp files are never listed as blobs.
   assert.deepEqual(await store.list(), [info]);
 });
+
+test('filesystem ping fails once the root is gone or is not a directory (a lost mount), and works again after', async (t) => {
+  const { store, close } = await tempStore();
+  t.after(close);
+  await store.ping();
+  await fsp.rm(store.root, { recursive: true });
+  await assert.rejects(store.ping(), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+  await fsp.writeFile(store.root, 'not a directory');
+  await assert.rejects(store.ping());
+  await fsp.rm(store.root);
+  await fsp.mkdir(store.root);
+  await store.ping();
+});

@@ -51,6 +51,8 @@ export interface BlobStore {
    * blobs, which a push or build may be about to reference.
    */
   storedAt(digest: string): Promise<number | undefined>;
+  /** Resolves once the store can be reached (its directory is there, its bucket answers); rejects otherwise (readiness probes). */
+  ping(): Promise<void>;
 }
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
@@ -206,6 +208,12 @@ export class FsBlobStore implements BlobStore {
 
   async storedAt(digest: string): Promise<number | undefined> {
     return (await fsp.stat(this.pathOf(digest)).catch(() => undefined))?.mtimeMs;
+  }
+
+  /** The root must be a directory this process can write (a lost mount or a read-only remount fails it). */
+  async ping(): Promise<void> {
+    await fsp.access(this.root, fsp.constants.R_OK | fsp.constants.W_OK | fsp.constants.X_OK);
+    if (!(await fsp.stat(this.root)).isDirectory()) throw new KilnError('InvalidArgument', 'the blob store root is not a directory');
   }
 
   async list(): Promise<BlobInfo[]> {

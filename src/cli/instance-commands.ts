@@ -1,10 +1,11 @@
 /**
  * `kiln instances ls|launch|shell|console|rm`: instances a failed build kept (`terminateInstanceOnFailure:
  * false`) and VMs launched from machine images. `shell` enters an ns instance's namespaces with nsenter, so it
- * runs on the Kiln host itself, as root, the way `docker exec` needs the Docker host; in a VM it runs the
- * command through the guest agent.
+ * runs on the Kiln host itself, as root, the way `docker exec` needs the Docker host; in a VM, or in an instance
+ * on another host of a cluster, it runs the command through Kiln (the guest agent; the node holding it).
  */
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { cliAction, CliError, kilnRequest, UsageError, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
@@ -17,11 +18,17 @@ interface KeptInstance {
   keptAt: string;
   hostPid?: number;
   consoleLog?: string;
+  /** In a cluster: the node holding the instance, and its host. */
+  node?: string;
+  host?: string;
 }
 
+/** The kept instances; in a cluster, a warning on stderr names each node that did not answer (its instances are missing). */
 async function listKept(opts: ServerTargetOptions): Promise<KeptInstance[]> {
   const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/instances' });
   if (status !== 200) throw routeError(status, body, 'listing kept instances');
+  const unreachable = Array.isArray(body.unreachable) ? (body.unreachable as { node?: string; host?: string; error?: string }[]) : [];
+  for (const n of unreachable) process.stderr.write(`warning: node ${n.node ?? '?'} on ${n.host ?? '?'} did not answer (${n.error ?? 'no reason'}); its instances are not listed\n`);
   return (body.instances ?? []) as KeptInstance[];
 }
 
@@ -74,6 +81,8 @@ export function registerInstanceCommands(program: Command): void {
             { header: 'STAGE', value: (i) => i.stage },
             { header: 'SINCE', value: (i) => i.keptAt },
             { header: 'IMAGE', value: (i) => i.imageBuildVersionArn },
+            // Only a cluster says which node holds an instance.
+            ...(list.some((i) => i.node !== undefined) ? [{ header: 'NODE', value: (i: KeptInstance) => i.node ?? '' }] : []),
           ],
           list,
           'no instances',
@@ -84,9 +93,11 @@ export function registerInstanceCommands(program: Command): void {
     cliAction('kiln instances shell', async (instanceId: string, command: string[], opts: ServerTargetOptions) => {
       const found = (await listKept(opts)).find((i) => i.instanceId === instanceId);
       if (!found) throw new CliError(`no instance ${instanceId}; 'kiln instances ls' lists them`);
-      if (found.hostPid === undefined) {
-        // A VM: the guest agent runs one command at a time and returns its output at the end (no terminal).
-        if (command.length === 0) throw new CliError(`${instanceId} is a VM: give a command after --, e.g. kiln instances shell ${instanceId} -- systemctl status`);
+      if (found.hostPid === undefined || (found.host !== undefined && found.host !== hostname())) {
+        // A VM (its guest agent), or an instance on another host of the cluster (through Kiln, which forwards to
+        // its node): one command at a time, its output at the end, no terminal.
+        const where = found.hostPid === undefined ? 'a VM' : `on ${found.host!}, another host`;
+        if (command.length === 0) throw new CliError(`${instanceId} is ${where}: give a command after --, e.g. kiln instances shell ${instanceId} -- systemctl status`);
         return execRemote(opts, instanceId, command);
       }
       return enter(found.hostPid, command.length > 0 ? command : ['/bin/sh', '-c', 'exec "$(command -v bash || echo /bin/sh)" -l']);

@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   /** Called after runs were queued, so the build worker looks for work at once. */
   onQueued?: () => void;
   log?: (text: string) => void;
+  /** Told how each tick ended: what it did, or why it failed (metrics). */
+  onTick?: (outcome: TickOutcome) => void;
 }
 
 /** What one tick did. */
@@ -45,6 +47,9 @@ export interface TickReport {
   skipped: number;
   failed: number;
 }
+
+/** How one tick ended. */
+export type TickOutcome = { ok: true; report: TickReport } | { ok: false; error: unknown };
 
 /** True when the pipeline allows overlapping runs (its `kiln:allowConcurrentRuns` tag is `true`). */
 export function allowsConcurrentRuns(data: JsonObject): boolean {
@@ -97,6 +102,18 @@ export class PipelineScheduler {
 
   /** Evaluates every pipeline at `now`. Skips are written in a few large transactions; each run is stored as it starts. */
   async tick(now: Date): Promise<TickReport> {
+    let report: TickReport;
+    try {
+      report = await this.evaluate(now);
+    } catch (err) {
+      this.options.onTick?.({ ok: false, error: err });
+      throw err;
+    }
+    this.options.onTick?.({ ok: true, report });
+    return report;
+  }
+
+  private async evaluate(now: Date): Promise<TickReport> {
     const { store } = this.options;
     const report: TickReport = { due: 0, started: [], skipped: 0, failed: 0 };
     const resolver = new DependencyResolver(store, this.options.resolveTag, this.stopping.signal);

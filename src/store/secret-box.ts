@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, openSync, readFileSync, writeSync, closeSync } from 'node:fs';
 
 const KEY_BYTES = 32;
@@ -32,6 +32,14 @@ export class SecretBox {
     }
     chmodSync(path, 0o600);
     return SecretBox.fromKey(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64'));
+  }
+
+  /**
+   * A key for another purpose (HKDF-SHA256 over this key, with `purpose` as its info), so that one key file serves
+   * every secret a cluster shares while a key used for one purpose reveals nothing about the others.
+   */
+  deriveKey(purpose: string, bytes = KEY_BYTES): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `kiln/${purpose}`, bytes));
   }
 
   seal(plain: string): string {

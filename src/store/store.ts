@@ -24,6 +24,8 @@ export type { DeliveryState, NotificationOutbox, OutboxDelivery } from './roles/
 
 /** Every role of one backend, and its lifecycle. */
 export interface Store extends AccountStore, ResourceStore, JobQueue, RegistryIndex, EventLog, NotificationOutbox {
+  /** Resolves once the backend answers a trivial query; rejects when it cannot be reached (readiness probes). */
+  ping(): Promise<void>;
   /** Releases the backend (connections, file handles); no method may be called afterwards. */
   close(): Promise<void>;
 }

@@ -22,6 +22,9 @@ export interface LocalPostgres {
   createDatabase(): Promise<string>;
   /** Stops the server at once and deletes the cluster. */
   stop(): Promise<void>;
+  /** Stops the server at once and keeps the cluster, as an outage would (`up` starts it again on the same port). */
+  down(): Promise<void>;
+  up(): Promise<void>;
 }
 
 /** Why a PostgreSQL test cannot run here, or undefined when it can. */
@@ -50,11 +53,15 @@ export async function startPostgres(): Promise<LocalPostgres> {
     started = false;
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    await asPostgres('initdb', ['-D', data, '-U', 'kiln', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
-    const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const up = async (): Promise<void> => {
+    if (started) return;
     await asPostgres('pg_ctl', ['-D', data, '-o', serverOptions, '-l', path.join(dir, 'server.log'), '-w', 'start']);
     started = true;
+  };
+  try {
+    await asPostgres('initdb', ['-D', data, '-U', 'kiln', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    await up();
   } catch (err) {
     await stop();
     throw err;
@@ -64,6 +71,11 @@ export async function startPostgres(): Promise<LocalPostgres> {
   return {
     url,
     stop,
+    up,
+    async down() {
+      if (started) await asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      started = false;
+    },
     async createDatabase() {
       const name = `kiln_test_${++databases}`;
       const client = new pg.Client({ connectionString: url });

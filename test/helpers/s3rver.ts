@@ -18,12 +18,15 @@ export interface LocalS3 {
   /** A client for seeding and inspecting buckets; destroyed by stop(). */
   client: S3Client;
   stop(): Promise<void>;
+  /** Closes the server and keeps its data, as an outage would (`up` serves it again on the same port). */
+  down(): Promise<void>;
+  up(): Promise<void>;
 }
 
 /** Starts s3rver on an ephemeral loopback port with the given buckets created. */
 export async function startLocalS3(directory: string, buckets: string[]): Promise<LocalS3> {
   const S3rver = require('s3rver') as S3rverConstructor;
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
+  let server: S3rverServer | undefined = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
   const address = await server.run();
   const settings: S3Settings = {
     endpoint: `http://127.0.0.1:${address.port}`,
@@ -39,7 +42,17 @@ export async function startLocalS3(directory: string, buckets: string[]): Promis
     client,
     stop: async () => {
       client.destroy();
-      await server.close();
+      await server?.close();
+      server = undefined;
+    },
+    down: async () => {
+      await server?.close();
+      server = undefined;
+    },
+    up: async () => {
+      if (server) return;
+      server = new S3rver({ address: '127.0.0.1', port: address.port, silent: true, directory });
+      await server.run();
     },
   };
 }

@@ -23,6 +23,12 @@ export interface ApiOptions {
   /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
   logger?: boolean;
+  /**
+   * Told of every answered request (metrics): `operation` is the Image Builder operation's name for the AWS wire
+   * (`unknown` for a path no operation has), else the pattern of the route that answered (`/v2/*`, `/kiln/logs`),
+   * else `unmatched`; never the raw URL, so the values stay few.
+   */
+  onResponse?: (sample: { operation: string; status: number; seconds: number }) => void;
 }
 
 /** Generous for inline component documents (16,000 chars) and policies (30,000), small enough to bound memory. */
@@ -48,13 +54,14 @@ function frameworkError(err: { code?: string; statusCode?: number; message: stri
   return toAwsError(err);
 }
 
-/**
- * Builds the HTTP host: the Image Builder restJson1 API at AWS's paths (all 77 operations routed from the
- * generated table), SigV4 on every API request, and `/healthz`.
- */
 /** How long a stopping server lets requests under way finish before it closes their connections. */
 const CLOSE_GRACE_MS = 5_000;
 
+/**
+ * Builds the HTTP host: the Image Builder restJson1 API at AWS's paths (all 77 operations routed from the
+ * generated table) with SigV4 on every API request. Probes and /metrics are registered by the composition root
+ * (src/metrics/health-routes.ts), on this host and on a worker's internal listener alike.
+ */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const maxHeaderSize = http.maxHeaderSize;
@@ -78,7 +85,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, awsError('UnknownOperationException', `No operation at ${req.method} ${req.url.split('?')[0]}`), req.id));
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // The operation a request of the AWS wire was for, known once it is matched; other routes are named by pattern.
+  const operations = new WeakMap<FastifyRequest, string>();
+  const onResponse = options.onResponse;
+  if (onResponse) {
+    // Added before any route, so it runs for the routes and plugins registered later too.
+    app.addHook('onResponse', async (req, reply) => {
+      onResponse({ operation: operations.get(req) ?? req.routeOptions.url ?? 'unmatched', status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+    });
+  }
 
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.raw.url ?? '/';
@@ -86,6 +101,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const match = matchOperation(req.method, rawPath);
+    operations.set(req, match?.op.name ?? 'unknown');
     if (!match) throw awsError('UnknownOperationException', `No Image Builder operation at ${req.method} ${rawPath}`);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const caller = await verifySigV4({ method: req.method, rawPath, query, headers: req.headers, body }, { lookup: options.lookupKey, regions: options.regions });

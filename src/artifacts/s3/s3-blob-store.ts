@@ -17,6 +17,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -185,6 +186,11 @@ export class S3BlobStore implements BlobStore {
       if (isMissing(err)) return undefined;
       throw err;
     }
+  }
+
+  /** HeadBucket: the server answers, the bucket exists and the credentials may use it. */
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }
 
   async storedAt(digest: string): Promise<number | undefined> {

@@ -133,5 +133,11 @@ export function runBlobStoreSuite(backend: string, open: BlobStoreFactory, hooks
       }
       await assert.rejects(store.put(Buffer.from('x'), { expectedDigest: 'sha256:nope' }), (e) => isKilnError(e, 'InvalidArgument'));
     });
+
+    withStore('ping: a reachable store answers it, empty or not', async (store) => {
+      await store.ping();
+      await store.put(Buffer.from('ping'));
+      await store.ping();
+    });
   });
 }

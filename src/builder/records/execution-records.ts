@@ -23,6 +23,6 @@ export {
   type WorkflowStatus,
   type WorkflowType,
 } from './execution-shapes.js';
-export { ExecutionRecorder, closeOpenExecutions, getExecutionRecord, listExecutionRecords, type WorkflowRun } from './workflow-executions.js';
+export { ExecutionRecorder, closeOpenExecutions, getExecutionRecord, listExecutionRecords, type ExecutionObserver, type WorkflowRun } from './workflow-executions.js';
 export { getStepRecord, listStepRecords, type StepRun } from './step-executions.js';
 export { DEFAULT_LOG_READ, MAX_LOG_READ, imageLogFolder, readStepLog, stepLogPath, type StepLogSlice } from './step-logs.js';

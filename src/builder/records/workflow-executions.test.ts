@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { STAMPED_LOG_HEADER } from '../../logs/step-log-format.js';
 import { STEP_EXECUTION_ID_RE, WORKFLOW_EXECUTION_ID_RE, executionData, stepData } from './execution-shapes.js';
-import { closeOpenExecutions, getExecutionRecord, listExecutionRecords } from './workflow-executions.js';
+import { ExecutionRecorder, closeOpenExecutions, getExecutionRecord, listExecutionRecords } from './workflow-executions.js';
 import { getStepRecord, listStepRecords } from './step-executions.js';
 import { readStepLog, stepLogPath } from './step-logs.js';
 import { ACCOUNT, WF_ARN, kind, makeImage, setup, storedLines } from './testing.js';
@@ -206,4 +206,27 @@ test('closeOpenExecutions ends what a crashed or cancelled build left open, and 
   assert.equal(executionData((await getExecutionRecord(store, crashed.workflowExecutionId))!).message, 'Kiln stopped while this build was running (interrupted)');
   await closeOpenExecutions(store, image.arn.replace('/1.2.3/1', '/9.9.9/1'), 'CANCELLED', 'none');
   await assert.rejects(closeOpenExecutions(store, 'arn:aws:imagebuilder:local:111122223333:image/app/1.2.3', 'FAILED', 'x'), kind('InvalidArgument', 'imageBuildVersionArn'));
+});
+
+test('an observer hears each step that ran end, by action and status, and the workflow end, with how long they took', async (t) => {
+  const { store, logsRoot, image } = await setup(t);
+  const steps: { workflow: string; action: string; status: string; seconds: number }[] = [];
+  const workflows: { workflow: string; status: string; seconds: number }[] = [];
+  const recorder = new ExecutionRecorder(store, logsRoot, { stepEnded: (s) => steps.push(s), workflowEnded: (w) => workflows.push(w) });
+  const wf = await recorder.startWorkflow({ image, type: 'TEST', workflowBuildVersionArn: WF_ARN, totalStepCount: 3 });
+  const launch = await wf.startStep({ name: 'LaunchTestInstance', action: 'LaunchInstance' });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await launch.finish('COMPLETED');
+  await wf.skipStep({ name: 'Skipped', action: 'ExecuteComponents' });
+  await wf.startStep({ name: 'ApplyTestComponents', action: 'ExecuteComponents' });
+  await wf.finish('FAILED', 'tests failed');
+  assert.deepEqual(steps.map(({ seconds: _, ...s }) => s), [
+    { workflow: 'TEST', action: 'LaunchInstance', status: 'COMPLETED' },
+    { workflow: 'TEST', action: 'ExecuteComponents', status: 'FAILED' },
+  ], 'a skipped step never ran; one still open when the workflow ends takes its status');
+  assert.ok(steps[0]!.seconds >= 0.04 && steps[0]!.seconds < 5, `the launch took ${steps[0]!.seconds} s`);
+  assert.equal(workflows.length, 1);
+  assert.equal(workflows[0]!.workflow, 'TEST');
+  assert.equal(workflows[0]!.status, 'FAILED');
+  assert.ok(workflows[0]!.seconds >= steps[0]!.seconds);
 });

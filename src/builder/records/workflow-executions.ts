@@ -49,6 +49,13 @@ class Serial {
   }
 }
 
+/** Told when steps and workflow executions end, and how long they ran (metrics); it must be quick and must not throw. */
+export interface ExecutionObserver {
+  /** A step that ran ended; `action` is its workflow action (LaunchBuildInstance…), never its free-form name. */
+  stepEnded?(sample: { workflow: WorkflowType; action: string; status: string; seconds: number }): void;
+  workflowEnded?(sample: { workflow: WorkflowType; status: string; seconds: number }): void;
+}
+
 /** One workflow execution being recorded. */
 export interface WorkflowRun {
   readonly workflowExecutionId: string;
@@ -67,6 +74,9 @@ export interface WorkflowRun {
 class RunRecorder implements WorkflowRun, StepOwner {
   private readonly serial = new Serial();
   private readonly open = new Set<StepRun>();
+  /** When each open step started (performance.now()) and its action, for the observer. */
+  private readonly started = new Map<StepRun, { action: string; at: number }>();
+  private readonly startedAt = performance.now();
   private readonly counts = { COMPLETED: 0, FAILED: 0, SKIPPED: 0 };
   private nextSeq = 0;
   private ended: Promise<void> | undefined;
@@ -77,6 +87,8 @@ class RunRecorder implements WorkflowRun, StepOwner {
     private readonly logsRoot: string,
     private readonly image: ResourceRecord,
     private readonly workflowBuildVersionArn: string,
+    private readonly type: WorkflowType,
+    private readonly observer: ExecutionObserver | undefined,
   ) {}
 
   private newStep(fields: Omit<StepExecutionData, 'stepExecutionId' | 'workflowExecutionId' | 'imageBuildVersionArn' | 'workflowBuildVersionArn' | 'seq'>): { id: string; data: StepExecutionData } {
@@ -110,6 +122,7 @@ class RunRecorder implements WorkflowRun, StepOwner {
       await this.insertStep(id, data);
       const step = new StepRecorder(id, this.store, this, file);
       this.open.add(step);
+      this.started.set(step, { action: input.action, at: performance.now() });
       return step;
     };
     return this.closed() ?? this.serial.run(start);
@@ -130,6 +143,9 @@ class RunRecorder implements WorkflowRun, StepOwner {
     return this.serial.run(async () => {
       const status = await end();
       if (!this.open.delete(step)) return;
+      const started = this.started.get(step);
+      this.started.delete(step);
+      if (started) this.observer?.stepEnded?.({ workflow: this.type, action: started.action, status, seconds: (performance.now() - started.at) / 1000 });
       if (status === 'COMPLETED' || status === 'FAILED' || status === 'SKIPPED') this.counts[status]++;
       await this.writeCounts();
     });
@@ -151,6 +167,7 @@ class RunRecorder implements WorkflowRun, StepOwner {
       const open = await this.serial.run(() => Promise.resolve([...this.open]));
       await Promise.all(open.map((s) => s.finish(stepStatus, { message: message ?? 'the workflow ended before this step did' })));
       await this.serial.run(() => endRecord(this.store, executionArn(this.workflowExecutionId), status, { ...this.countFields(), ...(message === undefined ? {} : { message }) }));
+      this.observer?.workflowEnded?.({ workflow: this.type, status, seconds: (performance.now() - this.startedAt) / 1000 });
     })();
     return this.ended;
   }
@@ -161,6 +178,7 @@ export class ExecutionRecorder {
   constructor(
     private readonly store: Store,
     private readonly logsRoot: string,
+    private readonly observer?: ExecutionObserver,
   ) {}
 
   /** Records a RUNNING workflow execution of one image build. */
@@ -184,7 +202,7 @@ export class ExecutionRecorder {
       seq: earlier.length,
     };
     await this.store.createResource({ accountId: image.accountId, region: image.region, type: WORKFLOW_EXECUTION_TYPE, name: image.arn, version: '', arn: executionArn(id), data: plain(data), build: 'none' });
-    return new RunRecorder(id, this.store, this.logsRoot, image, input.workflowBuildVersionArn);
+    return new RunRecorder(id, this.store, this.logsRoot, image, input.workflowBuildVersionArn, input.type, this.observer);
   }
 }
 

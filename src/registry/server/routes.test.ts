@@ -66,7 +66,6 @@ function imageManifest(config: Buffer, layers: Buffer[], mediaType = OCI_MANIFES
 
 test('the Image Builder API keeps working beside the registry on one app', async (t) => {
   const { kiln } = await setup(t);
-  assert.deepEqual(await (await fetch(`${kiln.url}/healthz`)).json(), { status: 'ok' });
   const unsigned = await fetch(`${kiln.url}/ListComponents`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.ok(unsigned.headers.get('x-amzn-errortype'), 'an AWS-shaped error from the API, not the registry');
   assert.equal(unsigned.headers.get('docker-distribution-api-version'), null);
@@ -181,6 +180,34 @@ test('blob uploads: monolithic, chunked with Content-Range, status, cancel, dige
   assert.equal((await call(`/v2/team/blobs/blobs/${digest}`, { method: 'DELETE' })).status, 202);
   assert.equal((await call(`/v2/team/blobs/blobs/${digest}`, { method: 'HEAD' })).status, 404);
   assert.equal(await kiln.blobs.has(digest), true, 'the blob store keeps the bytes');
+});
+
+test('bytes in and out are counted as they pass: uploads whole and chunked, downloads whole and ranged, manifests; HEAD and listings count none', async (t) => {
+  const { kiln, call } = await setup(t);
+  const zero = () => JSON.parse(JSON.stringify(kiln.bytes)) as typeof kiln.bytes;
+  const before = zero();
+  const data = randomBytes(50_000);
+  const digest = await pushBlob(call, 'count/me', data);
+  const s = await call('/v2/count/me/blobs/uploads/', { method: 'POST' });
+  const chunk = randomBytes(3000);
+  await call(s.headers.get('location')!, { method: 'PATCH', body: chunk.subarray(0, 1000) });
+  assert.equal((await call(`${s.headers.get('location')}?digest=${digestOf(chunk)}`, { method: 'PUT', body: chunk.subarray(1000), headers: { 'content-range': '1000-2999' } })).status, 201);
+  assert.deepEqual(kiln.bytes.in, { blob: before.in.blob + 50_000 + 3000, manifest: before.in.manifest });
+
+  assert.equal((await call(`/v2/count/me/blobs/${digest}`, { method: 'HEAD' })).status, 200);
+  assert.equal(kiln.bytes.out.blob, before.out.blob, 'a HEAD sends no body');
+  assert.equal((await call(`/v2/count/me/blobs/${digest}`)).raw.length, 50_000);
+  assert.equal((await call(`/v2/count/me/blobs/${digest}`, { headers: { range: 'bytes=10-19' } })).raw.length, 10);
+  assert.equal(kiln.bytes.out.blob, before.out.blob + 50_010);
+
+  const config = Buffer.from('{}');
+  await pushBlob(call, 'count/me', config);
+  const manifest = imageManifest(config, [data]);
+  assert.equal((await call('/v2/count/me/manifests/v1', { method: 'PUT', body: manifest, headers: { 'content-type': OCI_MANIFEST } })).status, 201);
+  assert.equal((await call('/v2/count/me/manifests/v1')).raw.length, manifest.length);
+  assert.equal((await call('/v2/count/me/tags/list')).status, 200);
+  assert.equal((await call('/v2/_catalog')).status, 200);
+  assert.deepEqual(kiln.bytes, { in: { blob: before.in.blob + 53_002, manifest: before.in.manifest + manifest.length }, out: { blob: before.out.blob + 50_010, manifest: before.out.manifest + manifest.length } });
 });
 
 test('a 32 MiB blob streams through the registry (the API\'s 1 MiB body limit does not apply)', async (t) => {

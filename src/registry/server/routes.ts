@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FsBlobStore } from '../../artifacts/blob-store.js';
 import { authenticate, type RegistryKeyLookup } from './auth.js';
 import { BlobHandlers } from './blob-handlers.js';
+import { countedBody, countedResponse, type RegistryByteKind, type RegistryBytesListener } from './byte-counting.js';
 import { RegistryCore, type BuiltinRegistryDeps } from './builtin-registry.js';
 import { RegistryError, errorBody, toRegistryError, type RegistryErrorCode } from './errors.js';
 import { ManifestHandlers } from './manifest-handlers.js';
@@ -21,6 +22,8 @@ export interface RegistryRouteDeps extends BuiltinRegistryDeps {
   lookupKey?: RegistryKeyLookup;
   /** Where upload sessions keep their data; by default `uploads/` in an FsBlobStore's root (same file system), else a temp dir. */
   uploadDir?: string;
+  /** Told of blob and manifest bytes as they are received and sent (metrics). */
+  onBytes?: RegistryBytesListener;
 }
 
 const METHODS: Record<RegistryRoute['kind'], readonly string[]> = {
@@ -91,6 +94,10 @@ export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps):
     }
   };
 
+  /** What a route moves, for counting: blobs (uploads included) and manifests; listings are not counted. */
+  const byteKind = (route: RegistryRoute): RegistryByteKind | undefined =>
+    route.kind === 'manifest' ? 'manifest' : route.kind === 'blob' || route.kind === 'uploads' || route.kind === 'upload' ? 'blob' : undefined;
+
   const send = (reply: FastifyReply, res: RegistryResponse): FastifyReply => {
     reply.code(res.status).headers(res.headers ?? {});
     if (res.body === undefined) return reply.send();
@@ -115,8 +122,13 @@ export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps):
       route = matchRegistryPath(pathname);
       if (!route) throw new RegistryError('NAME_INVALID', `no registry endpoint at ${pathname}`, undefined, { status: 404 });
       const accountId = await authenticate(lookupKey, req.headers.authorization);
-      const body = req.body as AsyncIterable<Uint8Array> | undefined;
-      return send(reply, await dispatch(route, { method: req.method, query, headers: req.headers, body, accountId, signal: aborted.signal }));
+      const onBytes = deps.onBytes;
+      const kind = onBytes && byteKind(route);
+      const raw = req.body as AsyncIterable<Uint8Array> | undefined;
+      const body = kind && raw ? countedBody(raw, (n) => onBytes!('in', kind, n)) : raw;
+      const res = await dispatch(route, { method: req.method, query, headers: req.headers, body, accountId, signal: aborted.signal });
+      if (kind && req.method !== 'HEAD' && res.body !== undefined) res.body = countedResponse(res.body, (n) => onBytes!('out', kind, n));
+      return send(reply, res);
     } catch (err) {
       const regErr = toRegistryError(err, route ? NOT_FOUND[route.kind] : 'NAME_UNKNOWN');
       if (regErr.status >= 500) req.log.error({ err }, 'registry request failed');

@@ -686,6 +686,10 @@ export class PostgresStore implements Store {
     return (await this.pool.query<{ digest: string }>('SELECT DISTINCT digest FROM registry_blobs ORDER BY digest')).rows.map((r) => r.digest);
   }
 
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
   }

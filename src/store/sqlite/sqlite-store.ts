@@ -629,6 +629,12 @@ export class SqliteStore implements Store {
     return this.run(() => (this.db.prepare('SELECT DISTINCT digest FROM registry_blobs ORDER BY digest').all() as { digest: string }[]).map((r) => r.digest));
   }
 
+  ping(): Promise<void> {
+    return this.run(() => {
+      this.statement('SELECT 1').get();
+    });
+  }
+
   close(): Promise<void> {
     return this.run(() => {
       if (this.db.open) this.db.close();

@@ -447,5 +447,11 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       assert.equal(await store.hasRegistryBlob('r/x', d(1)), false);
       await assert.rejects(store.putRegistryManifest({ repository: 'r/none', digest: d(3), mediaType: 'x', size: 1, blobs: [] }), (e) => isKilnError(e, 'NotFound'));
     });
+
+    withStore('ping: an open store answers it, with nothing in it yet and after writes', async (store) => {
+      await store.ping();
+      await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's' });
+      await store.ping();
+    });
   });
 }
