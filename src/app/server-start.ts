@@ -138,7 +138,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const store = observeImageStates(raw, feed);
   hideHostPaths(options.dataDir);
   const observed = startNodeMetrics({ store, config });
-  events.subscribe(observed.metrics.imageStateChanged);
+  // The bus carries every node's changes; this node's metrics count those made through it.
+  events.subscribe((change) => (change.local ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
   let engine: BuildEngine | undefined;
   try {

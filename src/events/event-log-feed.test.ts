@@ -62,6 +62,40 @@ test('a change made through one node reaches the other node by polling, with the
     );
   }
   assert.equal(b.bus.lastSeq, 3);
+  // Each node knows which changes were written through it (what its metrics count), whichever read delivered them.
+  assert.deepEqual(a.seen.map((e) => e.local === true), [true, true, false]);
+  assert.deepEqual(b.seen.map((e) => e.local === true), [false, false, true]);
+});
+
+test("batch updates and creates with assigned build numbers are marked as the writer node's; a failed write marks nothing", async (t) => {
+  const { a, b } = twoNodes(t);
+  await Promise.all([a.feed.start(), b.feed.start()]);
+  const one = await createImage(a.store, { name: 'one' });
+  const two = await createImage(a.store, { name: 'one' });
+  assert.match(two.arn, /\/2$/);
+  await assert.rejects(
+    a.store.updateResource(one.arn, () => {
+      throw new Error('refused');
+    }),
+    /refused/,
+  );
+  const batch = (a.store as unknown as { updateResources(c: { arn: string; change: (c: { data: Record<string, unknown> }) => Record<string, unknown> | undefined }[]): Promise<unknown> }).updateResources.bind(a.store);
+  await batch([
+    { arn: one.arn, change: (c) => ({ ...c.data, state: { status: 'CANCELLED' } }) },
+    { arn: two.arn, change: (c) => ({ ...c.data, note: 'no state change' }) },
+  ]);
+  // Node b moves image two on: an event a must not count as its own.
+  await advance(b.store, two.arn, 'CANCELLED');
+  await until(() => a.seen.length === 4);
+  assert.deepEqual(
+    a.seen.map((e) => [e.arn, e.status, e.local === true]),
+    [
+      [one.arn, 'PENDING', true],
+      [two.arn, 'PENDING', true],
+      [one.arn, 'CANCELLED', true],
+      [two.arn, 'CANCELLED', false],
+    ],
+  );
 });
 
 test('a feed starts at the end of the log: what was logged before it started is history, not news', async (t) => {

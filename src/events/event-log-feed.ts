@@ -11,8 +11,31 @@ import type { EventLog, LoggedImageEvent } from '../store/store.js';
 export interface EventSink {
   /** Positions an empty sink after `seq`. */
   seek(seq: number): void;
-  /** Hands one event on; false when its number was handed on already. */
-  deliver(event: LoggedImageEvent): boolean;
+  /** Hands one event on (`local` when this node wrote it); false when its number was handed on already. */
+  deliver(event: LoggedImageEvent & { local?: boolean }): boolean;
+}
+
+/**
+ * A write under way through this node's store, and the events it will log: `updates` maps an image ARN to the
+ * status it is given; `create`, an image created (its ARN as given: the store may append a build number).
+ */
+export interface LocalWrite {
+  updates: Map<string, string>;
+  create?: { arn: string; status: string };
+}
+
+/** Whether `event` is one `write` logs; a match is used up, so one write marks one event. */
+function claims(write: LocalWrite, event: LoggedImageEvent): boolean {
+  if (write.updates.get(event.arn) === event.status) {
+    write.updates.delete(event.arn);
+    return true;
+  }
+  const c = write.create;
+  if (c && event.previousStatus === undefined && event.status === c.status && (event.arn === c.arn || event.arn.startsWith(`${c.arn}/`))) {
+    delete write.create;
+    return true;
+  }
+  return false;
 }
 
 /** A source of "something was committed" signals; answers the function that stops it. */
@@ -55,6 +78,7 @@ export class ImageEventFeed {
   private stopWake: (() => Promise<void>) | undefined;
   private stopped = false;
   private failing = false;
+  private readonly writes = new Set<LocalWrite>();
   private readonly onError: (err: unknown) => void;
 
   constructor(private readonly options: ImageEventFeedOptions) {
@@ -143,10 +167,20 @@ export class ImageEventFeed {
       const events = await this.options.log.eventsAfter(this.cursor!, batch);
       for (const event of events) {
         this.cursor = event.seq;
-        this.options.bus.deliver(event);
+        const local = [...this.writes].some((w) => claims(w, event));
+        this.options.bus.deliver(local ? { ...event, local } : event);
       }
       if (events.length < batch) return;
     }
+  }
+
+  /** Marks the events `write` logs as this node's when they are read (until untrack). */
+  track(write: LocalWrite): void {
+    this.writes.add(write);
+  }
+
+  untrack(write: LocalWrite): void {
+    this.writes.delete(write);
   }
 
   /** Reports a failure once per run of failures, so a store that is down does not flood the log. */

@@ -24,7 +24,7 @@ test('a created image and each committed status change are published, after the 
 
   const image = await createImage(store);
   assert.equal(seen.length, 1);
-  assert.deepEqual({ ...seen[0], time: undefined }, { seq: 1, arn: image.arn, accountId: ACCOUNT, region: REGION, status: 'PENDING', time: undefined });
+  assert.deepEqual({ ...seen[0], time: undefined }, { seq: 1, arn: image.arn, accountId: ACCOUNT, region: REGION, status: 'PENDING', time: undefined, local: true });
 
   await advance(store, image.arn, 'CREATING');
   await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: { x: 1 } } });

@@ -8,7 +8,7 @@
 import type { ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
-import { ImageEventFeed } from './event-log-feed.js';
+import { ImageEventFeed, type LocalWrite } from './event-log-feed.js';
 
 const IMAGE_TYPE = 'image';
 
@@ -27,6 +27,8 @@ export interface ImageStateChange {
   reason?: string;
   /** ISO time of the commit (of publication, for events published without a log). */
   time: string;
+  /** True when the change was written through this node's store (the decorator below); other nodes' are not. */
+  local?: boolean;
 }
 
 /** A subscriber; it runs synchronously in the publisher's turn, so it must be quick (start async work, do not await it). */
@@ -124,6 +126,26 @@ type BatchUpdate = (changes: readonly BatchChange[]) => Promise<ResourceRecord[]
 /** Whether a written record is an image with a state, i.e. a write the event log may have an event for. */
 const mayHaveLogged = (record: ResourceRecord): boolean => record.type === IMAGE_TYPE && record.data.state !== undefined;
 
+const statusIn = (data: Record<string, unknown>): string | undefined => {
+  const status = (data.state as { status?: unknown } | undefined)?.status;
+  return typeof status === 'string' ? status : undefined;
+};
+
+/**
+ * A change function that also tells `write` the status it gives each image: it runs inside the transaction,
+ * before the commit, so the feed knows the event is this node's before any read could deliver it. A re-run
+ * (a retried transaction) replaces what the earlier run said.
+ */
+function noting<C extends (current: ResourceRecord) => Record<string, unknown> | undefined>(change: C, write: LocalWrite): C {
+  return ((current: ResourceRecord) => {
+    const data = change(current);
+    write.updates.delete(current.arn);
+    const status = data === undefined ? undefined : statusIn(data);
+    if (current.type === IMAGE_TYPE && status !== undefined && status !== statusIn(current.data)) write.updates.set(current.arn, status);
+    return data;
+  }) as C;
+}
+
 /**
  * The same store, whose writes of images resolve only once the bus has the events they logged: the change is
  * committed (with its event, by the store) and then the feed reads the log up to it, so a caller that awaits
@@ -141,26 +163,34 @@ export function observeImageStates<S extends Store>(store: S, target: ImageEvent
     if (!records.some(mayHaveLogged)) return;
     await feed.catchUp().catch((err: unknown) => feed.reportError(err));
   };
-
-  const createResource: Store['createResource'] = async (resource, idempotency, options) => {
+  /** Runs a write with its events marked as this node's until the feed has read them (or the write failed). */
+  const local = async <T>(write: LocalWrite, run: () => Promise<T>, records: (result: T) => readonly ResourceRecord[]): Promise<T> => {
     await ready;
-    const result = await store.createResource(resource, idempotency, options);
-    if (result.created) await published([result.record]);
-    return result;
+    feed.track(write);
+    try {
+      const result = await run();
+      await published(records(result));
+      return result;
+    } finally {
+      feed.untrack(write);
+    }
   };
 
-  const updateResource: Store['updateResource'] = async (arn, change, idempotency) => {
-    await ready;
-    const record = await store.updateResource(arn, change, idempotency);
-    await published([record]);
-    return record;
+  const createResource: Store['createResource'] = (resource, idempotency, options) => {
+    const status = resource.type === IMAGE_TYPE ? statusIn(resource.data) : undefined;
+    // The ARN gets its build number in the transaction: the event's is the given one or one of its builds.
+    const write: LocalWrite = { updates: new Map(), ...(status === undefined ? {} : { create: { arn: resource.arn, status } }) };
+    return local(write, () => store.createResource(resource, idempotency, options), (r) => (r.created ? [r.record] : []));
   };
 
-  const batch = (original: BatchUpdate): BatchUpdate => async (changes) => {
-    await ready;
-    const records = await original(changes);
-    await published(records);
-    return records;
+  const updateResource: Store['updateResource'] = (arn, change, idempotency) => {
+    const write: LocalWrite = { updates: new Map() };
+    return local(write, () => store.updateResource(arn, noting(change, write), idempotency), (r) => [r]);
+  };
+
+  const batch = (original: BatchUpdate): BatchUpdate => (changes) => {
+    const write: LocalWrite = { updates: new Map() };
+    return local(write, () => original(changes.map(({ arn, change }) => ({ arn, change: noting(change, write) }))), (r) => r);
   };
 
   return new Proxy(store, {
