@@ -5,17 +5,18 @@
  *   layers/   unpacked layers, each once, as overlay lower dirs
  *   scratch/  instance folders (upper layers); swept at start-up
  *   logs/     per-image step logs and AWSTOE log folders
- *   disks/    machine-image disks, content-addressed raw files
+ *   disks/    machine-image disks, content-addressed raw files (with objectStore: this node's cache of the bucket's)
  *   work/     bootstraps, disk assembly, VM overlays and other temporary work
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { KilnError } from '../domain/errors.js';
 import { FsBlobStore, type BlobStore } from '../artifacts/blob-store.js';
 import { S3BlobStore } from '../artifacts/s3/s3-blob-store.js';
 import { createS3Client } from '../toe/actions/s3-config.js';
-import { DiskStore } from '../artifacts/disk/disk-store.js';
+import { openDiskStore } from './disk-store-open.js';
 import { detectAccel } from '../drivers/vm/accel.js';
 import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,7 @@ import { registerInstanceRoutes } from '../api/kiln/instances-route.js';
 import type { InstanceCluster } from '../api/kiln/instance-forwarding.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
-import { startLifecycleRunner, type LifecycleRunner } from '../lifecycle/runner.js';
+import { startLifecycleRunner, type LifecycleRunner, type LifecycleRunnerDeps } from '../lifecycle/runner.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../builder/container/container-build.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
@@ -61,8 +62,13 @@ export interface BuildEngine {
   registerRoutes(app: FastifyInstance, auth: { lookupKey: (id: string) => Promise<AccessKeySecret | undefined>; regions: ReadonlySet<string>; instances?: InstanceCluster }): void;
   /** The same handlers, with the operations that queue builds waking the worker instead of leaving it to its poll. */
   wakeOnQueued(handlers: Record<string, OperationHandler>): Record<string, OperationHandler>;
-  /** Recovers from an earlier process and starts leasing build jobs. */
-  startWorker(): Promise<void>;
+  /** Recovers from an earlier process and starts leasing build jobs, as `owner` (the node id) when given. */
+  startWorker(options?: { owner?: string }): Promise<void>;
+  /**
+   * Starts the lifecycle runner (the scheduler role's): policies daily, StartResourceStateUpdate executions when
+   * due, garbage collection after deletions; it schedules only while it holds the cluster's leadership.
+   */
+  startLifecycle(options: Pick<LifecycleRunnerDeps, 'owner' | 'leadership' | 'onTick'>): Promise<void>;
   /** What a parent image's registry reference points at now (for the scheduler's start condition). */
   resolveParentTag: ParentTagResolver;
   /** The managed bases: where each is, and preparing them ahead of the first build that needs them. */
@@ -99,9 +105,17 @@ async function exportMachineDisk(services: BuildServices, who: { accountId: stri
   const name = `export-${randomBytes(4).toString('hex')}`;
   const parent = await resolveMachineRef(services.store, { ...who, arn: name }, image, machine.managedRootfs, signal, () => undefined, 'image');
   const disk = await parentDisk(services, machine, parent, name, signal, () => undefined);
-  if (format === 'raw') return { path: machine.disks.path(disk.digest), release: async () => undefined };
+  const lease = await machine.disks.acquire(disk.digest, signal);
+  if (format === 'raw') return { path: lease.path, release: async () => lease.release() };
   const out = path.join(machine.workRoot, `${name}.${format}`);
-  await convertDisk(machine.disks.path(disk.digest), out, format, signal);
+  try {
+    await convertDisk(lease.path, out, format, signal);
+  } catch (err) {
+    await rm(out, { force: true });
+    throw err;
+  } finally {
+    lease.release();
+  }
   return { path: out, release: () => rm(out, { force: true }) };
 }
 
@@ -140,6 +154,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const workRoot = dir('work');
   const managed = new ManagedBases({ store, blobs, mirror: config.debianMirror, workRoot, regions: config.regions, log: (text) => process.stderr.write(`kiln: ${text}`) });
   const accel = detectAccel();
+  const disks = await openDiskStore(config, dir('disks'), (text) => process.stderr.write(`kiln: ${text}`));
   await registerManagedBases(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
@@ -155,7 +170,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     layerCompression: config.layerCompression,
     paths: { scratchRoot, logsRoot },
     machine: {
-      disks: new DiskStore(dir('disks')),
+      disks,
       managedRootfs: (record, signal, log) => managed.image(record, signal, log),
       workRoot,
       accel,
@@ -179,7 +194,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       store,
       blobs,
       registryHost: input.registryHost,
-      // The lifecycle runner serialises collections with its executions; a server without builds has none.
+      // The lifecycle runner serialises collections with its executions; a node without the scheduler role has none.
       collectGarbage: async () => lifecycle?.collectGarbage(),
       log: (text) => process.stderr.write(`kiln: ${text}`),
     },
@@ -192,7 +207,18 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       registerRegistry(app, { store, blobs, region, lookupKey: auth.lookupKey, ...(input.metrics ? { onBytes: input.metrics.registryBytes } : {}), uploadDir: blobs instanceof FsBlobStore ? path.join(blobs.root, 'uploads') : dir('uploads') });
       registerLogRoutes(app, { store, logsRoot, lookupKey: auth.lookupKey, regions: auth.regions });
       registerBasesRoutes(app, { lookupKey: auth.lookupKey, regions: auth.regions, status: () => managed.status(), prefetch });
-      registerInstanceRoutes(app, { kept: services.kept, store, lookupKey: auth.lookupKey, regions: auth.regions, launch: (request, signal) => launchMachineInstance(services, request, signal), ...(auth.instances ? { cluster: auth.instances } : {}) });
+      registerInstanceRoutes(app, {
+        kept: services.kept,
+        store,
+        lookupKey: auth.lookupKey,
+        regions: auth.regions,
+        launch: async (request, signal) => {
+          // VMs run where builds run: a node without the worker role (kiln serve --roles api) hosts none.
+          if (!worker) throw new KilnError('Unavailable', 'This Kiln node runs no builds (it has no worker role), so it cannot launch instances.');
+          return launchMachineInstance(services, request, signal);
+        },
+        ...(auth.instances ? { cluster: auth.instances } : {}),
+      });
       registerMachineImageRoutes(app, {
         store,
         lookupKey: auth.lookupKey,
@@ -214,8 +240,9 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       }
       return out;
     },
-    async startWorker() {
+    async startWorker(options = {}) {
       worker = new BuildWorker(services, {
+        ...(options.owner === undefined ? {} : { owner: options.owner }),
         concurrency: config.buildConcurrency,
         ...(config.buildLeaseSeconds === undefined ? {} : { leaseMs: config.buildLeaseSeconds * 1000 }),
         sweep: async () => [...(await sweepNsLeftovers(scratchRoot)), ...(await releaseWorkDir(workRoot))],
@@ -223,8 +250,18 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       });
       await worker.start();
       workerStarted();
-      // Lifecycle policies run daily and StartResourceStateUpdate executions when due; deletions free blobs.
-      lifecycle = await startLifecycleRunner({ store, clock: input.clock ?? systemClock, blobs, layers, ...(services.machine ? { disks: services.machine.disks } : {}), registryHost: input.registryHost, log: (text) => process.stderr.write(`kiln: ${text}`) });
+    },
+    async startLifecycle(options) {
+      lifecycle = await startLifecycleRunner({
+        ...options,
+        store,
+        clock: input.clock ?? systemClock,
+        blobs,
+        layers,
+        ...(services.machine ? { disks: services.machine.disks } : {}),
+        registryHost: input.registryHost,
+        log: (text) => process.stderr.write(`kiln: ${text}`),
+      });
     },
     async stop() {
       await lifecycle?.stop();

@@ -39,6 +39,11 @@ export interface ServerConfig {
   /** An S3-compatible bucket for blobs (layers, configs, manifests) instead of the data directory. */
   objectStore?: ObjectStoreConfig;
   /**
+   * With `objectStore`, how much of this node's disk (GiB, allocated) its cache of machine-image disks may take
+   * before the least recently used ones not in use are evicted (default 50).
+   */
+  diskCacheGiB?: number;
+  /**
    * Whether the server prepares the managed bases in the background from its start (`prefetchBases: true|false`).
    * Unset, the server's caller decides: `kiln serve` does (unless KILN_PREFETCH_BASES=0), servers in tests do not.
    */
@@ -208,6 +213,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'objectStore') {
         const parsed = parseObjectStore(value, problems);
         if (parsed) config.objectStore = parsed;
+      } else if (key === 'diskCacheGiB') {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) problems.push('diskCacheGiB: must be a positive number of GiB');
+        else config.diskCacheGiB = value;
       } else if (key === 'secretKeyFile') {
         if (typeof value !== 'string' || !value.startsWith('/')) problems.push('secretKeyFile: must be an absolute file path');
         else config.secretKeyFile = value;

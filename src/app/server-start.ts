@@ -1,5 +1,6 @@
 import { realpathSync, openSync, writeSync, closeSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import type { FastifyInstance } from 'fastify';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addHostRoot } from '../domain/host-paths.js';
@@ -18,7 +19,12 @@ import { pipelineRunStarter, trackManualRuns } from '../service/pipeline-runs.js
 import { buildHandlers } from '../service/handlers.js';
 import { freeingDeletedImages } from '../service/image-deletion.js';
 import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
-import type { Store } from '../store/store.js';
+import type { NodeRole, Store } from '../store/store.js';
+import { newLeaseOwner } from '../store/lease-owners.js';
+import { registerWorkersRoute } from '../api/kiln/workers-route.js';
+import { advertisedUrl, parseAdvertise, resolveRoles } from './node-roles.js';
+import { createNodeListener } from './node-listener.js';
+import { HEARTBEAT_MS, LOST_AFTER_BEATS, NodeHeartbeat } from './node-heartbeat.js';
 import { openConfiguredStore } from './store-open.js';
 import { imageEventFeed } from './event-feed.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
@@ -91,15 +97,34 @@ export interface ServeOptions {
   configPath?: string;
   /** Settings over the configuration file's (tests use it for registries and the mirror). */
   config?: Partial<ServerConfig>;
-  /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. */
+  /**
+   * What this node does (node-roles.ts); default every role, unless the older switches below say otherwise.
+   * A node without `api` serves only its node listener (health, and what registerNodeRoutes adds).
+   */
+  roles?: readonly NodeRole[];
+  /** Whether this server runs builds (default true); API tests turn it off to keep images PENDING. Superseded by `roles`. */
   builds?: boolean;
   /**
    * Whether the managed bases are prepared in the background from the start when the configuration does not say
    * (`prefetchBases`); default false, so test servers never bootstrap unasked. `kiln serve` passes true.
    */
   prefetchBasesByDefault?: boolean;
-  /** Whether pipelines run on their schedules (default: when builds run). */
+  /** Whether pipelines run on their schedules (default: when builds run). Superseded by `roles`. */
   scheduler?: boolean;
+  /** Base URL other nodes reach this node's listener at (default: from the listen address, see advertisedUrl). */
+  advertise?: string;
+  /**
+   * `host:port` that image URIs name for Kiln's registry (default: this node's listener). A node without `api`
+   * serves no registry, so its builds should name the API nodes' address here.
+   */
+  registryHost?: string;
+  /** Period of this node's heartbeat in the store (default 5 s); a node is lost after three missed. */
+  heartbeatMs?: number;
+  /**
+   * Registers routes on this node's listener (the API app, or the node listener of a node without `api`) before
+   * it listens: the place for node routes such as metrics or forwarded instance routes.
+   */
+  registerNodeRoutes?: (app: FastifyInstance, node: NodeIdentity) => void | Promise<void>;
   /** The time the scheduler and pipelines read; tests pass a TestClock. */
   clock?: Clock;
   logger?: boolean;
@@ -107,15 +132,31 @@ export interface ServeOptions {
   cluster?: ClusterMembership;
 }
 
+/** This process among the cluster's nodes. */
+export interface NodeIdentity {
+  /** `<host>/<pid>/<nonce>`: the heartbeat's id, and the lease owner of the jobs this node's worker takes. */
+  id: string;
+  host: string;
+  roles: NodeRole[];
+  /** Base URL of this node's listener, as other nodes reach it (`--advertise`). */
+  endpoint: string;
+}
+
 /** A running Kiln server. */
 export interface RunningServer {
-  /** Base URL of the API, e.g. `http://127.0.0.1:8420`. */
+  /** Base URL of the API, e.g. `http://127.0.0.1:8420`; on a node without `api`, of its node listener. */
   endpoint: string;
+  /** The console's URL; empty on a node without `api`. */
   consoleUrl: string;
+  /** The admin credentials file; empty on a node without `api` (it makes no admin account). */
   credentialsPath: string;
   regions: string[];
   /** `host:port` of the built-in registry, as image URIs name it. */
   registryHost: string;
+  /** Who this node is among the cluster's nodes, and what it does. */
+  node: NodeIdentity;
+  /** The app this node listens with (the API's, or the node listener of a node without `api`). */
+  app: FastifyInstance;
   /** The build engine, when this server runs builds. */
   engine: BuildEngine | undefined;
   /** Image state changes of this server (every change committed through its store), for subscribers such as the scheduler. */
@@ -126,10 +167,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the store, makes sure the admin account and its credentials file exist, and serves the API. */
+/**
+ * Opens the store and starts this node's roles: with `api`, makes sure the admin account and its credentials
+ * file exist and serves the API; with `scheduler`, ticks the pipeline scheduler and the lifecycle runner; with
+ * `worker`, runs builds. Every node records itself in the store with a heartbeat until it is closed.
+ */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const roles = resolveRoles(options);
+  const has = (role: NodeRole) => roles.includes(role);
   const config: ServerConfig = { ...loadServerConfig(options.configPath), ...options.config };
   const { host, port } = parseListen(options.listen);
+  const advertise = options.advertise === undefined ? undefined : parseAdvertise(options.advertise, 'advertise');
   const events = new ImageEventBus();
   const raw = await openConfiguredStore(options.dataDir, config);
   // The bus is fed from the store's event log (every node's changes); the decorator, wrapped before anything
@@ -141,75 +189,112 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // The bus carries every node's changes; this node's metrics count those made through it.
   events.subscribe((change) => (change.local ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
+  const log = (text: string) => process.stderr.write(`kiln: ${text}`);
+  const nodeId = newLeaseOwner();
   let engine: BuildEngine | undefined;
+  let heartbeat: NodeHeartbeat | undefined;
+  let listener: FastifyInstance | undefined;
   try {
     await feed.start();
     notifier.start();
-    const { account } = await ensureAdmin(store);
-    const credentialsPath = path.join(options.dataDir, 'credentials');
-    await writeCredentialsIfMissing(store, account.accountId, credentialsPath);
+    const admin = has('api') ? (await ensureAdmin(store)).account : undefined;
+    const credentialsPath = admin ? path.join(options.dataDir, 'credentials') : '';
+    if (admin) await writeCredentialsIfMissing(store, admin.accountId, credentialsPath);
     const regions = new Set(config.regions);
     const clock = options.clock ?? systemClock;
     const lookupKey = authenticatingKeys(store, new KeyUseRecorder(store, { now: () => clock.now(), onError: (err) => process.stderr.write(`kiln: recording an access key's last use failed: ${String(err)}\n`) }));
-    let registryHost = '';
+    let registryHost = options.registryHost ?? '';
     let endpoint = '';
     engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock, metrics: observed.metrics });
     const built = engine;
-    const scheduler = new PipelineScheduler({ store, clock, resolveTag: built.resolveParentTag, runs: pipelineRunStarter(store), onQueued: () => built.worker?.notify(), log: (text) => process.stderr.write(`kiln: ${text}`), onTick: observed.metrics.schedulerTick });
+    const scheduler = new PipelineScheduler({
+      store,
+      clock,
+      resolveTag: built.resolveParentTag,
+      runs: pipelineRunStarter(store),
+      onQueued: () => built.worker?.notify(),
+      log,
+      leadership: { nodes: store, owner: nodeId },
+      onTick: observed.metrics.schedulerTick,
+    });
     // A run's end is applied to its pipeline as soon as it is committed; the next tick applies it otherwise.
     events.subscribe(async (change) => {
       if (!isTerminal(change.status)) return;
       const image = await store.getResource(change.arn);
       if (image) await scheduler.runEnded(image);
     });
-    const app = buildApi({
-      handlers: engine.wakeOnQueued(freeingDeletedImages(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler), engine.imageOutputs)),
-      regions,
-      lookupKey,
-      logger: options.logger ?? false,
-      onResponse: observed.metrics.apiRequest,
-      ...(config.tls ? { tls: readTls(config.tls) } : {}),
-    });
-    const cluster = options.cluster && openInstanceCluster(options.dataDir, config, options.cluster);
-    engine.registerRoutes(app, { lookupKey, regions, ...(cluster ? { instances: cluster.instances } : {}) });
-    // They belong on the node's internal listener (issue 15); every request is signed, so the API one serves meanwhile.
-    if (cluster) registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
+    const tls = config.tls ? readTls(config.tls) : undefined;
+    const app = has('api')
+      ? buildApi({
+          handlers: engine.wakeOnQueued(freeingDeletedImages(trackManualRuns(buildHandlers(store, { regions: config.regions, clock }), store, scheduler), engine.imageOutputs)),
+          regions,
+          lookupKey,
+          logger: options.logger ?? false,
+          onResponse: observed.metrics.apiRequest,
+          ...(tls ? { tls } : {}),
+        })
+      : createNodeListener({ logger: options.logger ?? false, ...(tls ? { tls } : {}) });
+    listener = app;
+    const lostAfterMs = LOST_AFTER_BEATS * (options.heartbeatMs ?? HEARTBEAT_MS);
+    // Every node forwards to and answers for the kept instances of the others, over the signed internal channel.
+    const cluster = openInstanceCluster(options.dataDir, config, options.cluster ?? { nodeId, nodes: store, lostAfterMs });
+    registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
     registerHealthAndMetrics(app, observed.healthDeps(engine.services.blobs));
-    registerEventRoutes(app, { store, bus: events, lookupKey, regions });
-    registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
-    registerConsoleApiRoutes(app, { store, lookupKey, regions });
-    await registerConsole(app);
+    if (has('api')) {
+      engine.registerRoutes(app, { lookupKey, regions, instances: cluster.instances });
+      registerEventRoutes(app, { store, bus: events, lookupKey, regions });
+      registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
+      registerConsoleApiRoutes(app, { store, lookupKey, regions });
+      registerWorkersRoute(app, { store, lookupKey, regions, lostAfterMs });
+      await registerConsole(app);
+    }
+    const node: NodeIdentity = { id: nodeId, host: hostname(), roles, endpoint: '' };
+    await options.registerNodeRoutes?.(app, node);
     await app.listen({ host, port });
     const address = app.server.address();
     const actualPort = typeof address === 'object' && address ? address.port : port;
     const hostPart = host.includes(':') ? `[${host}]` : host;
-    registryHost = `${hostPart}:${actualPort}`;
-    endpoint = `${config.tls ? 'https' : 'http'}://${registryHost}`;
-    if (options.builds !== false) await engine.startWorker();
-    if (config.prefetchBases ?? options.prefetchBasesByDefault ?? false) engine.prefetchBases();
-    const scheduling = options.scheduler ?? options.builds !== false;
-    if (scheduling) scheduler.start();
+    registryHost ||= `${hostPart}:${actualPort}`;
+    endpoint = `${tls ? 'https' : 'http'}://${hostPart}:${actualPort}`;
+    node.endpoint = advertise ?? advertisedUrl({ host, port: actualPort }, tls !== undefined);
+    heartbeat = new NodeHeartbeat({ nodes: store, node, ...(options.heartbeatMs === undefined ? {} : { periodMs: options.heartbeatMs }), log });
+    await heartbeat.start();
+    if (has('worker')) await engine.startWorker({ owner: nodeId });
+    if (has('worker') && (config.prefetchBases ?? options.prefetchBasesByDefault ?? false)) engine.prefetchBases();
+    if (has('scheduler')) {
+      scheduler.start();
+      await engine.startLifecycle({ owner: nodeId, leadership: { nodes: store } });
+    }
     const running = engine;
+    const beating = heartbeat;
+    let closing: Promise<void> | undefined;
     return {
       endpoint,
-      consoleUrl: `${endpoint}/console/`,
+      consoleUrl: has('api') ? `${endpoint}/console/` : '',
       credentialsPath,
       regions: config.regions,
       registryHost,
-      engine: options.builds === false ? undefined : running,
+      node,
+      app,
+      engine: has('worker') ? running : undefined,
       events,
-      scheduler: scheduling ? scheduler : undefined,
-      close: async () => {
-        await scheduler.stop();
-        await running.stop();
-        await notifier.stop();
-        await app.close();
-        await feed.stop();
-        await store.close();
-      },
+      scheduler: has('scheduler') ? scheduler : undefined,
+      // Once: a second call (a test's cleanup after an explicit close) waits for the first.
+      close: () =>
+        (closing ??= (async () => {
+          await scheduler.stop();
+          await running.stop();
+          await beating.stop();
+          await notifier.stop();
+          await app.close();
+          await feed.stop();
+          await store.close();
+        })()),
     };
   } catch (err) {
     await engine?.stop().catch(() => undefined);
+    await heartbeat?.stop();
+    await listener?.close().catch(() => undefined);
     await notifier.stop();
     await feed.stop();
     await store.close();

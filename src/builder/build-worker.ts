@@ -10,12 +10,11 @@
  * again while its image is mid-way was left by a lost worker: the image ends FAILED naming it, since half a
  * build cannot be resumed on another host.
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { CleanupStack } from '../domain/cleanup-stack.js';
 import { errorMessage, isKilnError } from '../domain/errors.js';
 import { isInProgress } from '../domain/image-state.js';
 import type { Job, ResourceRecord } from '../store/store.js';
+import { isOwnDeadProcess, leaseOwnerParts, newLeaseOwner } from '../store/lease-owners.js';
 import { closeOpenExecutions } from './records/execution-records.js';
 import { buildContainerImage, type BuildServices } from './container/container-build.js';
 import { distributeImage } from './stages/distribution-stage.js';
@@ -37,22 +36,14 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** This host's name among the workers sharing the store (default: the host name). */
   node?: string;
+  /** The lease owner to take jobs as: the process's node id (`<node>/<pid>/<nonce>`, see store/lease-owners.ts); default a new one on `node`. */
+  owner?: string;
   /** Releases what crashed builds left on this host (instance scratch folders, processes, cgroups). */
   sweep?: () => Promise<string[]>;
   log?: (text: string) => void;
 }
 
 const SHUTDOWN = 'Kiln stopped while this build was running (interrupted)';
-
-/** Whether a process of this host is running (a pid that may belong to another user counts as running). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class BuildWorker {
   readonly node: string;
@@ -67,18 +58,8 @@ export class BuildWorker {
     private readonly services: BuildServices,
     private readonly options: WorkerOptions,
   ) {
-    this.node = options.node ?? hostname();
-    this.owner = `${this.node}/${process.pid}/${randomUUID().slice(0, 8)}`;
-  }
-
-  /**
-   * Whether a lease owner was a process of this node that is gone, so its jobs can be failed now rather than
-   * when their leases run out. Owners from before node names (`kiln-<pid>-…`) were single-node: this node's.
-   */
-  private isOwnDeadProcess(owner: string | undefined): boolean {
-    const m = owner === undefined ? null : /^(.+)\/(\d+)\/[0-9a-f]+$/.exec(owner);
-    if (!m) return true;
-    return m[1] === this.node && !processRuns(Number(m[2]));
+    this.owner = options.owner ?? newLeaseOwner(options.node);
+    this.node = options.node ?? leaseOwnerParts(this.owner)?.node ?? this.owner;
   }
 
   private get pollMs(): number {
@@ -263,7 +244,7 @@ export class BuildWorker {
     for (const job of await store.listJobs({ state: 'leased' })) {
       if (!JOB_KINDS.includes(job.kind)) continue;
       // Another node's job, or a live process's on this node: its lease says when it is lost (see runJob).
-      if (!this.isOwnDeadProcess(job.leaseOwner)) continue;
+      if (!isOwnDeadProcess(job.leaseOwner, this.node)) continue;
       const record = await store.getResource(job.resourceArn);
       if (record && isInProgress(stateOf(record).status)) {
         await advance(store, record.arn, 'FAILED', { reason: `${SHUTDOWN}; the next start of Kiln released what it held` }).catch(this.noted(`recording ${record.arn} as FAILED`, undefined));

@@ -11,7 +11,9 @@ import { registerBasesCommands } from './bases-commands.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerStoreCommands } from './store-commands.js';
 import { registerToeCommands } from './toe-commands.js';
+import { registerWorkerCommands } from './worker-commands.js';
 
 /** Kiln's version from its package.json, found upward from this file whether run from src/ or dist/. */
 function version(): string {
@@ -47,10 +49,12 @@ const program = new Command('kiln')
   // Set before the commands are added, so each inherits it.
   .exitOverride();
 registerServerCommands(program);
+registerStoreCommands(program);
 registerToeCommands(program);
 registerLogsCommand(program);
 registerEventsCommand(program);
 registerInstanceCommands(program);
+registerWorkerCommands(program);
 registerImageCommands(program);
 registerBasesCommands(program);
 registerPipelineCommands(program);

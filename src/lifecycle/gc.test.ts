@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FsBlobStore } from '../artifacts/blob-store.js';
-import { DiskStore } from '../artifacts/disk/disk-store.js';
+import { LocalDiskStore } from '../artifacts/disk/disk-store.js';
 import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, canonicalJson } from '../artifacts/oci/image.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import { registerMachineImage } from '../builder/machine/machine-images.js';
@@ -16,12 +16,12 @@ function setup(t: Parameters<typeof tempStore>[0]) {
   const { store, dir } = tempStore(t);
   const blobs = new FsBlobStore(path.join(dir, 'blobs'));
   const layers = new LayerCache(path.join(dir, 'layers'), blobs);
-  const disks = new DiskStore(path.join(dir, 'disks'));
+  const disks = new LocalDiskStore(path.join(dir, 'disks'));
   return { store, dir, blobs, layers, disks };
 }
 
 /** A small raw "disk" moved into the disk store. */
-async function makeDisk(dir: string, disks: DiskStore, content: string) {
+async function makeDisk(dir: string, disks: LocalDiskStore, content: string) {
   const file = path.join(dir, `disk-${content}.raw`);
   await writeFile(file, Buffer.alloc(64 * 1024, content));
   const stored = await disks.adopt(file);

@@ -155,17 +155,15 @@ export async function collectGarbage(deps: GcDeps, signal?: AbortSignal): Promis
     for (const disk of await deps.disks.list()) {
       if (signal?.aborted) throw new KilnError('Cancelled', 'garbage collection was cancelled');
       if (roots.disks.has(disk.digest)) continue;
-      const file = deps.disks.path(disk.digest);
-      const st = await fsp.stat(file).catch(() => undefined);
-      if (!st) continue;
-      if (st.mtimeMs > cutoff) {
+      const storedAt = await deps.disks.storedAt(disk.digest);
+      if (storedAt === undefined) continue;
+      if (storedAt > cutoff) {
         result.young++;
         continue;
       }
-      await fsp.rm(file, { force: true });
+      const { bytes } = await deps.disks.remove(disk.digest);
       result.disks++;
-      // Disks are sparse: what the file held on disk is what removing it frees.
-      result.diskBytes += st.blocks * 512;
+      result.diskBytes += bytes;
     }
   }
   return result;

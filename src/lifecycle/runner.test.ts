@@ -206,3 +206,46 @@ test('runner: garbage collection after a deletion waits for a running build, the
   assert.equal(await blobs.has(layer.digest), false);
   assert.ok(logs.some((l) => /garbage collection freed 3 blobs/.test(l)));
 });
+
+test('runner: with a leadership, of two runners on one store only the leader schedules; a stop hands it over', async (t) => {
+  const { store, dir } = tempStore(t);
+  const clock = new TestClock(START);
+  const blobs = new FsBlobStore(path.join(dir, 'blobs'));
+  const ticks: Record<string, string[]> = { a: [], b: [] };
+  const start = (name: 'a' | 'b') =>
+    startLifecycleRunner({ store, clock, blobs, registryHost: () => 'kiln.test:1', gcGraceMs: 0, pollMs: 3_600_000, leadership: { nodes: store }, onTick: (outcome) => ticks[name]!.push(outcome) });
+  const a = await start('a');
+  t.after(() => a.stop());
+  await a.settle();
+  const b = await start('b');
+  t.after(() => b.stop());
+  const handlers = lifecycleHandlers(store, clock);
+  await handlers.CreateLifecyclePolicy!(deprecatePolicy(), ctx('CreateLifecyclePolicy'));
+  clock.advance(DAY_MS);
+  await b.settle();
+  assert.deepEqual(await executions(store), [], 'the runner without the leadership schedules nothing');
+  await a.settle();
+  assert.equal((await executions(store)).length, 1, 'the leader schedules the due run');
+  await b.settle();
+  assert.equal((await executions(store)).length, 1);
+  assert.deepEqual([ticks.a!.every((o) => o === 'ran'), ticks.b!.every((o) => o === 'skipped')], [true, true], JSON.stringify(ticks));
+  await a.stop();
+  clock.advance(DAY_MS);
+  await b.settle();
+  assert.equal((await executions(store)).length, 2, 'a stopped leader gives the leadership up: the other runner takes the next day');
+  assert.equal(ticks.b!.at(-1), 'ran');
+});
+
+test('runner: a start takes back only what its own node\'s dead processes left, never a live node\'s job', async (t) => {
+  const { store, dir } = tempStore(t);
+  const clock = new TestClock(START);
+  const a = await addImageRecord(store, { name: 'base', type: 'AMI', dateCreated: START });
+  const arn = await planned(store, 'IN_PROGRESS', [todo(a.arn, 'DEPRECATE')]);
+  // Leased by a process of another host: it may be running, so only its lease may end its hold on the job.
+  const job = (await store.leaseJob([LIFECYCLE_EXECUTION_JOB], 'other-host/4242/0123abcd', 600_000))!;
+  const runner = await startLifecycleRunner({ store, clock, blobs: new FsBlobStore(path.join(dir, 'blobs')), registryHost: () => 'kiln.test:1', gcGraceMs: 0, pollMs: 3_600_000 });
+  t.after(() => runner.stop());
+  await runner.settle();
+  assert.deepEqual((await store.listJobs({ resourceArn: arn })).map((j) => [j.id, j.state, j.leaseOwner]), [[job.id, 'leased', 'other-host/4242/0123abcd']]);
+  assert.equal(executionOf((await store.getResource(arn))!).state.status, 'IN_PROGRESS');
+});

@@ -4,8 +4,11 @@
  * Store's job queue. Time comes from a Clock, so tests move a TestClock instead of waiting; new work is also
  * looked for every `pollMs` of real time. At most one execution per policy is active: a due day is skipped
  * while the policy's previous execution is still pending or running, as on AWS.
+ *
+ * Across a cluster, scheduling (what is due) is done by the node holding the `lifecycle` leadership; queued
+ * executions are performed by whichever runner leases their job, and a start takes back only the jobs its own
+ * node's dead processes left.
  */
-import { randomUUID } from 'node:crypto';
 import type { BlobStore } from '../artifacts/blob-store.js';
 import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
@@ -26,6 +29,8 @@ import {
 import { collectGarbage, type GcResult } from './gc.js';
 import { performExecution, type PerformEnv } from './perform.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
+import { Leadership, type LeadershipOptions, type TickOutcome } from '../store/leadership.js';
+import { isOwnDeadProcess, leaseOwnerParts, newLeaseOwner } from '../store/lease-owners.js';
 
 export const POLICY_TYPE = 'lifecycle-policy';
 
@@ -49,7 +54,19 @@ export interface LifecycleRunnerDeps {
   scheduleMs?: number;
   /** Job lease (default 10 minutes), renewed between images. */
   leaseMs?: number;
+  /** The lease owner its jobs carry: the process's node id (store/lease-owners.ts); default a new one. */
+  owner?: string;
+  /**
+   * Schedules only while this node holds the `lifecycle` leadership; `ttlMs` defaults to three schedule periods.
+   * Without it every pass schedules (one process alone on its store).
+   */
+  leadership?: Omit<LeadershipOptions, 'owner' | 'ttlMs'> & { ttlMs?: number };
+  /** Told after each scheduling pass whether it ran or was skipped for another node's leadership (metrics). */
+  onTick?: (outcome: TickOutcome) => void;
 }
+
+/** The leadership the lifecycle runners of a cluster share. */
+export const LIFECYCLE_LEADERSHIP = 'lifecycle';
 
 export interface LifecycleRunner {
   /** Stops looking for work and waits for the execution under way to pause (it resumes at the next start). */
@@ -71,7 +88,8 @@ export interface LifecycleRunner {
 const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
 class Runner implements LifecycleRunner {
-  readonly owner = `kiln-lifecycle-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly owner: string;
+  private readonly leadership: Leadership | undefined;
   private readonly controller = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -83,7 +101,12 @@ class Runner implements LifecycleRunner {
   private forceSchedule = true;
   private gcTriedAt = 0;
 
-  constructor(private readonly deps: LifecycleRunnerDeps) {}
+  constructor(private readonly deps: LifecycleRunnerDeps) {
+    this.owner = deps.owner ?? newLeaseOwner();
+    const lead = deps.leadership;
+    const ttlMs = lead?.ttlMs ?? 3 * (deps.scheduleMs ?? 60_000);
+    this.leadership = lead && new Leadership(LIFECYCLE_LEADERSHIP, { ...lead, owner: this.owner, ttlMs }, (text) => deps.log?.(text));
+  }
 
   private get env(): PerformEnv {
     const d = this.deps;
@@ -102,11 +125,15 @@ class Runner implements LifecycleRunner {
     this.loop = this.run();
   }
 
-  /** Jobs a stopped Kiln left leased are queued again, so their executions resume from their saved plans. */
+  /**
+   * Jobs a stopped Kiln of this node left leased are queued again, so their executions resume from their saved
+   * plans; another node's, or a live process's, are left to their lease.
+   */
   private async recover(): Promise<void> {
     const { store } = this.deps;
+    const node = leaseOwnerParts(this.owner)?.node ?? this.owner;
     for (const job of await store.listJobs({ state: 'leased' })) {
-      if (job.kind !== LIFECYCLE_EXECUTION_JOB) continue;
+      if (job.kind !== LIFECYCLE_EXECUTION_JOB || !isOwnDeadProcess(job.leaseOwner, node)) continue;
       await store.finishJob(job.id, job.leaseOwner, 'failed');
       const record = await store.getResource(job.resourceArn);
       if (record && isActive(executionOf(record).state.status)) await store.enqueueJob(LIFECYCLE_EXECUTION_JOB, job.resourceArn);
@@ -149,7 +176,10 @@ class Runner implements LifecycleRunner {
     if (this.forceSchedule || due || Date.now() - this.scheduledAt >= (this.deps.scheduleMs ?? 60_000)) {
       this.forceSchedule = false;
       this.scheduledAt = Date.now();
-      this.nextDue = await this.schedule();
+      const leads = this.leadership ? await this.leadership.lead() : true;
+      // A node that does not lead keeps looking at the schedule's pace, to take over when the leader is gone.
+      this.nextDue = leads ? await this.schedule() : undefined;
+      this.deps.onTick?.(leads ? 'ran' : 'skipped');
     }
     const next = this.nextDue;
     for (;;) {
@@ -277,6 +307,7 @@ class Runner implements LifecycleRunner {
     this.wake?.();
     await this.loop;
     await this.busy;
+    await this.leadership?.release();
   }
 }
 

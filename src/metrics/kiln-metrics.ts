@@ -32,7 +32,7 @@ export interface ExecutionSample {
 }
 
 /** What one scheduler tick did, or that it failed. */
-export type SchedulerTickSample = { ok: true; report: { started: readonly unknown[]; skipped: number; failed: number } } | { ok: false; error: unknown };
+export type SchedulerTickSample = { ok: true; report: { started: readonly unknown[]; skipped: number; failed: number } } | { ok: false; error: unknown } | { skipped: true };
 
 export class KilnMetrics {
   /** The registry `/metrics` serves; scrape-time collectors (cluster-gauges.ts) register on it too. */
@@ -57,7 +57,7 @@ export class KilnMetrics {
     this.steps = new Histogram({ name: 'kiln_workflow_step_duration_seconds', help: 'Duration of workflow steps run on this node, by workflow, step action and end status.', labelNames: ['workflow', 'action', 'status'], buckets: STEP_BUCKETS, registers });
     this.workflows = new Histogram({ name: 'kiln_workflow_duration_seconds', help: 'Duration of build stages (workflow executions: BUILD, TEST, DISTRIBUTION) run on this node, by end status.', labelNames: ['workflow', 'status'], buckets: WORKFLOW_BUCKETS, registers });
     this.registryBytesTotal = new Counter({ name: 'kiln_registry_bytes_total', help: 'Bytes of blobs and manifests the built-in registry received (in) and sent (out).', labelNames: ['direction', 'kind'], registers });
-    this.ticks = new Counter({ name: 'kiln_scheduler_ticks_total', help: 'Pipeline scheduler ticks on this node, by outcome (ok, failed).', labelNames: ['outcome'], registers });
+    this.ticks = new Counter({ name: 'kiln_scheduler_ticks_total', help: 'Pipeline scheduler ticks on this node, by outcome (ok, failed, skipped: another node leads).', labelNames: ['outcome'], registers });
     this.duePipelines = new Counter({ name: 'kiln_scheduler_due_pipelines_total', help: 'Due pipeline schedules handled by ticks: a run started, the tick skipped, or the run could not start.', labelNames: ['outcome'], registers });
     this.deliveries = new Counter({ name: 'kiln_notification_deliveries_total', help: 'Webhook notification deliveries that ended, by outcome (delivered, failed, abandoned at a stop).', labelNames: ['outcome'], registers });
   }
@@ -93,6 +93,10 @@ export class KilnMetrics {
   };
 
   readonly schedulerTick = (sample: SchedulerTickSample): void => {
+    if ('skipped' in sample) {
+      this.ticks.inc({ outcome: 'skipped' });
+      return;
+    }
     this.ticks.inc({ outcome: sample.ok ? 'ok' : 'failed' });
     if (!sample.ok) return;
     const { started, skipped, failed } = sample.report;

@@ -7,6 +7,10 @@
  * evaluation time, so ticks missed while Kiln was stopped collapse into one run at start-up. The run's image is
  * created with an idempotency token made of the pipeline and the tick's instant, and the cursor moves only
  * after, compare-and-set: a crash in between makes the next start find the same image instead of a second one.
+ *
+ * Once per tick across a cluster: with a leadership, each tick first takes or renews it (a term of a few ticks),
+ * and a node that does not hold it skips the tick. The idempotency token above already keeps two nodes from
+ * starting two runs for one due time; the leadership keeps them from evaluating every pipeline twice.
  */
 import { KilnError, isKilnError } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
@@ -16,6 +20,7 @@ import { nextDue } from './due.js';
 import type { PipelineRunStarter } from './run-starter.js';
 import { isTerminal, runStateOf, withOutcome, withRun, withScheduledFailure, withTick, withoutRun, type RunBuildType, type TickRecord } from './run-state.js';
 import type { JsonObject } from '../domain/json.js';
+import { Leadership, type LeadershipOptions } from '../store/leadership.js';
 
 
 const PIPELINE = 'image-pipeline';
@@ -35,9 +40,17 @@ export interface SchedulerOptions {
   /** Called after runs were queued, so the build worker looks for work at once. */
   onQueued?: () => void;
   log?: (text: string) => void;
-  /** Told how each tick ended: what it did, or why it failed (metrics). */
+  /**
+   * Ticks only while this node holds the `scheduler` leadership; `ttlMs` defaults to three ticks (3 minutes).
+   * Without it every tick runs (one process alone on its store).
+   */
+  leadership?: Omit<LeadershipOptions, 'ttlMs'> & { ttlMs?: number };
+  /** Told how each tick ended: what it did, why it failed, or that another node's leadership skipped it (metrics). */
   onTick?: (outcome: TickOutcome) => void;
 }
+
+/** The leadership the schedulers of a cluster share. */
+export const SCHEDULER_LEADERSHIP = 'scheduler';
 
 /** What one tick did. */
 export interface TickReport {
@@ -48,8 +61,8 @@ export interface TickReport {
   failed: number;
 }
 
-/** How one tick ended. */
-export type TickOutcome = { ok: true; report: TickReport } | { ok: false; error: unknown };
+/** How one tick ended: it ran (and what it did), it failed, or another node's scheduler leads and it was skipped. */
+export type TickOutcome = { ok: true; report: TickReport } | { ok: false; error: unknown } | { skipped: true };
 
 /** True when the pipeline allows overlapping runs (its `kiln:allowConcurrentRuns` tag is `true`). */
 export function allowsConcurrentRuns(data: JsonObject): boolean {
@@ -61,17 +74,29 @@ export class PipelineScheduler {
   private loop: Promise<void> | undefined;
   private lastTick = -Infinity;
   private readonly waiters: { at: number; resolve: () => void }[] = [];
+  private readonly leadership: Leadership | undefined;
+  private ticks = { ran: 0, skipped: 0 };
 
-  constructor(private readonly options: SchedulerOptions) {}
+  constructor(private readonly options: SchedulerOptions) {
+    const lead = options.leadership;
+    this.leadership = lead && new Leadership(SCHEDULER_LEADERSHIP, { ...lead, ttlMs: lead.ttlMs ?? 3 * MINUTE }, (text) => options.log?.(text));
+  }
+
+  /** Ticks of the loop so far: run by this node, or skipped because another node leads. */
+  get tickCounts(): { ran: number; skipped: number } {
+    return { ...this.ticks };
+  }
 
   /** Ticks now (owed ticks fire at start-up), then at every minute boundary of the clock. */
   start(): void {
     this.loop ??= this.run();
   }
 
+  /** Stops ticking and gives up the leadership, so another node's scheduler takes over at its next tick. */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
+    if (this.loop) await this.leadership?.release();
   }
 
   /** Resolves once a tick evaluated at `at` or later has finished (tests move a TestClock, then wait here). */
@@ -85,11 +110,16 @@ export class PipelineScheduler {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       const now = clock.now();
-      try {
-        await this.tick(now);
-      } catch (err) {
-        this.options.log?.(`scheduler: tick at ${now.toISOString()} failed: ${String(err)}\n`);
+      const leads = this.leadership ? await this.leadership.lead() : true;
+      if (leads) {
+        try {
+          await this.tick(now);
+        } catch (err) {
+          this.options.log?.(`scheduler: tick at ${now.toISOString()} failed: ${String(err)}\n`);
+        }
       }
+      this.ticks[leads ? 'ran' : 'skipped']++;
+      if (!leads) this.options.onTick?.({ skipped: true });
       this.lastTick = now.getTime();
       for (const w of this.waiters.splice(0)) {
         if (w.at <= this.lastTick) w.resolve();

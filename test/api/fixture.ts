@@ -24,7 +24,7 @@ export function readCredentials(file: string): { accessKeyId: string; secretAcce
  * Starts a real Kiln server on 127.0.0.1, port 0, without builds, with a temp data dir (or `dataDir`, to restart
  * on one); both go away after the test.
  */
-export async function startFixture(t: TestContext, options: Pick<ServeOptions, 'clock' | 'scheduler' | 'config'> & { dataDir?: string } = {}): Promise<Fixture> {
+export async function startFixture(t: TestContext, options: Pick<ServeOptions, 'clock' | 'scheduler' | 'config' | 'roles' | 'heartbeatMs'> & { dataDir?: string } = {}): Promise<Fixture> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'kiln-api-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const { dataDir: _given, ...serve } = options;

@@ -16,7 +16,7 @@ import {
   StartResourceStateUpdateCommand,
 } from '@aws-sdk/client-imagebuilder';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
-import { DiskStore } from '../../src/artifacts/disk/disk-store.js';
+import { LocalDiskStore } from '../../src/artifacts/disk/disk-store.js';
 import { MEDIA_TYPE_MANIFEST, type StoredImage } from '../../src/artifacts/oci/image.js';
 import { LayerCache } from '../../src/artifacts/oci/unpack.js';
 import { machineImageData, registerMachineImage } from '../../src/builder/machine/machine-images.js';
@@ -57,7 +57,7 @@ async function lifecycleEnv(t: TestContext): Promise<Env> {
   const clock = new TestClock(new Date());
   const host = f.server.registryHost;
   // A grace period of 0: every blob these tests write is "old" the moment the collector looks.
-  const runner = await startLifecycleRunner({ store, clock, blobs, layers, disks: new DiskStore(path.join(f.dataDir, 'disks')), registryHost: () => host, gcGraceMs: 0, pollMs: 20 });
+  const runner = await startLifecycleRunner({ store, clock, blobs, layers, disks: new LocalDiskStore(path.join(f.dataDir, 'disks')), registryHost: () => host, gcGraceMs: 0, pollMs: 20 });
   t.after(() => runner.stop());
   const accountId = (await store.listAccounts()).find((a) => a.admin)!.accountId;
   const ctx = (operation: string): RequestContext => ({ operation, accountId, region: 'local', requestId: 'test' });

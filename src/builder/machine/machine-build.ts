@@ -64,7 +64,13 @@ async function parentRootfs(services: BuildServices, machine: MachineServices, p
   log(`reading the root filesystem of ${parent.plan.resolved} from its disk (first ns build on it)\n`);
   const t0 = Date.now();
   const created = Date.parse(String(parent.image?.data.dateCreated ?? '')) || 0;
-  const rootfs = await rootfsFromDisk(await machine.disks.require(parent.disk.digest), services.blobs, path.join(machine.workRoot, `${folder}-parent-rootfs`), Math.floor(created / 1000), signal);
+  const lease = await machine.disks.acquire(parent.disk.digest, signal);
+  let rootfs: ContainerImageRef;
+  try {
+    rootfs = await rootfsFromDisk(lease.path, services.blobs, path.join(machine.workRoot, `${folder}-parent-rootfs`), Math.floor(created / 1000), signal);
+  } finally {
+    lease.release();
+  }
   log(`root filesystem ${rootfs.manifestDigest} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   if (parent.image) {
     await services.store.updateResource(parent.image.arn, (current) => ({ ...current.data, machine: { ...machineOutputOf(current), rootfs } }));
@@ -79,9 +85,13 @@ function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string
 
 /**
  * Boots a VM for a build or test stage through the `vm` driver, held by `holder` from the moment it answers.
- * Its folder goes in the stage's work folder; a build VM keeps its writes for CreateOutputImage.
+ * Its folder goes in the stage's work folder; a build VM keeps its writes for CreateOutputImage. The disk is
+ * held on this node until the build's stack unwinds (a kept VM's QEMU keeps it open, which the disk cache respects).
  */
-async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', disk: string, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', digest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+  const lease = await machine.disks.acquire(digest, signal);
+  cleanup.defer(`the hold on disk ${digest} for the ${role} VM of ${image.arn}`, async () => lease.release());
+  const disk = lease.path;
   const wanted = requestedInstance(image);
   const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs });
   const spec: LaunchSpec = {
@@ -150,7 +160,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       }
       const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
       await vmFolder(services, machine, image, 'build', cleanup);
-      vm = await bootVm(machine, holder, image, 'build', machine.disks.path(disk.digest), signal, log);
+      vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log);
       return { instanceId: vm.id };
     });
     const instance = nsInstance ?? vm!;
@@ -201,7 +211,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       let vm: VmInstance | undefined;
       await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
         await vmFolder(services, machine, image, 'test', cleanup);
-        vm = await bootVm(machine, holder, image, 'test', machine.disks.path(built.disk.digest), testSignal, (text) => step.log(text));
+        vm = await bootVm(machine, holder, image, 'test', built.disk.digest, cleanup, testSignal, (text) => step.log(text));
         return { instanceId: vm.id, bootMs: vm.bootMs };
       });
       await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));

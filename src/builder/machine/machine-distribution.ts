@@ -132,7 +132,12 @@ export async function distributeMachineRegion(
     const t0 = Date.now();
     try {
       await fsp.mkdir(path.dirname(file), { recursive: true });
-      await convertDisk(deps.disks.path(built.disk.digest), file, format, signal);
+      const lease = await deps.disks.acquire(built.disk.digest, signal);
+      try {
+        await convertDisk(lease.path, file, format, signal);
+      } finally {
+        lease.release();
+      }
     } catch (err) {
       if (signal.aborted) throw err;
       throw new KilnError('Internal', `${at}.s3ExportConfiguration: exporting to s3://${bucket}/${key} failed: ${errorMessage(err)}`, [], { cause: err });

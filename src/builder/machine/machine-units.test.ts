@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DiskStore, hashFile } from '../../artifacts/disk/disk-store.js';
+import { LocalDiskStore, hashFile, hashSparseFile } from '../../artifacts/disk/disk-store.js';
 import { openStore } from '../../app/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { requestedInstance } from '../stages/instance-request.js';
@@ -43,7 +43,7 @@ test('instance types and root volume: ns by default, vm.* types boot, EC2 types 
 test('the disk store: a disk moves in under its sha256, stays sparse, and is stored once', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-disks-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const disks = new DiskStore(path.join(dir, 'disks'));
+  const disks = new LocalDiskStore(path.join(dir, 'disks'));
   const make = (name: string) => {
     const file = path.join(dir, name);
     writeFileSync(file, 'boot sector');
@@ -84,6 +84,21 @@ test('disk hashes: equal bytes give equal digests whether zeros are holes or wri
   assert.match(a!, /^sha256:[0-9a-f]{64}$/);
   assert.equal(a, b);
   assert.notEqual(a, c);
+  // Reading only the data qemu-img map reports gives the same digests, holes or not, for a tail block too.
+  const tail = path.join(dir, 'tail');
+  writeFileSync(tail, 'head');
+  await import('node:fs/promises').then(async (fsp) => {
+    await fsp.truncate(tail, size);
+    const h = await fsp.open(tail, 'r+');
+    await h.write(Buffer.from([1]), 0, 1, size - 3);
+    await h.close();
+  });
+  const withTail = Buffer.alloc(size);
+  withTail.write('head');
+  withTail[size - 3] = 1;
+  writeFileSync(path.join(dir, 'tail-dense'), withTail);
+  assert.deepEqual(await Promise.all(['sparse', 'dense', 'changed', 'tail', 'tail-dense'].map((n) => hashSparseFile(path.join(dir, n)))), [a, a, c, ...(await Promise.all(['tail', 'tail-dense'].map((n) => hashFile(path.join(dir, n)))))]);
+  assert.notEqual(await hashSparseFile(tail), a);
 });
 
 test('machine images: ami- ids, unique names per account and region, launch permissions by account and group all', async (t) => {

@@ -37,9 +37,11 @@ export async function launchMachineInstance(services: BuildServices, request: La
   const parent = await resolveMachineRef(services.store, who, request.image, machine.managedRootfs, signal, log, 'image');
   const disk = await parentDisk(services, machine, parent, name, signal, log);
   const scratchDir = path.join(machine.workRoot, name);
+  // Held while QEMU starts; from then on its open file keeps the disk out of the cache's collections.
+  const lease = await machine.disks.acquire(disk.digest, signal);
   const vm = await launchVm({
     name,
-    disk: machine.disks.path(disk.digest),
+    disk: lease.path,
     diskFormat: 'raw',
     firmware: 'uefi',
     accel: machine.accel.accel,
@@ -49,7 +51,7 @@ export async function launchMachineInstance(services: BuildServices, request: La
     scratchDir,
     bootTimeoutMs: machine.bootTimeoutMs,
     signal,
-  });
+  }).finally(() => lease.release());
   services.kept.add({ instance: vm, imageArn: parent.plan.resolved, stage: 'LAUNCHED', accountId: request.accountId, consoleLog: path.join(scratchDir, 'serial.log') });
   return services.kept.get(vm.id)!;
 }

@@ -122,6 +122,23 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
   `,
   `
+  -- The nodes of a cluster (every kiln serve / kiln worker process, by its heartbeat) and the named leaderships that
+  -- let one of them act per tick (the pipeline scheduler, the lifecycle runner). Times are the database's now().
+  CREATE TABLE nodes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    host TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    endpoint TEXT,
+    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE TABLE leaderships (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until TIMESTAMPTZ NOT NULL
+  );
+  `,
+  `
   -- Issue 15, events across nodes. The log of image state changes, appended in the transaction of the change
   -- (under an advisory lock, so numbers commit in order); identity numbers are never reused after pruning.
   CREATE TABLE image_events (
@@ -151,8 +168,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     UNIQUE (event_seq, endpoint)
   );
   CREATE INDEX notification_deliveries_ready ON notification_deliveries(state, id);
-  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there.
+  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there. No row
+  -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
   CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
-  INSERT INTO outbox_cursor (id, seq) VALUES (1, 0);
   `,
 ];

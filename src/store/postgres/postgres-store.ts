@@ -10,6 +10,8 @@ import type {
   Job,
   NewAccessKey,
   NewResource,
+  NodeRecord,
+  NodeRole,
   RegistryManifest,
   RegistryRepository,
   ResourceQuery,
@@ -18,6 +20,8 @@ import type {
 } from '../store.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
 import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
+import type { ClusterNodes } from '../roles/cluster-nodes.js';
+import { postgresClusterNodes } from './cluster-nodes.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { imageEventEntry, type ImageEventEntry } from '../sql/image-journal.js';
 import { toLoggedImageEvent, toOutboxDelivery, type DeliveryRow, type ImageEventRow } from '../sql/event-rows.js';
@@ -64,11 +68,13 @@ export interface PostgresStoreOptions {
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  private readonly nodes: ClusterNodes;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types });
     // An idle connection that the server drops (restart, failover) must not crash the process: the pool replaces it.
     this.pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost while idle: ${err.message}`));
+    this.nodes = postgresClusterNodes(this.pool);
   }
 
   /** Connects, applies pending migrations, and answers the open store; rejects when the database cannot be reached. */
@@ -688,6 +694,26 @@ export class PostgresStore implements Store {
 
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
+  }
+
+  heartbeatNode(node: { id: string; host: string; roles: readonly NodeRole[]; endpoint?: string }): Promise<void> {
+    return this.nodes.heartbeatNode(node);
+  }
+
+  listNodes(lostAfterMs: number): Promise<NodeRecord[]> {
+    return this.nodes.listNodes(lostAfterMs);
+  }
+
+  removeNode(id: string): Promise<void> {
+    return this.nodes.removeNode(id);
+  }
+
+  acquireLeadership(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.nodes.acquireLeadership(name, owner, ttlMs);
+  }
+
+  releaseLeadership(name: string, owner: string): Promise<void> {
+    return this.nodes.releaseLeadership(name, owner);
   }
 
   async close(): Promise<void> {

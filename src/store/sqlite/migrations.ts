@@ -128,6 +128,24 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN previous_owner TEXT;
   `,
   `
+  -- The nodes of a cluster (every kiln serve / kiln worker process, by its heartbeat) and the named leaderships that
+  -- let one of them act per tick (the pipeline scheduler, the lifecycle runner). Times are SQLite's own clock, as
+  -- ISO text, so they compare as text.
+  CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    endpoint TEXT,
+    started_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+  );
+  CREATE TABLE leaderships (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until TEXT NOT NULL
+  );
+  `,
+  `
   -- Issue 15, events across nodes. The log of image state changes, appended in the transaction of the change;
   -- AUTOINCREMENT so a number is never reused after pruning, and a stream's Last-Event-ID never means two events.
   CREATE TABLE image_events (
@@ -157,8 +175,8 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (event_seq, endpoint)
   );
   CREATE INDEX notification_deliveries_ready ON notification_deliveries(state, id);
-  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there.
+  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there. No row
+  -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
   CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
-  INSERT INTO outbox_cursor (id, seq) VALUES (1, 0);
   `,
 ];

@@ -13,9 +13,13 @@ import type {
   RegistryManifest,
   RegistryRepository,
   ResourceQuery,
+  NodeRecord,
+  NodeRole,
   ResourceRecord,
   Store,
 } from '../store.js';
+import type { ClusterNodes } from '../roles/cluster-nodes.js';
+import { sqliteClusterNodes } from './cluster-nodes.js';
 import { MIGRATIONS } from './migrations.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
 import { imageEventEntry } from '../sql/image-journal.js';
@@ -42,6 +46,8 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  /** The cluster-nodes role's statements, prepared once the schema has its tables. */
+  private readonly nodes: ClusterNodes;
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -50,6 +56,7 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     this.migrate();
+    this.nodes = sqliteClusterNodes(this.db);
   }
 
   /** Applies pending migrations; returns the schema version. */
@@ -633,6 +640,26 @@ export class SqliteStore implements Store {
     return this.run(() => {
       this.statement('SELECT 1').get();
     });
+  }
+
+  heartbeatNode(node: { id: string; host: string; roles: readonly NodeRole[]; endpoint?: string }): Promise<void> {
+    return this.nodes.heartbeatNode(node);
+  }
+
+  listNodes(lostAfterMs: number): Promise<NodeRecord[]> {
+    return this.nodes.listNodes(lostAfterMs);
+  }
+
+  removeNode(id: string): Promise<void> {
+    return this.nodes.removeNode(id);
+  }
+
+  acquireLeadership(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.nodes.acquireLeadership(name, owner, ttlMs);
+  }
+
+  releaseLeadership(name: string, owner: string): Promise<void> {
+    return this.nodes.releaseLeadership(name, owner);
   }
 
   close(): Promise<void> {

@@ -453,5 +453,44 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's' });
       await store.ping();
     });
+
+    withStore('records nodes by heartbeat, refreshes them, tells lost from active and forgets removed ones', async (store) => {
+      assert.deepEqual(await store.listNodes(60_000), []);
+      await store.heartbeatNode({ id: 'host-a/10/aaaa', host: 'host-a', roles: ['worker', 'api'], endpoint: 'http://10.0.0.1:8421' });
+      await store.heartbeatNode({ id: 'host-b/20/bbbb', host: 'host-b', roles: ['worker'] });
+      const [a, b] = await store.listNodes(60_000);
+      assert.deepEqual([a?.id, a?.host, a?.roles, a?.endpoint, a?.state], ['host-a/10/aaaa', 'host-a', ['api', 'worker'], 'http://10.0.0.1:8421', 'active']);
+      assert.deepEqual([b?.id, b?.roles, b?.endpoint, b?.state], ['host-b/20/bbbb', ['worker'], undefined, 'active']);
+      assert.ok(!Number.isNaN(Date.parse(a!.startedAt)) && a!.lastSeen >= a!.startedAt, 'ISO times, last seen at or after the start');
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      // Only host-a keeps beating: host-b is lost for a short bound and still active for a long one.
+      await store.heartbeatNode({ id: 'host-a/10/aaaa', host: 'host-a', roles: ['worker'], endpoint: 'http://10.0.0.1:9000' });
+      const short = await store.listNodes(100);
+      assert.deepEqual(short.map((n) => [n.id, n.state]), [['host-a/10/aaaa', 'active'], ['host-b/20/bbbb', 'lost']]);
+      const refreshed = short[0]!;
+      assert.deepEqual([refreshed.roles, refreshed.endpoint, refreshed.startedAt], [['worker'], 'http://10.0.0.1:9000', a!.startedAt], 'a heartbeat updates roles and endpoint, not the start');
+      assert.ok(refreshed.lastSeen > a!.lastSeen, 'a heartbeat moves lastSeen');
+      assert.deepEqual((await store.listNodes(60_000)).map((n) => n.state), ['active', 'active']);
+      await store.removeNode('host-b/20/bbbb');
+      await store.removeNode('host-z/1/0000');
+      assert.deepEqual((await store.listNodes(60_000)).map((n) => n.id), ['host-a/10/aaaa']);
+    });
+
+    withStore('a leadership has one holder: renewed by it, taken over after its term, given up on release', async (store) => {
+      const racing = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((owner) => store.acquireLeadership('scheduler', owner, 60_000)));
+      assert.equal(racing.filter(Boolean).length, 1, 'owners racing for a free leadership: exactly one wins');
+      const holder = ['n1', 'n2', 'n3', 'n4'][racing.indexOf(true)]!;
+      const other = holder === 'n1' ? 'n2' : 'n1';
+      await store.releaseLeadership('scheduler', other);
+      assert.equal(await store.acquireLeadership('scheduler', other, 60_000), false, 'a release by a non-holder changes nothing');
+      assert.equal(await store.acquireLeadership('scheduler', holder, 100), true, 'the holder renews (here to a short term)');
+      assert.equal(await store.acquireLeadership('lifecycle', other, 60_000), true, 'names are independent');
+      assert.equal(await store.acquireLeadership('scheduler', other, 60_000), false, 'still held');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(await store.acquireLeadership('scheduler', other, 60_000), true, 'taken over once the term ran out');
+      assert.equal(await store.acquireLeadership('scheduler', holder, 60_000), false, 'the former holder lost it');
+      await store.releaseLeadership('scheduler', other);
+      assert.equal(await store.acquireLeadership('scheduler', holder, 60_000), true, 'free again after a release');
+    });
   });
 }
