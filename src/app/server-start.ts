@@ -26,6 +26,7 @@ import { advertisedUrl, parseAdvertise, resolveRoles } from './node-roles.js';
 import { createNodeListener } from './node-listener.js';
 import { HEARTBEAT_MS, LOST_AFTER_BEATS, NodeHeartbeat } from './node-heartbeat.js';
 import { openConfiguredStore } from './store-open.js';
+import { imageEventFeed } from './event-feed.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
 import { openInstanceCluster, type ClusterMembership } from './instance-cluster.js';
@@ -178,19 +179,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const { host, port } = parseListen(options.listen);
   const advertise = options.advertise === undefined ? undefined : parseAdvertise(options.advertise, 'advertise');
   const events = new ImageEventBus();
-  // Wrapped before anything else gets the store, so every image state change is published.
-  const store = observeImageStates(await openConfiguredStore(options.dataDir, config), events);
+  const raw = await openConfiguredStore(options.dataDir, config);
+  // The bus is fed from the store's event log (every node's changes); the decorator, wrapped before anything
+  // else gets the store, makes this node's own changes reach it before their write resolves.
+  const feed = imageEventFeed(raw, events);
+  const store = observeImageStates(raw, feed);
   hideHostPaths(options.dataDir);
   const observed = startNodeMetrics({ store, config });
-  events.subscribe(observed.metrics.imageStateChanged);
+  // The bus carries every node's changes; this node's metrics count those made through it.
+  events.subscribe((change) => (change.local ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
-  notifier.start();
   const log = (text: string) => process.stderr.write(`kiln: ${text}`);
   const nodeId = newLeaseOwner();
   let engine: BuildEngine | undefined;
   let heartbeat: NodeHeartbeat | undefined;
   let listener: FastifyInstance | undefined;
   try {
+    await feed.start();
+    notifier.start();
     const admin = has('api') ? (await ensureAdmin(store)).account : undefined;
     const credentialsPath = admin ? path.join(options.dataDir, 'credentials') : '';
     if (admin) await writeCredentialsIfMissing(store, admin.accountId, credentialsPath);
@@ -281,6 +287,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
           await beating.stop();
           await notifier.stop();
           await app.close();
+          await feed.stop();
           await store.close();
         })()),
     };
@@ -289,6 +296,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     await heartbeat?.stop();
     await listener?.close().catch(() => undefined);
     await notifier.stop();
+    await feed.stop();
     await store.close();
     throw err;
   }

@@ -3,6 +3,7 @@
  * CreateImage stores them. Not used by production code.
  */
 import type { TestContext } from 'node:test';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,4 +72,32 @@ export async function createImage(store: Store, options: { name?: string; accoun
     },
   });
   return record;
+}
+
+export interface Received {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A real HTTP receiver on 127.0.0.1 answering each request with what `answer` says ('hang': never). */
+export async function startReceiver(t: TestContext, answer: (n: number) => number | 'hang'): Promise<{ url: string; received: Received[] }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      received.push({ url: req.url ?? '', headers: req.headers, body });
+      const a = answer(received.length);
+      if (a !== 'hang') res.writeHead(a).end(a === 200 ? 'ok' : 'no');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hooks/kiln?token=hidden`, received };
 }

@@ -1,19 +1,20 @@
 /**
- * Image state changes inside one Kiln process: a small bus, and a Store decorator that feeds it. Every change of
- * an image's state goes through the Store (the build engine's `advance`, CancelImageCreation, the worker's
- * recovery, lifecycle actions), so wrapping the Store once sees them all, whoever made them. Events are
- * published after the store call resolved, i.e. after the change was committed; a write that leaves the status
- * as it was publishes nothing.
+ * Image state changes as one Kiln process sees them: a small bus that every local subscriber listens on (the
+ * event stream, `kiln logs --follow`, the scheduler's run-end hook, the notifier). The bus is fed from the
+ * store's event log (./event-log-feed.ts), which every node's writes append to in their own transactions, so
+ * a subscriber sees the changes of every node, each once, numbered as the log numbers them. A Store decorator
+ * (`observeImageStates`) makes this node's own changes reach the bus before its write call resolves.
  */
 import type { ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
+import { ImageEventFeed, type LocalWrite } from './event-log-feed.js';
 
 const IMAGE_TYPE = 'image';
 
 /** One committed change of an image build version's state. */
 export interface ImageStateChange {
-  /** Increases with every event of this process (and across restarts: it starts from the clock). */
+  /** The event log's number: the same on every node, increasing (with possible holes). */
   seq: number;
   /** The image build version ARN. */
   arn: string;
@@ -24,8 +25,10 @@ export interface ImageStateChange {
   previousStatus?: ImageStatus;
   /** AWS's state reason, for FAILED and CANCELLED. */
   reason?: string;
-  /** ISO time of publication. */
+  /** ISO time of the commit (of publication, for events published without a log). */
   time: string;
+  /** True when the change was written through this node's store (the decorator below); other nodes' are not. */
+  local?: boolean;
 }
 
 /** A subscriber; it runs synchronously in the publisher's turn, so it must be quick (start async work, do not await it). */
@@ -78,7 +81,26 @@ export class ImageEventBus {
 
   /** Numbers the change, remembers it and hands it to every listener; listener failures are reported, not thrown. */
   publish(change: Omit<ImageStateChange, 'seq'>): ImageStateChange {
-    const event: ImageStateChange = { seq: ++this.seq, ...change };
+    const event: ImageStateChange = { seq: this.seq + 1, ...change };
+    this.deliver(event);
+    return event;
+  }
+
+  /**
+   * Positions a bus that has published nothing yet after `seq`, so the next event delivered may carry any
+   * higher number (the event log's, when a node starts with events already logged).
+   */
+  seek(seq: number): void {
+    if (this.history.length === 0) this.seq = seq;
+  }
+
+  /**
+   * Publishes an event numbered elsewhere (the event log). One numbered at or below `lastSeq` was delivered
+   * already and is ignored (false): no listener ever gets a change twice.
+   */
+  deliver(event: ImageStateChange): boolean {
+    if (event.seq <= this.seq) return false;
+    this.seq = event.seq;
     this.history.push(event);
     if (this.history.length > this.historySize) this.history.shift();
     for (const listener of [...this.listeners]) {
@@ -89,7 +111,7 @@ export class ImageEventBus {
         this.onListenerError(err, event);
       }
     }
-    return event;
+    return true;
   }
 
   /** Remembered events with a sequence number above `seq`, oldest first. */
@@ -98,82 +120,77 @@ export class ImageEventBus {
   }
 }
 
-/** The status stored on an image record, when it has one. */
-function statusOf(record: ResourceRecord): ImageStatus | undefined {
-  const state = record.data.state as { status?: unknown } | undefined;
-  return typeof state?.status === 'string' ? (state.status as ImageStatus) : undefined;
-}
-
-function reasonOf(record: ResourceRecord): string | undefined {
-  const reason = (record.data.state as { reason?: unknown } | undefined)?.reason;
-  return typeof reason === 'string' ? reason : undefined;
-}
-
-function changeOf(record: ResourceRecord, previousStatus: ImageStatus | undefined): Omit<ImageStateChange, 'seq'> {
-  const reason = reasonOf(record);
-  return {
-    arn: record.arn,
-    accountId: record.accountId,
-    region: record.region,
-    status: statusOf(record)!,
-    ...(previousStatus === undefined ? {} : { previousStatus }),
-    ...(reason === undefined ? {} : { reason }),
-    time: new Date().toISOString(),
-  };
-}
-
 type BatchChange = { arn: string; change: (current: ResourceRecord) => Record<string, unknown> | undefined };
 type BatchUpdate = (changes: readonly BatchChange[]) => Promise<ResourceRecord[]>;
 
+/** Whether a written record is an image with a state, i.e. a write the event log may have an event for. */
+const mayHaveLogged = (record: ResourceRecord): boolean => record.type === IMAGE_TYPE && record.data.state !== undefined;
+
+const statusIn = (data: Record<string, unknown>): string | undefined => {
+  const status = (data.state as { status?: unknown } | undefined)?.status;
+  return typeof status === 'string' ? status : undefined;
+};
+
 /**
- * The same store, with image state changes published on `bus`: a created image (previousStatus undefined) and
- * every committed write through updateResource (or the batch updateResources, where the store has it) that
- * changed an image's status. The status before is read inside the write's own transaction, so a concurrent
- * change never makes an event lie about where the image came from. Everything else is delegated untouched.
+ * A change function that also tells `write` the status it gives each image: it runs inside the transaction,
+ * before the commit, so the feed knows the event is this node's before any read could deliver it. A re-run
+ * (a retried transaction) replaces what the earlier run said.
  */
-export function observeImageStates<S extends Store>(store: S, bus: ImageEventBus): S {
-  const createResource: Store['createResource'] = async (resource, idempotency, options) => {
-    const result = await store.createResource(resource, idempotency, options);
-    if (result.created && result.record.type === IMAGE_TYPE && statusOf(result.record) !== undefined) bus.publish(changeOf(result.record, undefined));
-    return result;
-  };
+function noting<C extends (current: ResourceRecord) => Record<string, unknown> | undefined>(change: C, write: LocalWrite): C {
+  return ((current: ResourceRecord) => {
+    const data = change(current);
+    write.updates.delete(current.arn);
+    const status = data === undefined ? undefined : statusIn(data);
+    if (current.type === IMAGE_TYPE && status !== undefined && status !== statusIn(current.data)) write.updates.set(current.arn, status);
+    return data;
+  }) as C;
+}
 
-  const updateResource: Store['updateResource'] = async (arn, change, idempotency) => {
-    // Set by the last run of `change`, the one whose result was committed; untouched when an idempotent
-    // repeat returned the first result without running it.
-    const seen: { before?: ImageStatus; ran: boolean } = { ran: false };
-    const record = await store.updateResource(
-      arn,
-      (current) => {
-        seen.ran = current.type === IMAGE_TYPE;
-        seen.before = statusOf(current);
-        return change(current);
-      },
-      idempotency,
-    );
-    const after = statusOf(record);
-    if (seen.ran && after !== undefined && after !== seen.before) bus.publish(changeOf(record, seen.before));
-    return record;
+/**
+ * The same store, whose writes of images resolve only once the bus has the events they logged: the change is
+ * committed (with its event, by the store) and then the feed reads the log up to it, so a caller that awaits
+ * the write finds its change already published, as when the bus was fed in-process. Given a bus rather than a
+ * feed, a feed without polling is made for it (tests, single-process tools). A feed that cannot read the log
+ * never fails the write: the change is committed, and the feed's next read publishes it. Everything else is
+ * delegated untouched.
+ */
+export function observeImageStates<S extends Store>(store: S, target: ImageEventBus | ImageEventFeed): S {
+  const feed = target instanceof ImageEventFeed ? target : new ImageEventFeed({ log: store, bus: target, pollMs: 0 });
+  // Started at once: the log's position must be read before this decorator's first write appends to it. A
+  // failure there must not fail writes: the feed reads its position again on its next read.
+  const ready = feed.ready().catch((err: unknown) => feed.reportError(err));
+  const published = async (records: readonly ResourceRecord[]): Promise<void> => {
+    if (!records.some(mayHaveLogged)) return;
+    await feed.catchUp().catch((err: unknown) => feed.reportError(err));
   };
-
-  const batch = (original: BatchUpdate): BatchUpdate => async (changes) => {
-    const before = new Map<string, ImageStatus | undefined>();
-    const wrapped = changes.map(({ arn, change }) => ({
-      arn,
-      change: (current: ResourceRecord) => {
-        if (current.type === IMAGE_TYPE) before.set(current.arn, statusOf(current));
-        else before.delete(current.arn);
-        return change(current);
-      },
-    }));
-    const records = await original(wrapped);
-    for (const record of records) {
-      if (!before.has(record.arn)) continue;
-      const previous = before.get(record.arn);
-      const after = statusOf(record);
-      if (after !== undefined && after !== previous) bus.publish(changeOf(record, previous));
+  /** Runs a write with its events marked as this node's until the feed has read them (or the write failed). */
+  const local = async <T>(write: LocalWrite, run: () => Promise<T>, records: (result: T) => readonly ResourceRecord[]): Promise<T> => {
+    await ready;
+    feed.track(write);
+    try {
+      const result = await run();
+      await published(records(result));
+      return result;
+    } finally {
+      feed.untrack(write);
     }
-    return records;
+  };
+
+  const createResource: Store['createResource'] = (resource, idempotency, options) => {
+    const status = resource.type === IMAGE_TYPE ? statusIn(resource.data) : undefined;
+    // The ARN gets its build number in the transaction: the event's is the given one or one of its builds.
+    const write: LocalWrite = { updates: new Map(), ...(status === undefined ? {} : { create: { arn: resource.arn, status } }) };
+    return local(write, () => store.createResource(resource, idempotency, options), (r) => (r.created ? [r.record] : []));
+  };
+
+  const updateResource: Store['updateResource'] = (arn, change, idempotency) => {
+    const write: LocalWrite = { updates: new Map() };
+    return local(write, () => store.updateResource(arn, noting(change, write), idempotency), (r) => [r]);
+  };
+
+  const batch = (original: BatchUpdate): BatchUpdate => (changes) => {
+    const write: LocalWrite = { updates: new Map() };
+    return local(write, () => original(changes.map(({ arn, change }) => ({ arn, change: noting(change, write) }))), (r) => r);
   };
 
   return new Proxy(store, {

@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import { advance } from '../builder/stages/image-record.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { ImageEventBus, observeImageStates } from './image-events.js';
@@ -9,35 +9,7 @@ import { deliverWebhook, Notifier, redactUrl, type DeliveryOutcome } from './not
 import { snsNotification, type ImageSnsMessage } from './sns-message.js';
 import { SIGNATURE_HEADER, verifySignature } from './signature.js';
 import type { SqliteStore } from '../store/sqlite/sqlite-store.js';
-import { ACCOUNT, createImage, tempStore } from './events-fixture.js';
-
-interface Received {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A real HTTP receiver on 127.0.0.1 answering each request with what `answer` says ('hang': never). */
-async function startReceiver(t: TestContext, answer: (n: number) => number | 'hang'): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({ url: req.url ?? '', headers: req.headers, body });
-      const a = answer(received.length);
-      if (a !== 'hang') res.writeHead(a).end(a === 200 ? 'ok' : 'no');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const address = server.address();
-  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hooks/kiln?token=hidden`, received };
-}
+import { ACCOUNT, createImage, startReceiver, tempStore } from './events-fixture.js';
 
 const FAST: DeliveryPolicy = { attempts: 5, firstRetryMs: 20, maxRetryMs: 80, timeoutMs: 2000 };
 const TOPIC = `arn:aws:sns:local:${ACCOUNT}:image-builds`;

@@ -2,7 +2,7 @@
  * Image events end to end: the signed server-sent event stream of a real Kiln server read with a SigV4-signed
  * fetch, `kiln events`, and an SNS-style webhook receiving the message of a real build.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -14,7 +14,6 @@ import {
   CreateComponentCommand,
   CreateContainerRecipeCommand,
   CreateImageCommand,
-  CreateImageRecipeCommand,
   CreateInfrastructureConfigurationCommand,
   ImagebuilderClient,
   ListWorkflowExecutionsCommand,
@@ -22,67 +21,12 @@ import {
 import { kilnFetch } from '../../src/cli/kiln-client.js';
 import { runLogs } from '../../src/cli/logs-command.js';
 import { openStore, startServer } from '../../src/app/server-start.js';
-import { readSseEvents, type SseEvent } from '../../src/events/sse.js';
+import { readSseEvents } from '../../src/events/sse.js';
 import { verifySignature, type ImageSnsMessage } from '../../src/events/sns-message.js';
 import { createAccount, ensureAdmin } from '../../src/service/accounts.js';
 import { bashComponent, buildSkipReason, pushHostBase, waitForImage } from '../build/helpers.js';
-import { readCredentials, SAY_HI_DOCUMENT, startFixture, type Fixture } from './fixture.js';
-
-/** A PENDING image through the stock SDK (builds are off, so it stays PENDING until cancelled). */
-async function createImage(ib: ImagebuilderClient, name: string): Promise<string> {
-  const componentArn = (await ib.send(new CreateComponentCommand({ name: `${name}-c`, semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
-  const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: `${name}-infra`, instanceProfileName: 'Profile', instanceTypes: ['ns.small'] })))
-    .infrastructureConfigurationArn!;
-  return (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn }))).imageBuildVersionArn!;
-}
-
-interface Stream {
-  response: Response;
-  events: SseEvent[];
-  /** Resolves with the first event (from the start) that matches. */
-  waitFor(match: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
-}
-
-/** Opens `/kiln/events` with a SigV4-signed fetch and collects its events until the test ends. */
-async function openStream(t: TestContext, f: Fixture, query: Record<string, string> = {}, keys = f.credentials): Promise<Stream> {
-  const controller = new AbortController();
-  t.after(() => controller.abort());
-  const response = await kilnFetch({ endpoint: f.server.endpoint, region: 'local', credentials: { ...keys, source: 'test' } }, { method: 'GET', path: '/kiln/events', query, signal: controller.signal });
-  const events: SseEvent[] = [];
-  const waiters: (() => void)[] = [];
-  if (response.status === 200) {
-    void (async () => {
-      try {
-        for await (const e of readSseEvents(response.body!)) {
-          events.push(e);
-          for (const w of [...waiters]) w();
-        }
-      } catch {
-        // aborted at the end of the test
-      }
-    })();
-  }
-  return {
-    response,
-    events,
-    waitFor: (match, timeoutMs = 10_000) =>
-      new Promise<SseEvent>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(events)}`)), timeoutMs);
-        const check = () => {
-          const found = events.find(match);
-          if (!found) return;
-          clearTimeout(timer);
-          waiters.splice(waiters.indexOf(check), 1);
-          resolve(found);
-        };
-        waiters.push(check);
-        check();
-      }),
-  };
-}
-
-const data = (e: SseEvent) => JSON.parse(e.data) as { imageBuildVersionArn: string; status: string; previousStatus?: string; reason?: string; time: string };
+import { readCredentials, startFixture } from './fixture.js';
+import { createImage, data, openStream } from './event-stream.js';
 
 test('the event stream tells a follower of one image its current state, then the CANCELLED change; the account stream sees creation too', async (t) => {
   const f = await startFixture(t);

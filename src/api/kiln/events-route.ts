@@ -9,8 +9,10 @@
  *   data: {"imageBuildVersionArn":…,"status":…,"previousStatus":…,"reason":…,"time":…}
  *
  * A follower of one image first gets the image's current state (without previousStatus), so it never misses
- * the end of a build that happened before it connected. A reconnecting client's `Last-Event-ID` replays the
- * changes the server still remembers. A comment every ~15 s keeps idle connections open.
+ * the end of a build that happened before it connected. Ids are the store's event log numbers, the same on
+ * every node, so a reconnecting client's `Last-Event-ID` replays what it missed from the log, whichever node it
+ * reconnects to. A comment every ~15 s keeps idle
+ * connections open.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
@@ -79,6 +81,21 @@ async function authorise(req: FastifyRequest, options: EventRouteOptions): Promi
   return { caller, image, lastEventId };
 }
 
+/**
+ * The events after `after` up to `upTo` (what the bus delivered before this stream subscribed), oldest first,
+ * from the store's event log: it has what any node logged, where the bus only has what this one heard.
+ */
+async function missed(after: number, upTo: number, options: EventRouteOptions): Promise<ImageStateChange[]> {
+  const found: ImageStateChange[] = [];
+  for (let cursor = after; cursor < upTo; ) {
+    const page = await options.store.eventsAfter(cursor, 500);
+    for (const e of page) if (e.seq <= upTo) found.push(e);
+    if (page.length < 500) break;
+    cursor = page[page.length - 1]!.seq;
+  }
+  return found;
+}
+
 /** Streams the events of one subscription until the client goes or `closeAll` ends it. */
 async function stream(res: ServerResponse, sub: Subscription, options: EventRouteOptions, open: Set<() => void>): Promise<void> {
   const { bus, store } = options;
@@ -123,7 +140,7 @@ async function stream(res: ServerResponse, sub: Subscription, options: EventRout
   });
   write('retry: 2000\n\n');
   if (sub.lastEventId !== undefined) {
-    for (const e of bus.since(sub.lastEventId)) if (e.seq <= baseSeq && matches(e)) write(eventText(e.seq, changeData(e)));
+    for (const e of await missed(sub.lastEventId, baseSeq, options)) if (matches(e)) write(eventText(e.seq, changeData(e)));
   }
   if (sub.image) {
     const current = await store.getResource(sub.image.arn).catch(() => undefined);

@@ -138,4 +138,38 @@ export const PG_MIGRATIONS: readonly string[] = [
     until TIMESTAMPTZ NOT NULL
   );
   `,
+  `
+  -- Issue 15, events across nodes. The log of image state changes, appended in the transaction of the change
+  -- (under an advisory lock, so numbers commit in order); identity numbers are never reused after pruning.
+  CREATE TABLE image_events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    arn TEXT COLLATE "C" NOT NULL,
+    account_id TEXT COLLATE "C" NOT NULL,
+    region TEXT COLLATE "C" NOT NULL,
+    status TEXT NOT NULL,
+    previous_status TEXT,
+    reason TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  CREATE INDEX image_events_created ON image_events(created_at);
+  -- The durable notification outbox: one row per event and endpoint, leased with FOR UPDATE SKIP LOCKED.
+  CREATE TABLE notification_deliveries (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_seq BIGINT NOT NULL,
+    endpoint TEXT COLLATE "C" NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'leased', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until TIMESTAMPTZ,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (event_seq, endpoint)
+  );
+  CREATE INDEX notification_deliveries_ready ON notification_deliveries(state, id);
+  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there. No row
+  -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
+  CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
+  `,
 ];

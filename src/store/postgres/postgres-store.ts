@@ -23,6 +23,13 @@ import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistry
 import type { ClusterNodes } from '../roles/cluster-nodes.js';
 import { postgresClusterNodes } from './cluster-nodes.js';
 import { PG_MIGRATIONS } from './migrations.js';
+import { imageEventEntry, type ImageEventEntry } from '../sql/image-journal.js';
+import { toLoggedImageEvent, toOutboxDelivery, type DeliveryRow, type ImageEventRow } from '../sql/event-rows.js';
+import type { LoggedImageEvent } from '../roles/event-log.js';
+import type { DeliveryState, OutboxDelivery } from '../roles/notification-outbox.js';
+
+/** The channel a committed image state change is announced on (LISTEN/NOTIFY), so tailing nodes wake at once. */
+export const IMAGE_EVENTS_CHANNEL = 'kiln_image_events';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -274,6 +281,7 @@ export class PostgresStore implements Store {
       const record = { ...toRecord(inserted), data: resource.data };
       if (idempotency) await this.rememberAnswer(c, resource, idempotency, record);
       if (options.enqueue !== undefined) await this.insertJob(c, options.enqueue, arn);
+      await this.appendEvents(c, [imageEventEntry(undefined, record)]);
       return { record, created: true };
     });
   }
@@ -298,6 +306,7 @@ export class PostgresStore implements Store {
   updateResources(changes: readonly { arn: string; change: (current: ResourceRecord) => Record<string, unknown> | undefined }[]): Promise<ResourceRecord[]> {
     return this.transaction(async (c) => {
       const written: ResourceRecord[] = [];
+      const entries: (ImageEventEntry | undefined)[] = [];
       for (const { arn, change } of changes) {
         const row = await this.one<ResourceRow>(c, 'SELECT * FROM resources WHERE arn = $1 FOR UPDATE', [arn]);
         if (!row) continue;
@@ -306,7 +315,10 @@ export class PostgresStore implements Store {
         if (data === undefined) continue;
         await c.query('UPDATE resources SET data = $1 WHERE arn = $2', [JSON.stringify(data), arn]);
         written.push({ ...current, data });
+        entries.push(imageEventEntry(current, { ...current, data }));
       }
+      // Appended after every row lock is held: the log's lock is always taken last (see appendEvents).
+      await this.appendEvents(c, entries);
       return written;
     });
   }
@@ -324,8 +336,147 @@ export class PostgresStore implements Store {
       const record: ResourceRecord = { ...current, data: change(current) };
       await c.query('UPDATE resources SET data = $1 WHERE arn = $2', [JSON.stringify(record.data), arn]);
       if (idempotency) await this.rememberAnswer(c, current, idempotency, record);
+      await this.appendEvents(c, [imageEventEntry(current, record)]);
       return record;
     });
+  }
+
+  /**
+   * Logs image state changes inside the write's transaction. The transaction-scoped lock makes appends take
+   * turns until commit, so numbers commit in the order they were drawn: a reader that saw `n` never later finds
+   * a lower number appear (only holes, from rolled-back appends, which stay holes). It is taken last in every
+   * transaction, after any row lock, so it cannot close a circle of waits. The NOTIFY is sent at commit.
+   */
+  private async appendEvents(c: Queryable, entries: readonly (ImageEventEntry | undefined)[]): Promise<void> {
+    const present = entries.filter((e): e is ImageEventEntry => e !== undefined);
+    if (present.length === 0) return;
+    await c.query("SELECT pg_advisory_xact_lock(hashtext('kiln:image_events'))");
+    for (const e of present) {
+      await c.query('INSERT INTO image_events (arn, account_id, region, status, previous_status, reason) VALUES ($1, $2, $3, $4, $5, $6)', [
+        e.arn,
+        e.accountId,
+        e.region,
+        e.status,
+        e.previousStatus ?? null,
+        e.reason ?? null,
+      ]);
+    }
+    await c.query(`NOTIFY ${IMAGE_EVENTS_CHANNEL}`);
+  }
+
+  async eventsAfter(seq: number, limit: number): Promise<LoggedImageEvent[]> {
+    return (await this.pool.query<ImageEventRow>('SELECT * FROM image_events WHERE seq > $1 ORDER BY seq LIMIT $2', [seq, pageLimit(limit)])).rows.map(toLoggedImageEvent);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    // Not the identity's last value, which counts appends not committed yet: a reader starting there could skip
+    // one that commits later. Pruning always keeps the newest event, so MAX is the last committed number.
+    return (await this.one<{ s: number }>(this.pool, 'SELECT COALESCE(MAX(seq), 0) AS s FROM image_events', []))!.s;
+  }
+
+  async pruneEvents(olderThanMs: number, keepNewest: number): Promise<number> {
+    const result = await this.pool.query(
+      `DELETE FROM image_events WHERE created_at < now() - make_interval(secs => $1::double precision / 1000)
+         AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM image_events) - $2`,
+      [olderThanMs, Math.max(1, keepNewest)],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async enqueueDeliveries(items: readonly { eventSeq: number; endpoint: string; payload: string }[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const result = await this.pool.query(
+      `INSERT INTO notification_deliveries (event_seq, endpoint, payload, state)
+       SELECT * , 'pending' FROM unnest($1::bigint[], $2::text[], $3::text[])
+       ON CONFLICT (event_seq, endpoint) DO NOTHING`,
+      [items.map((i) => i.eventSeq), items.map((i) => i.endpoint), items.map((i) => i.payload)],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async leaseDeliveries(owner: string, leaseMs: number, limit: number): Promise<OutboxDelivery[]> {
+    // SKIP LOCKED: senders on several nodes each take different deliveries; now() judges expiry, not a node's clock.
+    const { rows } = await this.pool.query<DeliveryRow>(
+      `UPDATE notification_deliveries SET state = 'leased', lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+       WHERE id IN (
+         SELECT id FROM notification_deliveries WHERE state = 'pending' OR (state = 'leased' AND lease_until < now())
+         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, leaseMs, pageLimit(limit)],
+    );
+    return rows.map(toOutboxDelivery).sort((a, b) => a.id - b.id);
+  }
+
+  async settleDelivery(id: number, owner: string, outcome: { state: 'delivered' | 'failed' | 'pending'; attempts: number; error?: string }): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE notification_deliveries SET state = $1, attempts = attempts + $2, last_error = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
+       WHERE id = $4 AND state = 'leased' AND lease_owner = $5`,
+      [outcome.state, outcome.attempts, outcome.error ?? null, id, owner],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async listDeliveries(state?: DeliveryState): Promise<OutboxDelivery[]> {
+    const { rows } =
+      state === undefined
+        ? await this.pool.query<DeliveryRow>('SELECT * FROM notification_deliveries ORDER BY id')
+        : await this.pool.query<DeliveryRow>('SELECT * FROM notification_deliveries WHERE state = $1 ORDER BY id', [state]);
+    return rows.map(toOutboxDelivery);
+  }
+
+  async pruneDeliveries(olderThanMs: number): Promise<number> {
+    const result = await this.pool.query(
+      "DELETE FROM notification_deliveries WHERE state IN ('delivered', 'failed') AND updated_at < now() - make_interval(secs => $1::double precision / 1000)",
+      [olderThanMs],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async outboxCursor(): Promise<number> {
+    return (await this.one<{ seq: number }>(this.pool, 'SELECT seq FROM outbox_cursor WHERE id = 1', []))?.seq ?? 0;
+  }
+
+  async advanceOutboxCursor(seq: number): Promise<void> {
+    await this.pool.query('INSERT INTO outbox_cursor (id, seq) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET seq = GREATEST(outbox_cursor.seq, excluded.seq)', [seq]);
+  }
+
+  /**
+   * Calls `onEvent` soon after any node commits an image state change (LISTEN on its own connection), until the
+   * answered function is called. A lost connection is reported to `onError` and listened again after a pause;
+   * a reader must still poll, since a notification sent while nobody listened is gone.
+   */
+  async listenForEvents(onEvent: () => void, onError: (err: unknown) => void): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const again = (): void => {
+      if (!stopped) retry = setTimeout(() => void connect().catch((err: unknown) => (onError(err), again())), 1000).unref();
+    };
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.options.connectionString });
+      c.on('notification', () => onEvent());
+      c.on('error', (err) => {
+        onError(err);
+        void c.end().catch(() => undefined);
+        if (client === c) {
+          client = undefined;
+          again();
+        }
+      });
+      await c.connect();
+      await c.query(`LISTEN ${IMAGE_EVENTS_CHANNEL}`);
+      if (stopped) await c.end();
+      else client = c;
+      // Whatever was committed while nobody listened: the reader polls for it now.
+      onEvent();
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => undefined);
+      client = undefined;
+    };
   }
 
   async deleteResource(arn: string): Promise<boolean> {

@@ -145,4 +145,38 @@ export const MIGRATIONS: readonly string[] = [
     until TEXT NOT NULL
   );
   `,
+  `
+  -- Issue 15, events across nodes. The log of image state changes, appended in the transaction of the change;
+  -- AUTOINCREMENT so a number is never reused after pruning, and a stream's Last-Event-ID never means two events.
+  CREATE TABLE image_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    arn TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    region TEXT NOT NULL,
+    status TEXT NOT NULL,
+    previous_status TEXT,
+    reason TEXT,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX image_events_created ON image_events(created_at);
+  -- The durable notification outbox: one row per event and endpoint, leased to one sender at a time.
+  CREATE TABLE notification_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq INTEGER NOT NULL,
+    endpoint TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'leased', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until TEXT,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (event_seq, endpoint)
+  );
+  CREATE INDEX notification_deliveries_ready ON notification_deliveries(state, id);
+  -- How far the event log has been considered for enqueueing: shared, so a restarted node resumes there. No row
+  -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
+  CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+  `,
 ];

@@ -22,6 +22,10 @@ import type { ClusterNodes } from '../roles/cluster-nodes.js';
 import { sqliteClusterNodes } from './cluster-nodes.js';
 import { MIGRATIONS } from './migrations.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
+import { imageEventEntry } from '../sql/image-journal.js';
+import { toLoggedImageEvent, toOutboxDelivery, type DeliveryRow, type ImageEventRow } from '../sql/event-rows.js';
+import type { LoggedImageEvent } from '../roles/event-log.js';
+import type { DeliveryState, OutboxDelivery } from '../roles/notification-outbox.js';
 import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
 
 function isUniqueViolation(err: unknown): boolean {
@@ -218,6 +222,7 @@ export class SqliteStore implements Store {
           .run(resource.accountId, resource.region, idempotency.operation, idempotency.token, idempotency.inputHash, JSON.stringify(record), now);
       }
       if (options.enqueue !== undefined) this.insertJob(options.enqueue, arn, now);
+      this.appendEvent(undefined, record, now);
       return { record, created: true };
     });
     return this.run(() => tx.immediate());
@@ -264,6 +269,7 @@ export class SqliteStore implements Store {
         if (data === undefined) continue;
         update.run(JSON.stringify(data), arn);
         written.push({ ...current, data });
+        this.appendEvent(current, { ...current, data }, new Date().toISOString());
       }
       return written;
     });
@@ -288,6 +294,7 @@ export class SqliteStore implements Store {
       }
       const record: ResourceRecord = { ...current, data: change(current) };
       this.db.prepare('UPDATE resources SET data = ? WHERE arn = ?').run(JSON.stringify(record.data), arn);
+      this.appendEvent(current, record, new Date().toISOString());
       if (idempotency) {
         this.db
           .prepare('INSERT INTO idempotency (account_id, region, operation, token, input_hash, result, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -296,6 +303,101 @@ export class SqliteStore implements Store {
       return record;
     });
     return this.run(() => tx.immediate());
+  }
+
+  /** Logs an image state change; called inside the write's transaction, so both commit or neither. */
+  private appendEvent(before: ResourceRecord | undefined, after: ResourceRecord, now: string): void {
+    const entry = imageEventEntry(before, after);
+    if (!entry) return;
+    this.statement('INSERT INTO image_events (arn, account_id, region, status, previous_status, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      entry.arn,
+      entry.accountId,
+      entry.region,
+      entry.status,
+      entry.previousStatus ?? null,
+      entry.reason ?? null,
+      now,
+    );
+  }
+
+  eventsAfter(seq: number, limit: number): Promise<LoggedImageEvent[]> {
+    return this.run(() => (this.statement('SELECT * FROM image_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, pageLimit(limit)) as ImageEventRow[]).map(toLoggedImageEvent));
+  }
+
+  lastEventSeq(): Promise<number> {
+    // Pruning always keeps the newest event, so MAX is the last number committed.
+    return this.run(() => (this.statement('SELECT COALESCE(MAX(seq), 0) AS s FROM image_events').get() as { s: number }).s);
+  }
+
+  pruneEvents(olderThanMs: number, keepNewest: number): Promise<number> {
+    return this.run(() => {
+      const cutoff = new Date(Date.now() - olderThanMs).toISOString();
+      return this.statement('DELETE FROM image_events WHERE created_at < ? AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM image_events) - ?').run(cutoff, Math.max(1, keepNewest)).changes;
+    });
+  }
+
+  enqueueDeliveries(items: readonly { eventSeq: number; endpoint: string; payload: string }[]): Promise<number> {
+    const tx = this.db.transaction((): number => {
+      const now = new Date().toISOString();
+      const insert = this.statement(
+        "INSERT INTO notification_deliveries (event_seq, endpoint, payload, state, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT (event_seq, endpoint) DO NOTHING",
+      );
+      let added = 0;
+      for (const item of items) added += insert.run(item.eventSeq, item.endpoint, item.payload, now, now).changes;
+      return added;
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  leaseDeliveries(owner: string, leaseMs: number, limit: number): Promise<OutboxDelivery[]> {
+    // One IMMEDIATE transaction: the select and the update see no other writer between them.
+    const tx = this.db.transaction((): OutboxDelivery[] => {
+      const now = new Date();
+      const rows = this.statement("SELECT id FROM notification_deliveries WHERE state = 'pending' OR (state = 'leased' AND lease_until < ?) ORDER BY id LIMIT ?").all(
+        now.toISOString(),
+        pageLimit(limit),
+      ) as { id: number }[];
+      const lease = this.statement("UPDATE notification_deliveries SET state = 'leased', lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? RETURNING *");
+      const until = new Date(now.getTime() + leaseMs).toISOString();
+      return rows.map((r) => toOutboxDelivery(lease.get(owner, until, now.toISOString(), r.id) as DeliveryRow));
+    });
+    return this.run(() => tx.immediate());
+  }
+
+  settleDelivery(id: number, owner: string, outcome: { state: 'delivered' | 'failed' | 'pending'; attempts: number; error?: string }): Promise<boolean> {
+    return this.run(
+      () =>
+        this.statement(
+          "UPDATE notification_deliveries SET state = ?, attempts = attempts + ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?",
+        ).run(outcome.state, outcome.attempts, outcome.error ?? null, new Date().toISOString(), id, owner).changes > 0,
+    );
+  }
+
+  listDeliveries(state?: DeliveryState): Promise<OutboxDelivery[]> {
+    return this.run(() =>
+      (
+        (state === undefined
+          ? this.statement('SELECT * FROM notification_deliveries ORDER BY id').all()
+          : this.statement('SELECT * FROM notification_deliveries WHERE state = ? ORDER BY id').all(state)) as DeliveryRow[]
+      ).map(toOutboxDelivery),
+    );
+  }
+
+  pruneDeliveries(olderThanMs: number): Promise<number> {
+    return this.run(
+      () =>
+        this.statement("DELETE FROM notification_deliveries WHERE state IN ('delivered', 'failed') AND updated_at < ?").run(new Date(Date.now() - olderThanMs).toISOString()).changes,
+    );
+  }
+
+  outboxCursor(): Promise<number> {
+    return this.run(() => (this.statement('SELECT seq FROM outbox_cursor WHERE id = 1').get() as { seq: number } | undefined)?.seq ?? 0);
+  }
+
+  advanceOutboxCursor(seq: number): Promise<void> {
+    return this.run(() => {
+      this.statement('INSERT INTO outbox_cursor (id, seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET seq = MAX(seq, excluded.seq)').run(seq);
+    });
   }
 
   putResourcePolicy(arn: string, policy: string, grantees: readonly string[]): Promise<void> {

@@ -247,6 +247,137 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       await Promise.all(Array.from({ length: 40 }, () => store.updateResource(record.arn, (cur) => ({ n: (cur.data.n as number) + 1 }))));
       assert.equal((await store.getResource(record.arn))?.data.n, 40);
     });
+    withStore('event log: image creates and status changes are logged with the write, numbered in order; nothing else is', async (store) => {
+      const image = (name: string): NewResource =>
+        component({ type: 'image', name, build: 'assign', data: { state: { status: 'PENDING' } }, arn: `arn:aws:imagebuilder:local:111122223333:image/${name}/1.0.0` });
+      const setStatus = (status: string, reason?: string) => (c: { data: Record<string, unknown> }) => ({ ...c.data, state: { status, ...(reason ? { reason } : {}) } });
+      assert.equal(await store.lastEventSeq(), 0);
+      assert.deepEqual(await store.eventsAfter(0, 10), []);
+      const { record: a } = await store.createResource(image('a'));
+      await store.createResource(component());
+      await store.updateResource(a.arn, setStatus('CREATING'));
+      await store.updateResource(a.arn, (c) => ({ ...c.data, note: 'same status' }));
+      // A change that throws inside the transaction, and an idempotent repeat, log nothing.
+      await assert.rejects(
+        store.updateResource(a.arn, () => {
+          throw new Error('refused');
+        }),
+        /refused/,
+      );
+      const key = { operation: 'CancelImageCreation', token: 't', inputHash: 'h' };
+      await store.updateResource(a.arn, setStatus('CANCELLED', 'by request'), key);
+      await store.updateResource(a.arn, setStatus('CANCELLED', 'by request'), key);
+      const { record: b } = await store.createResource(image('b'));
+      await store.updateResources([
+        { arn: b.arn, change: setStatus('CREATING') },
+        { arn: a.arn, change: () => undefined },
+      ]);
+
+      const events = await store.eventsAfter(0, 100);
+      assert.deepEqual(
+        events.map((e) => [e.arn, e.previousStatus, e.status, e.reason]),
+        [
+          [a.arn, undefined, 'PENDING', undefined],
+          [a.arn, 'PENDING', 'CREATING', undefined],
+          [a.arn, 'CREATING', 'CANCELLED', 'by request'],
+          [b.arn, undefined, 'PENDING', undefined],
+          [b.arn, 'PENDING', 'CREATING', undefined],
+        ],
+      );
+      assert.ok(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq), 'numbers increase');
+      assert.ok(events.every((e) => e.accountId === '111122223333' && e.region === 'local' && !Number.isNaN(Date.parse(e.time))));
+      assert.equal(await store.lastEventSeq(), events[4]!.seq);
+      assert.deepEqual((await store.eventsAfter(events[1]!.seq, 2)).map((e) => e.seq), [events[2]!.seq, events[3]!.seq]);
+
+      // Pruning keeps the newest events (and so the last number); a repeat deletes nothing more.
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await store.pruneEvents(60_000, 1), 0, 'nothing is a minute old');
+      assert.equal(await store.pruneEvents(0, 2), 3);
+      assert.equal(await store.pruneEvents(0, 2), 0);
+      assert.deepEqual((await store.eventsAfter(0, 100)).map((e) => e.seq), [events[3]!.seq, events[4]!.seq]);
+      assert.equal(await store.pruneEvents(0, 0), 1, 'the newest event always stays');
+      assert.equal(await store.lastEventSeq(), events[4]!.seq);
+    });
+
+    withStore('event log: a reader polling during concurrent changes never misses one committed behind its cursor', async (store) => {
+      const arns: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const name = `img${i}`;
+        arns.push((await store.createResource(component({ type: 'image', name, build: 'assign', data: { state: { status: 'PENDING' } }, arn: `arn:aws:imagebuilder:local:111122223333:image/${name}/1.0.0` }))).record.arn);
+      }
+      let cursor = await store.lastEventSeq();
+      const seen: number[] = [];
+      let writing = true;
+      const poller = (async () => {
+        while (writing) {
+          for (const e of await store.eventsAfter(cursor, 1000)) {
+            seen.push(e.seq);
+            cursor = e.seq;
+          }
+        }
+      })();
+      await Promise.all(
+        arns.map(async (arn) => {
+          for (const status of ['CREATING', 'BUILDING', 'AVAILABLE']) await store.updateResource(arn, (c) => ({ ...c.data, state: { status } }));
+        }),
+      );
+      writing = false;
+      await poller;
+      for (const e of await store.eventsAfter(cursor, 1000)) seen.push(e.seq);
+      const all = (await store.eventsAfter(0, 1000)).filter((e) => e.previousStatus !== undefined).map((e) => e.seq);
+      assert.equal(all.length, 24);
+      assert.deepEqual(seen, all);
+    });
+
+    withStore('outbox: idempotent enqueue, exclusive leases, settling, expiry, hand-back, the shared cursor, pruning', async (store) => {
+      assert.equal(await store.enqueueDeliveries([]), 0);
+      assert.equal(
+        await store.enqueueDeliveries([
+          { eventSeq: 7, endpoint: 'http://a/', payload: '{"n":1}' },
+          { eventSeq: 7, endpoint: 'http://b/', payload: '{"n":1}' },
+        ]),
+        2,
+      );
+      // Another node enqueueing the same event adds nothing, and its payload does not replace the first.
+      assert.equal(await store.enqueueDeliveries([{ eventSeq: 7, endpoint: 'http://a/', payload: '{"n":2}' }, { eventSeq: 8, endpoint: 'http://a/', payload: '{"n":3}' }]), 1);
+      const first = await store.leaseDeliveries('node-1', 60_000, 2);
+      assert.deepEqual(first.map((d) => [d.eventSeq, d.endpoint, d.payload, d.state, d.leaseOwner]), [
+        [7, 'http://a/', '{"n":1}', 'leased', 'node-1'],
+        [7, 'http://b/', '{"n":1}', 'leased', 'node-1'],
+      ]);
+      const [second, ...none] = await Promise.all([store.leaseDeliveries('node-2', 60_000, 10), store.leaseDeliveries('node-3', 60_000, 10)]).then((r) => r.flat());
+      assert.equal(none.length, 0, 'one delivery left, leased once');
+      assert.equal(second?.eventSeq, 8);
+
+      assert.equal(await store.settleDelivery(first[0]!.id, 'node-2', { state: 'delivered', attempts: 1 }), false, 'not node-2 lease');
+      assert.equal(await store.settleDelivery(first[0]!.id, 'node-1', { state: 'delivered', attempts: 2 }), true);
+      assert.equal(await store.settleDelivery(first[0]!.id, 'node-1', { state: 'failed', attempts: 1 }), false, 'settled already');
+      assert.equal(await store.settleDelivery(first[1]!.id, 'node-1', { state: 'pending', attempts: 1, error: 'stopped' }), true);
+      const handedBack = await store.leaseDeliveries('node-2', 60_000, 10);
+      assert.deepEqual(handedBack.map((d) => [d.id, d.attempts, d.lastError]), [[first[1]!.id, 1, 'stopped']]);
+      assert.equal(await store.settleDelivery(handedBack[0]!.id, 'node-2', { state: 'failed', attempts: 5, error: 'HTTP 410' }), true);
+
+      // node-2's lease on the last one runs out: another sender takes it.
+      const short = await store.leaseDeliveries('node-4', 1, 10);
+      assert.equal(short.length, 0, 'the live lease is respected');
+      await store.settleDelivery(second!.id, 'node-2', { state: 'pending', attempts: 0 });
+      assert.equal((await store.leaseDeliveries('node-4', 1, 10)).length, 1);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual((await store.leaseDeliveries('node-5', 60_000, 10)).map((d) => d.leaseOwner), ['node-5']);
+
+      assert.deepEqual((await store.listDeliveries()).map((d) => [d.state, d.attempts]), [['delivered', 2], ['failed', 6], ['leased', 0]]);
+      assert.deepEqual((await store.listDeliveries('failed')).map((d) => d.lastError), ['HTTP 410']);
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await store.pruneDeliveries(60_000), 0);
+      assert.equal(await store.pruneDeliveries(0), 2, 'settled ones go, the leased one stays');
+      assert.deepEqual((await store.listDeliveries()).map((d) => d.state), ['leased']);
+
+      assert.equal(await store.outboxCursor(), 0);
+      await store.advanceOutboxCursor(5);
+      await store.advanceOutboxCursor(3);
+      assert.equal(await store.outboxCursor(), 5, 'the cursor never moves back');
+    });
+
     withStore('registry: the first claim owns a repository name; concurrent claims agree on one owner', async (store) => {
       const claims = await Promise.all(['000000000001', '000000000002', '000000000003'].map((a) => store.claimRegistryRepository('team/app', a)));
       assert.equal(claims.filter((c) => c.created).length, 1);

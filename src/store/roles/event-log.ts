@@ -1,0 +1,39 @@
+/**
+ * The log of image state changes, shared by every node: each change is appended by the store in the same
+ * transaction as the write that made it, numbered by the database, so every node reads the same events in the
+ * same order and a stream client can resume from any node by sequence number.
+ */
+import type { ImageStatus } from '../../domain/image-state.js';
+
+/** One committed change of an image build version's state, as the log keeps it. */
+export interface LoggedImageEvent {
+  /** Assigned by the database; increases in commit order, with possible holes (a rolled-back append). */
+  seq: number;
+  /** The image build version ARN. */
+  arn: string;
+  accountId: string;
+  region: string;
+  status: ImageStatus;
+  /** Undefined when the image was just created. */
+  previousStatus?: ImageStatus;
+  /** AWS's state reason, for FAILED and CANCELLED. */
+  reason?: string;
+  /** ISO time of the commit, from the store's clock. */
+  time: string;
+}
+
+/** Reading and trimming the event log; appends happen inside the stores' resource writes, never through here. */
+export interface EventLog {
+  /**
+   * Events with a sequence number above `seq`, oldest first, at most `limit`. A reader that saw `n` may read
+   * after `n` without ever missing an event committed later with a lower number.
+   */
+  eventsAfter(seq: number, limit: number): Promise<LoggedImageEvent[]>;
+  /** The highest sequence number logged so far; 0 when the log has never had an event. */
+  lastEventSeq(): Promise<number>;
+  /**
+   * Deletes events older than `olderThanMs` (the store's clock) that are not among the newest `keepNewest`;
+   * answers how many went. Idempotent, so every node may run it on its own timer.
+   */
+  pruneEvents(olderThanMs: number, keepNewest: number): Promise<number>;
+}

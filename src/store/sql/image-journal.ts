@@ -1,0 +1,40 @@
+/**
+ * Which resource writes the event log records, decided the same way by both SQL backends inside the write's
+ * transaction: an image build version created with a status, or one whose `data.state.status` changed. The
+ * store decides it (not a decorator around the store) so that the append commits with the change or not at
+ * all, whichever process or node made it.
+ */
+import type { ImageStatus } from '../../domain/image-state.js';
+import type { ResourceRecord } from '../roles/resource-store.js';
+import type { LoggedImageEvent } from '../roles/event-log.js';
+
+const IMAGE_TYPE = 'image';
+
+/** The status stored on an image record, when it has one. */
+export function imageStatusOf(record: Pick<ResourceRecord, 'data'>): ImageStatus | undefined {
+  const state = record.data.state as { status?: unknown } | undefined;
+  return typeof state?.status === 'string' ? (state.status as ImageStatus) : undefined;
+}
+
+/** An event to append, without the sequence number and time the database gives it. */
+export type ImageEventEntry = Omit<LoggedImageEvent, 'seq' | 'time'>;
+
+/**
+ * The entry a write adds to the log: `before` is the stored record (undefined for a create), `data` what is
+ * written. Undefined when the write is not an image state change.
+ */
+export function imageEventEntry(before: ResourceRecord | undefined, after: Pick<ResourceRecord, 'arn' | 'accountId' | 'region' | 'type' | 'data'>): ImageEventEntry | undefined {
+  if (after.type !== IMAGE_TYPE) return undefined;
+  const status = imageStatusOf(after);
+  const previousStatus = before === undefined ? undefined : imageStatusOf(before);
+  if (status === undefined || status === previousStatus) return undefined;
+  const reason = (after.data.state as { reason?: unknown }).reason;
+  return {
+    arn: after.arn,
+    accountId: after.accountId,
+    region: after.region,
+    status,
+    ...(previousStatus === undefined ? {} : { previousStatus }),
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
+}
