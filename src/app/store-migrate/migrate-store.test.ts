@@ -71,15 +71,15 @@ test('a configuration without store, objectStore or secretKeyFile, or a folder w
   await assert.rejects(migrateStore({ dataDir: d, config: full }), (e) => e instanceof MigrationRefused && /--data-dir: .*no Kiln store/.test(e.message));
 });
 
-test('steps run blobs, the added ones, then rows; a step that finds the target in use refuses before anything is written', { skip }, async () => {
+test('steps run blobs, disks, logs, the added ones, then rows; a step that finds the target in use refuses before anything is written', { skip }, async () => {
   const d = await dataDir('order');
   const config = await targetConfig();
   const ran: string[] = [];
   const extra: MigrationStep = {
-    name: 'disks',
+    name: 'extra',
     inspectTarget: async () => (ran.includes('refuse') ? [] : ['disk objects are there']),
     run: async (_context, progress) => {
-      ran.push('disks');
+      ran.push('extra');
       progress({ done: 1, total: 1, bytes: 10 });
       return { items: 1, bytes: 10 };
     },
@@ -92,9 +92,9 @@ test('steps run blobs, the added ones, then rows; a step that finds the target i
   ran.push('refuse');
   const progress: string[] = [];
   const summary = await migrateStore({ dataDir: d, config, steps: migrationSteps([extra]), onProgress: (step, p) => progress.push(`${step} ${p.done}/${p.total}`) });
-  assert.deepEqual(summary.steps.map((s) => s.name), ['blobs', 'disks', 'rows']);
-  assert.deepEqual(progress, ['blobs 1/1', 'disks 1/1', 'rows 1/2', 'rows 2/2']);
-  assert.equal(summary.steps[2]!.detail?.accounts, 1);
+  assert.deepEqual(summary.steps.map((s) => s.name), ['blobs', 'disks', 'logs', 'extra', 'rows']);
+  assert.deepEqual(progress, ['blobs 1/1', 'extra 1/1', 'rows 1/2', 'rows 2/2'], 'no disks or step logs in this data directory');
+  assert.equal(summary.steps[4]!.detail?.accounts, 1);
   assert.equal(await rowCount(config.store!, 'access_keys'), 1);
 });
 

@@ -12,16 +12,18 @@ import { createS3Client } from '../../toe/actions/s3-config.js';
 import type { ServerConfig } from '../server-config.js';
 import { openStore, redactStoreUrl } from '../store-open.js';
 import { blobsStep } from './blobs-step.js';
+import { disksStep } from './disks-step.js';
+import { logsStep } from './logs-step.js';
 import type { MigrationContext, MigrationStep, StepProgress, StepSummary } from './migration-step.js';
 import { rowsStep } from './rows-step.js';
 import { processesUsingStore } from './source-in-use.js';
 
 /**
- * The steps in the order they run: the byte-moving steps (`blobs`, then any given, e.g. `disks` and `logs`), and
- * `rows` always last, so rows are committed only once everything they point at is in the target.
+ * The steps in the order they run: the byte-moving steps (`blobs`, `disks`, `logs`, then any given), and `rows`
+ * always last, so rows are committed only once everything they point at is in the target.
  */
 export function migrationSteps(extra: readonly MigrationStep[] = []): MigrationStep[] {
-  return [blobsStep, ...extra, rowsStep];
+  return [blobsStep, disksStep, logsStep, ...extra, rowsStep];
 }
 
 export interface MigrateStoreInput {

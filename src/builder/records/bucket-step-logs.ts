@@ -182,6 +182,16 @@ export class BucketStepLogStore implements StepLogStore {
     return sliceStepLog(await segmentBytes(this.bucket, base), stepExecutionId, offset, maxBytes);
   }
 
+  /**
+   * Stores a whole step log written elsewhere (a data directory's `<folder>/<step-id>.log`, given relative to its
+   * logs root) as the one segment of that step, so it reads as it did there (`kiln store migrate`).
+   */
+  async importLog(relativePath: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const m = /^([^/]+)\/([^/]+)\.log$/.exec(relativePath);
+    if (!m) throw new Error(`${relativePath}: not a step log (<image folder>/<step id>.log)`);
+    await this.bucket.put(segmentKey(`${m[1]}/${m[2]}.log/`, 0), bytes, signal);
+  }
+
   async deleteImageLogs(imageArn: string): Promise<void> {
     await this.bucket.deleteUnder(`${imageLogFolder(imageArn)}/`);
   }
