@@ -5,28 +5,18 @@
  * a subscriber sees the changes of every node, each once, numbered as the log numbers them. A Store decorator
  * (`observeImageStates`) makes this node's own changes reach the bus before its write call resolves.
  */
-import type { ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
+import type { LoggedImageEvent } from '../store/roles/event-log.js';
 import { ImageEventFeed, type LocalWrite } from './event-log-feed.js';
 
 const IMAGE_TYPE = 'image';
 
-/** One committed change of an image build version's state. */
-export interface ImageStateChange {
-  /** The event log's number: the same on every node, increasing (with possible holes). */
-  seq: number;
-  /** The image build version ARN. */
-  arn: string;
-  accountId: string;
-  region: string;
-  status: ImageStatus;
-  /** Undefined when the image was just created. */
-  previousStatus?: ImageStatus;
-  /** AWS's state reason, for FAILED and CANCELLED. */
-  reason?: string;
-  /** ISO time of the commit (of publication, for events published without a log). */
-  time: string;
+/**
+ * One committed change of an image build version's state: the event log's record (its `seq` the same on every
+ * node; `time` of publication for events published without a log).
+ */
+export interface ImageStateChange extends LoggedImageEvent {
   /** True when the change was written through this node's store (the decorator below); other nodes' are not. */
   local?: boolean;
 }
