@@ -35,6 +35,7 @@ import type { InstanceCluster } from '../api/kiln/instance-forwarding.js';
 import { ExecutionRecorder } from '../builder/records/execution-records.js';
 import { BuildWorker } from '../builder/build-worker.js';
 import { startLifecycleRunner, type LifecycleRunner, type LifecycleRunnerDeps } from '../lifecycle/runner.js';
+import { collectLocalLayers } from '../lifecycle/gc.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../builder/container/container-build.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
@@ -99,6 +100,10 @@ async function releaseWorkDir(workRoot: string): Promise<string[]> {
   }
   return released;
 }
+
+/** How often a worker sweeps its unpacked layers, and how old an unneeded one must be to go (the collection's grace). */
+const LAYER_SWEEP_EVERY_MS = 10 * 60_000;
+const LAYER_SWEEP_GRACE_MS = 60 * 60_000;
 
 /** Writes a machine image the caller may launch as `format` into the work folder (raw: the stored disk itself). */
 async function exportMachineDisk(services: BuildServices, who: { accountId: string; region: string }, image: string, format: DiskFormat, signal: AbortSignal): Promise<{ path: string; release: () => Promise<void> }> {
@@ -183,6 +188,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     },
   };
   let worker: BuildWorker | undefined;
+  let layerSweep: NodeJS.Timeout | undefined;
   let lifecycle: LifecycleRunner | undefined;
   // Preparations wait for the worker's start: its sweep empties the work folder their bootstraps run in.
   let workerStarted: () => void = () => undefined;
@@ -261,6 +267,16 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       });
       await worker.start();
       workerStarted();
+      // This node's unpacked layers follow the shared blobs: the collection on a scheduler node frees only its
+      // own copies. Skipped while a build or a kept instance may stack layers here.
+      layerSweep = setInterval(() => {
+        if ((worker?.active ?? 0) > 0 || services.kept.list().length > 0) return;
+        collectLocalLayers({ blobs, layers, graceMs: LAYER_SWEEP_GRACE_MS }).then(
+          (n) => n > 0 && process.stderr.write(`kiln: removed ${n} unpacked layer(s) whose blobs were collected\n`),
+          (err: unknown) => process.stderr.write(`kiln: sweeping the unpacked layers failed: ${String(err)}\n`),
+        );
+      }, LAYER_SWEEP_EVERY_MS);
+      layerSweep.unref();
     },
     async startLifecycle(options) {
       lifecycle = await startLifecycleRunner({
@@ -276,6 +292,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       });
     },
     async stop() {
+      clearInterval(layerSweep);
       await lifecycle?.stop();
       await worker?.stop();
       await managed.stop();

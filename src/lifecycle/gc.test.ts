@@ -9,7 +9,7 @@ import { MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST, canonicalJson } from '../artifac
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import { registerMachineImage } from '../builder/machine/machine-images.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
-import { collectGarbage, reachableBlobs } from './gc.js';
+import { collectGarbage, collectLocalLayers, reachableBlobs } from './gc.js';
 import { ACCOUNT, REGION, addImageRecord, makeImage, makeLayer, tempStore } from './testing.js';
 
 function setup(t: Parameters<typeof tempStore>[0]) {
@@ -106,4 +106,17 @@ test('reachableBlobs follows an index to its manifests, their configs and layers
   const index = await blobs.put(Buffer.from(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_TYPE_INDEX, manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: image.manifestDigest, size: image.manifestSize }] })));
   const live = await reachableBlobs(blobs, [index.digest]);
   assert.deepEqual([...live].sort(), [index.digest, image.manifestDigest, image.configDigest, layer.digest].sort());
+});
+
+test('collectLocalLayers: a node drops the unpacked layers whose blobs the collection removed, once past the grace period', async (t) => {
+  const { dir, blobs, layers } = setup(t);
+  const stays = await makeLayer(blobs, 'stays', 'its blob is still stored');
+  const goes = await makeLayer(blobs, 'goes', 'its blob was collected on another node');
+  const staysDir = await layers.layerDir(stays);
+  const goesDir = await layers.layerDir(goes);
+  await blobs.delete(goes.digest);
+  assert.equal(await collectLocalLayers({ blobs, layers, graceMs: 60 * 60 * 1000 }), 0, 'a layer unpacked within the grace period stays');
+  assert.equal(await collectLocalLayers({ blobs, layers, graceMs: 0 }), 1);
+  assert.deepEqual([existsSync(staysDir), existsSync(goesDir)], [true, false]);
+  assert.ok(existsSync(path.join(dir, 'layers')), 'the cache folder itself stays');
 });

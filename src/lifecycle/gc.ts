@@ -168,3 +168,21 @@ export async function collectGarbage(deps: GcDeps, signal?: AbortSignal): Promis
   }
   return result;
 }
+
+/**
+ * A node's own cache of unpacked layers, swept by the node itself: on a cluster's workers the collection above
+ * runs elsewhere (on the scheduler node) and frees only that node's copies. A layer directory is removed once
+ * its blob is gone from the shared blob store (so no image needs it any more) and it is older than the grace
+ * period. The caller runs it only while nothing on the node stacks layers (no build, no kept instance).
+ */
+export async function collectLocalLayers(deps: { blobs: BlobStore; layers: LayerCache; graceMs: number }, signal?: AbortSignal): Promise<number> {
+  const cutoff = Date.now() - deps.graceMs;
+  const kept = new Set<string>();
+  for (const name of await fsp.readdir(deps.layers.root).catch(() => [] as string[])) {
+    if (signal?.aborted) throw new KilnError('Cancelled', 'the layer cache sweep was cancelled');
+    if (!/^[0-9a-f]{64}$/.test(name)) continue;
+    const digest = `sha256:${name}`;
+    if (((await mtimeMs(path.join(deps.layers.root, name))) ?? 0) > cutoff || (await deps.blobs.stat(digest)) !== undefined) kept.add(digest);
+  }
+  return deps.layers.prune(kept);
+}
