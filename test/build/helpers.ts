@@ -5,7 +5,7 @@
 import type { TestContext } from 'node:test';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +14,8 @@ import { FsBlobStore } from '../../src/artifacts/blob-store.js';
 import { importBaseRootfs } from '../../src/artifacts/oci/base-rootfs.js';
 import { exportLayout, writeImage } from '../../src/artifacts/oci/image.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/app/server-start.js';
-import type { ServerConfig } from '../../src/app/server-config.js';
+import { DEFAULT_DEBIAN_MIRROR, type ServerConfig } from '../../src/app/server-config.js';
+import { OVMF_FIRMWARE } from '../../src/drivers/vm/qemu.js';
 import { sharedTestRootfs } from '../../src/drivers/testsuite/test-rootfs.js';
 import { readCredentials } from '../api/fixture.js';
 
@@ -77,6 +78,26 @@ export async function pushHostBase(t: TestContext, target: { server: { registryH
 }
 
 const FINAL = new Set(['AVAILABLE', 'FAILED', 'CANCELLED']);
+
+/** Why machine-image builds cannot run here (tools, firmware, the Debian mirror the managed base comes from), or undefined. */
+export async function machineSkipReason(): Promise<string | undefined> {
+  const local = buildSkipReason();
+  if (local) return local;
+  for (const tool of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'sfdisk', 'mcopy']) {
+    try {
+      await run('bash', ['-c', `type -P ${tool}`]);
+    } catch {
+      return `needs ${tool} (scripts/install.sh installs it)`;
+    }
+  }
+  if (!existsSync(OVMF_FIRMWARE)) return `needs ${OVMF_FIRMWARE} (Debian package ovmf)`;
+  try {
+    const res = await fetch(`${DEFAULT_DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+    return res.ok ? undefined : `needs the network: the Debian mirror answered ${res.status}`;
+  } catch (err) {
+    return `needs the network: the Debian mirror ${DEFAULT_DEBIAN_MIRROR} is unreachable (${(err as Error).message})`;
+  }
+}
 
 /** Polls GetImage until the image's state is final (or `until` matches); fails after timeoutMs. */
 export async function waitForImage(client: ImagebuilderClient, arn: string, options: { until?: (image: Image) => boolean; timeoutMs?: number } = {}): Promise<Image> {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,10 +26,9 @@ import {
   ListWorkflowStepExecutionsCommand,
   paginateListImagePackages,
 } from '@aws-sdk/client-imagebuilder';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { OVMF_FIRMWARE } from '../../src/drivers/vm/qemu.js';
-import { bashComponent, buildSkipReason, hostLeftovers, run, startBuildServer, waitForImage } from './helpers.js';
+import { bashComponent, hostLeftovers, machineSkipReason, run, startBuildServer, waitForImage } from './helpers.js';
 
 const KILN = path.resolve('bin/kiln');
 
@@ -40,24 +39,6 @@ function withEndpoint(args: string[], endpoint: string): string[] {
 }
 const BASE = 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x';
 
-async function skipReason(): Promise<string | undefined> {
-  const local = buildSkipReason();
-  if (local) return local;
-  for (const tool of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'sfdisk', 'mcopy']) {
-    try {
-      await run('bash', ['-c', `type -P ${tool}`]);
-    } catch {
-      return `needs ${tool} (scripts/install.sh installs it)`;
-    }
-  }
-  if (!existsSync(OVMF_FIRMWARE)) return `needs ${OVMF_FIRMWARE} (Debian package ovmf)`;
-  try {
-    const res = await fetch(`${DEFAULT_DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
-    return res.ok ? undefined : `needs the network: the Debian mirror answered ${res.status}`;
-  } catch (err) {
-    return `needs the network: the Debian mirror ${DEFAULT_DEBIAN_MIRROR} is unreachable (${(err as Error).message})`;
-  }
-}
 
 /** busybox's httpd as a systemd service answering on port 80: the service the checks look for. */
 const SERVICE_UNIT = `[Unit]
@@ -96,7 +77,7 @@ function qemuPids(dir: string): string[] {
     });
 }
 
-test('machine images: managed Debian base → image recipe → boot test → machine images, exports, vm build, sharing, boot failure', { skip: await skipReason(), timeout: 40 * 60_000 }, async (t) => {
+test('machine images: managed Debian base → image recipe → boot test → machine images, exports, vm build, sharing, boot failure', { skip: await machineSkipReason(), timeout: 40 * 60_000 }, async (t) => {
   const exportsDir = mkdtempSync(path.join(tmpdir(), 'kiln-exports-'));
   t.after(() => rmSync(exportsDir, { recursive: true, force: true }));
   const kiln = await startBuildServer(t, { exportBuckets: { 'kiln-exports': exportsDir } });

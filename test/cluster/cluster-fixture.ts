@@ -53,6 +53,8 @@ export interface Cluster {
   client(i?: number): ImagebuilderClient;
   /** The workers as API node `i` lists them. */
   listWorkers(i?: number): Promise<WorkerView[]>;
+  /** Every node started so far, stopped or not, in start order. */
+  nodes(): ClusterNode[];
   /** Starts a node with the cluster's configuration: `serve --roles …` or `worker`. */
   startNode(name: string, args: string[], dataDir?: string): Promise<ClusterNode>;
   stop(): Promise<void>;
@@ -157,6 +159,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         if (status !== 200) throw new Error(`GET /kiln/workers answered ${status}: ${JSON.stringify(body)}`);
         return body.workers as WorkerView[];
       },
+      nodes: () => [...nodes],
       startNode,
       stop: async () => {
         for (const c of clients) c.destroy();

@@ -17,18 +17,23 @@ import {
   CreateImageCommand,
   CreateImagePipelineCommand,
   CreateInfrastructureConfigurationCommand,
+  CreateImageRecipeCommand,
   ListImagePipelineImagesCommand,
+  ListWorkflowExecutionsCommand,
+  ListWorkflowStepExecutionsCommand,
   UpdateImagePipelineCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
 import { postgresUnavailable } from '../helpers/postgres.js';
-import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, waitForImage } from '../build/helpers.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { bashComponent, buildSkipReason, hostLeftovers, machineSkipReason, pushHostBase, waitForImage } from '../build/helpers.js';
 import { startCluster, type Cluster, type WorkerView } from './cluster-fixture.js';
 
 const run = promisify(execFile);
 const KILN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/kiln');
 const skip = buildSkipReason() ?? postgresUnavailable();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MANAGED_MACHINE_BASE = 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x';
 
 let cluster: Cluster;
 let ib: ImagebuilderClient;
@@ -129,7 +134,7 @@ test('a cluster of two API nodes and two workers over PostgreSQL and an S3 serve
     const slow = await createImage(await recipe('doomed', ['echo started', 'sleep 300']));
     const fast = await createImage(await recipe('survivor', ['sleep 4', 'echo survived']));
     await watchWorkers(() => seen.has(slow) && seen.has(fast), seen);
-    const doomed = cluster.workers.find((w) => w.log().length >= 0 && seen.get(slow)!.includes(`/${w.child.pid}/`))!;
+    const doomed = cluster.workers.find((w) => seen.get(slow)!.includes(`/${w.child.pid}/`))!;
     assert.ok(doomed, `the worker running ${slow} is one of ours`);
     await waitForImage(ib, slow, { until: (i) => i.state?.status === 'BUILDING' });
     await sleep(1000);
@@ -162,9 +167,33 @@ test('a cluster of two API nodes and two workers over PostgreSQL and an S3 serve
     assert.equal((await images()).length, 1);
   });
 
+  await t.test('a machine image build on a worker: its disk goes to the bucket, its test VM boots on that worker', { skip: await machineSkipReason() }, async () => {
+    const componentArn = (
+      await ib.send(new CreateComponentCommand({ name: 'machine-hello', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['echo "built on a worker" > /etc/kiln-hello'], test: ['grep -q "built on a worker" /etc/kiln-hello'] }) }))
+    ).componentBuildVersionArn!;
+    const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'cluster-machine', semanticVersion: '1.0.0', parentImage: MANAGED_MACHINE_BASE, components: [{ componentArn }] }))).imageRecipeArn!;
+    const machineInfra = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: 'cluster-machine', instanceProfileName: 'kiln', instanceTypes: ['ns.medium'] }))).infrastructureConfigurationArn!;
+    const arn = (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn: machineInfra }))).imageBuildVersionArn!;
+    await watchWorkers(() => seen.has(arn), seen, 300_000);
+    const builder = cluster.nodes().find((n) => seen.get(arn)!.includes(`/${n.child.pid}/`))!;
+    assert.ok(builder, `the worker running ${arn} is one of ours`);
+    const image = await waitForImage(ib, arn, { timeoutMs: 20 * 60_000 });
+    assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
+    const executions = (await ib.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: arn }))).workflowExecutions ?? [];
+    const testRun = executions.find((e) => e.type === 'TEST');
+    assert.equal(testRun?.status, 'COMPLETED');
+    const steps = (await ib.send(new ListWorkflowStepExecutionsCommand({ workflowExecutionId: testRun!.workflowExecutionId }))).steps ?? [];
+    assert.deepEqual(steps.map((s) => [s.name, s.status]), [['LaunchTestInstance', 'COMPLETED'], ['ApplyTestComponents', 'COMPLETED'], ['TerminateTestInstance', 'COMPLETED']]);
+    // The VM booted from the disk in the builder's own cache; the bucket holds the disk for every other node.
+    const cached = readdirSync(path.join(builder.dataDir, 'disks', 'sha256'));
+    assert.ok(cached.length > 0, 'the built disk is in the worker’s cache');
+    const inBucket = await cluster.s3.client.send(new ListObjectsV2Command({ Bucket: 'kiln', Prefix: 'cluster/disks/' }));
+    assert.ok((inBucket.Contents ?? []).length > 0, 'and in the bucket');
+  });
+
   await t.test('nothing of a node is left behind after they stop', async () => {
-    await Promise.all([...cluster.api, ...cluster.workers].map((n) => n.stop()));
-    for (const n of cluster.workers) assert.deepEqual(hostLeftovers(n.dataDir), [], n.name);
+    await Promise.all(cluster.nodes().map((n) => n.stop()));
+    for (const n of cluster.nodes()) assert.deepEqual(hostLeftovers(n.dataDir), [], n.name);
     assert.ok(!existsSync(path.join(cluster.workers[0]!.dataDir, 'scratch')) || readdirSync(path.join(cluster.workers[0]!.dataDir, 'scratch')).length === 0);
   });
 });
