@@ -8,7 +8,6 @@ import { registerClusterGauges } from '../metrics/cluster-gauges.js';
 import type { HealthAndMetricsDeps } from '../metrics/health-routes.js';
 import { KilnMetrics } from '../metrics/kiln-metrics.js';
 import { Readiness } from '../metrics/readiness.js';
-import type { ClusterNodes } from '../store/roles/cluster-nodes.js';
 import type { Store } from '../store/store.js';
 import type { ServerConfig } from './server-config.js';
 
@@ -18,17 +17,10 @@ export interface NodeMetrics {
   healthDeps(blobs: Pick<BlobStore, 'ping'>): HealthAndMetricsDeps;
 }
 
-/** Node registration, when this store has it (the role is being added to every backend). */
-function clusterNodesOf(store: Store): Pick<ClusterNodes, 'listNodes'> | undefined {
-  const nodes = store as Partial<ClusterNodes>;
-  return typeof nodes.listNodes === 'function' ? { listNodes: (lostAfterMs) => nodes.listNodes!(lostAfterMs) } : undefined;
-}
-
 /** Makes the node's metrics over its store; `lostAfterMs` is when a silent worker counts as lost (default 30 s). */
 export function startNodeMetrics(input: { store: Store; config: Pick<ServerConfig, 'metrics'>; lostAfterMs?: number; log?: (line: string) => void }): NodeMetrics {
   const metrics = new KilnMetrics();
-  const nodes = clusterNodesOf(input.store);
-  registerClusterGauges(metrics.registry, { jobs: input.store, ...(nodes ? { nodes } : {}), ...(input.lostAfterMs === undefined ? {} : { lostAfterMs: input.lostAfterMs }) });
+  registerClusterGauges(metrics.registry, { jobs: input.store, nodes: input.store, ...(input.lostAfterMs === undefined ? {} : { lostAfterMs: input.lostAfterMs }) });
   const log = input.log ?? ((line: string) => process.stderr.write(`kiln: ${line}\n`));
   const token = input.config.metrics?.token;
   // One Readiness for every listener of the node, so their probes share the pings under way.

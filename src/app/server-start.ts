@@ -185,7 +185,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const feed = imageEventFeed(raw, events);
   const store = observeImageStates(raw, feed);
   hideHostPaths(options.dataDir);
-  const observed = startNodeMetrics({ store, config });
+  const lostAfterMs = LOST_AFTER_BEATS * (options.heartbeatMs ?? HEARTBEAT_MS);
+  const observed = startNodeMetrics({ store, config, lostAfterMs });
   // The bus carries every node's changes; this node's metrics count those made through it.
   events.subscribe((change) => (change.local ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
@@ -235,7 +236,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         })
       : createNodeListener({ logger: options.logger ?? false, ...(tls ? { tls } : {}) });
     listener = app;
-    const lostAfterMs = LOST_AFTER_BEATS * (options.heartbeatMs ?? HEARTBEAT_MS);
     // Every node forwards to and answers for the kept instances of the others, over the signed internal channel.
     const cluster = openInstanceCluster(options.dataDir, config, options.cluster ?? { nodeId, nodes: store, lostAfterMs });
     registerInternalInstanceRoutes(app, { kept: engine.services.kept, signer: cluster.signer });
