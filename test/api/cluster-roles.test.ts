@@ -6,8 +6,7 @@
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -214,63 +213,4 @@ test('a worker node serves only its node listener; kiln workers ls lists workers
   assert.equal(asTeam.body.__type, 'AccessDeniedException', JSON.stringify(asTeam.body));
   const unsigned = await fetch(`${api.server.endpoint}/kiln/workers`);
   assert.equal(unsigned.status, 403);
-});
-
-/** Starts `kiln <args> --json` as a child process; resolves with what it printed once it serves. */
-async function spawnNode(t: TestContext, args: string[]): Promise<{ child: ChildProcess; info: { endpoint: string; nodeId: string; roles: string[]; credentialsPath: string }; exited: Promise<number | null> }> {
-  const child = spawn('node', [kiln, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_PREFETCH_BASES: '0' } });
-  t.after(() => child.kill('SIGKILL'));
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += String(c)));
-  await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`kiln ${args[0]} did not start:\n${out}${err}`)), 60_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += String(c);
-      if (out.endsWith('\n')) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-    child.on('exit', () => rej(new Error(`kiln ${args[0]} exited:\n${out}${err}`)));
-  });
-  return { child, info: JSON.parse(out) as { endpoint: string; nodeId: string; roles: string[]; credentialsPath: string }, exited };
-}
-
-test('processes: kiln serve --roles api,scheduler and two kiln workers on one store; a stopped worker leaves, a killed one is lost', { skip, timeout: 180_000 }, async (t) => {
-  const config = await cluster(t);
-  const dir = mkdtempSync(path.join(tmpdir(), 'kiln-procs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const configFile = path.join(dir, 'kiln.yaml');
-  writeFileSync(configFile, `store: "${config.store}"\nsecretKeyFile: ${config.secretKeyFile}\n`);
-  const node = (name: string, command: string[]) => spawnNode(t, [...command, '--config', configFile, '--data-dir', path.join(dir, name), '--listen', '127.0.0.1:0']);
-  const api = await node('api', ['serve', '--roles', 'scheduler,api']);
-  assert.deepEqual(api.info.roles, ['api', 'scheduler']);
-  const [w1, w2] = [await node('w1', ['worker', '--registry-host', 'kiln.example:8420']), await node('w2', ['worker', '--registry-host', 'kiln.example:8420'])];
-  const creds = (await import('./fixture.js')).readCredentials(api.info.credentialsPath);
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey, KILN_ENDPOINT_URL: api.info.endpoint, AWS_REGION: 'local' };
-  const listed = async () => {
-    const r = await execLocal(['node', kiln, 'workers', 'ls', '--json'], { env, timeoutMs: 30_000 });
-    assert.equal(r.exitCode, 0, r.stderr);
-    return (JSON.parse(r.stdout) as { id: string; state: string }[]).map((w) => [w.id, w.state]);
-  };
-  assert.deepEqual(await listed(), [[w1.info.nodeId, 'active'], [w2.info.nodeId, 'active']]);
-  assert.match(w1.info.nodeId, new RegExp(`/${w1.child.pid}/`), "a worker's id carries its pid");
-
-  w1.child.kill('SIGTERM');
-  assert.equal(await w1.exited, 0);
-  assert.deepEqual(await listed(), [[w2.info.nodeId, 'active']], 'a worker stopped cleanly removes itself');
-  w2.child.kill('SIGKILL');
-  await w2.exited;
-  // Three heartbeats of 5 s: lost once 15 s pass without one.
-  const deadline = Date.now() + 30_000;
-  let state = await listed();
-  while (state[0]?.[1] !== 'lost' && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    state = await listed();
-  }
-  assert.deepEqual(state, [[w2.info.nodeId, 'lost']]);
-  api.child.kill('SIGTERM');
-  assert.equal(await api.exited, 0);
 });

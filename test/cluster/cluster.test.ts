@@ -18,12 +18,16 @@ import {
   CreateImagePipelineCommand,
   CreateInfrastructureConfigurationCommand,
   CreateImageRecipeCommand,
+  DeleteImageCommand,
   ListImagePipelineImagesCommand,
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
   UpdateImagePipelineCommand,
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
+import { ObjectBucket } from '../../src/artifacts/s3/object-bucket.js';
+import { imageLogFolder } from '../../src/builder/records/execution-records.js';
+import { kilnLogs } from '../helpers/kiln-logs.js';
 import { postgresUnavailable } from '../helpers/postgres.js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { bashComponent, buildSkipReason, hostLeftovers, machineSkipReason, pushHostBase, waitForImage } from '../build/helpers.js';
@@ -109,11 +113,16 @@ test('a cluster of two API nodes and two workers over PostgreSQL and an S3 serve
 
   const seen = new Map<string, string>();
   let built: string[] = [];
-  await t.test('concurrent builds land on both workers, and skopeo pulls them from the API node', async () => {
-    const r = await recipe('together', ['echo "built on a worker"', 'sleep 3']);
+  await t.test('concurrent builds land on both workers; kiln logs --follow on the other API node shows them live; skopeo pulls them from the first', async (t) => {
+    const r = await recipe('together', ['for i in 1 2 3; do echo "worker line $i"; sleep 2; done']);
     built = [await createImage(r), await createImage(r)];
+    const follow = await kilnLogs(t, [built[0]!, '--follow', '--endpoint-url', cluster.api[1]!.endpoint], { AWS_ACCESS_KEY_ID: cluster.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cluster.credentials.secretAccessKey });
     await watchWorkers(() => built.every((arn) => seen.has(arn)), seen);
     assert.notEqual(seen.get(built[0]!), seen.get(built[1]!), 'each worker took one build');
+    await follow.waitFor(/worker line 1\n/, 120_000);
+    assert.doesNotMatch(follow.output(), /worker line 3/, 'the first line arrives before the component is done');
+    assert.equal(await follow.exited, 0, follow.errors());
+    assert.match(follow.output(), /worker line 1\n(.*\n)*worker line 2\n(.*\n)*worker line 3\n/);
     for (const arn of built) {
       const image = await waitForImage(ib, arn, { timeoutMs: 180_000 });
       assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
@@ -125,9 +134,18 @@ test('a cluster of two API nodes and two workers over PostgreSQL and an S3 serve
     }
   });
 
-  await t.test('kiln logs on the second API node prints what a component printed on a worker', async () => {
+  await t.test('step logs live in the bucket, not on the worker; DeleteImage on the other API node deletes them there', async () => {
     const { stdout } = await run(KILN, ['logs', built[0]!, '--endpoint-url', cluster.api[1]!.endpoint], { env: { ...process.env, AWS_ACCESS_KEY_ID: cluster.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cluster.credentials.secretAccessKey } });
-    assert.match(stdout, /built on a worker/);
+    assert.match(stdout, /== BUILD LaunchBuildInstance \(COMPLETED\) ==/);
+    const folder = imageLogFolder(built[1]!);
+    for (const worker of cluster.workers) {
+      const local = path.join(worker.dataDir, 'logs', folder);
+      assert.deepEqual(existsSync(local) ? readdirSync(local).filter((n) => n.endsWith('.log')) : [], [], `${worker.name} keeps no step log`);
+    }
+    const logs = new ObjectBucket({ client: cluster.s3.client, bucket: 'kiln', prefix: 'cluster/logs/' });
+    assert.ok((await logs.list(`${folder}/`)).length > 0);
+    await cluster.client(1).send(new DeleteImageCommand({ imageBuildVersionArn: built[1]! }));
+    assert.deepEqual(await logs.list(`${folder}/`), [], 'deleted from the bucket');
   });
 
   await t.test('kill -9 of a worker mid-build: its image fails naming the lost worker, the other build finishes, the worker sweeps on return', async () => {
@@ -191,7 +209,13 @@ test('a cluster of two API nodes and two workers over PostgreSQL and an S3 serve
     assert.ok((inBucket.Contents ?? []).length > 0, 'and in the bucket');
   });
 
-  await t.test('nothing of a node is left behind after they stop', async () => {
+  await t.test('a worker stopped cleanly leaves the list at once; nothing of a node is left behind after they stop', async () => {
+    const leaving = cluster.nodes().find((n) => n.name.startsWith('worker') && n.child.exitCode === null && n.child.signalCode === null)!;
+    await leaving.stop();
+    assert.equal(leaving.child.exitCode, 0, leaving.log());
+    const left = await cluster.listWorkers();
+    assert.ok(!left.some((w) => w.id.includes(`/${leaving.child.pid}/`)), JSON.stringify(left));
+    assert.ok(left.some((w) => w.state === 'active'), 'the other worker is still there');
     await Promise.all(cluster.nodes().map((n) => n.stop()));
     for (const n of cluster.nodes()) assert.deepEqual(hostLeftovers(n.dataDir), [], n.name);
     assert.ok(!existsSync(path.join(cluster.workers[0]!.dataDir, 'scratch')) || readdirSync(path.join(cluster.workers[0]!.dataDir, 'scratch')).length === 0);
