@@ -40,7 +40,7 @@ const context = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown a
 /** A recipe and an infrastructure configuration on one Kiln, ready for CreateImage. */
 async function prepare(client: ImagebuilderClient, registryHost: string, credentials: { accessKeyId: string; secretAccessKey: string }): Promise<() => Promise<string>> {
   const base = await pushHostBase(context, { server: { registryHost }, credentials }, 'bench/base');
-  const componentArn = (await client.send(new CreateComponentCommand({ name: 'work', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['echo working', 'sleep 2', 'mkdir -p /opt/app && date > /opt/app/built'] }) }))).componentBuildVersionArn!;
+  const componentArn = (await client.send(new CreateComponentCommand({ name: 'work', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['echo working', 'sleep 2', 'mkdir -p /opt/app && echo built > /opt/app/built'] }) }))).componentBuildVersionArn!;
   const containerRecipeArn = (
     await client.send(
       new CreateContainerRecipeCommand({ containerType: 'DOCKER', name: 'bench', semanticVersion: '1.0.0', parentImage: base, targetRepository: { service: 'ECR', repositoryName: 'bench/out' }, components: [{ componentArn }], dockerfileTemplateData: 'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:components }}}' }),

@@ -218,6 +218,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       leadership: { nodes: store, owner: nodeId },
       onTick: observed.metrics.schedulerTick,
     });
+    // Builds are queued with an image state change (CreateImage, a pipeline run, RetryImage): another node's
+    // change reaches this bus at once (LISTEN/NOTIFY on PostgreSQL), so a worker looks for work then instead of
+    // at its next poll. This node's own changes wake it through wakeOnQueued.
+    events.subscribe((change) => (change.local ? undefined : built.worker?.notify()));
     // A run's end is applied to its pipeline as soon as it is committed; the next tick applies it otherwise.
     events.subscribe(async (change) => {
       if (!isTerminal(change.status)) return;
