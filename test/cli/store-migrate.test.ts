@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +31,10 @@ import { postgresUnavailable, startPostgres, type LocalPostgres } from '../helpe
 import { startLocalS3, type LocalS3 } from '../helpers/s3rver.js';
 import { readCredentials, SAY_HI_DOCUMENT } from '../api/fixture.js';
 import { bashComponent, buildSkipReason, pushHostBase, run, startBuildServer, waitForImage } from '../build/helpers.js';
+import { openStore } from '../../src/app/store-open.js';
+import { hashFile, LocalDiskStore } from '../../src/artifacts/disk/disk-store.js';
+import { registerMachineImage } from '../../src/builder/machine/machine-images.js';
+import { kilnFetch } from '../../src/cli/kiln-client.js';
 
 const kiln = path.resolve('bin/kiln');
 const skip = buildSkipReason() ?? postgresUnavailable();
@@ -99,7 +104,8 @@ async function listings(client: ImagebuilderClient): Promise<Record<string, stri
 }
 
 test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object store, and serves from there as before', { skip, timeout: 600_000 }, async (t) => {
-  // The embedded installation: one container build (the host's files as base), a pipeline, two accounts.
+  // The embedded installation: one container build (the host's files as base), a pipeline, two accounts, and a
+  // machine image (below).
   const source = await startBuildServer(t);
   const base = await pushHostBase(t, source, 'bases/migrate');
   const component = await source.client.send(new CreateComponentCommand({ name: 'greeting', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['mkdir -p /opt/m', 'echo migrated > /opt/m/file'] }) }));
@@ -163,6 +169,24 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
     assert.match(refused.stderr, new RegExp(`in use by process ${process.pid}\\b`));
   });
   await source.server.close();
+  // A machine image beside the container one: a sparse raw disk in the data directory's disks/, registered as
+  // machine builds register theirs (a build of one would add minutes of VM boots to what this test checks).
+  const raw = path.join(source.dataDir, 'made.raw');
+  const fd = await open(raw, 'w');
+  await fd.truncate(64 * 1024 * 1024);
+  await fd.write(Buffer.alloc(1024 * 1024, 'a machine disk '), 0, 1024 * 1024, 8 * 1024 * 1024);
+  await fd.close();
+  const disk = await new LocalDiskStore(path.join(source.dataDir, 'disks')).adopt(raw);
+  const embedded = openStore(source.dataDir);
+  const machineImage = await registerMachineImage(embedded, {
+    accountId: (await embedded.listAccounts()).find((a) => a.admin)!.accountId,
+    region: 'local',
+    name: 'migrated machine',
+    sourceImageArn: created.imageBuildVersionArn!,
+    disk: { ...disk, format: 'raw', rootPartUuid: '00000000-0000-0000-0000-000000000000', kernelVersion: '6.1.0' },
+  });
+  await embedded.close();
+  const amiId = (machineImage.data as { amiId: string }).amiId;
 
   let first: { steps: { name: string; items: number; skipped?: number; bytes?: number; detail?: Record<string, number> }[]; secrets: string; target: { store: string } };
   await t.test('migrates: progress lines, then a JSON summary of every step', async () => {
@@ -171,11 +195,13 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
     assert.match(migrated.stderr, /^blobs: (\d+)\/\1, \d+(\.\d)? (B|KiB|MiB)$/m);
     assert.match(migrated.stderr, /^rows: (\d+)\/\1$/m);
     first = JSON.parse(migrated.stdout) as typeof first;
-    assert.deepEqual(first.steps.map((s) => s.name), ['blobs', 'rows']);
+    assert.deepEqual(first.steps.map((s) => s.name), ['blobs', 'disks', 'logs', 'rows']);
     const blobs = first.steps[0]!;
     assert.ok(blobs.items >= 3, 'a manifest, a config and layers');
     assert.equal(blobs.skipped, 0);
-    const rows = first.steps[1]!.detail!;
+    assert.deepEqual([first.steps[1]!.items, first.steps[1]!.skipped], [1, 0], 'the machine image disk');
+    assert.ok(first.steps[2]!.items >= 3, `the build's step logs: ${JSON.stringify(first.steps[2])}`);
+    const rows = first.steps[3]!.detail!;
     assert.equal(rows.accounts, 2);
     assert.ok(rows.access_keys! >= 2 && rows.resources! >= 5 && rows.registry_manifests! >= 2 && rows.jobs! >= 1, JSON.stringify(rows));
     assert.doesNotMatch(migrated.stdout, /search_path%3D|S3RVER/, 'the summary names the target without credentials');
@@ -183,7 +209,7 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
     assert.equal(listed.KeyCount, blobs.items);
   });
 
-  await t.test('kiln serve on the target (a new, empty data directory) lists the same, signs with both keys, and skopeo pulls the image', async (t) => {
+  await t.test('kiln serve on the target (a new, empty data directory) lists the same, signs with both keys; skopeo pulls the image, the machine image exports byte for byte, the step logs read', async (t) => {
     const node = await serve(t, path.join(dir, 'node-data'), configFile);
     const admin = new ImagebuilderClient({ endpoint: node.endpoint, region: 'local', credentials: readCredentials(path.join(source.dataDir, 'credentials')), maxAttempts: 1 });
     const teamThere = new ImagebuilderClient({ endpoint: node.endpoint, region: 'local', credentials: team, maxAttempts: 1 });
@@ -196,20 +222,34 @@ test('kiln store migrate: an embedded Kiln moves to PostgreSQL and an object sto
     await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--src-creds', creds, `docker://${node.registryHost}/${repoAndTag}`, `oci:${out}:x`]);
     const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, `docker://${node.registryHost}/${repoAndTag}`])) as { Layers: string[] };
     assert.equal(inspected.Layers.length, 2, 'the base layer and the build layer');
+
+    const target = { endpoint: node.endpoint, region: 'local', credentials: { ...readCredentials(path.join(source.dataDir, 'credentials')), source: 'the test' } };
+    const machines = (await (await kilnFetch(target, { method: 'GET', path: '/kiln/machine-images' })).json()) as { images: { imageId: string }[] };
+    assert.deepEqual(machines.images.map((i) => i.imageId), [amiId]);
+    const exported = await kilnFetch(target, { method: 'GET', path: '/kiln/machine-images/export', query: { image: amiId, format: 'raw' } });
+    assert.equal(exported.status, 200);
+    const exportedFile = path.join(dir, 'exported.raw');
+    writeFileSync(exportedFile, Buffer.from(await exported.arrayBuffer()));
+    assert.equal(await hashFile(exportedFile), disk.digest, 'the disk comes back from the bucket byte for byte');
+
+    const logs = await kilnCli(['logs', created.imageBuildVersionArn!, '--endpoint-url', node.endpoint, '--data-dir', source.dataDir]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /== BUILD LaunchBuildInstance \(COMPLETED\) ==/, 'the step logs read through the target');
     await node.stop();
   });
 
   await t.test('a non-empty target is refused, naming what it holds; --force migrates again over it', async () => {
     const refused = await kilnCli(['store', 'migrate', '--data-dir', source.dataDir, '--config', configFile]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /the target is not empty: bucket kiln under prefix site\/ holds objects \(e\.g\. site\/sha256\/[0-9a-f]{64}\); PostgreSQL table access_keys holds \d+ row\(s\)/);
+    assert.match(refused.stderr, /the target is not empty: bucket kiln under prefix site\/ holds objects \(e\.g\. site\/\S+\); PostgreSQL table access_keys holds \d+ row\(s\)/);
     assert.match(refused.stderr, /--force/);
 
     const forced = await kilnCli(['store', 'migrate', '--data-dir', source.dataDir, '--config', configFile, '--force', '--json']);
     assert.equal(forced.code, 0, forced.stderr);
     const again = JSON.parse(forced.stdout) as typeof first;
     assert.equal(again.steps[0]!.skipped, first.steps[0]!.items, 'every blob was already in the bucket');
-    assert.deepEqual(again.steps[1], first.steps[1], 'the same rows, replaced');
+    assert.equal(again.steps[1]!.skipped, 1, 'and the disk');
+    assert.deepEqual(again.steps[3], first.steps[3], 'the same rows, replaced');
     const client = new pg.Client({ connectionString: storeUrl });
     await client.connect();
     try {
