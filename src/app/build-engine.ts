@@ -55,7 +55,7 @@ import type { ServerConfig } from './server-config.js';
 import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
-import { openSharedObjects } from './shared-objects.js';
+import { openExportUploads, openSharedObjects } from './shared-objects.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -152,6 +152,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   };
   const blobs = await openBlobStore(config, dir);
   const shared = await openSharedObjects(config);
+  const exportUpload = openExportUploads(config);
   const layers = new LayerCache(dir('layers'), blobs);
   const scratchRoot = dir('scratch');
   const logsRoot = dir('logs');
@@ -184,6 +185,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       // TCG boots take 20-30 s on a quiet machine (machine.md §4); builds share the cores, so leave room.
       bootTimeoutMs: accel.accel === 'kvm' ? 120_000 : 400_000,
       exportBuckets: config.exportBuckets,
+      ...(exportUpload ? { exportUpload } : {}),
       regions: config.regions,
     },
   };

@@ -11,6 +11,7 @@ import { KilnError, errorMessage } from '../../domain/errors.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import type { ContainerImageRef } from '../stages/image-record.js';
 import type { MachineDisk } from './machine-disk.js';
+import type { ExportUpload } from './machine-services.js';
 import { MACHINE_IMAGE_TYPE, machineImageData, registerMachineImage } from './machine-images.js';
 
 type Obj = Record<string, unknown>;
@@ -18,6 +19,7 @@ type Obj = Record<string, unknown>;
 /** outputResources.amis entries and the files exported. */
 export interface MachineDistribution {
   amis: { region: string; image: string; name: string; description?: string; state: { status: 'AVAILABLE' }; accountId: string }[];
+  /** `path`: the file written under exportBuckets, or `s3://bucket/key` when the export went to the object store. */
   exports: { region: string; format: string; bucket: string; key: string; path: string }[];
 }
 
@@ -47,6 +49,9 @@ export interface DistributionDeps {
   store: Store;
   disks: DiskStore;
   exportBuckets: Readonly<Record<string, string>>;
+  /** Where buckets not in exportBuckets go (the object store), and the scratch folder uploads are converted in. */
+  exportUpload?: ExportUpload;
+  workRoot?: string;
   regions: readonly string[];
 }
 
@@ -122,13 +127,15 @@ export async function distributeMachineRegion(
   if (s3) {
     const bucket = String(s3.s3Bucket ?? '');
     const dir = deps.exportBuckets[bucket];
-    if (!dir) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Bucket: no bucket "${bucket}" in Kiln's configuration (exportBuckets)`);
+    const upload = dir === undefined && deps.workRoot !== undefined ? deps.exportUpload : undefined;
+    if (!dir && !upload) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Bucket: no bucket "${bucket}" in Kiln's configuration (exportBuckets), and no objectStore to export to`);
     const format = EXPORT_FORMATS[String(s3.diskImageFormat)];
     if (!format) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.diskImageFormat: must be RAW, VMDK or VHD`);
     const prefix = String(s3.s3Prefix ?? '').replace(/^\/+|\/+$/g, '');
     if (prefix.split('/').includes('..')) throw new KilnError('InvalidArgument', `${at}.s3ExportConfiguration.s3Prefix: must not contain ..`);
     const key = [prefix, `${first}.${format}`].filter(Boolean).join('/');
-    const file = path.join(dir, key);
+    // An upload is converted in the scratch folder first: S3 objects are written whole, not seeked into.
+    const file = dir ? path.join(dir, key) : path.join(deps.workRoot!, `export-${first}-${Date.now()}.${format}`);
     const t0 = Date.now();
     try {
       await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -138,12 +145,15 @@ export async function distributeMachineRegion(
       } finally {
         lease.release();
       }
+      if (upload) await upload(bucket, key, file, signal);
     } catch (err) {
       if (signal.aborted) throw err;
       throw new KilnError('Internal', `${at}.s3ExportConfiguration: exporting to s3://${bucket}/${key} failed: ${errorMessage(err)}`, [], { cause: err });
+    } finally {
+      if (upload) await fsp.rm(file, { force: true });
     }
-    log(`exported ${format.toUpperCase()} to s3://${bucket}/${key} (${file}) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-    out.exports.push({ region, format: String(s3.diskImageFormat), bucket, key, path: file });
+    log(`exported ${format.toUpperCase()} to s3://${bucket}/${key}${dir ? ` (${file})` : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    out.exports.push({ region, format: String(s3.diskImageFormat), bucket, key, path: dir ? file : `s3://${bucket}/${key}` });
   }
   return out;
 }

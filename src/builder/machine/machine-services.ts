@@ -1,3 +1,6 @@
+/** Puts a local file as an object; rejects naming what failed. */
+export type ExportUpload = (bucket: string, key: string, file: string, signal: AbortSignal) => Promise<void>;
+
 /** What machine-image builds use beyond a container build's services; the engine's composition provides it. */
 import type { DiskStore } from '../../artifacts/disk/disk-store.js';
 import type { AccelChoice } from '../../drivers/vm/accel.js';
@@ -15,6 +18,11 @@ export interface MachineServices {
   bootTimeoutMs: number;
   /** s3ExportConfiguration buckets: name → local directory. */
   exportBuckets: Readonly<Record<string, string>>;
+  /**
+   * Uploads an exported disk file to `bucket`/`key` of the S3-compatible server `objectStore:` names: where
+   * s3ExportConfiguration buckets not in exportBuckets go, so every node's exports land in one place.
+   */
+  exportUpload?: ExportUpload;
   /** The regions this Kiln serves. */
   regions: readonly string[];
 }

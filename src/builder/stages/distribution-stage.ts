@@ -84,7 +84,7 @@ function planRegions(services: BuildServices, image: ResourceRecord, type: 'AMI'
   const built = image.data.machine as { disk?: MachineDisk; rootfs?: ContainerImageRef } | undefined;
   const disk = built?.disk;
   if (!disk) throw new KilnError('InvalidRequest', `image ${image.arn} has no stored disk to distribute`);
-  const deps = { store: services.store, disks: machine.disks, exportBuckets: machine.exportBuckets, regions: machine.regions };
+  const deps = { store: services.store, disks: machine.disks, exportBuckets: machine.exportBuckets, ...(machine.exportUpload ? { exportUpload: machine.exportUpload, workRoot: machine.workRoot } : {}), regions: machine.regions };
   return machineRegions(image).map((target) => ({
     region: target.region,
     run: async (log, signal) => {
