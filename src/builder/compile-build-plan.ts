@@ -34,6 +34,7 @@ export function workingDirectoryOf(image: ResourceRecord): string {
  */
 export async function compileBuildPlan(store: Store, image: ResourceRecord): Promise<CompiledBuild> {
   const recipe = recipeOf(image);
+  const stepCache = await stepCacheWanted(store, image);
   const components = await compileComponents(store, image);
   // A container build refuses a vm.* type here, before its parent is pulled, rather than at the launch.
   const instance = image.data.type === 'AMI' ? requestedInstance(image) : containerInstance(image);
@@ -45,6 +46,7 @@ export async function compileBuildPlan(store: Store, image: ResourceRecord): Pro
     recipe: { arn: String(recipe.arn ?? ''), workingDirectory: workingDirectoryOf(image), ...(template === undefined ? {} : { dockerfileTemplateSha256: sha256Hex(template) }) },
     platform: String(image.data.platform ?? 'Linux'),
     instanceType: instance.type,
+    ...(stepCache ? { stepCache: true as const } : {}),
   });
   let build: CompiledBuild;
   if (image.data.type === 'AMI') {
@@ -56,6 +58,28 @@ export async function compileBuildPlan(store: Store, image: ResourceRecord): Pro
   }
   await patchImage(store, image.arn, { buildPlan: build.compiled.plan });
   return build;
+}
+
+/** The tag that turns the step cache on for a recipe or a pipeline (ADR 0013). */
+export const STEP_CACHE_TAG = 'kiln:cache';
+
+function tagSaysCache(tags: unknown): boolean | undefined {
+  const value = typeof tags === 'object' && tags !== null ? (tags as Record<string, unknown>)[STEP_CACHE_TAG] : undefined;
+  return typeof value === 'string' ? value.trim().toLowerCase() === 'true' : undefined;
+}
+
+/**
+ * Whether the build uses the step cache: the pipeline's tag when the image is a pipeline run and the pipeline
+ * has the tag, else the recipe's; off when neither says `true`, as EC2 Image Builder runs every component afresh.
+ */
+async function stepCacheWanted(store: Store, image: ResourceRecord): Promise<boolean> {
+  const pipelineArn = image.data.sourcePipelineArn;
+  if (typeof pipelineArn === 'string') {
+    const pipeline = await store.getResource(pipelineArn);
+    const said = tagSaysCache(pipeline?.data.tags);
+    if (said !== undefined) return said;
+  }
+  return tagSaysCache(recipeOf(image).tags) ?? false;
 }
 
 /** The line a build logs its plan with (tests and people look for it in the LaunchBuildInstance log). */

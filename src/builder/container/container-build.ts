@@ -10,7 +10,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { writeImage, MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
-import { writeLayer } from '../../artifacts/oci/layer.js';
+import { writeLayer, type LayerDescriptor } from '../../artifacts/oci/layer.js';
 import type { LayerCache } from '../../artifacts/oci/unpack.js';
 import type { CleanupStack, Deferred } from '../../domain/cleanup-stack.js';
 import { errorMessage, KilnError } from '../../domain/errors.js';
@@ -31,6 +31,12 @@ import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.j
 import type { MachineServices } from '../machine/machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from '../stages/parent-image.js';
 import { abortKind, runStep } from '../stages/step-runner.js';
+import { LayerChain } from '../cache/layer-chain.js';
+import type { BuildCache } from '../../store/roles/build-cache.js';
+import { chainBase } from '../cache/step-cache-keys.js';
+import { componentUnits, dockerfileUnits } from '../cache/build-units.js';
+import type { OutputSink } from '../../logs/line-assembler.js';
+import type { HistoryEntry } from '../../artifacts/oci/image.js';
 
 type Obj = Record<string, unknown>;
 
@@ -229,15 +235,34 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (wf, holder) => {
     // Materializing the parent is part of the launch: pulling or bootstrapping it is what takes time, and its
     // output belongs in the step's log. It pins the parent's digest into the plan before any instance launches.
-    let buildInstance!: DriverInstance;
+    let buildInstance: DriverInstance | undefined;
     let plan!: BuildPlan;
     let parentImage!: ParentImage;
+    let chain: LayerChain | undefined;
     await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? '') } }, signal, async (step) => {
       const parent = await materializeContainerParent(compiled.plan, compiled.parent, services.parents, image.accountId, signal, (text, stream) => step.log(text, stream));
       plan = parent.plan;
       step.log(planLine(plan));
       image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
       parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
+      if (plan.stepCache) {
+        // Each unit launches its own instance over the layers before it, and only when it is not cached.
+        chain = new LayerChain({
+          cache: store as unknown as BuildCache, // MERGE: Store extends BuildCache once the store role lands
+          blobs: services.blobs,
+          layers: services.layers,
+          compression: services.layerCompression,
+          accountId: image.accountId,
+          parent: parentImage,
+          base: chainBase({ accountId: image.accountId, kind: 'container', plan }),
+          launch: (layers, unitSignal) => holder.launch(launchSpecFor(image, layers, services.paths.scratchRoot, 'build'), unitSignal),
+          terminate: () => holder.terminate(),
+          log: (text, stream) => currentLog(text, stream),
+          signal,
+        });
+        step.log('the step cache is on (kiln:cache): each build unit runs on its own instance, launched only when its layer is not cached\n');
+        return { stepCache: true };
+      }
       const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
       const spec = launchSpecFor(image, layers, services.paths.scratchRoot, 'build');
       buildInstance = await holder.launch(spec, signal);
@@ -246,32 +271,56 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     });
     let dockerConfig: ImageConfig = parentImage.config;
     let dockerHistory: { created_by: string; comment: string; empty_layer?: boolean }[] = [];
+    // Where the chain's units log: the step that runs them.
+    let currentLog: OutputSink = () => undefined;
     await runStep(wf, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: plan.components.map((c) => c.arn) } }, signal, async (step) => {
+      currentLog = (text, stream) => step.log(text, stream);
       const { dockerfile } = renderDockerfileTemplate({ template: String(recipe.dockerfileTemplateData ?? ''), parentImage: plan.parent.resolved });
       const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
+      const units = chain;
       const result = await executeDockerfile({
-        instance: buildInstance,
+        ...(units ? { units: dockerfileUnits(units) } : { instance: buildInstance! }),
         dockerfile,
         parentConfig: parentImage.config,
         parentImage: plan.parent.resolved,
         onOutput: (text, stream) => step.log(text, stream),
         signal,
-        runComponents: async (env, workdir) => {
-          await runComponentPhases(services, image, withExecEnv(buildInstance, env), buildComponents, ['build', 'validate'], step, signal, workdir && workdir !== '/' ? workdir : workingDirectory);
+        runComponents: async (env, workdir, info) => {
+          const dir = workdir && workdir !== '/' ? workdir : workingDirectory;
+          if (!units) {
+            await runComponentPhases(services, image, withExecEnv(buildInstance!, env), buildComponents, ['build', 'validate'], step, signal, dir);
+            return;
+          }
+          return componentUnits(units, buildComponents, { env, workdir: dir, user: info.user }, (instance, component) =>
+            runComponentPhases(services, image, withExecEnv(instance, env), [component], ['build', 'validate'], step, signal, dir).then(() => undefined),
+          );
         },
       });
       dockerConfig = result.config;
       dockerHistory = result.history;
-      return { status: 'Success' };
+      if (!units) return { status: 'Success' };
+      step.setMessage(units.cached > 0 ? `cached: ${units.cached} of ${units.cached + units.ran} build units` : `${units.ran} build units ran`);
+      return { status: 'Success', cachedComponents: units.cachedComponents, ranComponents: units.ranComponents, cachedUnits: units.cached, ranUnits: units.ran };
     });
     await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-      const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
-      step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
       const config = dockerConfig as Obj;
+      let layers: LayerDescriptor[];
+      let history: HistoryEntry[];
+      if (chain) {
+        // One layer per unit, as Docker keeps one per RUN: reusing them is what the cache is for (ADR 0013).
+        layers = [...parentImage.layers, ...chain.layers];
+        history = [...parentImage.history, ...dockerHistory.map((e) => ({ ...e, created }))];
+        step.log(`${chain.layers.length} layers from ${chain.cached + chain.ran} build units (${chain.cached} cached)\n`);
+      } else {
+        const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance!), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+        step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
+        layers = [...parentImage.layers, layer];
+        history = [...parentImage.history, ...snapshotHistory(dockerHistory, created)];
+      }
       const stored = await writeImage(services.blobs, {
-        layers: [...parentImage.layers, layer],
+        layers,
         config: { ...config, Entrypoint: (config.Entrypoint as string[] | null | undefined) ?? undefined, Cmd: (config.Cmd as string[] | null | undefined) ?? undefined } as never,
-        history: [...parentImage.history, ...snapshotHistory(dockerHistory, created)],
+        history,
         created,
       });
       built = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };

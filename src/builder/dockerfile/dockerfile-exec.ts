@@ -14,7 +14,7 @@ import { KilnError } from '../../domain/errors.js';
 import { parseDockerfile, type DockerfileInstruction } from './dockerfile-parse.js';
 import { WordError } from './dockerfile-words.js';
 import { sortedConfig, type HistoryEntry, type ImageConfig } from './dockerfile-image-config.js';
-import { DockerfileStepError, isDockerfileStepError } from './dockerfile-step-error.js';
+import { DockerfileStepError, isDockerfileStepError, summarise } from './dockerfile-step-error.js';
 import { DockerfileState, invalid, parseInstruction, type DockerfileExecOptions, type InstructionHandler } from './dockerfile-state.js';
 import { CONFIG_INSTRUCTIONS } from './dockerfile-config-instructions.js';
 import { RUN_INSTRUCTIONS } from './dockerfile-run.js';
@@ -23,7 +23,7 @@ import { FILE_INSTRUCTIONS } from './dockerfile-files.js';
 export type { HealthcheckConfig, HistoryEntry, ImageConfig } from './dockerfile-image-config.js';
 export { DEFAULT_PATH, HISTORY_COMMENT } from './dockerfile-image-config.js';
 export type { ContextEntry } from './dockerfile-context.js';
-export type { ComponentsRunInfo, DockerfileExecOptions } from './dockerfile-state.js';
+export type { ComponentsRunInfo, DockerfileExecOptions, DockerfileUnits } from './dockerfile-state.js';
 export { DockerfileStepError, isDockerfileStepError } from './dockerfile-step-error.js';
 export { resolveUser, setprivArgs, type ResolvedUser } from './dockerfile-users.js';
 
@@ -33,6 +33,9 @@ export interface DockerfileExecResult {
   /** The parent reference FROM named, after ARG expansion. */
   from: string;
 }
+
+/** The instructions that change files, each a unit of its own when the build is cut into units. */
+const UNIT_INSTRUCTIONS = new Set(['RUN', 'COPY', 'ADD', 'WORKDIR']);
 
 const HANDLERS: Readonly<Record<string, InstructionHandler>> = { ...CONFIG_INSTRUCTIONS, ...RUN_INSTRUCTIONS, ...FILE_INSTRUCTIONS };
 
@@ -44,10 +47,29 @@ export async function executeDockerfile(options: DockerfileExecOptions): Promise
   }
   const state = new DockerfileState(options);
   state.escape = parsed.escape;
+  // The lines since the previous unit: what a unit's result depends on besides the units before it.
+  let pending: string[] = [];
   for (const instruction of parsed.instructions) {
     if (options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled before line ${instruction.line}`);
+    pending.push(instruction.text);
     try {
-      await dispatch(state, instruction);
+      const keyword = instruction.text.split(/\s+/, 1)[0]!.toUpperCase();
+      if (options.units && UNIT_INSTRUCTIONS.has(keyword)) {
+        const before = state.history.length;
+        const kept = await options.units.run(pending, `line ${instruction.line}: ${summarise(instruction.text)}`, async (instance) => {
+          state.current = instance;
+          try {
+            await dispatch(state, instruction);
+          } finally {
+            state.current = undefined;
+          }
+          return state.history.splice(before);
+        });
+        state.history.push(...kept);
+        pending = [];
+      } else {
+        await dispatch(state, instruction);
+      }
     } catch (err) {
       if (isDockerfileStepError(err) || (err as { kind?: string }).kind === 'Cancelled') throw err;
       if (options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled at line ${instruction.line}`);

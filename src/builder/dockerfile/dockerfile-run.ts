@@ -7,6 +7,7 @@ import { KilnError } from '../../domain/errors.js';
 import type { ExecResult } from '../../toe/instance/instance.js';
 import { utf8Chunks } from '../../logs/utf8-chunks.js';
 import type { DockerfileInstruction } from './dockerfile-parse.js';
+import type { HistoryEntry } from './dockerfile-image-config.js';
 import { COMPONENTS_MARKER } from './dockerfile-render.js';
 import { DockerfileStepError, TAIL_CHARS, summarise, tailOf } from './dockerfile-step-error.js';
 import { isRoot, setprivArgs } from './dockerfile-users.js';
@@ -92,9 +93,11 @@ async function execute(s: DockerfileState, instruction: DockerfileInstruction, a
 async function doComponents(s: DockerfileState, _p: Parsed, instruction: DockerfileInstruction): Promise<void> {
   if (!s.options.runComponents) throw invalid('the Dockerfile runs the recipe\'s components, but the build supplied no way to run them');
   const workdir = s.workdir();
-  await s.instance.fs.mkdir(workdir, { recursive: true });
+  // Units make the directory on their own instances.
+  if (!s.options.units) await s.instance.fs.mkdir(workdir, { recursive: true });
+  let entries: void | HistoryEntry[];
   try {
-    await s.options.runComponents(s.runEnv(), workdir, {
+    entries = await s.options.runComponents(s.runEnv(), workdir, {
       user: s.user(),
       line: instruction.line,
       ...(s.options.signal ? { signal: s.options.signal } : {}),
@@ -103,7 +106,8 @@ async function doComponents(s: DockerfileState, _p: Parsed, instruction: Dockerf
     if (s.options.signal?.aborted) throw new KilnError('Cancelled', `the build was cancelled while the components ran (line ${instruction.line})`);
     throw new DockerfileStepError(`line ${instruction.line}: {{{ imagebuilder:components }}}: ${(err as Error).message}`, instruction.line, '{{{ imagebuilder:components }}}');
   }
-  s.record('RUN {{{ imagebuilder:components }}} # kiln: build and validate phases', true);
+  if (entries) s.history.push(...entries);
+  else s.record('RUN {{{ imagebuilder:components }}} # kiln: build and validate phases', true);
 }
 
 

@@ -20,9 +20,23 @@ export interface ComponentsRunInfo {
   signal?: AbortSignal;
 }
 
+/**
+ * Cuts a Dockerfile's execution into layers, one per instruction that changes files (the step cache, ADR 0013).
+ * Without it every instruction runs on `DockerfileExecOptions.instance`.
+ */
+export interface DockerfileUnits {
+  /**
+   * Runs one instruction that changes files (RUN, COPY, ADD, WORKDIR) as a unit: `lines` are the Dockerfile's
+   * lines since the previous unit, this one last; `run` executes it on the instance it is given and resolves to
+   * the history it recorded. Resolves to the history to keep (a cache hit's, without running `run`).
+   */
+  run(lines: string[], label: string, run: (instance: Instance) => Promise<HistoryEntry[]>): Promise<HistoryEntry[]>;
+}
+
 export interface DockerfileExecOptions {
-  /** The build instance, launched from the parent image. */
-  instance: Instance;
+  /** The build instance, launched from the parent image; with `units`, each unit gets its own instead. */
+  instance?: Instance;
+  units?: DockerfileUnits;
   /** A rendered Dockerfile (see renderDockerfileTemplate). */
   dockerfile: string;
   /** The parent image's config; its Env, Cmd, Entrypoint, … are the starting point. Default: only Docker's PATH. */
@@ -33,8 +47,11 @@ export interface DockerfileExecOptions {
   buildArgs?: Readonly<Record<string, string>>;
   /** Files COPY and ADD may read: path relative to the context root → contents. */
   context?: ReadonlyMap<string, ContextEntry> | Readonly<Record<string, ContextEntry>>;
-  /** Runs the recipe's components where the components marker stands; throws when they fail. */
-  runComponents?: (env: Record<string, string>, workdir: string, info: ComponentsRunInfo) => Promise<void>;
+  /**
+   * Runs the recipe's components where the components marker stands; throws when they fail. With `units` it runs
+   * them as units itself and resolves to their history entries, which replace the marker's one.
+   */
+  runComponents?: (env: Record<string, string>, workdir: string, info: ComponentsRunInfo) => Promise<void | HistoryEntry[]>;
   /** Live output of RUN instructions. */
   onOutput?: OutputSink;
   signal?: AbortSignal;
@@ -129,8 +146,13 @@ export class DockerfileState {
     this.context = normaliseContext(options.context);
   }
 
+  /** The unit's instance while a unit runs (see DockerfileUnits). */
+  current: Instance | undefined;
+
   get instance(): Instance {
-    return this.options.instance;
+    const instance = this.current ?? this.options.instance;
+    if (!instance) throw new KilnError('Internal', 'the Dockerfile instruction has no instance to run on');
+    return instance;
   }
 
   /** Adds a history entry; `layer` says whether Docker would have made a layer for the instruction. */

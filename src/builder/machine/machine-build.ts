@@ -29,6 +29,14 @@ import { loadParentImage } from '../stages/parent-image.js';
 import { runStep } from '../stages/step-runner.js';
 import type { MachineServices } from './machine-services.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
+import type { HistoryEntry } from '../../artifacts/oci/image.js';
+import type { LayerDescriptor } from '../../artifacts/oci/layer.js';
+import type { BuildCache } from '../../store/roles/build-cache.js';
+import { LayerChain } from '../cache/layer-chain.js';
+import { chainBase } from '../cache/step-cache-keys.js';
+import { BUILD_PHASES, componentUnits } from '../cache/build-units.js';
+import { cachedDisk } from '../cache/disk-cache.js';
+import type { ParentImage } from '../stages/parent-image.js';
 
 /** AWS's managed workflows for machine images, by stage. */
 function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
@@ -145,6 +153,10 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
     let parent!: MachineParent;
     let nsInstance: DriverInstance | undefined;
     let vm: VmInstance | undefined;
+    let chain: LayerChain | undefined;
+    let parentImage: ParentImage | undefined;
+    // Where the chain's units log: the step that runs them.
+    let currentLog: OutputSink = () => undefined;
     await runStep(run, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? ''), instanceType: wanted.type } }, signal, async (step) => {
       const log: OutputSink = (text, stream) => step.log(text, stream);
       parent = await materializeMachineParent(compiled.parent, machine.managedRootfs, signal, log);
@@ -153,6 +165,25 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
       if (wanted.driver === 'ns') {
         if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
+        parentImage = await loadParentImage(services.blobs, parent.rootfs.manifestDigest);
+        if (plan.stepCache) {
+          chain = new LayerChain({
+            cache: store as unknown as BuildCache, // MERGE: Store extends BuildCache once the store role lands
+            blobs: services.blobs,
+            layers: services.layers,
+            compression: services.layerCompression,
+            accountId: image.accountId,
+            parent: parentImage,
+            // The chain starts from the root filesystem's manifest, which the plan pins as the parent.
+            base: chainBase({ accountId: image.accountId, kind: 'machine', plan: { ...plan, parent: { ...plan.parent, manifestDigest: parent.rootfs.manifestDigest } } }),
+            launch: (layers, unitSignal) => holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, unitSignal),
+            terminate: () => holder.terminate(),
+            log: (text, stream) => currentLog(text, stream),
+            signal,
+          });
+          log('the step cache is on (kiln:cache): each component runs on its own instance, launched only when its layer is not cached\n');
+          return { stepCache: true };
+        }
         const layers = await services.layers.imageLayers(parent.rootfs.manifestDigest, signal);
         nsInstance = await holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, signal);
         log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
@@ -163,21 +194,42 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log);
       return { instanceId: vm.id };
     });
-    const instance = nsInstance ?? vm!;
-    await runStep(run, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: components.map((c) => c.entry.arn) } }, signal, (step) =>
-      runComponentPhases(services, image, instance, components.filter((c) => c.entry.type === 'BUILD'), ['build', 'validate'], step, signal, workingDirectory),
-    );
+    const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
+    await runStep(run, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: components.map((c) => c.entry.arn) } }, signal, async (step) => {
+      if (!chain) return runComponentPhases(services, image, nsInstance ?? vm!, buildComponents, BUILD_PHASES, step, signal, workingDirectory);
+      currentLog = (text, stream) => step.log(text, stream);
+      await componentUnits(chain, buildComponents, { env: {}, workdir: workingDirectory, user: '' }, (instance, component) =>
+        runComponentPhases(services, image, instance, [component], BUILD_PHASES, step, signal, workingDirectory).then(() => undefined),
+      );
+      step.setMessage(chain.cached > 0 ? `cached: ${chain.cached} of ${chain.cached + chain.ran} components` : `${chain.ran} components ran`);
+      return { status: 'Success', cachedComponents: chain.cachedComponents, ranComponents: chain.ranComponents };
+    });
     await runStep(run, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
       const log = (text: string) => step.log(text);
-      if (nsInstance) {
-        const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
-        const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
-        log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
-        const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
+      if (nsInstance || chain) {
+        const base = parentImage!;
+        let layers: LayerDescriptor[];
+        let history: HistoryEntry[];
+        if (chain) {
+          layers = [...base.layers, ...chain.layers];
+          history = [...base.history, ...chain.history.map((e) => ({ ...e, created }))];
+          log(`root filesystem: ${chain.layers.length} layers from ${chain.cached + chain.ran} components (${chain.cached} cached)\n`);
+        } else {
+          const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance!), { source: 'overlay-upper', sourceDateEpoch: base.sourceDateEpoch, compression: services.layerCompression, signal });
+          log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
+          layers = [...base.layers, layer];
+          history = [...base.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }];
+        }
+        const stored = await writeImage(services.blobs, { layers, config: base.config as never, history, created });
         const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
-        const layers = await services.layers.imageLayers(rootfs.manifestDigest, signal);
         const sizeMiB = rootVolumeMiB(image);
-        const made = await diskFromLayers({ layers, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        const assemble = async () => {
+          const dirs = await services.layers.imageLayers(rootfs.manifestDigest, signal);
+          return diskFromLayers({ layers: dirs, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        };
+        const made = chain
+          ? await cachedDisk({ cache: store as unknown as BuildCache, disks: machine.disks, accountId: image.accountId, key: chain.currentKey, layers: layers.map((l) => l.digest), sizeMiB, log }, assemble)
+          : await assemble();
         output = { disk: made.disk, rootfs, packages: made.packages };
       } else {
         const down = await vm!.shutdown(signal);

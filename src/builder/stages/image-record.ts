@@ -39,6 +39,8 @@ export interface BuildPlan {
   platform?: string;
   /** The instance type the build and test stages launch, resolved (ns.small, vm.medium). */
   instanceType?: string;
+  /** The step cache is on (the recipe's or pipeline's tag `kiln:cache` is `true`; ADR 0013). */
+  stepCache?: true;
 }
 
 export function stateOf(record: ResourceRecord): ImageState {

@@ -42,12 +42,27 @@ export interface StepSpec {
   timeoutSeconds?: number;
 }
 
+/** A step as its body sees it. */
+export interface RunningStep extends StepRun {
+  /** The message the step's record carries when it completes (e.g. what the step cache reused). */
+  setMessage(message: string): void;
+}
+
 /** Runs `fn` as the step; its result becomes the step's outputs. */
-export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun, spec: StepSpec, signal: AbortSignal, fn: (step: StepRun) => Promise<T>): Promise<T> {
-  const step = await wf.startStep({ name: spec.name, action: spec.action, onFailure: 'Abort', ...(spec.description ? { description: spec.description } : {}), ...(spec.inputs ? { inputs: spec.inputs } : {}), ...(spec.timeoutSeconds ? { timeoutSeconds: spec.timeoutSeconds } : {}) });
+export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun, spec: StepSpec, signal: AbortSignal, fn: (step: RunningStep) => Promise<T>): Promise<T> {
+  const started = await wf.startStep({ name: spec.name, action: spec.action, onFailure: 'Abort', ...(spec.description ? { description: spec.description } : {}), ...(spec.inputs ? { inputs: spec.inputs } : {}), ...(spec.timeoutSeconds ? { timeoutSeconds: spec.timeoutSeconds } : {}) });
+  let message: string | undefined;
+  const step: RunningStep = {
+    stepExecutionId: started.stepExecutionId,
+    log: (text, stream) => started.log(text, stream),
+    finish: (status, result) => started.finish(status, result),
+    setMessage: (text) => {
+      message = text;
+    },
+  };
   try {
     const outputs = await fn(step);
-    await step.finish('COMPLETED', { outputs });
+    await step.finish('COMPLETED', { outputs, ...(message === undefined ? {} : { message }) });
     return outputs;
   } catch (err) {
     const kind = abortKind(signal);
