@@ -51,7 +51,7 @@ import type { OperationHandler } from '../service/types.js';
 import type { ImageOutputPort } from '../service/image-deletion.js';
 import type { Store } from '../store/store.js';
 import { actionModules } from '../toe/actions/registry.js';
-import type { ServerConfig } from './server-config.js';
+import { DEFAULT_BUILD_CACHE_GIB, type ServerConfig } from './server-config.js';
 import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
@@ -289,6 +289,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         layers,
         ...(services.machine ? { disks: services.machine.disks } : {}),
         registryHost: input.registryHost,
+        buildCacheBytes: (config.buildCacheGiB ?? DEFAULT_BUILD_CACHE_GIB) * 1024 ** 3,
         deleteLogs: (arn) => services.recorder.logs.deleteImageLogs(arn),
         log: (text) => process.stderr.write(`kiln: ${text}`),
       });

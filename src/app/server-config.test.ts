@@ -41,3 +41,10 @@ test('metrics.token: a bearer token of 16 or more printable characters; anything
     return true;
   });
 });
+
+test('buildCacheGiB: 20 unless set; a positive number of GiB, anything else named', () => {
+  assert.equal(loadServerConfig(undefined).buildCacheGiB, 20);
+  assert.equal(load('regions: [local]\n').buildCacheGiB, 20);
+  assert.equal(load('buildCacheGiB: 0.5\n').buildCacheGiB, 0.5);
+  for (const bad of ['0', '-1', 'lots', '.inf']) assert.throws(() => load(`buildCacheGiB: ${bad}\n`), /buildCacheGiB: must be a positive number of GiB/);
+});

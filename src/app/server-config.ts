@@ -44,6 +44,11 @@ export interface ServerConfig {
    */
   diskCacheGiB?: number;
   /**
+   * How much the step cache (issue 16) may keep alive in the blob and disk stores, in GiB (default 20): beyond it
+   * the garbage collector removes the least recently used entries, and then what they named.
+   */
+  buildCacheGiB?: number;
+  /**
    * Whether the server prepares the managed bases in the background from its start (`prefetchBases: true|false`).
    * Unset, the server's caller decides: `kiln serve` does (unless KILN_PREFETCH_BASES=0), servers in tests do not.
    */
@@ -97,7 +102,10 @@ function parseObjectStore(value: unknown, problems: string[]): ObjectStoreConfig
 
 export const DEFAULT_DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 
-export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], regionRegistries: {}, debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip', exportBuckets: {}, notifications: defaultNotificationsConfig() };
+/** The step cache's size limit when `buildCacheGiB` is not set. */
+export const DEFAULT_BUILD_CACHE_GIB = 20;
+
+export const DEFAULT_CONFIG: ServerConfig = { regions: ['local'], regionRegistries: {}, debianMirror: DEFAULT_DEBIAN_MIRROR, registries: [], buildConcurrency: 1, layerCompression: 'gzip', exportBuckets: {}, notifications: defaultNotificationsConfig(), buildCacheGiB: DEFAULT_BUILD_CACHE_GIB };
 
 const REGION_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const HOST_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:]+\](?::\d{1,5})?$/;
@@ -216,6 +224,9 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'diskCacheGiB') {
         if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) problems.push('diskCacheGiB: must be a positive number of GiB');
         else config.diskCacheGiB = value;
+      } else if (key === 'buildCacheGiB') {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) problems.push('buildCacheGiB: must be a positive number of GiB');
+        else config.buildCacheGiB = value;
       } else if (key === 'secretKeyFile') {
         if (typeof value !== 'string' || !value.startsWith('/')) problems.push('secretKeyFile: must be an absolute file path');
         else config.secretKeyFile = value;

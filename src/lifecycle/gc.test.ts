@@ -120,3 +120,32 @@ test('collectLocalLayers: a node drops the unpacked layers whose blobs the colle
   assert.deepEqual([existsSync(staysDir), existsSync(goesDir)], [true, false]);
   assert.ok(existsSync(path.join(dir, 'layers')), 'the cache folder itself stays');
 });
+
+test('gc: a blob or disk a step cache entry names survives; once its entry is pruned for the limit, it is collected', async (t) => {
+  const { store, dir, blobs, layers, disks } = setup(t);
+  const cached = await makeLayer(blobs, 'cached', 'a component layer only the step cache names');
+  const recent = await makeLayer(blobs, 'recent', 'the layer of a recently used entry');
+  const disk = await makeDisk(dir, disks, 'c');
+  await store.putCacheEntry({ key: 'a'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component old', size: 600, entry: { layer: cached, history: { created_by: 'old' } } });
+  await store.putCacheEntry({ key: 'b'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component none', size: 0, entry: { layer: null } });
+  await store.putCacheEntry({ key: 'c'.repeat(64), accountId: ACCOUNT, kind: 'disk', label: 'disk', size: 300, entry: { disk: { digest: disk.digest } } });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await store.putCacheEntry({ key: 'd'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component new', size: 400, entry: { layer: recent } });
+
+  const kept = await collectGarbage({ store, blobs, layers, disks, graceMs: 0, buildCacheBytes: 10_000 });
+  assert.deepEqual([kept.blobs, kept.disks, kept.cacheEntries, kept.cacheBytes], [0, 0, 0, 0], 'within the limit, nothing is pruned or collected');
+  assert.ok((await blobs.has(cached.digest)) && (await blobs.has(recent.digest)) && (await disks.has(disk.digest)));
+
+  // 1300 bytes against a limit of 800: the least recently used go first, until what is left fits.
+  await store.touchCacheEntries(['c'.repeat(64)]);
+  const pruned = await collectGarbage({ store, blobs, layers, disks, graceMs: 0, buildCacheBytes: 800 });
+  assert.deepEqual([pruned.cacheEntries, pruned.cacheBytes], [2, 600]);
+  assert.deepEqual((await store.listCacheEntries()).map((e) => e.label), ['disk', 'component new']);
+  assert.equal(await blobs.has(cached.digest), false, 'the pruned entry\'s layer is collected in the same pass');
+  assert.equal(pruned.blobs, 1);
+  assert.ok((await blobs.has(recent.digest)) && (await disks.has(disk.digest)), 'what live entries name stays');
+
+  await store.deleteCacheEntries(['c'.repeat(64)]);
+  const disksGone = await collectGarbage({ store, blobs, layers, disks, graceMs: 0 });
+  assert.deepEqual([disksGone.disks, await disks.has(disk.digest)], [1, false], 'a disk is collected once no entry names it');
+});

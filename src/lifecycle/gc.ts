@@ -5,13 +5,16 @@
  *
  * - roots: every image record not DELETED (its container image, machine root filesystem and disk, and the
  *   parent its build plan names), every machine image (disk, root filesystem), every manifest in Kiln's
- *   registry and every blob a registry repository links (an upload waiting for its manifest links its blobs);
+ *   registry, every blob a registry repository links (an upload waiting for its manifest links its blobs), and
+ *   the layer or disk each entry of the step cache names;
  * - marking follows manifests to their configs and layers, and indexes to their manifests;
  * - sweeping spares anything younger than a grace period (a writer stores a blob before a record names it),
  *   and the whole sweep waits while a build or other background job is under way: a reproducible build may
  *   store a layer whose bytes (and old file) already exist, and only its record, written later, would name it.
  *
- * Unpacked layers follow their blobs: a layer directory is kept while its blob is kept.
+ * Unpacked layers follow their blobs: a layer directory is kept while its blob is kept. Given a limit, the pass
+ * first removes the step cache's least recently used entries beyond it (build-cache-prune.ts), so what they
+ * named is collected in the same pass.
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -20,10 +23,11 @@ import type { DiskStore } from '../artifacts/disk/disk-store.js';
 import type { LayerCache } from '../artifacts/oci/unpack.js';
 import { KilnError } from '../domain/errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest } from '../registry/manifest.js';
-import type { JobQueue, RegistryIndex, ResourceRecord, ResourceStore, Store } from '../store/store.js';
+import type { BuildCache, JobQueue, RegistryIndex, ResourceRecord, ResourceStore, Store } from '../store/store.js';
 import { type GarbageReport } from './execution-records.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 import type { JsonObject } from '../domain/json.js';
+import { pruneBuildCache } from './build-cache-prune.js';
 
 export interface GcDeps {
   store: Store;
@@ -32,6 +36,8 @@ export interface GcDeps {
   disks?: DiskStore;
   /** Files younger than this (by modification time, wall clock) are kept. */
   graceMs: number;
+  /** The step cache's size limit in bytes (`buildCacheGiB`): entries beyond it, least recently used first, are removed. */
+  buildCacheBytes?: number;
 }
 
 /** What a collection did; `deferred` names the jobs that made it wait (nothing was removed then). */
@@ -39,6 +45,9 @@ export interface GcResult extends GarbageReport {
   deferred?: string;
   /** Unreferenced files kept because they are younger than the grace period. */
   young: number;
+  /** Step cache entries removed for the size limit, and the bytes they kept alive (freed now unless young). */
+  cacheEntries?: number;
+  cacheBytes?: number;
 }
 
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
@@ -66,8 +75,14 @@ function recordRoots(record: ResourceRecord, blobs: Set<string>, disks: Set<stri
   add(parent, disks);
 }
 
-/** Every blob and disk the store's records and registry name directly. */
-export async function gcRoots(store: ResourceStore & RegistryIndex): Promise<{ blobs: Set<string>; disks: Set<string> }> {
+/** The layer (kind `layer`; null when the unit changed nothing) or disk (kind `disk`) a step cache entry names. */
+function cacheEntryRoots(kind: string, entry: JsonObject, blobs: Set<string>, disks: Set<string>): void {
+  const digest = kind === 'disk' ? digestAt(entry.disk, 'digest') : digestAt(entry.layer, 'digest');
+  if (digest !== undefined) (kind === 'disk' ? disks : blobs).add(digest);
+}
+
+/** Every blob and disk the store's records, registry and step cache name directly. */
+export async function gcRoots(store: ResourceStore & RegistryIndex & BuildCache): Promise<{ blobs: Set<string>; disks: Set<string> }> {
   const blobs = new Set<string>();
   const disks = new Set<string>();
   for (const record of await store.listResourcesOfType('image')) {
@@ -77,6 +92,7 @@ export async function gcRoots(store: ResourceStore & RegistryIndex): Promise<{ b
   for (const record of await store.listResourcesOfType('machine-image')) recordRoots(record, blobs, disks);
   for (const m of await store.listRegistryManifests()) blobs.add(m.digest);
   for (const digest of await store.listLinkedRegistryBlobs()) blobs.add(digest);
+  for (const e of await store.listCacheEntries()) cacheEntryRoots(e.kind, e.entry as JsonObject, blobs, disks);
   return { blobs, disks };
 }
 
@@ -115,6 +131,12 @@ async function mtimeMs(file: string): Promise<number | undefined> {
   return (await fsp.stat(file).catch(() => undefined))?.mtimeMs;
 }
 
+/** What a collection freed, as the runner logs it: `freed 3 blobs (…) …, pruned 2 step cache entries (… bytes)`. */
+export function gcSummary(gc: GcResult): string {
+  const pruned = gc.cacheEntries ? `; pruned ${gc.cacheEntries} step cache entries (${gc.cacheBytes ?? 0} bytes)` : '';
+  return `freed ${gc.blobs} blobs (${gc.blobBytes} bytes), ${gc.layers} unpacked layers, ${gc.disks} disks (${gc.diskBytes} bytes)${pruned}`;
+}
+
 /**
  * Removes what nothing references (see the module comment) and reports what was freed. While another job is
  * leased it removes nothing and says which one (`deferred`); the caller tries again later.
@@ -123,6 +145,11 @@ export async function collectGarbage(deps: GcDeps, signal?: AbortSignal): Promis
   const result: GcResult = { blobs: 0, blobBytes: 0, layers: 0, disks: 0, diskBytes: 0, young: 0 };
   const busy = await busyJobs(deps.store);
   if (busy.length > 0) return { ...result, deferred: busy.join(', ') };
+  if (deps.buildCacheBytes !== undefined) {
+    const pruned = await pruneBuildCache(deps.store, { keepBytes: deps.buildCacheBytes });
+    result.cacheEntries = pruned.removed.length;
+    result.cacheBytes = pruned.bytes;
+  }
   const roots = await gcRoots(deps.store);
   const live = await reachableBlobs(deps.blobs, roots.blobs, signal);
   const cutoff = Date.now() - deps.graceMs;

@@ -26,6 +26,8 @@ export interface PerformEnv {
   disks?: DiskStore;
   registryHost: () => string;
   gcGraceMs: number;
+  /** The step cache's size limit in bytes: a collection prunes the cache to it first. */
+  buildCacheBytes?: number;
   log?: (text: string) => void;
   /** Deletes a deleted image's step logs wherever they are kept. */
   deleteLogs?: (imageArn: string) => Promise<void>;
@@ -156,7 +158,7 @@ export async function performExecution(env: PerformEnv, arn: string, signal: Abo
     const deleted = data.resources.some((r) => r.action.name === 'DELETE' && r.state.status === 'SUCCESS');
     let gc: GcResult | undefined;
     if (deleted) {
-      gc = await collectGarbage({ store: env.store, blobs: env.blobs, ...(env.layers ? { layers: env.layers } : {}), ...(env.disks ? { disks: env.disks } : {}), graceMs: env.gcGraceMs }, signal).catch((err: unknown) => {
+      gc = await collectGarbage({ store: env.store, blobs: env.blobs, ...(env.layers ? { layers: env.layers } : {}), ...(env.disks ? { disks: env.disks } : {}), graceMs: env.gcGraceMs, ...(env.buildCacheBytes !== undefined ? { buildCacheBytes: env.buildCacheBytes } : {}) }, signal).catch((err: unknown) => {
         env.log?.(`lifecycle: garbage collection after ${id} failed: ${errorMessage(err)}\n`);
         return undefined;
       });

@@ -207,6 +207,26 @@ test('runner: garbage collection after a deletion waits for a running build, the
   assert.ok(logs.some((l) => /garbage collection freed 3 blobs/.test(l)));
 });
 
+test('runner: a step cache over its limit is pruned, least recently used first, and what it named collected, at the schedule\'s pace', async (t) => {
+  const { store, dir } = tempStore(t);
+  const clock = new TestClock(START);
+  const blobs = new FsBlobStore(path.join(dir, 'blobs'));
+  const logs: string[] = [];
+  const runner = await startLifecycleRunner({ store, clock, blobs, registryHost: () => 'kiln.test:1', gcGraceMs: 0, pollMs: 3_600_000, scheduleMs: 0, buildCacheBytes: 1000, log: (text) => logs.push(text) });
+  t.after(() => runner.stop());
+  const old = await makeLayer(blobs, 'old', 'the layer of the least recently used entry');
+  const recent = await makeLayer(blobs, 'recent', 'the layer of a recently used entry');
+  await store.putCacheEntry({ key: 'a'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'old', size: 800, entry: { layer: old } });
+  await runner.settle();
+  assert.equal(await blobs.has(old.digest), true, 'within the limit, nothing is collected');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await store.putCacheEntry({ key: 'b'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'recent', size: 800, entry: { layer: recent } });
+  await runner.settle();
+  assert.deepEqual((await store.listCacheEntries()).map((e) => e.label), ['recent']);
+  assert.deepEqual([await blobs.has(old.digest), await blobs.has(recent.digest)], [false, true]);
+  assert.ok(logs.some((l) => /garbage collection freed 1 blobs .*; pruned 1 step cache entries \(800 bytes\)/.test(l)), logs.join(''));
+});
+
 test('runner: with a leadership, of two runners on one store only the leader schedules; a stop hands it over', async (t) => {
   const { store, dir } = tempStore(t);
   const clock = new TestClock(START);

@@ -26,7 +26,8 @@ import {
   updateExecution,
   type ExecutionData,
 } from './execution-records.js';
-import { collectGarbage, type GcResult } from './gc.js';
+import { collectGarbage, gcSummary, type GcResult } from './gc.js';
+import { buildCacheBytes } from './build-cache-prune.js';
 import { performExecution, type PerformEnv } from './perform.js';
 import { LIFECYCLE_EXECUTION_JOB } from '../domain/job-kinds.js';
 import { Leadership, type LeadershipOptions, type TickOutcome } from '../store/leadership.js';
@@ -45,6 +46,11 @@ export interface LifecycleRunnerDeps {
   log?: (text: string) => void;
   /** Unreferenced files younger than this survive garbage collection (default one hour). */
   gcGraceMs?: number;
+  /**
+   * The step cache's size limit in bytes (`buildCacheGiB`): checked at the schedule's pace by the leading node,
+   * which collects garbage when the cache is over it; every collection first prunes the cache to it.
+   */
+  buildCacheBytes?: number;
   /** Real time between looks for queued executions (default 1 s). */
   pollMs?: number;
   /**
@@ -112,7 +118,7 @@ class Runner implements LifecycleRunner {
 
   private get env(): PerformEnv {
     const d = this.deps;
-    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.log ? { log: d.log } : {}), ...(d.deleteLogs ? { deleteLogs: d.deleteLogs } : {}) };
+    return { store: d.store, clock: d.clock, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), registryHost: d.registryHost, gcGraceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.buildCacheBytes !== undefined ? { buildCacheBytes: d.buildCacheBytes } : {}), ...(d.log ? { log: d.log } : {}), ...(d.deleteLogs ? { deleteLogs: d.deleteLogs } : {}) };
   }
 
   /** Runs `work` after whatever pass is under way: passes never overlap. */
@@ -181,6 +187,10 @@ class Runner implements LifecycleRunner {
       const leads = this.leadership ? await this.leadership.lead() : true;
       // A node that does not lead keeps looking at the schedule's pace, to take over when the leader is gone.
       this.nextDue = leads ? await this.schedule() : undefined;
+      if (leads && (await this.cacheOverLimit())) {
+        this.gcPending = true;
+        this.gcTriedAt = 0;
+      }
       this.deps.onTick?.(leads ? 'ran' : 'skipped');
     }
     const next = this.nextDue;
@@ -196,7 +206,7 @@ class Runner implements LifecycleRunner {
       try {
         const gc = await this.gc();
         this.gcPending = gc.deferred !== undefined;
-        if (!gc.deferred) this.deps.log?.(`lifecycle: garbage collection freed ${gc.blobs} blobs (${gc.blobBytes} bytes), ${gc.layers} unpacked layers, ${gc.disks} disks (${gc.diskBytes} bytes)\n`);
+        if (!gc.deferred) this.deps.log?.(`lifecycle: garbage collection ${gcSummary(gc)}\n`);
       } catch (err) {
         this.deps.log?.(`lifecycle: garbage collection failed: ${errorMessage(err)}\n`);
       }
@@ -270,7 +280,16 @@ class Runner implements LifecycleRunner {
 
   private gc(): Promise<GcResult> {
     const d = this.deps;
-    return collectGarbage({ store: d.store, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), graceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS }, this.controller.signal);
+    return collectGarbage(
+      { store: d.store, blobs: d.blobs, ...(d.layers ? { layers: d.layers } : {}), ...(d.disks ? { disks: d.disks } : {}), graceMs: d.gcGraceMs ?? DEFAULT_GRACE_MS, ...(d.buildCacheBytes !== undefined ? { buildCacheBytes: d.buildCacheBytes } : {}) },
+      this.controller.signal,
+    );
+  }
+
+  /** Whether the step cache's entries keep more bytes alive than its limit allows (a prune is due). */
+  private async cacheOverLimit(): Promise<boolean> {
+    const limit = this.deps.buildCacheBytes;
+    return limit !== undefined && (await buildCacheBytes(this.deps.store)) > limit;
   }
 
   async runNow(policyArn: string): Promise<string> {

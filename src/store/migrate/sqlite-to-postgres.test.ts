@@ -51,6 +51,11 @@ async function seed(file: string): Promise<SqliteStore> {
   await store.setRegistryRepositoryAccess('team/app', { readers: ['000000000001'], public: true });
   await store.linkRegistryBlobs('team/app', [DIGEST('a'), DIGEST('b')]);
   await store.putRegistryManifest({ repository: 'team/app', digest: DIGEST('c'), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1234, blobs: [DIGEST('a'), DIGEST('b')], tag: 'v1' });
+  // The step cache's index: an entry naming a layer, and one touched since (its lastUsedAt must survive the copy).
+  await store.putCacheEntry({ key: 'd'.repeat(64), accountId: '000000000002', kind: 'layer', label: 'component hello', size: 1234, entry: { layer: { digest: DIGEST('a'), size: 1234 } } });
+  await store.putCacheEntry({ key: 'e'.repeat(64), accountId: '000000000002', kind: 'disk', label: 'disk', size: 5_000_000_000, entry: { disk: { digest: DIGEST('b') } } });
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  await store.touchCacheEntries(['d'.repeat(64)]);
   return store;
 }
 
@@ -71,6 +76,7 @@ async function snapshot(store: Store): Promise<unknown> {
     manifest: await store.getRegistryManifest('team/app', 'v1'),
     tags: await store.listRegistryTags('team/app'),
     blob: await store.hasRegistryBlob('team/app', DIGEST('a')),
+    cache: await store.listCacheEntries(),
   };
 }
 
@@ -110,6 +116,7 @@ test('every row reaches PostgreSQL: what the Store reads is the same, secrets op
   assert.equal(copied.access_keys, 3);
   assert.equal(copied.jobs, 3);
   assert.equal(copied.registry_tags, 1);
+  assert.equal(copied.build_cache, 2);
 
   const pgStore = await PostgresStore.open({ connectionString: url, secrets: targetKey });
   try {

@@ -172,4 +172,19 @@ export const PG_MIGRATIONS: readonly string[] = [
   -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
   CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL);
   `,
+  `
+  -- Issue 16, the step cache's index: what a build unit produced, under the sha256 of its inputs. The bytes live
+  -- in the blob and disk stores; the garbage collector keeps what a row names and prunes rows least recently used.
+  CREATE TABLE build_cache (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('layer', 'disk')),
+    label TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    entry TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ NOT NULL
+  );
+  CREATE INDEX build_cache_last_used ON build_cache(last_used_at);
+  `,
 ];

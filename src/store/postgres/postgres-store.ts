@@ -21,6 +21,8 @@ import type {
 import { pageLimit, versionParts } from '../sql/shared.js';
 import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
 import type { ClusterNodes } from '../roles/cluster-nodes.js';
+import type { BuildCache, BuildCacheEntry } from '../roles/build-cache.js';
+import { postgresBuildCache } from './build-cache.js';
 import { postgresClusterNodes } from './cluster-nodes.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { imageEventEntry, type ImageEventEntry } from '../sql/image-journal.js';
@@ -69,12 +71,14 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly nodes: ClusterNodes;
+  private readonly cache: BuildCache;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types });
     // An idle connection that the server drops (restart, failover) must not crash the process: the pool replaces it.
     this.pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost while idle: ${err.message}`));
     this.nodes = postgresClusterNodes(this.pool);
+    this.cache = postgresBuildCache(this.pool);
   }
 
   /** Connects, applies pending migrations, and answers the open store; rejects when the database cannot be reached. */
@@ -714,6 +718,26 @@ export class PostgresStore implements Store {
 
   releaseLeadership(name: string, owner: string): Promise<void> {
     return this.nodes.releaseLeadership(name, owner);
+  }
+
+  getCacheEntry(key: string): Promise<BuildCacheEntry | undefined> {
+    return this.cache.getCacheEntry(key);
+  }
+
+  putCacheEntry(entry: Omit<BuildCacheEntry, 'createdAt' | 'lastUsedAt'>): Promise<void> {
+    return this.cache.putCacheEntry(entry);
+  }
+
+  touchCacheEntries(keys: readonly string[]): Promise<void> {
+    return this.cache.touchCacheEntries(keys);
+  }
+
+  listCacheEntries(filter?: { accountId?: string }): Promise<BuildCacheEntry[]> {
+    return this.cache.listCacheEntries(filter);
+  }
+
+  deleteCacheEntries(keys: readonly string[]): Promise<number> {
+    return this.cache.deleteCacheEntries(keys);
   }
 
   async close(): Promise<void> {

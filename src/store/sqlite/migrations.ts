@@ -179,4 +179,19 @@ export const MIGRATIONS: readonly string[] = [
   -- until the first move (a missing one reads as 0), so a freshly migrated store holds no rows at all.
   CREATE TABLE outbox_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
   `,
+  `
+  -- Issue 16, the step cache's index: what a build unit produced, under the sha256 of its inputs. The bytes live
+  -- in the blob and disk stores; the garbage collector keeps what a row names and prunes rows least recently used.
+  CREATE TABLE build_cache (
+    key TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('layer', 'disk')),
+    label TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NOT NULL
+  );
+  CREATE INDEX build_cache_last_used ON build_cache(last_used_at);
+  `,
 ];

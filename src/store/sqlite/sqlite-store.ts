@@ -19,6 +19,8 @@ import type {
   Store,
 } from '../store.js';
 import type { ClusterNodes } from '../roles/cluster-nodes.js';
+import type { BuildCache, BuildCacheEntry } from '../roles/build-cache.js';
+import { sqliteBuildCache } from './build-cache.js';
 import { sqliteClusterNodes } from './cluster-nodes.js';
 import { MIGRATIONS } from './migrations.js';
 import { pageLimit, versionParts } from '../sql/shared.js';
@@ -48,6 +50,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   /** The cluster-nodes role's statements, prepared once the schema has its tables. */
   private readonly nodes: ClusterNodes;
+  /** The step cache's statements, prepared once the schema has its tables. */
+  private readonly cache: BuildCache;
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -57,6 +61,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.migrate();
     this.nodes = sqliteClusterNodes(this.db);
+    this.cache = sqliteBuildCache(this.db);
   }
 
   /** Applies pending migrations; returns the schema version. */
@@ -660,6 +665,26 @@ export class SqliteStore implements Store {
 
   releaseLeadership(name: string, owner: string): Promise<void> {
     return this.nodes.releaseLeadership(name, owner);
+  }
+
+  getCacheEntry(key: string): Promise<BuildCacheEntry | undefined> {
+    return this.cache.getCacheEntry(key);
+  }
+
+  putCacheEntry(entry: Omit<BuildCacheEntry, 'createdAt' | 'lastUsedAt'>): Promise<void> {
+    return this.cache.putCacheEntry(entry);
+  }
+
+  touchCacheEntries(keys: readonly string[]): Promise<void> {
+    return this.cache.touchCacheEntries(keys);
+  }
+
+  listCacheEntries(filter?: { accountId?: string }): Promise<BuildCacheEntry[]> {
+    return this.cache.listCacheEntries(filter);
+  }
+
+  deleteCacheEntries(keys: readonly string[]): Promise<number> {
+    return this.cache.deleteCacheEntries(keys);
   }
 
   close(): Promise<void> {

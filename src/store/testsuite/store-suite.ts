@@ -476,6 +476,52 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       assert.deepEqual((await store.listNodes(60_000)).map((n) => n.id), ['host-a/10/aaaa']);
     });
 
+    withStore('the step cache: put, get, touch moves an entry to the front, list per account, delete counts what existed', async (store) => {
+      const key = (n: number): string => n.toString(16).padStart(64, '0');
+      const layer = { layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${key(101)}`, size: 300 }, history: { created_by: 'x' } };
+      assert.equal(await store.getCacheEntry(key(1)), undefined);
+      assert.deepEqual(await store.listCacheEntries(), []);
+      await store.putCacheEntry({ key: key(1), accountId: '000000000001', kind: 'layer', label: 'component a', size: 300, entry: layer });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.putCacheEntry({ key: key(2), accountId: '000000000001', kind: 'layer', label: 'component b', size: 0, entry: { layer: null } });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.putCacheEntry({ key: key(3), accountId: '000000000002', kind: 'disk', label: 'disk', size: 5_000_000_000, entry: { disk: { digest: `sha256:${key(103)}` } } });
+      const one = await store.getCacheEntry(key(1));
+      assert.deepEqual({ ...one, createdAt: undefined, lastUsedAt: undefined }, { key: key(1), accountId: '000000000001', kind: 'layer', label: 'component a', size: 300, entry: layer, createdAt: undefined, lastUsedAt: undefined });
+      assert.ok(!Number.isNaN(Date.parse(one!.createdAt)) && one!.lastUsedAt === one!.createdAt, 'ISO times, first use at creation');
+      assert.equal((await store.getCacheEntry(key(3)))?.size, 5_000_000_000, 'sizes beyond 32 bits come back as numbers');
+      assert.deepEqual((await store.listCacheEntries()).map((e) => e.key), [key(3), key(2), key(1)], 'most recently used first');
+
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.touchCacheEntries([key(1), key(9)]);
+      const touched = await store.getCacheEntry(key(1));
+      assert.ok(touched!.lastUsedAt > one!.lastUsedAt && touched!.createdAt === one!.createdAt, 'a touch moves lastUsedAt, not createdAt');
+      const two = await store.getCacheEntry(key(2));
+      assert.equal(two!.lastUsedAt, two!.createdAt, 'a get is not a use');
+      assert.deepEqual((await store.listCacheEntries()).map((e) => e.key), [key(1), key(3), key(2)]);
+      assert.deepEqual((await store.listCacheEntries({ accountId: '000000000001' })).map((e) => e.key), [key(1), key(2)]);
+      assert.deepEqual(await store.listCacheEntries({ accountId: '000000000009' }), []);
+      await store.touchCacheEntries([]);
+
+      // A put under an existing key (a rebuild after a prune) replaces the entry and counts as new.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.putCacheEntry({ key: key(2), accountId: '000000000001', kind: 'layer', label: 'component b v2', size: 7, entry: { layer: null, n: 2 } });
+      const replaced = await store.getCacheEntry(key(2));
+      assert.deepEqual([replaced?.label, replaced?.size, replaced?.entry], ['component b v2', 7, { layer: null, n: 2 }]);
+      assert.ok(replaced!.createdAt > one!.createdAt);
+      assert.equal((await store.listCacheEntries())[0]?.key, key(2));
+
+      assert.equal(await store.deleteCacheEntries([key(1), key(2), key(2), key(9)]), 2, 'only existing entries count, a repeated key once');
+      assert.equal(await store.deleteCacheEntries([]), 0);
+      assert.deepEqual((await store.listCacheEntries()).map((e) => e.key), [key(3)]);
+      // More keys than one statement takes.
+      const many = Array.from({ length: 1203 }, (_, i) => key(1000 + i));
+      for (const k of many.slice(0, 600)) await store.putCacheEntry({ key: k, accountId: '000000000001', kind: 'layer', label: 'x', size: 1, entry: {} });
+      await store.touchCacheEntries(many);
+      assert.equal(await store.deleteCacheEntries(many), 600);
+      assert.equal((await store.listCacheEntries()).length, 1);
+    });
+
     withStore('a leadership has one holder: renewed by it, taken over after its term, given up on release', async (store) => {
       const racing = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((owner) => store.acquireLeadership('scheduler', owner, 60_000)));
       assert.equal(racing.filter(Boolean).length, 1, 'owners racing for a free leadership: exactly one wins');
