@@ -22,6 +22,7 @@ import { authenticatingKeys, KeyUseRecorder } from '../service/key-use.js';
 import type { NodeRole, Store } from '../store/store.js';
 import { newLeaseOwner } from '../store/lease-owners.js';
 import { registerWorkersRoute } from '../api/kiln/workers-route.js';
+import { registerBuildCacheRoutes } from '../api/kiln/build-cache-routes.js';
 import { advertisedUrl, parseAdvertise, resolveRoles } from './node-roles.js';
 import { createNodeListener } from './node-listener.js';
 import { HEARTBEAT_MS, LOST_AFTER_BEATS, NodeHeartbeat } from './node-heartbeat.js';
@@ -250,6 +251,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       registerPipelineRoutes(app, { store, scheduler, lookupKey, regions, endpoint: () => endpoint });
       registerConsoleApiRoutes(app, { store, lookupKey, regions });
       registerWorkersRoute(app, { store, lookupKey, regions, lostAfterMs });
+      registerBuildCacheRoutes(app, { store, lookupKey, regions });
       await registerConsole(app);
     }
     const node: NodeIdentity = { id: nodeId, host: hostname(), roles, endpoint: '' };

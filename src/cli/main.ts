@@ -8,6 +8,7 @@ import { registerEventsCommand } from './events-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerBasesCommands } from './bases-commands.js';
+import { registerCacheCommands } from './cache-commands.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -57,6 +58,7 @@ registerInstanceCommands(program);
 registerWorkerCommands(program);
 registerImageCommands(program);
 registerBasesCommands(program);
+registerCacheCommands(program);
 registerPipelineCommands(program);
 registerCompletionCommand(program);
 try {

@@ -17,7 +17,7 @@ export interface BuildCachePruneResult {
  * (0 removes them all); only the account's when `accountId` is given. The entries kept are thus the most
  * recently used ones that fit.
  */
-export async function pruneBuildCache(store: BuildCache, options: { keepBytes: number; accountId?: string }): Promise<BuildCachePruneResult> {
+export async function pruneBuildCache(store: Pick<BuildCache, 'listCacheEntries' | 'deleteCacheEntries'>, options: { keepBytes: number; accountId?: string }): Promise<BuildCachePruneResult> {
   const entries = await store.listCacheEntries(options.accountId === undefined ? {} : { accountId: options.accountId });
   let total = entries.reduce((n, e) => n + e.size, 0);
   const removed: BuildCacheEntry[] = [];
@@ -32,6 +32,6 @@ export async function pruneBuildCache(store: BuildCache, options: { keepBytes: n
 }
 
 /** The bytes the account's entries (or all entries) keep alive. */
-export async function buildCacheBytes(store: BuildCache, accountId?: string): Promise<number> {
+export async function buildCacheBytes(store: Pick<BuildCache, 'listCacheEntries'>, accountId?: string): Promise<number> {
   return (await store.listCacheEntries(accountId === undefined ? {} : { accountId })).reduce((n, e) => n + e.size, 0);
 }
