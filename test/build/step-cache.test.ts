@@ -19,7 +19,7 @@ import {
 import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, run, startBuildServer, waitForImage, type BuildServer } from './helpers.js';
 
 const skip = buildSkipReason();
-const TEMPLATE = ['FROM {{{ imagebuilder:parentImage }}}', 'RUN echo one > /one.txt', '{{{ imagebuilder:components }}}', 'ENV DONE=1'].join('\n');
+const TEMPLATE = ['FROM {{{ imagebuilder:parentImage }}}', 'RUN ["/bin/bash", "-c", "echo one > /one.txt"]', '{{{ imagebuilder:components }}}', 'ENV DONE=1'].join('\n');
 let counter = 0;
 
 interface Setup {
@@ -94,7 +94,7 @@ function outputs(built: Built): { cachedComponents?: number; ranComponents?: num
 
 test('the step cache is off by default: every component runs again and makes new layers', { skip }, async (t) => {
   const setup = await setUp(t);
-  const stamp = await component(setup, 'stamp', '1.0.0', ['date +%s%N > /stamp.txt']);
+  const stamp = await component(setup, 'stamp', '1.0.0', ['echo $RANDOM$RANDOM$RANDOM > /stamp.txt']);
   const arn = await recipe(setup, [{ componentArn: stamp }]);
   const first = await build(setup, arn);
   const second = await build(setup, arn);
@@ -108,8 +108,8 @@ test('the step cache is off by default: every component runs again and makes new
 
 test('with kiln:cache an unchanged rebuild runs no unit and keeps its layers; a new last component runs alone', { skip }, async (t) => {
   const setup = await setUp(t);
-  const a = await component(setup, 'a', '1.0.0', ['date +%s%N > /a.txt']);
-  const b = await component(setup, 'b', '1.0.0', ['date +%s%N > /b.txt'], { word: 'x' });
+  const a = await component(setup, 'comp-a', '1.0.0', ['echo $RANDOM$RANDOM$RANDOM > /a.txt']);
+  const b = await component(setup, 'comp-b', '1.0.0', ['echo $RANDOM$RANDOM$RANDOM > /b.txt'], { word: 'x' });
   const name = `cached-${++counter}`;
   const arn = await recipe(setup, [{ componentArn: a }, { componentArn: b }], { cache: 'true', name });
 
@@ -125,7 +125,7 @@ test('with kiln:cache an unchanged rebuild runs no unit and keeps its layers; a 
   assert.match(again.apply.message ?? '', /cached: 3 of 3/);
 
   // A new version of the last component: only it runs.
-  const b2 = await component(setup, 'b', '1.0.1', ['date +%s%N > /b.txt; echo two >> /b.txt'], { word: 'x' });
+  const b2 = await component(setup, 'comp-b', '1.0.1', ['echo $RANDOM$RANDOM$RANDOM > /b.txt; echo two >> /b.txt'], { word: 'x' });
   const changed = await build(setup, await recipe(setup, [{ componentArn: a }, { componentArn: b2 }], { cache: 'true', name, version: '1.0.1' }));
   assert.equal(changed.status, 'AVAILABLE', changed.reason);
   assert.deepEqual([outputs(changed).cachedComponents, outputs(changed).ranComponents], [1, 1]);
@@ -146,7 +146,7 @@ test('with kiln:cache an unchanged rebuild runs no unit and keeps its layers; a 
 
 test('a failed or cancelled component leaves no cache entry: the next build runs it again', { skip }, async (t) => {
   const setup = await setUp(t);
-  const a = await component(setup, 'ok', '1.0.0', ['echo fine > /ok.txt']);
+  const a = await component(setup, 'fine', '1.0.0', ['echo fine > /ok.txt']);
   const bad = await component(setup, 'bad', '1.0.0', ['echo partial > /partial.txt', 'exit 3']);
   const failing = await recipe(setup, [{ componentArn: a }, { componentArn: bad }], { cache: 'true' });
   const first = await build(setup, failing);

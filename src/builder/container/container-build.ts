@@ -32,7 +32,6 @@ import type { MachineServices } from '../machine/machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from '../stages/parent-image.js';
 import { abortKind, runStep } from '../stages/step-runner.js';
 import { LayerChain } from '../cache/layer-chain.js';
-import type { BuildCache } from '../../store/roles/build-cache.js';
 import { chainBase } from '../cache/step-cache-keys.js';
 import { componentUnits, dockerfileUnits } from '../cache/build-units.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
@@ -248,7 +247,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       if (plan.stepCache) {
         // Each unit launches its own instance over the layers before it, and only when it is not cached.
         chain = new LayerChain({
-          cache: store as unknown as BuildCache, // MERGE: Store extends BuildCache once the store role lands
+          cache: store,
           blobs: services.blobs,
           layers: services.layers,
           compression: services.layerCompression,

@@ -31,7 +31,6 @@ import type { MachineServices } from './machine-services.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import type { HistoryEntry } from '../../artifacts/oci/image.js';
 import type { LayerDescriptor } from '../../artifacts/oci/layer.js';
-import type { BuildCache } from '../../store/roles/build-cache.js';
 import { LayerChain } from '../cache/layer-chain.js';
 import { chainBase } from '../cache/step-cache-keys.js';
 import { BUILD_PHASES, componentUnits } from '../cache/build-units.js';
@@ -168,7 +167,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         parentImage = await loadParentImage(services.blobs, parent.rootfs.manifestDigest);
         if (plan.stepCache) {
           chain = new LayerChain({
-            cache: store as unknown as BuildCache, // MERGE: Store extends BuildCache once the store role lands
+            cache: store,
             blobs: services.blobs,
             layers: services.layers,
             compression: services.layerCompression,
@@ -228,7 +227,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
           return diskFromLayers({ layers: dirs, disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
         };
         const made = chain
-          ? await cachedDisk({ cache: store as unknown as BuildCache, disks: machine.disks, accountId: image.accountId, key: chain.currentKey, layers: layers.map((l) => l.digest), sizeMiB, log }, assemble)
+          ? await cachedDisk({ cache: store, disks: machine.disks, accountId: image.accountId, key: chain.currentKey, layers: layers.map((l) => l.digest), sizeMiB, log }, assemble)
           : await assemble();
         output = { disk: made.disk, rootfs, packages: made.packages };
       } else {
