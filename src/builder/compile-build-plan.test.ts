@@ -119,3 +119,20 @@ test('an unknown instance type, or a vm type for a container build, fails the co
   await store.updateResource(built.arn, (c) => ({ ...c.data, infrastructureConfiguration: { instanceTypes: ['vm.small'] } }));
   await assert.rejects(compileBuildPlan(store, (await store.getResource(built.arn))!), /instanceTypes\[0\] vm\.small needs the vm driver, which does not build container images/);
 });
+
+test('the step cache is on when the recipe or the pipeline says kiln:cache=true; the pipeline\'s tag wins', async (t) => {
+  const store = openTestStore(t);
+  const plain = await image(store, { parentImage: 'registry.example/base:12', components: [] });
+  assert.equal((await compileBuildPlan(store, plain)).compiled.plan.stepCache, undefined, 'off by default');
+
+  const tagged = await image(store, { parentImage: 'registry.example/base:12', components: [], tags: { 'kiln:cache': 'True' } });
+  assert.equal((await compileBuildPlan(store, tagged)).compiled.plan.stepCache, true);
+  const off = await image(store, { parentImage: 'registry.example/base:12', components: [], tags: { 'kiln:cache': 'false' } });
+  assert.equal((await compileBuildPlan(store, off)).compiled.plan.stepCache, undefined);
+
+  const pipelineArn = `arn:aws:imagebuilder:${REGION}:${ACCOUNT}:image-pipeline/nightly`;
+  await store.createResource({ accountId: ACCOUNT, region: REGION, type: 'image-pipeline', name: 'nightly', version: '', arn: pipelineArn, data: { name: 'nightly', tags: { 'kiln:cache': 'false' } }, build: 'none' });
+  const run = await image(store, { parentImage: 'registry.example/base:12', components: [], tags: { 'kiln:cache': 'true' } });
+  const fromPipeline = await store.updateResource(run.arn, (r) => ({ ...r.data, sourcePipelineArn: pipelineArn }));
+  assert.equal((await compileBuildPlan(store, fromPipeline)).compiled.plan.stepCache, undefined, 'the pipeline turned it off');
+});

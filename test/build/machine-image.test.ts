@@ -19,6 +19,7 @@ import {
   CreateImageCommand,
   CreateImageRecipeCommand,
   CreateInfrastructureConfigurationCommand,
+  GetWorkflowStepExecutionCommand,
   ImagebuilderClient,
   ListImagePackagesCommand,
   ListImagesCommand,
@@ -298,6 +299,34 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   assert.match(broken.state?.reason ?? '', /LaunchTestInstance/);
   assert.match(broken.state?.reason ?? '', /did not boot/);
   assert.match(broken.state?.reason ?? '', /last console lines/);
+
+  // The step cache (kiln:cache) on an ns machine build, tests off: the rebuild runs no component and reuses the
+  // assembled disk; a changed second component runs alone.
+  const marker = (n: string) => bashComponent({ build: [`echo ${n} > /etc/kiln-marker-${n}`] });
+  const first = (await client.send(new CreateComponentCommand({ name: 'marker-one', semanticVersion: '1.0.0', platform: 'Linux', data: marker('one') }))).componentBuildVersionArn!;
+  const second = (await client.send(new CreateComponentCommand({ name: 'marker-two', semanticVersion: '1.0.0', platform: 'Linux', data: marker('two') }))).componentBuildVersionArn!;
+  const cachedRecipe = await client.send(new CreateImageRecipeCommand({ name: 'cached-machine', semanticVersion: '1.0.0', parentImage: BASE, components: [{ componentArn: first }, { componentArn: second }], tags: { 'kiln:cache': 'true' } }));
+  const cachedBuild = async (recipeArn: string) => {
+    const arn = (await client.send(new CreateImageCommand({ imageRecipeArn: recipeArn, infrastructureConfigurationArn: infra.infrastructureConfigurationArn, imageTestsConfiguration: { imageTestsEnabled: false } }))).imageBuildVersionArn!;
+    const done = await waitForImage(client, arn, { timeoutMs: 10 * 60_000 });
+    assert.equal(done.state?.status, 'AVAILABLE', done.state?.reason);
+    const wf = (await client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: arn }))).workflowExecutions!.find((w) => w.type === 'BUILD')!;
+    const steps = (await client.send(new ListWorkflowStepExecutionsCommand({ workflowExecutionId: wf.workflowExecutionId }))).steps ?? [];
+    const apply = await client.send(new GetWorkflowStepExecutionCommand({ stepExecutionId: steps.find((s) => s.name === 'ApplyBuildComponents')!.stepExecutionId }));
+    const outputs = JSON.parse(apply.outputs ?? '{}') as { cachedComponents?: number; ranComponents?: number };
+    const create = await client.send(new GetWorkflowStepExecutionCommand({ stepExecutionId: steps.find((s) => s.name === 'CreateOutputImage')!.stepExecutionId }));
+    return { counts: [outputs.cachedComponents, outputs.ranComponents], disk: (JSON.parse(create.outputs ?? '{}') as { imageId?: string }).imageId };
+  };
+  const coldCache = await timed('ns build, step cache cold', () => cachedBuild(cachedRecipe.imageRecipeArn!));
+  assert.deepEqual(coldCache.counts, [0, 2]);
+  const warmCache = await timed('ns build, step cache warm', () => cachedBuild(cachedRecipe.imageRecipeArn!));
+  assert.deepEqual(warmCache.counts, [2, 0]);
+  assert.equal(warmCache.disk, coldCache.disk, 'the same layers give the same disk, reused');
+  const secondV2 = (await client.send(new CreateComponentCommand({ name: 'marker-two', semanticVersion: '1.0.1', platform: 'Linux', data: marker('three') }))).componentBuildVersionArn!;
+  const changedRecipe = await client.send(new CreateImageRecipeCommand({ name: 'cached-machine', semanticVersion: '1.0.1', parentImage: BASE, components: [{ componentArn: first }, { componentArn: secondV2 }], tags: { 'kiln:cache': 'true' } }));
+  const changedCache = await timed('ns build, step cache, last changed', () => cachedBuild(changedRecipe.imageRecipeArn!));
+  assert.deepEqual(changedCache.counts, [1, 1]);
+  assert.notEqual(changedCache.disk, coldCache.disk);
 
   t.diagnostic(`timings ms: ${JSON.stringify(timings)}`);
   assert.deepEqual(hostLeftovers(kiln.dataDir), []);
