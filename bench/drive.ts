@@ -1,6 +1,7 @@
-/** What the API benchmarks share: keep-alive SDK clients, a request loop with latencies, and the median. */
+/** What the benchmarks share: keep-alive SDK clients, a request loop with latencies, the median, waiting for a build. */
 import { Agent } from 'node:http';
-import { ImagebuilderClient } from '@aws-sdk/client-imagebuilder';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetImageCommand, ImagebuilderClient } from '@aws-sdk/client-imagebuilder';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /** The middle value (the upper one of an even count); the figure benchmarks report on this noisy machine. */
@@ -38,4 +39,17 @@ export async function drive(clients: ImagebuilderClient[], requests: number, sen
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
   return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+}
+
+/**
+ * Milliseconds from `start` until the image build `arn` is AVAILABLE, polling GetImage every `pollMs` as a
+ * client waiting on it would; throws with the state's reason when the build ends otherwise.
+ */
+export async function untilAvailable(client: ImagebuilderClient, arn: string, start: number, pollMs = 20): Promise<number> {
+  for (;;) {
+    const state = (await client.send(new GetImageCommand({ imageBuildVersionArn: arn }))).image?.state;
+    if (state?.status === 'AVAILABLE') return performance.now() - start;
+    if (state?.status === 'FAILED' || state?.status === 'CANCELLED') throw new Error(`build ${arn} ${state.status}: ${state.reason}`);
+    await sleep(pollMs);
+  }
 }
