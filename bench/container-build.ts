@@ -25,6 +25,7 @@ import { exportLayout, writeImage } from '../src/artifacts/oci/image.js';
 import { startServer } from '../src/app/server-start.js';
 import { sharedTestRootfs } from '../src/drivers/testsuite/test-rootfs.js';
 import { bootstrapDebianBase } from '../src/builder/bases/debian-base.js';
+import { containerBaseSpec } from '../src/builder/bases/managed-bases.js';
 import { DEFAULT_DEBIAN_MIRROR } from '../src/app/server-config.js';
 import { readCredentials } from '../test/api/fixture.js';
 
@@ -132,7 +133,7 @@ try {
     const debianBlobs = new FsBlobStore(path.join(work, 'debian-blobs'));
     try {
       const t0 = performance.now();
-      const { image } = await bootstrapDebianBase({ suite: 'bookworm', variant: 'minbase', mirror: DEFAULT_DEBIAN_MIRROR, arch: 'amd64' }, { blobs: debianBlobs, workDir: path.join(work, 'bootstrap') });
+      const { image } = await bootstrapDebianBase(containerBaseSpec(DEFAULT_DEBIAN_MIRROR), { blobs: debianBlobs, workDir: path.join(work, 'bootstrap') });
       console.log(`\n(bootstrapped Debian 12 minbase in ${((performance.now() - t0) / 1000).toFixed(1)} s, not timed below)`);
       await benchBase('Debian 12 minbase', debianBlobs, image.manifestDigest);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateComponentCommand, CreateContainerRecipeCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, ListImagesCommand } from '@aws-sdk/client-imagebuilder';
@@ -57,6 +57,11 @@ test('the Kiln-managed Debian 12 container base: listed as Amazon, bootstrapped 
   const rootfs = `${work}/bundle/rootfs`;
   assert.match(readFileSync(`${rootfs}/etc/debian_version`, 'utf8'), /^12\./);
   assert.match(execFileSync('chroot', [rootfs, 'jq', '--version'], { encoding: 'utf8' }), /^jq-1\.6/);
+  // The base is slim and its apt keeps no cache, so the component's install left no .deb, no pkgcache.bin, and
+  // of jq's docs only its copyright.
+  assert.equal(execFileSync('find', [`${rootfs}/var/cache/apt`, '-name', '*.deb', '-o', '-name', '*.bin'], { encoding: 'utf8' }), '');
+  assert.deepEqual(readdirSync(`${rootfs}/usr/share/doc/jq`), ['copyright']);
+  assert.equal(existsSync(`${rootfs}/usr/share/man/man1/jq.1.gz`), false);
 
   // The base is cached: a second build does not bootstrap again.
   const t0 = Date.now();

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { after, describe, test, type TestContext } from 'node:test';
 import { FsBlobStore } from '../../artifacts/blob-store.js';
 import { exportLayout } from '../../artifacts/oci/image.js';
 import { LayerCache } from '../../artifacts/oci/unpack.js';
@@ -14,6 +14,7 @@ import { bootstrapDebianBase, type DebianBaseSpec } from './debian-base.js';
 import { installedPackages } from './dpkg-status.js';
 import { parseReleaseDate, releaseEpoch } from './mirror-release.js';
 import { withScratchDir } from './scratch-dir.js';
+import { containerBaseSpec } from './managed-bases.js';
 import { BOOTSTRAP_CACHE_ENV } from './bootstrap-cache.js';
 
 // These tests are about mmdebstrap itself (reproducible output, cancellation), so only the first bootstrap of
@@ -23,7 +24,8 @@ const runCache = process.env[BOOTSTRAP_CACHE_ENV];
 delete process.env[BOOTSTRAP_CACHE_ENV];
 
 const MIRROR = 'http://deb.debian.org/debian';
-const SPEC: DebianBaseSpec = { suite: 'bookworm', variant: 'minbase', mirror: MIRROR, arch: 'amd64' };
+/** The managed container base's spec, so that the cache entry filled here is the one it reads. */
+const SPEC: DebianBaseSpec = containerBaseSpec(MIRROR);
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kiln-bases-'));
@@ -112,8 +114,16 @@ test('the scratch dir is a fresh tmpfs, removed after success and after failure,
 const skip = await bootstrapSkipReason();
 
 describe('bootstrapDebianBase against the Debian mirror', () => {
+  // The first test's bootstrap, unpacked, for the next one: bootstrapping costs a minute or more.
+  let shared: { base: string; rootfs: string; layers: string[]; packages: string[]; layerSize: number } | undefined;
+  const sharedDirs: string[] = [];
+  after(async () => {
+    for (const dir of sharedDirs) await fsp.rm(dir, { recursive: true, force: true });
+  });
+
   test('two bootstraps give the same image; it has Debian 12, its packages, no host traces, and runs in an ns instance', { skip, timeout: 600_000 }, async (t) => {
-    const base = await tempDir(t);
+    const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'kiln-bases-'));
+    sharedDirs.push(base);
     const blobs = new FsBlobStore(path.join(base, 'blobs'));
     const runs = [];
     for (const n of [1, 2]) {
@@ -154,6 +164,7 @@ describe('bootstrapDebianBase against the Debian mirror', () => {
     const bundle = path.join(base, 'bundle');
     execFileSync('umoci', ['unpack', '--image', `${layout}:base`, bundle], { stdio: 'pipe' });
     const rootfs = path.join(bundle, 'rootfs');
+    shared = { base, rootfs, layers: [], packages: names, layerSize: first.image.manifest.layers[0]!.size };
     assert.match(readFileSync(path.join(rootfs, 'etc/debian_version'), 'utf8'), /^12\./);
     for (const hostFile of ['etc/resolv.conf', 'etc/hostname', 'etc/machine-id']) assert.equal(existsSync(path.join(rootfs, hostFile)), false, `no ${hostFile}`);
     assert.deepEqual(readdirSync(path.join(rootfs, 'dev')), [], 'no device nodes');
@@ -165,6 +176,7 @@ describe('bootstrapDebianBase against the Debian mirror', () => {
     const cache = new LayerCache(path.join(base, 'layers'), blobs);
     const t0 = Date.now();
     const layers = await cache.imageLayers(first.image.manifestDigest);
+    shared.layers = layers;
     t.diagnostic(`unpacking the base layer: ${((Date.now() - t0) / 1000).toFixed(2)} s`);
     const scratchRoot = path.join(base, 'scratch');
     await fsp.mkdir(scratchRoot);
@@ -173,6 +185,60 @@ describe('bootstrapDebianBase against the Debian mirror', () => {
       const r = await inst.exec(['bash', '-c', 'cat /etc/debian_version && dpkg-query -W bash | cut -f1 && apt-get --version | head -1']);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.match(r.stdout, /^12\.\d+\nbash\napt 2\./);
+    } finally {
+      await inst.dispose();
+    }
+  });
+
+  test('the container base is slim like debian:bookworm-slim, and apt-get install in it leaves no package cache', { skip, timeout: 600_000 }, async (t) => {
+    assert.ok(shared, 'the bootstrap test ran');
+    const { rootfs } = shared;
+    const at = (p: string) => path.join(rootfs, p);
+    t.diagnostic(`gzip layer: ${(shared.layerSize / 1e6).toFixed(1)} MB, ${shared.packages.length} packages`);
+    // debian:bookworm-slim's layer is about 28 MB; the minbase mmdebstrap makes by default was 61 MB (usrmerge
+    // pulls in perl, and the docs).
+    assert.ok(shared.layerSize < 35e6, `the layer is ${shared.layerSize} bytes`);
+    for (const name of ['perl', 'usrmerge']) assert.ok(!shared.packages.includes(name), `no ${name}`);
+    assert.ok(shared.packages.includes('usr-is-merged'));
+    assert.equal(readlinkSync(at('bin')), 'usr/bin', 'merged /usr as debootstrap makes it');
+
+    const docs = readdirSync(at('usr/share/doc'));
+    assert.ok(docs.length > 50, 'a copyright file per package');
+    for (const name of docs) {
+      const entries = readdirSync(at(`usr/share/doc/${name}`));
+      assert.deepEqual(entries, ['copyright'], `usr/share/doc/${name} holds its copyright file only`);
+    }
+    for (const dir of ['man', 'info', 'groff', 'lintian/overrides']) {
+      const found = existsSync(at(`usr/share/${dir}`)) ? execFileSync('find', [at(`usr/share/${dir}`), '-mindepth', '1'], { encoding: 'utf8' }) : '';
+      assert.equal(found, '', `nothing under usr/share/${dir}`);
+    }
+    assert.deepEqual(readdirSync(at('usr/share/locale')).filter((n) => n !== 'locale.alias'), [], 'no translations');
+    assert.deepEqual(readdirSync(at('var/cache/apt')), ['archives']);
+    assert.match(readFileSync(at('etc/dpkg/dpkg.cfg.d/docker'), 'utf8'), /^path-exclude=\/usr\/share\/man\/\*$/m);
+    assert.match(readFileSync(at('etc/apt/apt.conf.d/docker-clean'), 'utf8'), /Dir::Cache::pkgcache "";/);
+
+    const issues = hostIssues('nat');
+    if (issues.length > 0) {
+      t.skip(`apt-get in an instance needs NAT: ${issues.map((i) => i.message).join('; ')}`);
+      return;
+    }
+    const scratchRoot = path.join(shared.base, 'scratch-apt');
+    await fsp.mkdir(scratchRoot);
+    const inst = await new NsDriver().launch({ layers: shared.layers, resources: { vcpus: 1, memoryMiB: 512 }, network: 'nat', hostname: 'slim-test', scratchRoot });
+    try {
+      // apt reads the configuration as the base carries it.
+      const config = await inst.exec(['apt-config', 'dump']);
+      assert.equal(config.exitCode, 0, config.stderr);
+      for (const line of ['Dir::Cache::pkgcache "";', 'Dir::Cache::srcpkgcache "";', 'Acquire::GzipIndexes "true";', 'Acquire::Languages:: "none";', 'APT::AutoRemove::SuggestsImportant "false";']) {
+        assert.ok(config.stdout.includes(`${line}\n`), `apt-config has ${line}`);
+      }
+      assert.match(config.stdout, /^DPkg::Post-Invoke:: "rm -f \/var\/cache\/apt\/archives\/\*\.deb /m);
+      const install = await inst.exec(['bash', '-c', 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq'], { timeoutMs: 400_000 });
+      assert.equal(install.exitCode, 0, install.stderr + install.stdout.slice(-2000));
+      const left = await inst.exec(['bash', '-c', 'jq --version && find /var/cache/apt /var/lib/apt/lists -type f \\( -name "*.deb" -o -name "*.bin" -o -name "*Packages" \\) && ls /usr/share/doc/jq && ls /usr/share/man']);
+      assert.equal(left.exitCode, 0, left.stderr);
+      // jq's version; no .deb, no pkgcache.bin, no uncompressed list; jq's copyright only; no man page.
+      assert.match(left.stdout, /^jq-1\.6\ncopyright\n$/);
     } finally {
       await inst.dispose();
     }

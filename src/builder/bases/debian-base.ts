@@ -17,6 +17,7 @@ import { installedPackages, type InstalledPackage } from './dpkg-status.js';
 import { releaseEpoch } from './mirror-release.js';
 import { cachedBootstrap } from './bootstrap-cache.js';
 import { withScratchDir } from './scratch-dir.js';
+import { applyLeanProfile, leanBootstrapArgs, type LeanProfile } from './lean-rootfs.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import { decodeStream } from '../../logs/utf8-chunks.js';
 
@@ -29,6 +30,12 @@ export interface DebianBaseSpec {
   arch: 'amd64';
   /** Packages installed on top of the variant (mmdebstrap --include), e.g. a kernel for a machine image. */
   includes?: readonly string[];
+  /**
+   * How lean the base is (lean-rootfs.ts): `container` is Docker's debian:*-slim (no docs but copyright files, no
+   * man pages or translations, apt keeps no downloads or caches), `machine` only keeps apt from caching packages.
+   * Absent: as mmdebstrap leaves it.
+   */
+  lean?: LeanProfile;
   /** Changes the root filesystem after mmdebstrap and before it is stored (runs as root on the host). */
   customize?: (rootfs: string) => Promise<void>;
 }
@@ -85,7 +92,8 @@ function hostIssue(): string | undefined {
 /**
  * Bootstraps a Debian root filesystem with mmdebstrap and stores it as a one-layer OCI image (zstd or gzip
  * layer; config with Env PATH, Cmd ["bash"], os/arch, history), reproducibly: SOURCE_DATE_EPOCH from the
- * mirror's Release date, no host resolv.conf/hostname/machine-id, apt lists and caches removed. Returns the
+ * mirror's Release date, no host resolv.conf/hostname/machine-id, apt lists and caches removed, lean as
+ * `spec.lean` says. Returns the
  * stored image and the installed packages (name, version, for ListImagePackages). Unavailable when the host
  * cannot (no root, no mmdebstrap) or the mirror is unreachable; Cancelled when the signal aborts.
  */
@@ -103,16 +111,20 @@ export async function bootstrapDebianBase(spec: DebianBaseSpec, deps: DebianBase
     const rootfs = path.join(work, 'rootfs');
     await fsp.mkdir(path.join(work, 'tmp'), { mode: 0o700 });
     const includes = spec.includes?.length ? [`--include=${spec.includes.join(',')}`] : [];
-    const args = ['--mode=root', `--variant=${spec.variant}`, `--arch=${spec.arch}`, ...includes, '--format=directory', spec.suite, rootfs, mirror];
+    const lean = await leanBootstrapArgs(spec.lean, work);
+    if (lean.note) onOutput?.(lean.note);
+    const args = ['--mode=root', `--variant=${spec.variant}`, `--arch=${spec.arch}`, ...includes, ...lean.args, '--format=directory', spec.suite, rootfs, mirror];
     const t0 = Date.now();
     await cachedBootstrap(
-      [mirror, spec.suite, spec.variant, spec.arch, spec.includes ?? [], sourceDateEpoch],
+      [mirror, spec.suite, spec.variant, spec.arch, spec.includes ?? [], sourceDateEpoch, ...(lean.fingerprint === null ? [] : [lean.fingerprint])],
       rootfs,
       () => runMmdebstrap(args, { ...process.env, SOURCE_DATE_EPOCH: String(sourceDateEpoch), TMPDIR: path.join(work, 'tmp') }, signal, onOutput),
       { ...(signal ? { signal } : {}), ...(onOutput ? { onOutput } : {}) },
     );
     onOutput?.(`mmdebstrap took ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     await scrubHostTraces(rootfs);
+    const slimmed = await applyLeanProfile(rootfs, spec.lean);
+    if (slimmed.length > 0) onOutput?.(`removed ${slimmed.length} paths the slim filters exclude but dpkg left\n`);
     await spec.customize?.(rootfs);
     const packages = installedPackages(await fsp.readFile(path.join(rootfs, 'var/lib/dpkg/status'), 'utf8'));
     const debianVersion = (await fsp.readFile(path.join(rootfs, 'etc/debian_version'), 'utf8').catch(() => '')).trim();
@@ -128,7 +140,7 @@ export async function bootstrapDebianBase(spec: DebianBaseSpec, deps: DebianBase
     const image = await writeImage(deps.blobs, {
       layers: [layer],
       config: { Env: [IMAGE_PATH], Cmd: ['bash'] },
-      history: [{ created, created_by: `mmdebstrap --variant=${spec.variant} --arch=${spec.arch} ${includes.join(' ')}${includes.length ? ' ' : ''}${spec.suite} ${mirror}`, comment: 'Kiln-managed Debian base' }],
+      history: [{ created, created_by: `mmdebstrap --variant=${spec.variant} --arch=${spec.arch} ${includes.join(' ')}${includes.length ? ' ' : ''}${spec.suite} ${mirror}`, comment: spec.lean === 'container' ? 'Kiln-managed Debian base, slim' : 'Kiln-managed Debian base' }],
       created,
       architecture: spec.arch,
       os: 'linux',

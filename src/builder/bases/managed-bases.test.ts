@@ -92,6 +92,7 @@ test('a build that needs a base being prefetched waits for the same bootstrap; s
   assert.equal(f.logs.filter((l) => l.includes(`${DEBIAN_CONTAINER_BASE}: preparing`)).length, 1);
   await f.until(() => f.runs.length === 2);
   assert.ok(f.runs[1]!.spec.includes?.length, 'then the machine base');
+  assert.deepEqual(f.runs.map((r) => r.spec.lean), ['container', 'machine'], 'the container base is slim, the machine base keeps its docs');
   f.runs[1]!.finish();
   await prefetch;
   const after = await f.managed.status();

@@ -10,7 +10,7 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { KILN_MANAGED_OWNER } from '../../store/visibility.js';
 import { versionedArn } from '../../store/versioned.js';
-import { bootstrapDebianBase } from './debian-base.js';
+import { bootstrapDebianBase, type DebianBaseSpec } from './debian-base.js';
 import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from './machine-root.js';
 import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
 import { patchImage, type ContainerImageRef } from '../stages/image-record.js';
@@ -18,10 +18,15 @@ import { MEDIA_TYPE_MANIFEST } from '../../artifacts/oci/image.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import { BaseProgress, describeStatus, type BaseStatus } from './base-progress.js';
 
-/** The Debian 12 minbase container base. */
+/** The Debian 12 minbase container base, slim as Docker's debian:bookworm-slim (lean-rootfs.ts). */
 export const DEBIAN_CONTAINER_BASE = 'debian-12-container-x86';
 /** The Debian 12 machine base: minbase with a kernel, systemd, the guest agent and DHCP (machine-root.ts). */
 export const DEBIAN_MACHINE_BASE = 'debian-12-x86';
+
+/** What `debian-12-container-x86` is bootstrapped from; benches and tests that want the same base use it too. */
+export function containerBaseSpec(mirror: string): DebianBaseSpec {
+  return { suite: 'bookworm', variant: 'minbase', mirror, arch: 'amd64', lean: 'container' };
+}
 
 /** The managed bases and what each record says about itself. */
 const MANAGED_BASES = [
@@ -273,13 +278,10 @@ export class ManagedBases {
     await mkdir(this.options.workRoot, { recursive: true, mode: 0o700 });
     onOutput(`bootstrapping ${record.name} from ${this.options.mirror} (first use; cached afterwards)\n`);
     const out = await (this.options.bootstrap ?? bootstrapDebianBase)(
-      {
-        suite: 'bookworm',
-        variant: 'minbase',
-        mirror: this.options.mirror,
-        arch: 'amd64',
-        ...(machine ? { includes: MACHINE_BASE_PACKAGES, customize: (rootfs: string) => customizeMachineRoot(rootfs, DEFAULT_ROOT_PART_UUID) } : {}),
-      },
+      // A booting machine keeps its documentation; a container base is as lean as Docker's debian:*-slim.
+      machine
+        ? { ...containerBaseSpec(this.options.mirror), includes: MACHINE_BASE_PACKAGES, lean: 'machine', customize: (rootfs: string) => customizeMachineRoot(rootfs, DEFAULT_ROOT_PART_UUID) }
+        : containerBaseSpec(this.options.mirror),
       {
         blobs: this.options.blobs,
         workDir: path.join(this.options.workRoot, `bootstrap-${record.name}`),
