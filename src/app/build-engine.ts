@@ -56,7 +56,7 @@ import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
 import { openExportUploads, openSharedObjects } from './shared-objects.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { dataDirInUse, dataDirLockHolder, lockDataDir } from './data-dir-lock.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -146,6 +146,10 @@ async function openBlobStore(config: ServerConfig, dir: (name: string) => string
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
 export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'> }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
+  // Checked before anything below touches the directory: opening the blob store removes partial blobs, which
+  // would be another process's blobs in the making. startWorker takes the lock itself.
+  const holder = dataDirLockHolder(dataDir);
+  if (holder !== undefined) throw dataDirInUse(holder);
   const dir = (name: string) => {
     const p = path.join(dataDir, name);
     mkdirSync(p, { recursive: true, mode: 0o700 });

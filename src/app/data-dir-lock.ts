@@ -11,7 +11,6 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { KilnError } from '../domain/errors.js';
 import { PRIVATE_FILE_MODE } from './data-dir.js';
 
 /** The lock file's name in the data directory. */
@@ -46,13 +45,16 @@ export function dataDirLockHolder(dataDir: string): number | undefined {
   return pid !== undefined && pid !== process.pid && alive(pid) ? pid : undefined;
 }
 
+/** A data directory another process builds in; a plain Error, so the CLI prints its message alone. */
+export class DataDirInUseError extends Error {}
+
 /** The error for a data directory another process builds in; it names the process, never the directory's path. */
-export function dataDirInUse(pid: number): KilnError {
-  return new KilnError('InUse', `the data directory is in use by another Kiln process (pid ${pid}: a kiln serve or kiln build); stop it, or give this one another --data-dir`);
+export function dataDirInUse(pid: number): DataDirInUseError {
+  return new DataDirInUseError(`the data directory is in use by another Kiln process (pid ${pid}: a kiln serve or kiln build); stop it, or give this one another --data-dir`);
 }
 
 /**
- * Takes the lock of `dataDir` (which must exist) for this process, or throws InUse naming the process that holds
+ * Takes the lock of `dataDir` (which must exist) for this process, or throws DataDirInUseError naming the process that holds
  * it. The returned function releases this holder's share; calling it again does nothing.
  */
 export function lockDataDir(dataDir: string): () => void {
@@ -78,7 +80,7 @@ export function lockDataDir(dataDir: string): () => void {
     const pid = holder(file);
     if (pid !== undefined && pid !== process.pid && alive(pid)) throw dataDirInUse(pid);
     // Left by a process that is gone (or by this one, outside the count: a crash of a test): taken over once.
-    if (attempt > 0) throw new KilnError('InUse', 'the data directory lock could not be taken (another process is taking it at the same time)');
+    if (attempt > 0) throw new DataDirInUseError('the data directory lock could not be taken (another process is taking it at the same time)');
     rmSync(file, { force: true });
   }
   let released = false;

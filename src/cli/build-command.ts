@@ -33,7 +33,7 @@ async function asCliError<T>(fn: () => Promise<T> | T): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof BuildInputError) throw new CliError(err.message);
-    if ((err as { name?: string; kind?: string }).name === 'KilnError') throw new CliError((err as Error).message);
+    if ((err as { name?: string }).name === 'KilnError') throw new CliError((err as Error).message);
     throw err;
   }
 }

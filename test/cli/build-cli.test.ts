@@ -23,8 +23,13 @@ interface Exit {
 
 /** Runs `kiln build …`; `onStderr` sees its stderr as it comes. */
 function kilnBuild(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Exit> {
+  return kiln(['build', ...args], options);
+}
+
+/** Runs `kiln ARGS`; a run still going after `timeoutMs` is stopped with SIGTERM. */
+function kiln(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Exit> {
   return new Promise((resolve) => {
-    const child = spawn(KILN, ['build', ...args], { env: { ...process.env, KILN_DATA_DIR: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(KILN, args, { env: { ...process.env, KILN_DATA_DIR: '', KILN_PREFETCH_BASES: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -32,7 +37,11 @@ function kilnBuild(args: string[], options: { onStderr?: (text: string, child: R
       stderr += d.toString();
       options.onStderr?.(stderr, child);
     });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -140,22 +149,24 @@ test('kiln build of a container recipe with two component files: cached rebuild,
   // SIGINT while a component runs: the build is cancelled, the engine cleans up, exit 130; meanwhile a second
   // kiln build on the same data directory is refused.
   writeFileSync(path.join(dir, 'slow.yaml'), bashComponent({ build: ['echo slow-started', 'sleep 300'] }).replace('name: e2e', 'name: slow'));
-  let busy: Promise<Exit> | undefined;
+  let busy: Promise<Exit[]> | undefined;
   let interrupted = false;
   const slow = await kilnBuild(['--recipe', path.join(dir, 'recipe.yaml'), '--component', path.join(dir, 'slow.yaml'), '--data-dir', dataDir, '--no-cache'], {
     onStderr: (text, child) => {
       if (interrupted || !text.includes('slow-started')) return;
       interrupted = true;
-      busy = kilnBuild(base).then((r) => {
+      busy = Promise.all([kilnBuild(base), kiln(['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], { timeoutMs: 60_000 })]).then((r) => {
         child.kill('SIGINT');
         return r;
       });
     },
   });
   assert.ok(busy, slow.stderr);
-  const refused = await busy;
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^kiln build: the data directory is in use by another Kiln process \(pid \d+: a kiln serve or kiln build\)/);
+  const [refused, serve] = await busy;
+  assert.equal(refused!.code, 1);
+  assert.match(refused!.stderr, /^kiln build: the data directory is in use by another Kiln process \(pid \d+: a kiln serve or kiln build\)/);
+  assert.equal(serve!.code, 1, serve!.stderr);
+  assert.match(serve!.stderr, /^kiln serve: the data directory is in use by another Kiln process \(pid \d+/);
   assert.equal(slow.code, 130, slow.stderr);
   assert.match(slow.stderr, /is CANCELLED\n$/);
   assert.deepEqual(hostLeftovers(dataDir), []);
