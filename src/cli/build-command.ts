@@ -89,7 +89,7 @@ async function runBuild(opts: BuildOptions): Promise<number> {
     const engine = await asCliError(() => startLocalEngine({ dataDir, ...(opts.config === undefined ? {} : { configPath: opts.config }) }));
     const client = resources.localClient(engine);
     try {
-      const imageArn = await asCliError(() =>
+      const creating = asCliError(() =>
         resources.createLocalImage(engine, client, {
           recipe,
           components,
@@ -100,6 +100,12 @@ async function runBuild(opts: BuildOptions): Promise<number> {
           signal: interrupt.signal,
         }),
       );
+      // Interrupted before the image exists: nothing runs yet, so there is nothing to cancel.
+      const imageArn = await creating.catch((e: unknown) => {
+        if (interrupt.signal.aborted) return undefined;
+        throw e;
+      });
+      if (imageArn === undefined) return EXIT.INTERRUPTED;
       err(`kiln build: ${imageArn} (cache ${opts.cache ? 'on' : 'off'}, tests ${(opts.tests ?? true) ? 'on' : 'off'})\n`);
       try {
         await runLogs(imageArn, { follow: true, endpoint: engine.server.endpoint, region: engine.region, dataDir, credentials: { ...engine.credentials, source: 'kiln build' }, announceEnd: false, pollMs: 300, signal: interrupt.signal }, err, err);
@@ -118,8 +124,16 @@ async function runBuild(opts: BuildOptions): Promise<number> {
         if (opts.json) printJson(result);
         return EXIT.FAILURE;
       }
-      const location = output ? await asCliError(() => writeOutput(engine, result, output, tlsVerify, interrupt.signal)) : undefined;
-      if (interrupt.signal.aborted) return EXIT.INTERRUPTED;
+      let location: string | undefined;
+      try {
+        location = output ? await asCliError(() => writeOutput(engine, result, output, tlsVerify, interrupt.signal)) : undefined;
+      } catch (e) {
+        if (!interrupt.signal.aborted) throw e;
+      }
+      if (interrupt.signal.aborted) {
+        err(`kiln build: interrupted while writing the output; ${imageArn} stays in the data directory\n`);
+        return EXIT.INTERRUPTED;
+      }
       err(`kiln build: ${imageArn} is AVAILABLE${cache}${location ? `, written to ${location}` : ''}\n`);
       if (opts.json) printJson({ ...result, ...(location ? { output: location } : {}) });
       else process.stdout.write(`${location ?? result.digest ?? result.amiId ?? imageArn}\n`);
