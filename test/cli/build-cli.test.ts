@@ -12,6 +12,8 @@ import path from 'node:path';
 import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { bashComponent, buildSkipReason, hostLeftovers, run } from '../build/helpers.js';
 import { dockerRegistryUnavailable, startDockerRegistry } from '../helpers/registry.js';
+import { startFixture } from '../api/fixture.js';
+import { CreateComponentCommand } from '@aws-sdk/client-imagebuilder';
 
 const KILN = path.resolve('bin/kiln');
 
@@ -22,14 +24,14 @@ interface Exit {
 }
 
 /** Runs `kiln build …`; `onStderr` sees its stderr as it comes. */
-function kilnBuild(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Exit> {
+function kilnBuild(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; env?: Record<string, string> } = {}): Promise<Exit> {
   return kiln(['build', ...args], options);
 }
 
 /** Runs `kiln ARGS`; a run still going after `timeoutMs` is stopped with SIGTERM. */
-function kiln(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Exit> {
+function kiln(args: string[], options: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Exit> {
   return new Promise((resolve) => {
-    const child = spawn(KILN, args, { env: { ...process.env, KILN_DATA_DIR: '', KILN_PREFETCH_BASES: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(KILN, args, { env: { ...process.env, KILN_DATA_DIR: '', KILN_PREFETCH_BASES: '0', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -131,14 +133,21 @@ test('kiln build of a container recipe with two component files: cached rebuild,
   const secondResult = JSON.parse(second.stdout) as { image: string; cachedComponents?: number; ranComponents?: number };
   assert.equal(secondResult.image, firstResult.image.replace(/\/1$/, '/2'), 'the recipe was reused');
 
-  // Pushed to a registry; pulled back with skopeo. A loopback registry is plain HTTP without a flag.
+  // A recipe naming a component of another Kiln's account, fetched from it with --endpoint-url (its keys from the
+  // environment), pushed to a registry and pulled back with skopeo. A loopback registry is plain HTTP without a flag.
+  const remote = await startFixture(t);
+  const remoteArn = (await remote.client().send(new CreateComponentCommand({ name: 'remote-three', semanticVersion: '2.1.0', platform: 'Linux', data: bashComponent({ build: ['echo three > /three.txt'] }) }))).componentBuildVersionArn!;
+  writeFileSync(path.join(dir, 'remote-recipe.yaml'), `${readFileSync(path.join(dir, 'recipe.yaml'), 'utf8')}components:\n  - componentArn: ${remoteArn}\n`);
   const registry = await startDockerRegistry(t);
-  const pushed = await kilnBuild([...base, '--output', `${registry.host}/team/hello:1`]);
+  const remoteEnv = { AWS_ACCESS_KEY_ID: remote.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: remote.credentials.secretAccessKey };
+  const pushed = await kilnBuild(['--recipe', path.join(dir, 'remote-recipe.yaml'), ...base.slice(2), '--endpoint-url', remote.server.endpoint, '--output', `${registry.host}/team/hello:1`], { env: remoteEnv });
   assert.equal(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stderr, /component\/remote-three\/2\.1\.0\/1, .*component\/write-one\/1\.0\.0\/1, .*component\/two\/1\.0\.0\/1/, 'the fetched component first, then the files');
   assert.equal(pushed.stdout, `${registry.host}/team/hello:1\n`);
   await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${registry.host}/team/hello:1`, `oci:${path.join(dir, 'pulled')}:x`]);
   await run('umoci', ['unpack', '--image', `${path.join(dir, 'pulled')}:x`, path.join(dir, 'pulled-bundle')]);
   assert.equal(readFileSync(path.join(dir, 'pulled-bundle/rootfs/two.txt'), 'utf8'), 'two\n');
+  assert.equal(readFileSync(path.join(dir, 'pulled-bundle/rootfs/three.txt'), 'utf8'), 'three\n');
 
   // An unknown parameter is named; exit 1.
   const unknown = await kilnBuild([...base.slice(0, -4), '--parameters', 'nope=1', '--data-dir', dataDir]);
