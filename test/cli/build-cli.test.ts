@@ -128,8 +128,12 @@ test('kiln build of a container recipe with two component files: cached rebuild,
   assert.ok(!existsSync(path.join(dataDir, 'build.lock')), 'the lock is released');
 
   // The same inputs again: the same recipe (a new build of it), every component from the step cache.
-  const second = await kilnBuild([...base, '--json']);
+  const archive = path.join(dir, 'hello.tar');
+  const second = await kilnBuild([...base, '--output', `docker-archive:${archive}:local/hello:2`, '--json']);
   assert.equal(second.code, 0, second.stderr);
+  // A docker load archive, tagged as asked.
+  const manifest = JSON.parse(await run('tar', ['-xOf', archive, 'manifest.json'])) as { RepoTags: string[]; Layers: string[] }[];
+  assert.deepEqual(manifest.map((m) => m.RepoTags), [['docker.io/local/hello:2']]);
   const secondResult = JSON.parse(second.stdout) as { image: string; cachedComponents?: number; ranComponents?: number };
   assert.equal(secondResult.image, firstResult.image.replace(/\/1$/, '/2'), 'the recipe was reused');
 
