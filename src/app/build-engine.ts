@@ -56,6 +56,7 @@ import type { KilnMetrics } from '../metrics/kiln-metrics.js';
 import type { ParentTagResolver } from '../pipelines/dependency-resolver.js';
 import { parentTagResolver } from '../pipelines/parent-tags.js';
 import { openExportUploads, openSharedObjects } from './shared-objects.js';
+import { dataDirInUse, dataDirLockHolder, lockDataDir } from './data-dir-lock.js';
 
 export interface BuildEngine {
   services: BuildServices;
@@ -106,7 +107,7 @@ const LAYER_SWEEP_EVERY_MS = 10 * 60_000;
 const LAYER_SWEEP_GRACE_MS = 60 * 60_000;
 
 /** Writes a machine image the caller may launch as `format` into the work folder (raw: the stored disk itself). */
-async function exportMachineDisk(services: BuildServices, who: { accountId: string; region: string }, image: string, format: DiskFormat, signal: AbortSignal): Promise<{ path: string; release: () => Promise<void> }> {
+export async function exportMachineDisk(services: BuildServices, who: { accountId: string; region: string }, image: string, format: DiskFormat, signal: AbortSignal): Promise<{ path: string; release: () => Promise<void> }> {
   const machine = services.machine!;
   const name = `export-${randomBytes(4).toString('hex')}`;
   const parent = await resolveMachineRef(services.store, { ...who, arn: name }, image, machine.managedRootfs, signal, () => undefined, 'image');
@@ -145,6 +146,10 @@ async function openBlobStore(config: ServerConfig, dir: (name: string) => string
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
 export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'> }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
+  // Checked before anything below touches the directory: opening the blob store removes partial blobs, which
+  // would be another process's blobs in the making. startWorker takes the lock itself.
+  const holder = dataDirLockHolder(dataDir);
+  if (holder !== undefined) throw dataDirInUse(holder);
   const dir = (name: string) => {
     const p = path.join(dataDir, name);
     mkdirSync(p, { recursive: true, mode: 0o700 });
@@ -192,6 +197,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   let worker: BuildWorker | undefined;
   let layerSweep: NodeJS.Timeout | undefined;
   let lifecycle: LifecycleRunner | undefined;
+  let unlock: () => void = () => undefined;
   // Preparations wait for the worker's start: its sweep empties the work folder their bootstraps run in.
   let workerStarted: () => void = () => undefined;
   const started = new Promise<void>((resolve) => (workerStarted = resolve));
@@ -260,6 +266,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       return out;
     },
     async startWorker(options = {}) {
+      // Before the sweep: it would tear down the builds of another process on this data directory.
+      unlock = lockDataDir(dataDir);
       worker = new BuildWorker(services, {
         ...(options.owner === undefined ? {} : { owner: options.owner }),
         concurrency: config.buildConcurrency,
@@ -300,6 +308,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       await worker?.stop();
       await managed.stop();
       await services.kept.releaseAll((text) => process.stderr.write(`kiln: ${text}`));
+      unlock();
     },
   };
 }

@@ -23,7 +23,7 @@ export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
 /** What Kiln keeps at the top of a data directory (see build-engine.ts for the folders). */
-const KILN_ENTRY = /^(kiln\.db(-wal|-shm|-journal)?|secret\.key|credentials|blobs|layers|scratch|logs|work|disks)$/;
+const KILN_ENTRY = /^(kiln\.db(-wal|-shm|-journal)?|secret\.key|credentials|build\.lock|blobs|layers|scratch|logs|work|disks)$/;
 
 function restrict(file: string, mode: number): void {
   const st = lstatSync(file);

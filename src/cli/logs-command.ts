@@ -218,11 +218,15 @@ export interface LogsOptions {
   pollMs?: number;
   /** Stops following and any request under way; runLogs then rejects (an AbortError). */
   signal?: AbortSignal;
+  /** Keys to sign with instead of those found from the profile and data directory (kiln build's own engine). */
+  credentials?: CliCredentials;
+  /** Whether --follow ends with a line saying the image's final state (default true). */
+  announceEnd?: boolean;
 }
 
 /** Prints an image build's step logs; returns the exit status (with --follow, 0 only for AVAILABLE). */
 export async function runLogs(imageArn: string, options: LogsOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
-  const credentials = resolveCredentials({ dataDir: options.dataDir, ...(options.profile === undefined ? {} : { profile: options.profile }) });
+  const credentials = options.credentials ?? resolveCredentials({ dataDir: options.dataDir, ...(options.profile === undefined ? {} : { profile: options.profile }) });
   const conn = await connect(options.endpoint, options.region, credentials, options.signal);
   try {
     return await printLogs(conn, imageArn, options, credentials, out, err);
@@ -253,7 +257,7 @@ async function printLogs(conn: Connection, imageArn: string, options: LogsOption
       await printer.pass();
       if (FINAL_IMAGE.has(state.status)) {
         printer.end();
-        err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
+        if (options.announceEnd !== false) err(`kiln logs: ${imageArn} is ${state.status}${state.reason ? `: ${state.reason}` : ''}\n`);
         return state.status === 'AVAILABLE' ? 0 : 1;
       }
       await waker.sleep(options.pollMs ?? 500, options.signal);

@@ -9,6 +9,7 @@ import { registerLogsCommand } from './logs-command.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerBasesCommands } from './bases-commands.js';
 import { registerCacheCommands } from './cache-commands.js';
+import { registerBuildCommand } from './build-command.js';
 import { registerInstanceCommands } from './instance-commands.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerServerCommands } from './server-commands.js';
@@ -38,7 +39,7 @@ Exit status:
   ${EXIT.FAILURE}    failure (a refused request, a failed build or document run, a key that cannot be found)
   ${EXIT.USAGE}    bad usage (unknown command or option, missing or invalid argument)
   ${EXIT.UNREACHABLE}    the Kiln server could not be reached (refused, unknown host, timeout, TLS)
-  ${EXIT.INTERRUPTED}  interrupted (kiln toe run on SIGINT/SIGTERM)
+  ${EXIT.INTERRUPTED}  interrupted (kiln toe run, kiln build on SIGINT/SIGTERM)
   kiln instances shell exits with the status of the command it ran.`;
 
 const program = new Command('kiln')
@@ -59,6 +60,7 @@ registerWorkerCommands(program);
 registerImageCommands(program);
 registerBasesCommands(program);
 registerCacheCommands(program);
+registerBuildCommand(program);
 registerPipelineCommands(program);
 registerCompletionCommand(program);
 try {

@@ -139,6 +139,8 @@ test('kiln commands: --json, endpoint from flag and environment, unreachable ser
     assert.equal((await run(['no-such-command'])).exitCode, 2);
     assert.equal((await run(['images', 'export'])).exitCode, 2, 'a missing argument');
     assert.equal((await run(['images', 'export', 'ami-1', '-o', 'x', '--format', 'zip'], keys)).exitCode, 2, 'a bad --format');
+    assert.equal((await run(['build'])).exitCode, 2, 'kiln build without --recipe');
+    assert.equal((await run(['build', '--recipe', 'r.yaml', '--dest-tls-verify', 'maybe'])).exitCode, 2, 'a bad --dest-tls-verify');
     const help = await run(['--help']);
     assert.equal(help.exitCode, 0);
     for (const code of ['0', '1', '2', '3', '130']) assert.match(help.stdout, new RegExp(`^ {2}${code} +\\S`, 'm'), `exit status ${code} listed`);
@@ -159,11 +161,12 @@ test('kiln completion bash|zsh|fish: scripts made from the command tree', async 
     return r.stdout.trim().split('\n');
   };
   const top = await offers(['kiln', '']);
-  for (const name of ['serve', 'toe', 'logs', 'images', 'instances', 'pipelines', 'accounts', 'completion']) assert.ok(top.includes(name), `${name} in ${top.join(' ')}`);
+  for (const name of ['serve', 'build', 'toe', 'logs', 'images', 'instances', 'pipelines', 'accounts', 'completion']) assert.ok(top.includes(name), `${name} in ${top.join(' ')}`);
   assert.deepEqual((await offers(['kiln', 'toe', ''])).sort(), ['help', 'run', 'validate']);
   assert.deepEqual(await offers(['kiln', 'images', 'ls', '--endpoint-u']), ['--endpoint-url']);
   assert.ok(!(await offers(['kiln', 'images', 'ls', '--'])).includes('--endpoint'), 'hidden options are not offered');
   assert.deepEqual(await offers(['kiln', 'completion', '']), ['bash', 'zsh', 'fish']);
+  assert.deepEqual(await offers(['kiln', 'build', '--no-']), ['--no-cache', '--no-tests']);
 
   for (const shell of ['zsh', 'fish']) {
     const r = await execLocal(['node', kiln, 'completion', shell], { timeoutMs: 30_000 });
