@@ -175,6 +175,31 @@ export class InstanceHolder {
 }
 
 /**
+ * The units of one build with the step cache on (ADR 0013): each unit's instance is launched with `spec` through
+ * the stage's holder, so a failed unit's instance is kept or released like any build instance.
+ */
+export function buildChain(
+  services: BuildServices,
+  image: ResourceRecord,
+  holder: InstanceHolder,
+  options: { kind: 'container' | 'machine'; plan: BuildPlan; parent: ParentImage; spec: (layers: string[]) => LaunchSpec; log: OutputSink; signal: AbortSignal },
+): LayerChain {
+  return new LayerChain({
+    cache: services.store,
+    blobs: services.blobs,
+    layers: services.layers,
+    compression: services.layerCompression,
+    accountId: image.accountId,
+    parent: options.parent,
+    base: chainBase({ accountId: image.accountId, kind: options.kind, plan: options.plan }),
+    launch: (layers, signal) => holder.launch(options.spec(layers), signal),
+    terminate: () => holder.terminate(),
+    log: options.log,
+    signal: options.signal,
+  });
+}
+
+/**
  * Runs one stage's workflow; on failure the workflow is closed and the instance released (or kept). What the
  * stage acquires goes on `cleanup`, the build's stack. `workflowArn` defaults to the container workflows.
  */
@@ -246,16 +271,11 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
       if (plan.stepCache) {
         // Each unit launches its own instance over the layers before it, and only when it is not cached.
-        chain = new LayerChain({
-          cache: store,
-          blobs: services.blobs,
-          layers: services.layers,
-          compression: services.layerCompression,
-          accountId: image.accountId,
+        chain = buildChain(services, image, holder, {
+          kind: 'container',
+          plan,
           parent: parentImage,
-          base: chainBase({ accountId: image.accountId, kind: 'container', plan }),
-          launch: (layers, unitSignal) => holder.launch(launchSpecFor(image, layers, services.paths.scratchRoot, 'build'), unitSignal),
-          terminate: () => holder.terminate(),
+          spec: (layers) => launchSpecFor(image, layers, services.paths.scratchRoot, 'build'),
           log: (text, stream) => currentLog(text, stream),
           signal,
         });

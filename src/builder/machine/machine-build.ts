@@ -20,7 +20,7 @@ import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
 import { instanceResources, requestedInstance } from '../stages/instance-request.js';
-import { imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
+import { buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
@@ -31,8 +31,7 @@ import type { MachineServices } from './machine-services.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import type { HistoryEntry } from '../../artifacts/oci/image.js';
 import type { LayerDescriptor } from '../../artifacts/oci/layer.js';
-import { LayerChain } from '../cache/layer-chain.js';
-import { chainBase } from '../cache/step-cache-keys.js';
+import type { LayerChain } from '../cache/layer-chain.js';
 import { BUILD_PHASES, componentUnits } from '../cache/build-units.js';
 import { cachedDisk } from '../cache/disk-cache.js';
 import type { ParentImage } from '../stages/parent-image.js';
@@ -166,17 +165,12 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         if (!parent.rootfs) parent.rootfs = await parentRootfs(services, machine, parent, imageFolder(image), signal, log);
         parentImage = await loadParentImage(services.blobs, parent.rootfs.manifestDigest);
         if (plan.stepCache) {
-          chain = new LayerChain({
-            cache: store,
-            blobs: services.blobs,
-            layers: services.layers,
-            compression: services.layerCompression,
-            accountId: image.accountId,
+          chain = buildChain(services, image, holder, {
+            kind: 'machine',
+            // The chain starts from the root filesystem's manifest (a disk parent's is made from its disk).
+            plan: { ...plan, parent: { ...plan.parent, manifestDigest: parent.rootfs.manifestDigest } },
             parent: parentImage,
-            // The chain starts from the root filesystem's manifest, which the plan pins as the parent.
-            base: chainBase({ accountId: image.accountId, kind: 'machine', plan: { ...plan, parent: { ...plan.parent, manifestDigest: parent.rootfs.manifestDigest } } }),
-            launch: (layers, unitSignal) => holder.launch({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }, unitSignal),
-            terminate: () => holder.terminate(),
+            spec: (layers) => ({ layers, resources: instanceResources(image, wanted), network: wanted.network, hostname: `build-${image.build}`, scratchRoot: services.paths.scratchRoot }),
             log: (text, stream) => currentLog(text, stream),
             signal,
           });
