@@ -265,7 +265,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       return { status: 'Success' };
     });
     await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-      const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+      const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal, unpackInto: services.layers });
       step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
       const config = dockerConfig as Obj;
       const stored = await writeImage(services.blobs, {

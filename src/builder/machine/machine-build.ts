@@ -171,7 +171,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       const log = (text: string) => step.log(text);
       if (nsInstance) {
         const parentImage = await loadParentImage(services.blobs, parent.rootfs!.manifestDigest);
-        const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+        const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal, unpackInto: services.layers });
         log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
         const stored = await writeImage(services.blobs, { layers: [...parentImage.layers, layer], config: parentImage.config as never, history: [...parentImage.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }], created });
         const rootfs: ContainerImageRef = { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
