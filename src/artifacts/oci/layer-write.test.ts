@@ -31,7 +31,7 @@ async function* chunks(...parts: Buffer[]): AsyncGenerator<Buffer> {
 
 /** A tar that never ends: one file whose body comes slowly, until the consumer stops reading. */
 async function* endlessTar(): AsyncGenerator<Buffer> {
-  yield encodeHeader({ name: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1 << 40, mtime: EPOCH });
+  yield encodeHeader({ name: 'big', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 2 ** 32, mtime: EPOCH });
   for (;;) {
     yield Buffer.alloc(64 << 10, 7);
     await sleep(5);
@@ -53,9 +53,14 @@ test('gzip layers come from pigz: reproducible, independent of the thread count,
   const tar = gunzipSync(blob);
   assert.equal(`sha256:${createHash('sha256').update(tar).digest('hex')}`, one.diffId);
   assert.equal(tar.length, one.uncompressedSize);
-  // A one-thread pigz on any machine makes the same bytes.
-  const single = spawnSync('pigz', ['-c', '-n', `-${DEFAULT_GZIP_LEVEL}`, '-p', '1'], { input: tar, maxBuffer: 1 << 30 });
-  assert.equal(`sha256:${createHash('sha256').update(single.stdout).digest('hex')}`, one.digest);
+  // pigz with any other thread count makes the same bytes, at the fast levels too (whose one-thread path differs).
+  for (const level of [DEFAULT_GZIP_LEVEL, 1]) {
+    const layer = level === DEFAULT_GZIP_LEVEL ? one : await writeLayer(store, upper, { source: 'overlay-upper', sourceDateEpoch: EPOCH, level });
+    for (const threads of [2, 7]) {
+      const out = spawnSync('pigz', ['-c', '-n', `-${level}`, '-p', String(threads)], { input: tar, maxBuffer: 1 << 30 });
+      assert.equal(`sha256:${createHash('sha256').update(out.stdout).digest('hex')}`, layer.digest, `level ${level}, ${threads} threads`);
+    }
+  }
   const other = await writeLayer(store, upper, { source: 'overlay-upper', sourceDateEpoch: EPOCH, level: (DEFAULT_GZIP_LEVEL as number) === 1 ? 9 : 1 });
   assert.equal(other.diffId, one.diffId);
   assert.notEqual(other.digest, one.digest);
@@ -136,6 +141,18 @@ test('a failing tar stream or a layer the unpack refuses stores nothing and leav
   const body = Buffer.from('x');
   const escaping = chunks(encodeHeader({ name: '../evil', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1, mtime: EPOCH }), body, padding(1), END_OF_ARCHIVE);
   await assert.rejects(writeTar(store, escaping, { unpackInto: cache }), (e) => isKilnError(e, 'InvalidArgument') && /unpacking the new layer: .*leads out of the layer/.test(e.message));
+  // Refused half-way, while the compressor has already been fed (and may exit cleanly on the early end).
+  async function* brokenHalfWay(): AsyncGenerator<Buffer> {
+    yield encodeHeader({ name: 'f', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 256, mtime: EPOCH });
+    // The body, then bytes that are no tar header.
+    for (;;) {
+      yield Buffer.alloc(64 << 10, 7);
+      await sleep(5);
+    }
+  }
+  for (const compression of ['gzip', 'zstd'] as Compression[]) {
+    await assert.rejects(writeTar(store, brokenHalfWay(), { compression, unpackInto: cache }), (e) => isKilnError(e, 'InvalidArgument') && /unpacking the new layer: not a tar archive/.test(e.message), compression);
+  }
   assert.deepEqual(children('pigz'), []);
   assert.deepEqual(children('tar'), []);
   assert.deepEqual(await tempEntries(root), []);
