@@ -3,6 +3,7 @@
  * reader (tar-stream, an implementation independent of our writer).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +12,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { FsBlobStore } from '../blob-store.js';
+import { readTreeXattrs } from './xattrs.js';
 
 /** A path too long for a ustar header, to force a PAX `path` record. */
 export const LONG = `${'deep/'.repeat(25)}file-with-a-long-name.txt`;
@@ -115,4 +117,28 @@ export async function readTar(data: Buffer): Promise<ReadEntry[]> {
     });
   }
   return out;
+}
+
+/**
+ * Everything an unpacked tree is made of, one sorted line per path: type, mode, owner, size, link target,
+ * device numbers, link count, mtime, the sha256 of a file's bytes and every xattr (hex). Two trees with equal
+ * facts stack the same in an overlay.
+ */
+export async function treeFacts(root: string): Promise<string[]> {
+  const lines = run('find', [root, '-mindepth', '1', '-printf', '%P|%y|%m|%U:%G|%s|%l|%n|%T@\\n']).split('\n').filter(Boolean);
+  root = await fsp.realpath(root);
+  const xattrs = await readTreeXattrs(root);
+  const facts: string[] = [];
+  for (const line of lines) {
+    const fields = line.split('|');
+    const [rel, type] = fields as [string, string];
+    const file = path.join(root, rel);
+    const rdev = type === 'c' || type === 'b' ? run('stat', ['-c', '%t:%T', file]).trim() : '';
+    // Sizes of directories and devices depend on the filesystem, not on the layer.
+    if (/^[dcb]$/.test(type)) fields[4] = '-';
+    const content = type === 'f' ? createHash('sha256').update(await fsp.readFile(file)).digest('hex') : '';
+    const attrs = [...(xattrs.get(file) ?? new Map<string, Buffer>())].map(([k, v]) => `${k}=${v.toString('hex')}`).sort();
+    facts.push([...fields, rdev, content, attrs.join(',')].join('|'));
+  }
+  return facts.sort();
 }

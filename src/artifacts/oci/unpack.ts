@@ -6,14 +6,14 @@
  * would escape the layer and finds the OCI whiteouts, which are then turned into overlay form: `.wh.NAME`
  * becomes a 0/0 character device `NAME`, `.wh..wh..opq` the xattr `trusted.overlay.opaque=y` on its directory.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { isKilnError, KilnError } from '../../domain/errors.js';
+import { errorMessage, isKilnError, KilnError } from '../../domain/errors.js';
 import { streamTail } from '../../logs/utf8-chunks.js';
 import { digestHex, syncDir, type BlobStore } from '../blob-store.js';
 import { readManifest } from './image.js';
@@ -123,36 +123,142 @@ export class LayerCache {
     return removed;
   }
 
+  /**
+   * Starts unpacking a layer from its uncompressed tar while the tar is being written (writeTar's
+   * `unpackInto`), so a layer Kiln just made is never decompressed again. The same checks and overlay
+   * conversion as layerDir's apply. Feed every chunk in order, then `commit` once the blob is stored; on any
+   * failure `discard`. Until committed the unpack lives in a temp dir, which prune leaves alone.
+   */
+  async openIntake(signal?: AbortSignal): Promise<LayerIntake> {
+    const tmp = await this.newTemp('intake');
+    let extraction: TarExtraction;
+    try {
+      extraction = new TarExtraction(tmp, signal);
+    } catch (err) {
+      await this.dropTemp(tmp);
+      throw err;
+    }
+    let state: 'open' | 'committing' | 'closed' = 'open';
+    const what = (err: unknown) => (isKilnError(err) ? new KilnError(err.kind, `unpacking the new layer: ${err.message}`, [], { cause: err }) : err);
+    return {
+      write: async (chunk) => {
+        if (state !== 'open') throw new KilnError('Internal', 'layer intake written after commit or discard');
+        await extraction.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)).catch((err: unknown) => {
+          throw what(err);
+        });
+      },
+      commit: (layer) => {
+        if (state !== 'open') return Promise.reject(new KilnError('Internal', 'layer intake committed twice or after discard'));
+        state = 'committing';
+        const hex = digestHex(layer.digest);
+        const work = (async () => {
+          try {
+            const plan = await extraction.finish().catch((err: unknown) => {
+              throw what(err);
+            });
+            await toOverlayForm(tmp, plan, signal);
+            return await this.publish(tmp, hex, signal);
+          } catch (err) {
+            await extraction.kill();
+            throw err;
+          } finally {
+            state = 'closed';
+            await this.dropTemp(tmp);
+          }
+        })();
+        // A layerDir of the same digest meanwhile waits for this unpack instead of starting its own.
+        const run = work.finally(() => {
+          if (this.inFlight.get(hex) === run) this.inFlight.delete(hex);
+        });
+        if (!this.inFlight.has(hex)) this.inFlight.set(hex, run);
+        return run;
+      },
+      discard: async () => {
+        // A commit in progress cleans up after itself.
+        if (state === 'committing') return;
+        state = 'closed';
+        await extraction.kill();
+        await this.dropTemp(tmp);
+      },
+    };
+  }
+
   private async unpackOnce(layer: LayerRef, hex: string, signal?: AbortSignal): Promise<string> {
     const final = path.join(this.root, hex);
     if (await isDir(final)) return final;
     const compression = MEDIA_TYPES[layer.mediaType];
     if (compression === undefined) throw new KilnError('InvalidArgument', `layer ${layer.digest} has media type ${JSON.stringify(layer.mediaType)}, which Kiln cannot unpack`);
-    await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
-    const tmp = path.join(this.root, `${TMP_PREFIX}${hex.slice(0, 16)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    this.ownTemp.add(tmp);
+    const tmp = await this.newTemp(hex.slice(0, 16));
     try {
-      await fsp.mkdir(tmp, { mode: 0o755 });
       const plan = await extract(await this.blobs.open(layer.digest), compression, tmp, signal).catch((err: unknown) => {
         throw isKilnError(err) ? new KilnError(err.kind, `layer ${layer.digest}: ${err.message}`, [], { cause: err }) : err;
       });
       await toOverlayForm(tmp, plan, signal);
-      // The rename is the commit: the data must be on disk before a name says the layer is complete.
-      await run('sync', ['-f', tmp], signal);
-      try {
-        await fsp.rename(tmp, final);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // Another process unpacked the same layer first; its copy is as good as ours.
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      }
-      await syncDir(this.root);
-      return final;
+      return await this.publish(tmp, hex, signal);
     } finally {
-      this.ownTemp.delete(tmp);
-      await fsp.rm(tmp, { recursive: true, force: true });
+      await this.dropTemp(tmp);
     }
   }
+
+  /** A new empty temp dir under the root, `.tmp-<label>-<pid>-<random>` (ownerAlive reads the pid). */
+  private async newTemp(label: string): Promise<string> {
+    await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.root, `${TMP_PREFIX}${label}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.ownTemp.add(tmp);
+    try {
+      await fsp.mkdir(tmp, { mode: 0o755 });
+    } catch (err) {
+      this.ownTemp.delete(tmp);
+      throw err;
+    }
+    return tmp;
+  }
+
+  /**
+   * Removes a temp dir (gone already after a publish). A failure names the dir within the cache and leaves it
+   * to the next prune, which removes temp dirs of processes no longer running.
+   */
+  private async dropTemp(tmp: string): Promise<void> {
+    try {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    } catch (err) {
+      throw new KilnError('Internal', `could not remove the layer cache's temp dir ${path.basename(tmp)} (the next prune does): ${errorMessage(err)}`, [], { cause: err });
+    } finally {
+      this.ownTemp.delete(tmp);
+    }
+  }
+
+  /** Renames a fully unpacked temp dir to the layer's final name: the rename is the commit. */
+  private async publish(tmp: string, hex: string, signal?: AbortSignal): Promise<string> {
+    const final = path.join(this.root, hex);
+    // The data must be on disk before a name says the layer is complete.
+    await run('sync', ['-f', tmp], signal);
+    try {
+      await fsp.rename(tmp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Another process unpacked the same layer first; its copy is as good as ours.
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+    await syncDir(this.root);
+    return final;
+  }
+}
+
+/** A layer being unpacked while its tar is written; see LayerCache.openIntake. */
+export interface LayerIntake {
+  /**
+   * Scans and extracts the next chunk of the uncompressed tar; resolves when more may be fed (backpressure).
+   * Rejects when the layer is refused (InvalidArgument naming the entry) or the signal aborted (Cancelled).
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * After the last chunk, once the blob is stored under `layer.digest`: finishes the unpack and returns the
+   * layer's dir, the one layerDir gives for that digest. Whatever happens, no temp dir is left.
+   */
+  commit(layer: LayerRef): Promise<string>;
+  /** Stops the unpack and removes its temp dir; a no-op after commit. Rejects (naming the dir) when the dir cannot be removed. */
+  discard(): Promise<void>;
 }
 
 /** What the header scan found that GNU tar does not do itself: OCI whiteouts and opaque markers. */
@@ -224,48 +330,89 @@ const TAR_EXTRACT = ['-x', '-f', '-', '-p', '--numeric-owner', '--same-owner', '
 /** A stored blob as BlobStore.open gives it. */
 type BlobStream = NodeJS.ReadableStream & AsyncIterable<Buffer>;
 
+/**
+ * GNU tar extracting one layer into a dir, fed chunk by chunk; each chunk is header-scanned before tar gets it.
+ * Whoever creates one ends it with `finish` or `kill`.
+ */
+class TarExtraction {
+  private readonly checker = new EntryChecker();
+  private readonly scanner = new TarScanner((e) => this.checker.check(e));
+  private readonly tar: ChildProcessByStdio<Writable, null, Readable>;
+  private readonly tarErr: () => string;
+  private readonly tarExit: Promise<number | null>;
+  private readonly onAbort = () => this.tar.kill('SIGKILL');
+  /** tar exited before it read the whole archive: its exit status says why. */
+  private stoppedReading = false;
+
+  constructor(
+    dir: string,
+    private readonly signal?: AbortSignal,
+  ) {
+    signal?.throwIfAborted();
+    this.tar = spawn('tar', [...TAR_EXTRACT, '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.tarErr = streamTail(this.tar.stderr, STDERR_TAIL);
+    this.tarExit = exitOf(this.tar, 'tar', 'tar');
+    // A tar that died stops reading; its exit status says why, so the write error itself is not interesting.
+    this.tar.stdin.on('error', () => undefined);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /**
+   * Scans one chunk and hands it to tar; resolves when tar can take more. False when no more bytes are
+   * needed: the end-of-archive block was seen (what follows is not part of the archive), or tar stopped.
+   */
+  async write(chunk: Buffer): Promise<boolean> {
+    if (this.signal?.aborted) throw new KilnError('Cancelled', 'layer unpack cancelled');
+    if (this.scanner.done || this.stoppedReading) return false;
+    this.scanner.push(chunk);
+    if (!this.tar.stdin.write(chunk)) {
+      const drained = once(this.tar.stdin, 'drain').then(
+        () => 'drained' as const,
+        () => 'exited' as const,
+      );
+      if ((await Promise.race([drained, this.tarExit.then(() => 'exited' as const, () => 'exited' as const)])) === 'exited') {
+        this.stoppedReading = true;
+        return false;
+      }
+    }
+    return !this.scanner.done;
+  }
+
+  /** Ends tar's input and waits for it: the overlay conversion still to do, or why the layer is refused. */
+  async finish(): Promise<OverlayPlan> {
+    try {
+      this.tar.stdin.end();
+      const code = await this.tarExit;
+      if (this.signal?.aborted) throw new KilnError('Cancelled', 'layer unpack cancelled');
+      // A truncated archive is named as such rather than by tar's complaint about it.
+      if (!this.stoppedReading && !this.scanner.done) this.scanner.end();
+      if (code !== 0) throw new KilnError('InvalidArgument', `tar could not extract it (exit ${code}): ${this.tarErr().trim()}`);
+      return this.checker.plan;
+    } finally {
+      this.signal?.removeEventListener('abort', this.onAbort);
+    }
+  }
+
+  /** Stops tar (on a failure's way out) and waits until it is gone. */
+  async kill(): Promise<void> {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.tar.exitCode === null && this.tar.signalCode === null) this.tar.kill('SIGKILL');
+    await this.tarExit.catch(() => undefined);
+  }
+}
+
 /** Decompresses, scans and extracts one layer into `dir`; returns the overlay conversion to apply. */
 async function extract(input: BlobStream, compression: Compression, dir: string, signal?: AbortSignal): Promise<OverlayPlan> {
-  const checker = new EntryChecker();
-  const scanner = new TarScanner((e) => checker.check(e));
-  const tar = spawn('tar', [...TAR_EXTRACT, '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  const tarErr = streamTail(tar.stderr, STDERR_TAIL);
-  const tarExit = exitOf(tar, 'tar', 'tar');
-  // A tar that died stops reading; its exit status says why, so the write error itself is not interesting.
-  tar.stdin.on('error', () => undefined);
-  const onAbort = () => tar.kill('SIGKILL');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  let readAll = true;
+  const extraction = new TarExtraction(dir, signal);
   try {
     for await (const chunk of decompressed(input, compression)) {
-      if (signal?.aborted) throw new KilnError('Cancelled', 'layer unpack cancelled');
-      scanner.push(chunk);
-      if (!tar.stdin.write(chunk)) {
-        const drained = once(tar.stdin, 'drain').then(
-          () => 'drained' as const,
-          () => 'exited' as const,
-        );
-        // A tar that exited early (an error, or killed) reads no more: its exit status is reported below.
-        if ((await Promise.race([drained, tarExit.then(() => 'exited' as const)])) === 'exited') {
-          readAll = false;
-          break;
-        }
-      }
-      if (scanner.done) break;
+      if (!(await extraction.write(chunk))) break;
     }
-    tar.stdin.end();
-    const code = await tarExit;
-    if (signal?.aborted) throw new KilnError('Cancelled', 'layer unpack cancelled');
-    // A truncated archive is named as such rather than by tar's complaint about it.
-    if (readAll && !scanner.done) scanner.end();
-    if (code !== 0) throw new KilnError('InvalidArgument', `tar could not extract it (exit ${code}): ${tarErr().trim()}`);
-    return checker.plan;
+    return await extraction.finish();
   } catch (err) {
-    tar.kill('SIGKILL');
-    await tarExit.catch(() => undefined);
+    await extraction.kill();
     throw err;
   } finally {
-    signal?.removeEventListener('abort', onAbort);
     (input as Partial<Readable>).destroy?.();
   }
 }

@@ -109,9 +109,11 @@ export class LayerChain {
     const entries = await unit.run(instance);
     const upper = snapshotDirOf(instance);
     const changed = (await readdir(upper)).length > 0;
-    const layer = changed
-      ? await writeLayer(o.blobs, upper, { source: 'overlay-upper', sourceDateEpoch: o.parent.sourceDateEpoch, compression: o.compression, signal: o.signal })
+    // Unpacked from the same tar stream, so the next unit's instance stacks it without a gunzip.
+    const written = changed
+      ? await writeLayer(o.blobs, upper, { source: 'overlay-upper', sourceDateEpoch: o.parent.sourceDateEpoch, compression: o.compression, signal: o.signal, unpackInto: o.layers })
       : null;
+    const layer: LayerDescriptor | null = written && { mediaType: written.mediaType, digest: written.digest, size: written.size, diffId: written.diffId, uncompressedSize: written.uncompressedSize };
     await o.terminate();
     const history = unitHistory(entries, layer !== null, unit.label);
     const entry: LayerEntry = { layer, history };

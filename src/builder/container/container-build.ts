@@ -331,7 +331,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
         history = [...parentImage.history, ...dockerHistory.map((e) => ({ ...e, created }))];
         step.log(`${chain.layers.length} layers from ${chain.cached + chain.ran} build units (${chain.cached} cached)\n`);
       } else {
-        const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance!), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal });
+        const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance!), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal, unpackInto: services.layers });
         step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
         layers = [...parentImage.layers, layer];
         history = [...parentImage.history, ...snapshotHistory(dockerHistory, created)];

@@ -208,7 +208,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
           history = [...base.history, ...chain.history.map((e) => ({ ...e, created }))];
           log(`root filesystem: ${chain.layers.length} layers from ${chain.cached + chain.ran} components (${chain.cached} cached)\n`);
         } else {
-          const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance!), { source: 'overlay-upper', sourceDateEpoch: base.sourceDateEpoch, compression: services.layerCompression, signal });
+          const layer = await writeLayer(services.blobs, snapshotDirOf(nsInstance!), { source: 'overlay-upper', sourceDateEpoch: base.sourceDateEpoch, compression: services.layerCompression, signal, unpackInto: services.layers });
           log(`root filesystem layer ${layer.digest} (${layer.size} bytes)\n`);
           layers = [...base.layers, layer];
           history = [...base.history, { created, created_by: `kiln: ${image.name} ${image.version}/${image.build}`, comment: 'kiln machine image build' }];
