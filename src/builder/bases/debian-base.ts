@@ -20,6 +20,7 @@ import { withScratchDir } from './scratch-dir.js';
 import { applyLeanProfile, leanBootstrapArgs, type LeanProfile } from './lean-rootfs.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import { decodeStream } from '../../logs/utf8-chunks.js';
+import { DROP_INSTANCE_VOLUMES } from '../../drivers/ns/init-script.js';
 
 /** Which base to bootstrap. */
 export interface DebianBaseSpec {
@@ -174,7 +175,8 @@ async function scrubHostTraces(rootfs: string): Promise<void> {
  */
 async function runMmdebstrap(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal | undefined, onOutput?: OutputSink): Promise<void> {
   if (signal?.aborted) throw new KilnError('Cancelled', 'Debian base bootstrap cancelled');
-  const argv = ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', 'mmdebstrap', ...args];
+  // The namespace's copies of running instances' root volumes are dropped first, or they would outlive them.
+  const argv = ['--mount', '--pid', '--fork', '--kill-child', '--propagation', 'private', '--mount-proc', 'bash', '--norc', '-c', `${DROP_INSTANCE_VOLUMES}\nexec mmdebstrap "$@"`, 'kiln-bootstrap', ...args];
   const child = spawn('unshare', argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let tail = '';
   const output = (stream: 'stdout' | 'stderr') => (text: string) => {

@@ -16,6 +16,19 @@
  * are bind-mounted per instance (resolv.conf, hosts, hostname), so none of them ever lands in the upper layer,
  * which is exactly what the instance changed.
  */
+/**
+ * Bash that lazily unmounts every ns instance's root volume from the mount namespace it runs in, but the one at
+ * `$keep` (when set). A new mount namespace copies the host's mounts, the root volumes of running instances among
+ * them, and its copy would keep a volume (and its loop device) alive after its instance unmounted it: whatever
+ * Kiln runs in a namespace of its own while instances run (an instance, a base bootstrap) runs this first. It has
+ * no single quote, so it can stand inside a `bash -c '…'`.
+ */
+export const DROP_INSTANCE_VOLUMES = String.raw`mapfile -t mounts < /proc/self/mountinfo
+  for line in "${"$"}{mounts[@]}"; do
+    read -r _ _ _ _ point _ <<< "$line"
+    case "$point" in */kiln-ns-*/volume) [ "$point" = "${"$"}{keep:-}" ] || umount -l "$point" ;; esac
+  done`;
+
 export const INIT_SCRIPT = String.raw`
 set -eu
 scratch=$1 options=$2 disk_mib=$3 runc_root=$4 id=$5
@@ -28,13 +41,9 @@ mkdir -m 755 volume/upper volume/work
 exec unshare --mount --net --propagation private bash --norc -c '
   set -eu
   options=$1 runc_root=$2 id=$3
-  # The namespace copied every mount of the host, the root volumes of other instances among them: it would
-  # keep them (and their loop devices) alive after their own instance unmounted them. Only its own stays.
-  mapfile -t mounts < /proc/self/mountinfo
-  for line in "${"$"}{mounts[@]}"; do
-    read -r _ _ _ _ point _ <<< "$line"
-    case "$point" in */kiln-ns-*/volume) [ "$point" = "$PWD/volume" ] || umount -l "$point" ;; esac
-  done
+  # Only its own root volume stays in the namespace (see DROP_INSTANCE_VOLUMES).
+  keep=$PWD/volume
+  ${DROP_INSTANCE_VOLUMES}
   mount -t overlay overlay -o "$options" merged
   ip link set lo up
   # As podman sets it: unprivileged ICMP echo (ping) without CAP_NET_RAW, in the instance namespace only.
