@@ -16,7 +16,7 @@ import { withLeaks } from '../../domain/cleanup-stack.js';
 import { errorMessage, isKilnError, KilnError } from '../../domain/errors.js';
 import { streamTail } from '../../logs/utf8-chunks.js';
 import type { BlobInfo, BlobStore, Digest } from '../blob-store.js';
-import type { LayerCache } from './unpack.js';
+import type { LayerIntakes } from './layer-intake.js';
 import { END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
 import { readTreeXattrs, type XattrMap } from './xattrs.js';
 
@@ -66,7 +66,7 @@ export interface LayerOptions {
    * Also unpack the new layer into this cache, from the same tar stream while it is compressed: the result's
    * `dir` is then ready to stack, and the blob is never decompressed for it.
    */
-  unpackInto?: LayerCache;
+  unpackInto?: LayerIntakes;
 }
 
 /** What decides a layer's tar bytes (the rest of LayerOptions decides how they are stored). */

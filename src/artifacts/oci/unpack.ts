@@ -19,6 +19,7 @@ import { digestHex, syncDir, type BlobStore } from '../blob-store.js';
 import { readManifest } from './image.js';
 import { END_OF_ARCHIVE, encodeHeader } from './tar.js';
 import { TarScanner, type ScannedEntry } from './tar-scan.js';
+import type { LayerIntake, LayerRef } from './layer-intake.js';
 
 /** The most of a tool's stderr an error message quotes. */
 const STDERR_TAIL = 4096;
@@ -44,11 +45,7 @@ const OPAQUE_MARKER = '.wh..wh..opq';
 /** Paths per setfattr run, well below the argument-size limit. */
 const SETFATTR_BATCH = 256;
 
-/** A stored layer blob to unpack: what a manifest lists. */
-export interface LayerRef {
-  digest: string;
-  mediaType: string;
-}
+export type { LayerIntake, LayerRef } from './layer-intake.js';
 
 /** Unpacked layers, each once, in overlay lower-layer form, under `root/<hex digest>/`. */
 export class LayerCache {
@@ -243,22 +240,6 @@ export class LayerCache {
     await syncDir(this.root);
     return final;
   }
-}
-
-/** A layer being unpacked while its tar is written; see LayerCache.openIntake. */
-export interface LayerIntake {
-  /**
-   * Scans and extracts the next chunk of the uncompressed tar; resolves when more may be fed (backpressure).
-   * Rejects when the layer is refused (InvalidArgument naming the entry) or the signal aborted (Cancelled).
-   */
-  write(chunk: Uint8Array): Promise<void>;
-  /**
-   * After the last chunk, once the blob is stored under `layer.digest`: finishes the unpack and returns the
-   * layer's dir, the one layerDir gives for that digest. Whatever happens, no temp dir is left.
-   */
-  commit(layer: LayerRef): Promise<string>;
-  /** Stops the unpack and removes its temp dir; a no-op after commit. Rejects (naming the dir) when the dir cannot be removed. */
-  discard(): Promise<void>;
 }
 
 /** What the header scan found that GNU tar does not do itself: OCI whiteouts and opaque markers. */
