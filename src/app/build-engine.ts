@@ -40,6 +40,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../builder/container/container-build.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
 import { ManagedBases, registerManagedBases } from '../builder/bases/managed-bases.js';
+import { registerManagedWorkflows } from '../service/workflows.js';
 import { RegistryDistributor, RegistryParents } from '../builder/stages/registry-glue.js';
 import { NsDriver } from '../drivers/ns/ns-driver.js';
 import { sweepNsLeftovers } from '../drivers/ns/sweep.js';
@@ -169,6 +170,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   const accel = detectAccel();
   const disks = await openDiskStore(config, dir('disks'), (text) => process.stderr.write(`kiln: ${text}`));
   await registerManagedBases(store, config.regions);
+  // The workflows the engine's stages are executions of: listed and served as Amazon's (issue 17).
+  await registerManagedWorkflows(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
     store,

@@ -25,6 +25,12 @@ export interface VersionedFamily<TData extends JsonObject> {
   builds: boolean;
   /** True when other accounts may read builds through resource policies: foreign ARNs and the Shared and Amazon owner views. */
   shared: boolean;
+  /**
+   * True when Kiln provides builds of the family under owner `aws` (managed workflows): every account reads them
+   * by their ARNs and lists them under the Amazon owner view, even where the family is not `shared`. Nobody may
+   * delete them: Delete answers Forbidden.
+   */
+  managed?: boolean;
   /** The List operation's name, quoted when a filter is not one of its own. */
   listOperation: string;
   /** List's input members, besides owner and filters, that its page tokens are bound to. */

@@ -8,7 +8,7 @@ import { paginate, queryFingerprint } from '../domain/pagination.js';
 import { parseSemver, parseVersionFilter, type VersionFilter } from '../domain/semver.js';
 import type { Store } from '../store/store.js';
 import { pickBuild, versionedArn } from '../store/versioned.js';
-import { listByOwnerView, readableVersions } from '../store/visibility.js';
+import { KILN_MANAGED_OWNER, listByOwnerView, readableVersions } from '../store/visibility.js';
 import type { Call, VersionedFamily } from './family.js';
 import { applyFilters } from './filters.js';
 import { idempotencyKey } from './idempotency.js';
@@ -39,9 +39,10 @@ function outOfReach<T extends JsonObject>(family: VersionedFamily<T>, ctx: Call,
   return new KilnError('NotFound', `The ${family.arn.hiddenNoun} ${String(text)} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
 }
 
-/** Refuses an ARN outside the caller's region, or outside its account unless `anyOwner`. */
+/** Refuses an ARN outside the caller's region, or outside its account unless `anyOwner` (or the family's Kiln-managed owner). */
 function checkScope<T extends JsonObject>(family: VersionedFamily<T>, ctx: Call, arn: ImageBuilderArn, text: unknown, anyOwner: boolean): void {
-  if (arn.region !== ctx.region || (!anyOwner && arn.owner !== ctx.accountId)) throw outOfReach(family, ctx, text);
+  const reachable = arn.owner === ctx.accountId || anyOwner || (family.managed === true && arn.owner === KILN_MANAGED_OWNER);
+  if (arn.region !== ctx.region || !reachable) throw outOfReach(family, ctx, text);
 }
 
 /** The family ARN `text` names, if the caller may address it: its region, and its own account unless `anyOwner`. */
@@ -116,8 +117,9 @@ export function ownerView<T extends JsonObject>(family: Pick<VersionedFamily<T>,
 /** List: one page of the versions under an owner view, filtered, one item per (owner, type, name, version). */
 export async function listVersions<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, input: JsonObject): Promise<Page> {
   const owner = ownerView(family, input);
-  // An unshared family has only the caller's own versions to show.
-  const views = family.shared || owner === 'Self' ? await Promise.all(family.types.map((t) => listByOwnerView(store, ctx, owner, t))) : [];
+  // An unshared family has only the caller's own versions to show, and Kiln's where it provides some.
+  const shown = family.shared || owner === 'Self' || (family.managed === true && owner === 'Amazon');
+  const views = shown ? await Promise.all(family.types.map((t) => listByOwnerView(store, ctx, owner, t))) : [];
   const records = views.flat().map((r) => typed<T>(r));
   // Each type's list comes in store order; merged, they are put back in name and version order.
   if (family.types.length > 1) records.sort((a, b) => (a.name === b.name ? 0 : a.name < b.name ? -1 : 1) || compareVersion(a, b) || a.type.localeCompare(b.type));
@@ -161,12 +163,17 @@ function deleteTarget<T extends JsonObject>(family: VersionedFamily<T>, ctx: Cal
   return arn;
 }
 
-/** Delete: removes one build (one version, where the family numbers no builds) of the caller's own, unless something still uses it; answers the canonical ARN. */
+/**
+ * Delete: removes one build (one version, where the family numbers no builds) of the caller's own, unless something
+ * still uses it; answers the canonical ARN. A Kiln-managed build is Forbidden.
+ */
 export async function deleteBuild<T extends JsonObject>(store: Store, ctx: Call, family: VersionedFamily<T>, text: unknown, field: string): Promise<string> {
   const arnText = formatArn(deleteTarget(family, ctx, text, field));
   const missing = () => (family.arn.checkedBeforeScope ? outOfReach(family, ctx, text) : new KilnError('NotFound', `The ${family.noun} ${arnText} does not exist.`));
   const record = await store.getResource(arnText);
   if (!record) throw missing();
+  // Only a family's Kiln-managed builds are in reach without being the caller's own (checkScope).
+  if (record.accountId !== ctx.accountId) throw new KilnError('Forbidden', `The ${family.noun} ${arnText} is managed by Kiln (owner ${record.accountId}); no account may delete it.`);
   const users = (await family.dependents?.(store, typed<T>(record))) ?? [];
   if (users.length > 0) throw new KilnError('DependencyExists', family.inUse?.(arnText, users) ?? `The ${family.noun} ${arnText} is used by ${users.join(', ')}.`);
   if (!(await store.deleteResource(arnText))) throw missing();

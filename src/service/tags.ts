@@ -1,6 +1,7 @@
 import { formatArn, parseArn } from '../domain/arn.js';
 import { KilnError } from '../domain/errors.js';
 import type { ResourceRecord, Store } from '../store/store.js';
+import { KILN_MANAGED_OWNER } from '../store/visibility.js';
 import type { OperationHandler, RequestContext } from './types.js';
 
 /** The families whose records carry `data.tags`: every resource type an Image Builder ARN can name. */
@@ -60,15 +61,22 @@ export function checkTagKeys(keys: unknown): string[] {
 
 /**
  * The caller's own resource an ARN names. Another account's or region's resource is reported exactly like a
- * missing one, so its existence does not leak; a malformed ARN is a parameter error.
+ * missing one, so its existence does not leak; a malformed ARN is a parameter error. A Kiln-managed resource
+ * (owner `aws`, readable by everyone) answers its tags to a read and Forbidden to a change.
  */
-async function ownResource(store: Store, ctx: RequestContext, text: unknown): Promise<ResourceRecord> {
+async function ownResource(store: Store, ctx: RequestContext, text: unknown, access: 'read' | 'write'): Promise<ResourceRecord> {
   const arn = typeof text === 'string' ? parseArn(text) : undefined;
   if (!arn || !TAGGABLE.has(arn.resourceType)) {
     throw invalid('resourceArn', `${String(text)} is not an Image Builder resource ARN (arn:aws:imagebuilder:<region>:<account>:<type>/<name>[/<version>[/<build>]])`);
   }
   const canonical = formatArn(arn);
   const notFound = () => new KilnError('NotFound', `The resource ${canonical} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}.`);
+  if (arn.owner === KILN_MANAGED_OWNER && arn.region === ctx.region) {
+    const managed = await store.getResource(canonical);
+    if (!managed || managed.accountId !== KILN_MANAGED_OWNER || !TAGGABLE.has(managed.type)) throw notFound();
+    if (access === 'write') throw new KilnError('Forbidden', `The resource ${canonical} is managed by Kiln (owner ${KILN_MANAGED_OWNER}); no account may change its tags.`);
+    return managed;
+  }
   if (arn.owner !== ctx.accountId || arn.region !== ctx.region) throw notFound();
   const record = await store.getResource(canonical);
   if (!record || record.accountId !== ctx.accountId || record.region !== ctx.region || !TAGGABLE.has(record.type)) throw notFound();
@@ -80,7 +88,7 @@ const currentTags = (record: ResourceRecord): Tags => ({ ...((record.data.tags a
 function tagResource(store: Store): OperationHandler {
   return async (input, ctx) => {
     const tags = checkTagsToAdd(input.tags);
-    const record = await ownResource(store, ctx, input.resourceArn);
+    const record = await ownResource(store, ctx, input.resourceArn, 'write');
     // The merge and the limit are checked against the record inside the transaction, so two concurrent
     // TagResource calls cannot each pass the limit and together exceed it, nor drop each other's keys.
     await store.updateResource(record.arn, (current) => {
@@ -96,7 +104,7 @@ function tagResource(store: Store): OperationHandler {
 function untagResource(store: Store): OperationHandler {
   return async (input, ctx) => {
     const keys = checkTagKeys(input.tagKeys);
-    const record = await ownResource(store, ctx, input.resourceArn);
+    const record = await ownResource(store, ctx, input.resourceArn, 'write');
     await store.updateResource(record.arn, (current) => {
       const tags = currentTags(current);
       for (const key of keys) delete tags[key];
@@ -108,7 +116,7 @@ function untagResource(store: Store): OperationHandler {
 
 function listTagsForResource(store: Store): OperationHandler {
   return async (input, ctx) => {
-    const record = await ownResource(store, ctx, input.resourceArn);
+    const record = await ownResource(store, ctx, input.resourceArn, 'read');
     return { tags: currentTags(record) };
   };
 }

@@ -6,6 +6,9 @@ import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
+import { KILN_MANAGED_OWNER } from '../store/visibility.js';
+import { versionedArn } from '../store/versioned.js';
+import { MANAGED_WORKFLOWS, MANAGED_WORKFLOW_VERSION, workflowResourceType } from '../domain/managed-workflows.js';
 import type { OperationHandler } from './types.js';
 import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
 import { str, type JsonObject } from '../domain/json.js';
@@ -16,7 +19,7 @@ const TYPES: readonly WorkflowType[] = ['BUILD', 'TEST', 'DISTRIBUTION'];
 const MAX_DATA = 16000;
 
 /** The store keeps each workflow type under its ARN resource type, so ARNs and records line up. */
-const storeType = (type: WorkflowType): string => `workflow/${type.toLowerCase()}`;
+const storeType = workflowResourceType;
 
 /** The fields a workflow keeps besides its ARN, name slug, version and build. */
 type WorkflowData = {
@@ -36,8 +39,9 @@ const family: VersionedFamily<WorkflowData> = {
   noun: 'workflow',
   types: TYPES.map(storeType),
   builds: true,
-  // Kiln-managed workflows (owner Amazon) and shared ones arrive with the bootstrap and resource policies.
+  // AWS has no workflow policies, so nothing is shared; the managed workflows (owner Amazon) are everyone's.
   shared: false,
+  managed: true,
   listOperation: 'ListWorkflows',
   pageQuery: ['byName'],
   arn: {
@@ -136,4 +140,31 @@ function createWorkflow(store: Store): OperationHandler {
 /** The workflow family: CreateWorkflow, GetWorkflow, ListWorkflows, ListWorkflowBuildVersions, DeleteWorkflow. */
 export function workflowHandlers(store: Store): Record<string, OperationHandler> {
   return { CreateWorkflow: createWorkflow(store), ...versionedHandlers(store, family, wire) };
+}
+
+/**
+ * Makes sure every region lists AWS's managed workflows (owner `aws`, src/domain/managed-workflows.ts) as build 1
+ * of their version. A stored one whose document or description differs from Kiln's is brought up to date, so
+ * what GetWorkflow serves stays what the engine runs.
+ */
+export async function registerManagedWorkflows(store: Store, regions: readonly string[], now = new Date()): Promise<void> {
+  for (const region of regions) {
+    for (const wf of MANAGED_WORKFLOWS) {
+      const type = storeType(wf.type);
+      const data: WorkflowData = { name: wf.name, type: wf.type, description: wf.description, data: wf.data, parameters: inspectWorkflowDocument(wf.data, wf.type).parameters, dateCreated: now.toISOString() };
+      const [stored] = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type, name: wf.name, version: MANAGED_WORKFLOW_VERSION });
+      if (stored) {
+        if (stored.data.data !== wf.data || stored.data.description !== wf.description) {
+          await store.updateResource(stored.arn, (current) => ({ ...current.data, description: wf.description, data: wf.data, parameters: data.parameters }));
+        }
+        continue;
+      }
+      await store
+        .createResource({ accountId: KILN_MANAGED_OWNER, region, type, name: wf.name, version: MANAGED_WORKFLOW_VERSION, arn: versionedArn(region, KILN_MANAGED_OWNER, type, wf.name, MANAGED_WORKFLOW_VERSION), build: 'first', data })
+        .catch((err: unknown) => {
+          // Another Kiln process on the same store registered it first.
+          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
+        });
+    }
+  }
 }

@@ -26,7 +26,7 @@ import { ExecutionRecorder } from '../../src/builder/records/execution-records.j
 import { openStore } from '../../src/app/server-start.js';
 import { runLogs } from '../../src/cli/logs-command.js';
 import { KilnError } from '../../src/domain/errors.js';
-import { managedWorkflowArn } from '../../src/builder/container/container-build.js';
+import { managedWorkflowArn } from '../../src/domain/managed-workflows.js';
 import { RegistryError, errorBody } from '../../src/registry/server/errors.js';
 import { SAY_HI_DOCUMENT, startFixture } from './fixture.js';
 
@@ -47,7 +47,7 @@ test('a build failing on an fs error shows no data-directory path in the reason,
   // What the build worker and the step runner record for such a failure.
   const image = (await store.getResource(arn))!;
   const recorder = new ExecutionRecorder(store, path.join(f.dataDir, 'logs'));
-  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: managedWorkflowArn(image.region, 'build'), totalStepCount: 1 });
+  const wf = await recorder.startWorkflow({ image, type: 'BUILD', workflowBuildVersionArn: managedWorkflowArn(image.region, 'container', 'BUILD'), totalStepCount: 1 });
   const step = await wf.startStep({ name: 'Build', action: 'ExecuteComponents' });
   step.log(`unpacking the parent image\nFAILED: ${fsError.message}\n`);
   await step.finish('FAILED', { message: fsError.message });

@@ -36,6 +36,7 @@ import { chainBase } from '../cache/step-cache-keys.js';
 import { componentUnits, dockerfileUnits } from '../cache/build-units.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import type { HistoryEntry } from '../../artifacts/oci/image.js';
+import { managedWorkflowArn } from '../../domain/managed-workflows.js';
 
 type Obj = Record<string, unknown>;
 
@@ -68,12 +69,6 @@ export interface BuildServices {
   paths: { scratchRoot: string; logsRoot: string };
   /** Machine-image builds; without it image recipes fail with Unavailable. */
   machine?: MachineServices;
-}
-
-/** AWS's managed workflows a container build runs, by stage. */
-export function managedWorkflowArn(region: string, stage: 'build' | 'test' | 'distribution'): string {
-  const name = { build: 'build-container', test: 'test-container', distribution: 'distribute-container' }[stage];
-  return `arn:aws:imagebuilder:${region}:aws:workflow/${stage}/${name}/1.0.0/1`;
 }
 
 /** Filesystem-safe id of an image build: name_version_build. */
@@ -211,7 +206,7 @@ export async function runWorkflow(
   signal: AbortSignal,
   cleanup: CleanupStack,
   body: (wf: WorkflowRun, holder: InstanceHolder) => Promise<void>,
-  workflowArn = managedWorkflowArn(image.region, stage === 'BUILD' ? 'build' : stage === 'TEST' ? 'test' : 'distribution'),
+  workflowArn = managedWorkflowArn(image.region, 'container', stage),
 ): Promise<void> {
   const wf = await services.recorder.startWorkflow({ image, type: stage, workflowBuildVersionArn: workflowArn, totalStepCount: steps });
   const holder = new InstanceHolder(services, image, cleanup);

@@ -35,12 +35,7 @@ import type { LayerChain } from '../cache/layer-chain.js';
 import { BUILD_PHASES, componentUnits } from '../cache/build-units.js';
 import { cachedDisk } from '../cache/disk-cache.js';
 import type { ParentImage } from '../stages/parent-image.js';
-
-/** AWS's managed workflows for machine images, by stage. */
-function machineWorkflowArn(region: string, stage: 'BUILD' | 'TEST' | 'DISTRIBUTION'): string {
-  const [kind, name] = { BUILD: ['build', 'build-image'], TEST: ['test', 'test-image'], DISTRIBUTION: ['distribution', 'distribute-image'] }[stage];
-  return `arn:aws:imagebuilder:${region}:aws:workflow/${kind}/${name}/1.0.0/1`;
-}
+import { managedWorkflowArn } from '../../domain/managed-workflows.js';
 
 /** The root volume size a recipe asks for (blockDeviceMappings' ebs.volumeSize in GiB), in MiB. */
 export function rootVolumeMiB(image: ResourceRecord): number | undefined {
@@ -145,7 +140,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   const { components } = compiled;
   let output: { disk: MachineDisk; rootfs?: ContainerImageRef; packages: InstalledPackage[] } | undefined;
   const created = new Date().toISOString();
-  const wf = (stage: 'BUILD' | 'TEST' | 'DISTRIBUTION') => machineWorkflowArn(image.region, stage);
+  const wf = (stage: 'BUILD' | 'TEST') => managedWorkflowArn(image.region, 'image', stage);
 
   await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (run, holder) => {
     let parent!: MachineParent;

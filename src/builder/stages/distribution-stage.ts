@@ -16,6 +16,7 @@ import { advance, ImageStateChanged, patchImage, stateOf, type ContainerImageRef
 import type { MachineDisk } from '../machine/machine-disk.js';
 import { distributeMachineRegion, machineRegions, type MachineDistribution } from '../machine/machine-distribution.js';
 import { abortKind, runStep } from './step-runner.js';
+import { managedWorkflowArn } from '../../domain/managed-workflows.js';
 
 type Obj = Record<string, unknown>;
 
@@ -57,11 +58,6 @@ export function outputResourcesOf(type: 'AMI' | 'DOCKER', results: readonly Regi
   const done = results.filter((r) => r.status === 'COMPLETED');
   if (type === 'DOCKER') return { containers: done.map((r) => ({ region: r.region, imageUris: r.imageUris ?? [] })) };
   return { amis: done.flatMap((r) => r.amis ?? []) };
-}
-
-/** AWS's managed distribution workflow of each image type. */
-function workflowArn(image: ResourceRecord, type: 'AMI' | 'DOCKER'): string {
-  return `arn:aws:imagebuilder:${image.region}:aws:workflow/distribution/${type === 'AMI' ? 'distribute-image' : 'distribute-container'}/1.0.0/1`;
 }
 
 interface RegionPlan {
@@ -142,7 +138,7 @@ export async function distributeImage(services: BuildServices, initial: Resource
         }
         return { succeededRegions: results.map((r) => r.region), failedRegions: [] };
       });
-    }, workflowArn(image, type));
+    }, managedWorkflowArn(image.region, type === 'AMI' ? 'image' : 'container', 'DISTRIBUTION'));
   } finally {
     stage.clear();
   }
