@@ -368,7 +368,9 @@ test('ListImages and ListImageBuildVersions: versions, builds, filters, byName, 
   const names = async (filters: { name: string; values: string[] }[], extra: object = {}) => ((await ib.send(new ListImagesCommand({ filters, ...extra }))).imageVersionList ?? []).map((v) => `${v.name}@${v.version}`);
   assert.deepEqual(await names([{ name: 'type', values: ['DOCKER'] }]), ['app@2.1.0']);
   assert.deepEqual(await names([{ name: 'name', values: ['Web Server'] }, { name: 'version', values: ['1.2.0'] }]), ['Web Server@1.2.0']);
-  assert.deepEqual(await names([{ name: 'osVersion', values: ['Debian 12'] }]), ['app@2.1.0']);
+  // The container recipe overrides its OS version; the machine images take theirs from the managed base they build on.
+  assert.deepEqual(await names([{ name: 'osVersion', values: ['Debian 12'] }]), ['app@2.1.0', 'Web Server@1.0.0', 'Web Server@1.2.0']);
+  assert.deepEqual(await names([{ name: 'osVersion', values: ['Ubuntu 22.04'] }]), []);
   assert.deepEqual(await names([{ name: 'platform', values: ['Windows'] }]), []);
   await assert.rejects(ib.send(new ListImagesCommand({ filters: [{ name: 'parentImage', values: ['x'] }] })), expectError(InvalidParameterValueException, /'parentImage' is not a filter of ListImages/));
 
