@@ -2,8 +2,8 @@ import { parseArn } from '../domain/arn.js';
 import { parseVersionFilter } from '../domain/semver.js';
 
 /**
- * Shapes of a recipe's parent image. Only the shape is checked: images arrive with the build issue, and
- * AMIs, SSM parameters and registries live outside Kiln, so existence is settled at build time.
+ * Shapes of a recipe's parent image. Whether a Kiln image or machine image exists is parent-check.ts's question;
+ * SSM parameters and registries live outside Kiln, so theirs is settled at build time.
  */
 
 const AMI_RE = /^ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;

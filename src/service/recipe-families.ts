@@ -3,6 +3,7 @@ import { KilnError, type Issue } from '../domain/errors.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
 import type { Store } from '../store/store.js';
+import type { ParentKind } from './parent-check.js';
 import { amiParentProblem, containerParentProblem, instanceImageProblem, platformOfParent } from './parent-image.js';
 import { checkAdditionalInstanceConfiguration, checkBlockDeviceMappings, checkCommon, checkTags } from './recipe-input.js';
 import { str, type JsonObject } from '../domain/json.js';
@@ -24,6 +25,8 @@ export interface RecipeFamily {
   checkInput: (input: JsonObject) => Issue[];
   /** The platform the caller names (platformOverride) or the parent image announces, when either does. */
   parentPlatform: (input: JsonObject) => string | undefined;
+  /** What the recipe builds, which decides the kind of image its parentImage must resolve to. */
+  parentKind: ParentKind;
 }
 
 /** Pipelines keep the recipe they build under one of these fields; a recipe in use cannot be deleted. */
@@ -97,6 +100,7 @@ export const imageRecipeFamily: RecipeFamily = {
     return issues;
   },
   parentPlatform: (input) => platformOfParent(String(input.parentImage)),
+  parentKind: 'machine',
 };
 
 function toImageRecipe(record: TypedRecord<RecipeData>): JsonObject {
@@ -161,6 +165,7 @@ export const containerRecipeFamily: RecipeFamily = {
   },
   checkInput: checkContainer,
   parentPlatform: (input) => str(input.platformOverride) ?? platformOfParent(String(input.parentImage)),
+  parentKind: 'container',
 };
 
 function toContainerRecipe(record: TypedRecord<RecipeData>): JsonObject {

@@ -3,15 +3,18 @@ import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
 import { containerRecipeFamily, imageRecipeFamily, type RecipeData, type RecipeFamily } from './recipe-families.js';
 import { checkRecipeComponents } from './recipe-components.js';
+import { parentImageIssues } from './parent-check.js';
 import type { OperationHandler } from './types.js';
 import { createdAnswer, versionedHandlers, versionedWire } from './versioned-handlers.js';
 
-/** Create: the family's input rules, then the components against the store, then a new version of the recipe. */
+/** Create: the family's input rules, then the parent and the components against the store, then a new version of the recipe. */
 function create(store: Store, recipes: RecipeFamily): OperationHandler {
   const wire = versionedWire(recipes.Noun, { builds: false });
   return async (input, ctx) => {
     recipes.checkCombination?.(input);
     const issues: Issue[] = [...recipes.checkInput(input)];
+    // A parent is looked up only once its shape is right; the shape's issue says more than a failed lookup.
+    if (!issues.some((i) => i.path === 'parentImage')) issues.push(...(await parentImageIssues(store, ctx, recipes.parentKind, String(input.parentImage))));
     const components = await checkRecipeComponents(store, ctx, input.components);
     issues.push(...components.issues);
     const parentPlatform = recipes.parentPlatform(input);

@@ -87,7 +87,7 @@ test('GET /kiln/images/build-plan: the recorded plan of an image the caller may 
   const f = await startFixture(t);
   const ib = f.client();
   const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: GOOD }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
+  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: 'infra', instanceProfileName: 'P', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
   const imagePipelineArn = (await ib.send(new CreateImagePipelineCommand({ name: 'web', imageRecipeArn, infrastructureConfigurationArn }))).imagePipelineArn!;
   const arn = (await ib.send(new StartImagePipelineExecutionCommand({ imagePipelineArn }))).imageBuildVersionArn!;

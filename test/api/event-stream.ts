@@ -17,7 +17,7 @@ import { SAY_HI_DOCUMENT, type Fixture } from './fixture.js';
 /** A PENDING image through the stock SDK (builds are off, so it stays PENDING until cancelled). */
 export async function createImage(ib: ImagebuilderClient, name: string, infra: { snsTopicArn?: string } = {}): Promise<string> {
   const componentArn = (await ib.send(new CreateComponentCommand({ name: `${name}-c`, semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
+  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: `${name}-infra`, instanceProfileName: 'Profile', instanceTypes: ['ns.small'], ...infra })))
     .infrastructureConfigurationArn!;
   return (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn }))).imageBuildVersionArn!;

@@ -36,7 +36,7 @@ test('a build failing on an fs error shows no data-directory path in the reason,
   t.after(() => store.close());
   const ib = f.client();
   const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
+  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: 'infra', instanceProfileName: 'Profile', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
   const arn = (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn }))).imageBuildVersionArn!;
 

@@ -49,7 +49,7 @@ interface Refs {
 async function createRefs(ib: ImagebuilderClient): Promise<Refs> {
   const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: SAY_HI_DOCUMENT }))).componentBuildVersionArn!;
   const imageRecipeArn = (
-    await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }], description: 'the web tier' }))
+    await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }], description: 'the web tier' }))
   ).imageRecipeArn!;
   const containerRecipeArn = (
     await ib.send(
@@ -137,7 +137,8 @@ test('CreateImage stores a PENDING image with its recipe and configurations, and
   assert.equal(image.platform, 'Linux');
   assert.deepEqual(image.state, { status: 'PENDING' });
   assert.equal(image.buildType, 'USER_INITIATED');
-  assert.equal(image.imageSource, 'CUSTOM');
+  // The recipe builds on a managed base.
+  assert.equal(image.imageSource, 'AMAZON_MANAGED');
   assert.equal(image.enhancedImageMetadataEnabled, true);
   assert.deepEqual(image.imageTestsConfiguration, { imageTestsEnabled: true, timeoutMinutes: 720 });
   assert.deepEqual(image.outputResources, { amis: [] });
@@ -180,7 +181,7 @@ test('build numbers, version and wildcard ARNs resolve to the newest build', asy
   const second = (await ib.send(new CreateImageCommand(input(refs)))).imageBuildVersionArn!;
   assert.match(first, /\/web-server\/1\.0\.0\/1$/);
   assert.match(second, /\/web-server\/1\.0\.0\/2$/);
-  const newer = (await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.2.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn: refs.componentArn }] }))).imageRecipeArn!;
+  const newer = (await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.2.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn: refs.componentArn }] }))).imageRecipeArn!;
   const third = (await ib.send(new CreateImageCommand(input(refs, { imageRecipeArn: newer })))).imageBuildVersionArn!;
   assert.match(third, /\/web-server\/1\.2\.0\/1$/);
 
@@ -345,7 +346,7 @@ test('ListImages and ListImageBuildVersions: versions, builds, filters, byName, 
   const { ib, store, refs } = await setup(t);
   const web1 = (await ib.send(new CreateImageCommand(input(refs)))).imageBuildVersionArn!;
   const web2 = (await ib.send(new CreateImageCommand(input(refs)))).imageBuildVersionArn!;
-  const newer = (await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.2.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn: refs.componentArn }] }))).imageRecipeArn!;
+  const newer = (await ib.send(new CreateImageRecipeCommand({ name: 'Web Server', semanticVersion: '1.2.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn: refs.componentArn }] }))).imageRecipeArn!;
   const web3 = (await ib.send(new CreateImageCommand(input(refs, { imageRecipeArn: newer })))).imageBuildVersionArn!;
   const app = (await ib.send(new CreateImageCommand(input(refs, { imageRecipeArn: undefined, containerRecipeArn: refs.containerRecipeArn })))).imageBuildVersionArn!;
   const base = `arn:aws:imagebuilder:local:${refs.accountId}:image`;
@@ -367,7 +368,9 @@ test('ListImages and ListImageBuildVersions: versions, builds, filters, byName, 
   const names = async (filters: { name: string; values: string[] }[], extra: object = {}) => ((await ib.send(new ListImagesCommand({ filters, ...extra }))).imageVersionList ?? []).map((v) => `${v.name}@${v.version}`);
   assert.deepEqual(await names([{ name: 'type', values: ['DOCKER'] }]), ['app@2.1.0']);
   assert.deepEqual(await names([{ name: 'name', values: ['Web Server'] }, { name: 'version', values: ['1.2.0'] }]), ['Web Server@1.2.0']);
-  assert.deepEqual(await names([{ name: 'osVersion', values: ['Debian 12'] }]), ['app@2.1.0']);
+  // The container recipe overrides its OS version; the machine images take theirs from the managed base they build on.
+  assert.deepEqual(await names([{ name: 'osVersion', values: ['Debian 12'] }]), ['app@2.1.0', 'Web Server@1.0.0', 'Web Server@1.2.0']);
+  assert.deepEqual(await names([{ name: 'osVersion', values: ['Ubuntu 22.04'] }]), []);
   assert.deepEqual(await names([{ name: 'platform', values: ['Windows'] }]), []);
   await assert.rejects(ib.send(new ListImagesCommand({ filters: [{ name: 'parentImage', values: ['x'] }] })), expectError(InvalidParameterValueException, /'parentImage' is not a filter of ListImages/));
 

@@ -4,7 +4,9 @@ import path from 'node:path';
 import {
   CreateComponentCommand,
   CreateContainerRecipeCommand,
+  CreateImageCommand,
   CreateImageRecipeCommand,
+  CreateInfrastructureConfigurationCommand,
   DeleteComponentCommand,
   DeleteContainerRecipeCommand,
   DeleteImageRecipeCommand,
@@ -16,6 +18,7 @@ import {
   InvalidParameterValueException,
   ListContainerRecipesCommand,
   ListImageRecipesCommand,
+  PutImagePolicyCommand,
   ResourceAlreadyExistsException,
   ResourceDependencyException,
   ResourceNotFoundException,
@@ -25,6 +28,9 @@ import {
 } from '@aws-sdk/client-imagebuilder';
 import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
+import { registerManagedBases } from '../../src/builder/bases/managed-bases.js';
+import { registerMachineImage } from '../../src/builder/machine/machine-images.js';
+import type { MachineDisk } from '../../src/builder/machine/machine-disk.js';
 import { evaluate, readTemplate, templateNames, toSdkInput } from './cfn.js';
 import { startFixture, type Fixture } from './fixture.js';
 import { existsSync } from 'node:fs';
@@ -58,6 +64,9 @@ phases:
           commands: ['true']
 `;
 
+/** The Kiln-managed machine base, a parent every account may use (not looked up: the fixture does not list it). */
+const MACHINE_BASE = 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x';
+
 const DOCKERFILE = 'FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n';
 
 /** Creates a component and returns its build-version ARN. */
@@ -66,7 +75,7 @@ async function component(ib: ImagebuilderClient, name = 'hello', version = '1.0.
 }
 
 function imageRecipe(componentArn: string, overrides: Partial<CreateImageRecipeCommandInput> = {}): CreateImageRecipeCommandInput {
-  return { name: 'My Recipe', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }], ...overrides };
+  return { name: 'My Recipe', semanticVersion: '1.0.0', parentImage: MACHINE_BASE, components: [{ componentArn }], ...overrides };
 }
 
 function containerRecipe(componentArn: string, overrides: Partial<CreateContainerRecipeCommandInput> = {}): CreateContainerRecipeCommandInput {
@@ -138,7 +147,7 @@ test('image recipes: create, get, versions, list, delete', async (t) => {
     owner: account,
     version: '1.0.0',
     components: [{ componentArn: wildcard, parameters: [{ name: 'port', value: ['8080'] }] }],
-    parentImage: 'ami-0123456789abcdef0',
+    parentImage: MACHINE_BASE,
     blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 30, volumeType: 'gp3', deleteOnTermination: true } }],
     dateCreated: undefined,
     tags: { team: 'a' },
@@ -167,10 +176,10 @@ test('image recipes: create, get, versions, list, delete', async (t) => {
   const list = await ib.send(new ListImageRecipesCommand({}));
   assert.deepEqual(list.imageRecipeSummaryList?.map((r) => r.arn?.split(':image-recipe/')[1]), ['my-recipe/1.0.0', 'my-recipe/1.2.0', 'my-recipe/1.10.0', 'win/1.0.0']);
   const summary = list.imageRecipeSummaryList![0]!;
-  assert.deepEqual({ ...summary, dateCreated: undefined }, { arn: created.imageRecipeArn, name: 'My Recipe', platform: 'Linux', owner: account, parentImage: 'ami-0123456789abcdef0', dateCreated: undefined, tags: { team: 'a' } });
+  assert.deepEqual({ ...summary, dateCreated: undefined }, { arn: created.imageRecipeArn, name: 'My Recipe', platform: 'Linux', owner: account, parentImage: MACHINE_BASE, dateCreated: undefined, tags: { team: 'a' } });
   const windows = await ib.send(new ListImageRecipesCommand({ filters: [{ name: 'platform', values: ['Windows'] }] }));
   assert.deepEqual(windows.imageRecipeSummaryList?.map((r) => r.name), ['win'], 'a Windows parent image gives a Windows recipe');
-  const named = await ib.send(new ListImageRecipesCommand({ filters: [{ name: 'name', values: ['My Recipe'] }, { name: 'parentImage', values: ['ami-0123456789abcdef0'] }] }));
+  const named = await ib.send(new ListImageRecipesCommand({ filters: [{ name: 'name', values: ['My Recipe'] }, { name: 'parentImage', values: [MACHINE_BASE] }] }));
   assert.equal(named.imageRecipeSummaryList?.length, 3);
   await assert.rejects(ib.send(new ListImageRecipesCommand({ filters: [{ name: 'containerType', values: ['DOCKER'] }] })), invalid('filters[0].name'));
   assert.deepEqual((await ib.send(new ListImageRecipesCommand({ owner: 'Amazon' }))).imageRecipeSummaryList, []);
@@ -230,7 +239,7 @@ test('container recipes: create, get, list, delete', async (t) => {
     'public.ecr.aws/docker/library/alpine@sha256:' + 'a'.repeat(64),
     '123456789012.dkr.ecr.local.amazonaws.com/app:1.2',
     'localhost:5000/app',
-    `arn:aws:imagebuilder:local:${account}:image/base/1.x.x`,
+    'arn:aws:imagebuilder:local:aws:image/debian-12-container-x86/x.x.x',
   ];
   const winComp = await component(ib, 'win', '1.0.0', DOC, 'Windows');
   for (const [i, parentImage] of parents.entries()) {
@@ -415,6 +424,96 @@ test('DeleteComponent refuses while a recipe uses the build, directly or through
   await other.send(new CreateImageRecipeCommand(imageRecipe(theirs)));
   const mine = await component(ib);
   await ib.send(new DeleteComponentCommand({ componentBuildVersionArn: mine }));
+});
+
+/** Builds an image through the SDK as `ib` and marks it AVAILABLE in the store, as a finished build does. */
+async function availableImage(f: Fixture, ib: ImagebuilderClient, kind: 'machine' | 'container', name: string): Promise<string> {
+  const comp = await component(ib, `${name}-c`);
+  const recipe =
+    kind === 'machine'
+      ? { imageRecipeArn: (await ib.send(new CreateImageRecipeCommand(imageRecipe(comp, { name })))).imageRecipeArn! }
+      : { containerRecipeArn: (await ib.send(new CreateContainerRecipeCommand(containerRecipe(comp, { name, parentImage: 'debian:12' })))).containerRecipeArn! };
+  const infra = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: `${name}-infra`, instanceProfileName: 'Profile', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
+  const arn = (await ib.send(new CreateImageCommand({ ...recipe, infrastructureConfigurationArn: infra }))).imageBuildVersionArn!;
+  const store = openStore(f.dataDir);
+  await store.updateResource(arn, (current) => ({ ...current.data, state: { status: 'AVAILABLE' } }));
+  await store.close();
+  return arn;
+}
+
+test('a parent image is looked up at create: it must exist, be of the recipe\'s kind and be readable by the caller in its region', async (t) => {
+  const f = await startFixture(t);
+  const ib = f.client();
+  const other = await secondAccount(f);
+  const comp = await component(ib);
+  const mine = /:(\d{12}):/.exec(comp)![1]!;
+  const theirs = /:(\d{12}):/.exec(await component(other, 'theirs'))![1]!;
+
+  const myMachine = await availableImage(f, ib, 'machine', 'golden');
+  const myContainer = await availableImage(f, ib, 'container', 'app-base');
+  const pending = (await ib.send(new GetImageRecipeCommand({ imageRecipeArn: myMachine.replace(':image/', ':image-recipe/').replace('/1.0.0/1', '/1.0.0') }))).imageRecipe!.arn!;
+  const infra = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: 'later', instanceProfileName: 'Profile', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
+  const building = (await ib.send(new CreateImageCommand({ imageRecipeArn: pending, infrastructureConfigurationArn: infra }))).imageBuildVersionArn!;
+  const unshared = await availableImage(f, other, 'machine', 'private');
+  const shared = await availableImage(f, other, 'machine', 'public');
+  await other.send(new PutImagePolicyCommand({ imageArn: shared, policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: [mine] }, Action: ['imagebuilder:GetImage', 'imagebuilder:ListImages'] }] }) }));
+
+  // Machine images (ami- ids): the other account's, one launchable by the caller and one not; the managed bases listed.
+  const store = openStore(f.dataDir);
+  const disk: MachineDisk = { format: 'raw', digest: `sha256:${'0'.repeat(64)}`, sizeBytes: 1, rootPartUuid: 'u', kernelVersion: 'k' };
+  const launchable = (await registerMachineImage(store, { accountId: theirs, region: 'local', name: 'launchable', sourceImageArn: shared, disk, launchPermission: { userIds: [mine] } })).name;
+  const hidden = (await registerMachineImage(store, { accountId: theirs, region: 'local', name: 'hidden', sourceImageArn: unshared, disk })).name;
+  await registerManagedBases(store, ['local']);
+  await store.close();
+
+  let n = 0;
+  const machine = (parentImage: string) => ib.send(new CreateImageRecipeCommand(imageRecipe(comp, { name: `m${n++}`, parentImage })));
+  const container = (parentImage: string) => ib.send(new CreateContainerRecipeCommand(containerRecipe(comp, { name: `c${n++}`, parentImage })));
+  const refused = (...words: string[]) => invalid('parentImage', ...words);
+
+  const refusedMachine: [string, string][] = [
+    [`arn:aws:imagebuilder:local:${mine}:image/made-up/x.x.x`, 'names no AVAILABLE image'],
+    [myMachine.replace('/1.0.0/1', '/2.x.x'), 'names no AVAILABLE image'],
+    [building, 'names no AVAILABLE image'],
+    [myMachine.replace(':local:', ':us-east-1:'), 'names no AVAILABLE image'],
+    [unshared, 'names no AVAILABLE image'],
+    [unshared.replace('/1.0.0/1', '/x.x.x'), 'names no AVAILABLE image'],
+    [myContainer, 'is a container image, not a machine image'],
+    ['arn:aws:imagebuilder:local:aws:image/debian-12-container-x86/x.x.x', 'is a container image'],
+    ['arn:aws:imagebuilder:local:aws:image/debian-12-x86/1.0.0', 'names no AVAILABLE image'],
+    ['ami-0123456789abcdef0', 'is not a machine image that account'],
+    ['ami-12345678', 'is not a machine image that account'],
+    [hidden, 'is not a machine image that account'],
+  ];
+  for (const [parent, why] of refusedMachine) await assert.rejects(machine(parent), refused(parent, why), parent);
+  const acceptedMachine = [
+    myMachine,
+    myMachine.replace('/1.0.0/1', '/x.x.x'),
+    shared,
+    shared.replace('/1.0.0/1', '/1.x.x'),
+    launchable,
+    MACHINE_BASE,
+    // Amazon's own images that Kiln does not list (real definitions name them) and SSM parameters are taken as written.
+    'arn:aws:imagebuilder:local:aws:image/amazon-linux-2023-x86/x.x.x',
+    'ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  ];
+  for (const parent of acceptedMachine) await machine(parent);
+
+  for (const [parent, why] of [
+    [`arn:aws:imagebuilder:local:${mine}:image/made-up/1.0.0`, 'names no AVAILABLE image'],
+    [myMachine, 'is a machine image, not a container image'],
+    [MACHINE_BASE, 'is a machine image'],
+    [myContainer.replace(':local:', ':us-east-1:'), 'names no AVAILABLE image'],
+    ['Team/App:1', 'must be a container image reference'],
+    ['registry.example:5000/app@sha256:abc', 'must be a container image reference'],
+  ]) {
+    await assert.rejects(container(parent!), refused(parent!, why!), parent);
+  }
+  for (const parent of [myContainer, myContainer.replace('/1.0.0/1', '/x.x.x'), 'arn:aws:imagebuilder:local:aws:image/debian-12-container-x86/x.x.x', 'debian:12', `registry.example:5000/team/app@sha256:${'a'.repeat(64)}`]) {
+    await container(parent);
+  }
+  const message = await machine(`arn:aws:imagebuilder:local:${mine}:image/made-up/x.x.x`).catch((e: Error) => e.message);
+  assert.equal(message, `The image recipe is invalid:\n  parentImage: arn:aws:imagebuilder:local:${mine}:image/made-up/x.x.x names no AVAILABLE image visible to account ${mine} in local`);
 });
 
 test('recipes from the conformance definitions (CloudFormation samples) are accepted', { skip: existsSync(DEFINITIONS) ? false : `no definitions at ${DEFINITIONS}` }, async (t) => {

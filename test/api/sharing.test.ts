@@ -88,7 +88,7 @@ function invalid(...paths: string[]) {
 }
 
 function recipeInput(componentArn: string, name = 'Consumer Recipe') {
-  return { name, semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] };
+  return { name, semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] };
 }
 
 test('a component shared with one account: it reads, lists under Shared and builds recipes; others cannot', async (t) => {
@@ -263,7 +263,7 @@ test('the Amazon view lists Kiln-managed resources, readable by every account an
     name: 'debian-base',
     version: '2024.1.1',
     arn: 'arn:aws:imagebuilder:local:aws:image-recipe/debian-base/2024.1.1',
-    data: { name: 'debian-base', platform: 'Linux', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn: `${managed}/1` }], dateCreated: new Date().toISOString() },
+    data: { name: 'debian-base', platform: 'Linux', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn: `${managed}/1` }], dateCreated: new Date().toISOString() },
     build: 'none',
   });
   await store.close();

@@ -56,7 +56,7 @@ interface Made {
 /** One resource of every family, made through the stock SDK as any client would. */
 async function makeResources(ib: ImagebuilderClient): Promise<Made> {
   const componentArn = (await ib.send(new CreateComponentCommand({ name: 'hello', semanticVersion: '1.0.0', platform: 'Linux', data: DOC, description: 'says hello' }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
+  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name: 'web', semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] }))).imageRecipeArn!;
   const containerRecipeArn = (
     await ib.send(
       new CreateContainerRecipeCommand({
@@ -139,7 +139,7 @@ test('console resources: every list shows what the SDK made, details open by key
 
   const lists: { title: string; name: string; detail: string; shows: RegExp[]; shot: string }[] = [
     { title: 'Image pipelines', name: 'nightly', detail: 'nightly', shows: [/cron\(0 3 \* \* \? \*\)/, /Europe\/Paris/, /Next run/, /Schedule history/], shot: 'pipeline' },
-    { title: 'Image recipes', name: 'web', detail: 'Image recipe web 1.0.0', shows: [/ami-0123456789abcdef0/, /hello/], shot: 'image-recipe' },
+    { title: 'Image recipes', name: 'web', detail: 'Image recipe web 1.0.0', shows: [/debian-12-x86/, /hello/], shot: 'image-recipe' },
     { title: 'Container recipes', name: 'app', detail: 'Container recipe app 1.0.0', shows: [/greeting\s*=\s*yo/, /team\/app/, /imagebuilder:parentImage/], shot: 'container-recipe' },
     { title: 'Components', name: 'hello', detail: 'Component hello 1.0.0', shows: [/echo \{\{ greeting \}\}/, /greeting/, /says hello/], shot: 'component' },
     { title: 'Infrastructure configurations', name: 'build-infra', detail: 'Infrastructure configuration build-infra', shows: [/ns\.small/, /BuildProfile/, /Keep instance on failure\s*yes/], shot: 'infrastructure' },

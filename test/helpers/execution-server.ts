@@ -96,7 +96,7 @@ phases:
 /** Creates a PENDING image through the SDK (component, image recipe, infrastructure configuration, CreateImage) and returns its record. */
 export async function createPendingImage(server: ExecutionServer, ib: ImagebuilderClient, name = 'web'): Promise<ResourceRecord> {
   const componentArn = (await ib.send(new CreateComponentCommand({ name: `${name}-component`, semanticVersion: '1.0.0', platform: 'Linux', data: DOC }))).componentBuildVersionArn!;
-  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'ami-0123456789abcdef0', components: [{ componentArn }] }))).imageRecipeArn!;
+  const imageRecipeArn = (await ib.send(new CreateImageRecipeCommand({ name, semanticVersion: '1.0.0', parentImage: 'arn:aws:imagebuilder:local:aws:image/debian-12-x86/x.x.x', components: [{ componentArn }] }))).imageRecipeArn!;
   const infrastructureConfigurationArn = (await ib.send(new CreateInfrastructureConfigurationCommand({ name: `${name}-infra`, instanceProfileName: 'Profile', instanceTypes: ['ns.small'] })))
     .infrastructureConfigurationArn!;
   const arn = (await ib.send(new CreateImageCommand({ imageRecipeArn, infrastructureConfigurationArn }))).imageBuildVersionArn!;

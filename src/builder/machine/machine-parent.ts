@@ -8,7 +8,7 @@ import { KilnError } from '../../domain/errors.js';
 import { resolveImageArn, type Requester } from '../stages/build-plan.js';
 import { recipeOf, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import type { MachineDisk } from './machine-disk.js';
-import { findMachineImage, isAmiId, machineImageData } from './machine-images.js';
+import { findMachineImage, machineImageData } from './machine-images.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 
 /** What an AMI image record keeps about its output (data.machine). */
@@ -51,7 +51,8 @@ export async function compileMachineRef(store: Store, who: Requester, requested:
     const digest = out.rootfs?.manifestDigest ?? (managedBase ? '' : (out.disk?.digest ?? ''));
     return { plan: { requested, resolved: record.arn, manifestDigest: digest, source: managedBase ? 'managed' : 'image' }, image: record, rootfs: out.rootfs, disk: out.disk };
   }
-  if (isAmiId(requested)) {
+  // Any ami- id is looked up, so one of EC2's shorter ids is answered as unknown rather than as a wrong shape.
+  if (requested.startsWith('ami-')) {
     const mi = await findMachineImage(store, who.accountId, who.region, requested);
     if (!mi) throw new KilnError('InvalidArgument', `${field} ${requested} is not a machine image that account ${who.accountId} may launch in ${who.region}`);
     const data = machineImageData(mi);

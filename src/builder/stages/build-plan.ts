@@ -58,10 +58,18 @@ export async function resolveImageArn(store: Store, image: Requester, text: stri
 export type ContainerParent = { kind: 'image'; record: ResourceRecord } | { kind: 'registry'; reference: string };
 
 /** Compiles the recipe's parent of a container build from store reads; the digest is '' until materialized. */
-export async function compileContainerParent(store: Store, image: ResourceRecord): Promise<{ plan: BuildPlan['parent']; parent: ContainerParent }> {
-  const requested = String(recipeOf(image).parentImage ?? '');
+export function compileContainerParent(store: Store, image: ResourceRecord): Promise<{ plan: BuildPlan['parent']; parent: ContainerParent }> {
+  return compileContainerRef(store, image, String(recipeOf(image).parentImage ?? ''));
+}
+
+/**
+ * Resolves a container parent as `who` names it, from store reads: a DOCKER image ARN (wildcards allowed) it may
+ * read, or a registry reference, taken as written (only a pull can tell whether it exists). InvalidArgument
+ * naming parentImage otherwise.
+ */
+export async function compileContainerRef(store: Store, who: Requester, requested: string): Promise<{ plan: BuildPlan['parent']; parent: ContainerParent }> {
   if (requested.startsWith('arn:')) {
-    const record = await resolveImageArn(store, image, requested);
+    const record = await resolveImageArn(store, who, requested);
     if (record.data.type !== 'DOCKER') throw new KilnError('InvalidArgument', `parentImage ${requested} resolves to ${record.arn}, which is a machine image, not a container image`);
     const stored = record.data.containerImage as ContainerImageRef | undefined;
     const source = record.accountId === 'aws' ? 'managed' : 'image';
