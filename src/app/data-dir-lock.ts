@@ -12,22 +12,13 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { PRIVATE_FILE_MODE } from './data-dir.js';
+import { processRuns } from '../store/lease-owners.js';
 
 /** The lock file's name in the data directory. */
 export const LOCK_FILE = 'build.lock';
 
 /** Holders in this process, per lock file. */
 const held = new Map<string, number>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The process id in a lock file, or undefined when it is unreadable or empty (a holder killed mid-write). */
 function holder(file: string): number | undefined {
@@ -42,7 +33,7 @@ function holder(file: string): number | undefined {
 /** The process, other than this one, that holds the data directory's lock now; undefined when none does. */
 export function dataDirLockHolder(dataDir: string): number | undefined {
   const pid = holder(path.join(dataDir, LOCK_FILE));
-  return pid !== undefined && pid !== process.pid && alive(pid) ? pid : undefined;
+  return pid !== undefined && pid !== process.pid && processRuns(pid) ? pid : undefined;
 }
 
 /** A data directory another process builds in; a plain Error, so the CLI prints its message alone. */
@@ -78,7 +69,7 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const pid = holder(file);
-    if (pid !== undefined && pid !== process.pid && alive(pid)) throw dataDirInUse(pid);
+    if (pid !== undefined && pid !== process.pid && processRuns(pid)) throw dataDirInUse(pid);
     // Left by a process that is gone (or by this one, outside the count: a crash of a test): taken over once.
     if (attempt > 0) throw new DataDirInUseError('the data directory lock could not be taken (another process is taking it at the same time)');
     rmSync(file, { force: true });

@@ -19,7 +19,7 @@ export function leaseOwnerParts(owner: string): { node: string; pid: number } | 
 }
 
 /** Whether a process of this host is running (a pid that may belong to another user counts as running). */
-function processRuns(pid: number): boolean {
+export function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

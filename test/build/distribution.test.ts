@@ -27,7 +27,6 @@ import {
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
 import { loadServerConfig } from '../../src/app/server-config.js';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { regionTargets } from '../../src/builder/stages/registry-glue.js';
 import { distributionTimeoutMinutes, outputResourcesOf } from '../../src/builder/stages/distribution-stage.js';
 import { retryDistribution } from '../../src/domain/image-state.js';
@@ -35,7 +34,7 @@ import { isKilnError } from '../../src/domain/errors.js';
 import { createAccount } from '../../src/service/accounts.js';
 import type { ResourceRecord } from '../../src/store/store.js';
 import { dockerRegistryUnavailable, freePort } from '../helpers/registry.js';
-import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, run, startBuildServer, waitForImage, type BuildServer } from './helpers.js';
+import { bashComponent, buildSkipReason, hostLeftovers, mirrorSkipReason, pushHostBase, run, startBuildServer, toolsSkipReason, waitForImage, type BuildServer } from './helpers.js';
 
 const KILN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/kiln');
 const TEMPLATE = ['FROM {{{ imagebuilder:parentImage }}}', '{{{ imagebuilder:components }}}'].join('\n');
@@ -361,20 +360,7 @@ test('container images distributed to two regions; a failed region, RetryImage a
 // ---- machine images: launch permissions across regions ----
 
 async function machineSkipReason(): Promise<string | undefined> {
-  if (skip) return skip;
-  for (const tool of ['mmdebstrap', 'sfdisk', 'mcopy', 'qemu-img']) {
-    try {
-      await run('bash', ['-c', `type -P ${tool}`]);
-    } catch {
-      return `needs ${tool}`;
-    }
-  }
-  try {
-    const res = await fetch(`${DEFAULT_DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
-    return res.ok ? undefined : `needs the Debian mirror (it answered ${res.status})`;
-  } catch (err) {
-    return `needs the Debian mirror ${DEFAULT_DEBIAN_MIRROR}: ${(err as Error).message}`;
-  }
+  return skip ?? (await toolsSkipReason(['mmdebstrap', 'sfdisk', 'mcopy', 'qemu-img'])) ?? mirrorSkipReason();
 }
 
 test('a machine image distributed to two regions: a failed export retried without a rebuild; the account named in launchPermission may export it in the second region, another may not', { skip: await machineSkipReason(), timeout: 900_000 }, async (t) => {

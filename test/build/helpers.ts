@@ -81,16 +81,26 @@ const FINAL = new Set(['AVAILABLE', 'FAILED', 'CANCELLED']);
 
 /** Why machine-image builds cannot run here (tools, firmware, the Debian mirror the managed base comes from), or undefined. */
 export async function machineSkipReason(): Promise<string | undefined> {
-  const local = buildSkipReason();
+  const local = buildSkipReason() ?? (await toolsSkipReason(['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'sfdisk', 'mcopy']));
   if (local) return local;
-  for (const tool of ['qemu-system-x86_64', 'qemu-img', 'mmdebstrap', 'sfdisk', 'mcopy']) {
+  if (!existsSync(OVMF_FIRMWARE)) return `needs ${OVMF_FIRMWARE} (Debian package ovmf)`;
+  return mirrorSkipReason();
+}
+
+/** Why a test cannot run for want of one of these tools (the first missing), or undefined. */
+export async function toolsSkipReason(tools: readonly string[]): Promise<string | undefined> {
+  for (const tool of tools) {
     try {
       await run('bash', ['-c', `type -P ${tool}`]);
     } catch {
       return `needs ${tool} (scripts/install.sh installs it)`;
     }
   }
-  if (!existsSync(OVMF_FIRMWARE)) return `needs ${OVMF_FIRMWARE} (Debian package ovmf)`;
+  return undefined;
+}
+
+/** Why a test that bootstraps a Debian base cannot reach the mirror, or undefined. */
+export async function mirrorSkipReason(): Promise<string | undefined> {
   try {
     const res = await fetch(`${DEFAULT_DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
     return res.ok ? undefined : `needs the network: the Debian mirror answered ${res.status}`;

@@ -9,8 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
-import { bashComponent, buildSkipReason, hostLeftovers, run } from '../build/helpers.js';
+import { bashComponent, buildSkipReason, hostLeftovers, mirrorSkipReason, run, toolsSkipReason } from '../build/helpers.js';
 import { dockerRegistryUnavailable, startDockerRegistry } from '../helpers/registry.js';
 import { startFixture } from '../api/fixture.js';
 import { CreateComponentCommand } from '@aws-sdk/client-imagebuilder';
@@ -48,21 +47,7 @@ function kiln(args: string[], options: { onStderr?: (text: string, child: Return
 }
 
 async function skipReason(): Promise<string | undefined> {
-  const local = buildSkipReason() ?? dockerRegistryUnavailable();
-  if (local) return local;
-  for (const tool of ['umoci', 'mmdebstrap']) {
-    try {
-      await run('bash', ['-c', `type -P ${tool}`]);
-    } catch {
-      return `needs ${tool}`;
-    }
-  }
-  try {
-    const res = await fetch(`${DEFAULT_DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
-    return res.ok ? undefined : `needs the Debian mirror (it answered ${res.status})`;
-  } catch (err) {
-    return `needs the Debian mirror ${DEFAULT_DEBIAN_MIRROR}: ${(err as Error).message}`;
-  }
+  return buildSkipReason() ?? dockerRegistryUnavailable() ?? (await toolsSkipReason(['umoci', 'mmdebstrap'])) ?? mirrorSkipReason();
 }
 
 test('kiln build: bad inputs exit 1 with the option or field named and no host path, before any engine starts', { timeout: 60_000 }, async (t) => {
