@@ -226,9 +226,14 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   };
   const permitted = await timed('ns build on a shared machine image, tests off', () => buildOn(other.key, 'on-shared'));
   assert.equal(permitted.state?.status, 'AVAILABLE', permitted.state?.reason);
-  const refused = await buildOn(stranger.key, 'not-shared');
-  assert.equal(refused.state?.status, 'FAILED');
-  assert.match(refused.state?.reason ?? '', /not a machine image that account \d{12} may launch/);
+  // A stranger's recipe naming it is refused at create, naming the field.
+  const strangerClient = asAccount(stranger.key);
+  t.after(() => strangerClient.destroy());
+  const strangerComponent = (await strangerClient.send(new CreateComponentCommand({ name: 'not-shared-c', semanticVersion: '1.0.0', platform: 'Linux', data: bashComponent({ build: ['true'] }) }))).componentBuildVersionArn!;
+  await assert.rejects(
+    strangerClient.send(new CreateImageRecipeCommand({ name: 'not-shared', semanticVersion: '1.0.0', parentImage: ami.image!, components: [{ componentArn: strangerComponent }] })),
+    (err: Error) => err.name === 'InvalidParameterValueException' && /parentImage/.test(err.message) && /not a machine image that account \d{12} may launch/.test(err.message),
+  );
 
   // A vm.* build chained on the first image: the VM boots the parent's disk and runs the component through the
   // guest agent; the test stage boots the result and finds both the parent's service and the new file.
