@@ -3,6 +3,7 @@
  * so the least-recently-used order is one clock's even when several processes share the file.
  */
 import type Database from 'better-sqlite3';
+import { asPromise } from './as-promise.js';
 import type { BuildCache, BuildCacheEntry } from '../roles/build-cache.js';
 import { CACHE_ORDER, keyBatches, toCacheEntry, type CacheRow } from '../sql/cache-rows.js';
 
@@ -27,24 +28,17 @@ export function sqliteBuildCache(db: Database.Database): BuildCache {
     for (const batch of keyBatches(keys)) n += db.prepare(`DELETE FROM build_cache WHERE key IN ${inKeys(batch.length)}`).run(...batch).changes;
     return n;
   });
-  const run = <T>(fn: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  };
   return {
     getCacheEntry: (key: string) =>
-      run(() => {
+      asPromise(() => {
         const row = get.get(key) as CacheRow | undefined;
         return row ? toCacheEntry(row) : undefined;
       }),
     putCacheEntry: (e: Omit<BuildCacheEntry, 'createdAt' | 'lastUsedAt'>) =>
-      run(() => void put.run(e.key, e.accountId, e.kind, e.label, e.size, JSON.stringify(e.entry))),
-    touchCacheEntries: (keys: readonly string[]) => run(() => (keys.length === 0 ? undefined : void touch.immediate(keys))),
+      asPromise(() => void put.run(e.key, e.accountId, e.kind, e.label, e.size, JSON.stringify(e.entry))),
+    touchCacheEntries: (keys: readonly string[]) => asPromise(() => (keys.length === 0 ? undefined : void touch.immediate(keys))),
     listCacheEntries: (filter?: { accountId?: string }) =>
-      run(() => ((filter?.accountId === undefined ? listAll.all() : listAccount.all(filter.accountId)) as CacheRow[]).map(toCacheEntry)),
-    deleteCacheEntries: (keys: readonly string[]) => run(() => (keys.length === 0 ? 0 : remove.immediate(keys))),
+      asPromise(() => ((filter?.accountId === undefined ? listAll.all() : listAccount.all(filter.accountId)) as CacheRow[]).map(toCacheEntry)),
+    deleteCacheEntries: (keys: readonly string[]) => asPromise(() => (keys.length === 0 ? 0 : remove.immediate(keys))),
   };
 }

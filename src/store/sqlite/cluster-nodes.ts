@@ -3,6 +3,7 @@
  * to the millisecond, so times compare as text); every process sharing the file reads the same host clock.
  */
 import type Database from 'better-sqlite3';
+import { asPromise } from './as-promise.js';
 import type { ClusterNodes, NodeRecord, NodeRole } from '../roles/cluster-nodes.js';
 import { rolesText, toNode, type NodeRow } from '../sql/node-rows.js';
 
@@ -26,19 +27,12 @@ export function sqliteClusterNodes(db: Database.Database): ClusterNodes {
      RETURNING owner`,
   );
   const release = db.prepare('DELETE FROM leaderships WHERE name = ? AND owner = ?');
-  const run = <T>(fn: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  };
   return {
     heartbeatNode: (node: { id: string; host: string; roles: readonly NodeRole[]; endpoint?: string }) =>
-      run(() => void heartbeat.run(node.id, node.host, rolesText(node.roles), node.endpoint ?? null)),
-    listNodes: (lostAfterMs: number): Promise<NodeRecord[]> => run(() => (list.all(-lostAfterMs) as NodeRow[]).map(toNode)),
-    removeNode: (id: string) => run(() => void remove.run(id)),
-    acquireLeadership: (name: string, owner: string, ttlMs: number) => run(() => acquire.get(name, owner, ttlMs) !== undefined),
-    releaseLeadership: (name: string, owner: string) => run(() => void release.run(name, owner)),
+      asPromise(() => void heartbeat.run(node.id, node.host, rolesText(node.roles), node.endpoint ?? null)),
+    listNodes: (lostAfterMs: number): Promise<NodeRecord[]> => asPromise(() => (list.all(-lostAfterMs) as NodeRow[]).map(toNode)),
+    removeNode: (id: string) => asPromise(() => void remove.run(id)),
+    acquireLeadership: (name: string, owner: string, ttlMs: number) => asPromise(() => acquire.get(name, owner, ttlMs) !== undefined),
+    releaseLeadership: (name: string, owner: string) => asPromise(() => void release.run(name, owner)),
   };
 }

@@ -1,5 +1,6 @@
 import Database, { type Statement } from 'better-sqlite3';
 import { KilnError } from '../../domain/errors.js';
+import { asPromise } from './as-promise.js';
 import type { SecretBox } from '../secret-box.js';
 import type {
   Job,
@@ -707,10 +708,6 @@ export class SqliteStore implements Store {
   }
 
   private run<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+    return asPromise(fn);
   }
 }
