@@ -15,7 +15,7 @@ export const BUILD_PHASES = ['build', 'validate'];
 /** The executor's units, run through `chain`. */
 export function dockerfileUnits(chain: LayerChain): DockerfileUnits {
   return {
-    run: async (lines, label, run) => (await chain.unit({ label, inputs: { unit: 'dockerfile', lines }, run: (instance) => run(instance) })).history,
+    run: async (lines, label, run) => (await chain.unit({ label, inputs: { unit: 'dockerfile', lines }, run })).history,
   };
 }
 
@@ -27,7 +27,7 @@ export async function componentUnits(
   chain: LayerChain,
   components: readonly PlannedComponent[],
   at: { env: Record<string, string>; workdir: string; user: string },
-  run: (instance: DriverInstance, component: PlannedComponent) => Promise<void>,
+  run: (instance: DriverInstance, component: PlannedComponent) => Promise<unknown>,
 ): Promise<HistoryEntry[]> {
   const history: HistoryEntry[] = [];
   for (const component of components) {

@@ -306,7 +306,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
             return;
           }
           return componentUnits(units, buildComponents, { env, workdir: dir, user: info.user }, (instance, component) =>
-            runComponentPhases(services, image, withExecEnv(instance, env), [component], ['build', 'validate'], step, signal, dir).then(() => undefined),
+            runComponentPhases(services, image, withExecEnv(instance, env), [component], ['build', 'validate'], step, signal, dir),
           );
         },
       });

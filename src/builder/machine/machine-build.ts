@@ -187,7 +187,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       if (!chain) return runComponentPhases(services, image, nsInstance ?? vm!, buildComponents, BUILD_PHASES, step, signal, workingDirectory);
       currentLog = (text, stream) => step.log(text, stream);
       await componentUnits(chain, buildComponents, { env: {}, workdir: workingDirectory, user: '' }, (instance, component) =>
-        runComponentPhases(services, image, instance, [component], BUILD_PHASES, step, signal, workingDirectory).then(() => undefined),
+        runComponentPhases(services, image, instance, [component], BUILD_PHASES, step, signal, workingDirectory),
       );
       step.setMessage(chain.cached > 0 ? `cached: ${chain.cached} of ${chain.cached + chain.ran} components` : `${chain.ran} components ran`);
       return { status: 'Success', cachedComponents: chain.cachedComponents, ranComponents: chain.ranComponents };
