@@ -126,10 +126,14 @@ test('gc: a blob or disk a step cache entry names survives; once its entry is pr
   const cached = await makeLayer(blobs, 'cached', 'a component layer only the step cache names');
   const recent = await makeLayer(blobs, 'recent', 'the layer of a recently used entry');
   const disk = await makeDisk(dir, disks, 'c');
-  await store.putCacheEntry({ key: 'a'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component old', size: 600, entry: { layer: cached, history: { created_by: 'old' } } });
+  // Distinct use times, oldest first, so the least recently used order does not hang on a tie.
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
   await store.putCacheEntry({ key: 'b'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component none', size: 0, entry: { layer: null } });
+  await tick();
+  await store.putCacheEntry({ key: 'a'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component old', size: 600, entry: { layer: cached, history: { created_by: 'old' } } });
+  await tick();
   await store.putCacheEntry({ key: 'c'.repeat(64), accountId: ACCOUNT, kind: 'disk', label: 'disk', size: 300, entry: { disk: { digest: disk.digest } } });
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await tick();
   await store.putCacheEntry({ key: 'd'.repeat(64), accountId: ACCOUNT, kind: 'layer', label: 'component new', size: 400, entry: { layer: recent } });
 
   const kept = await collectGarbage({ store, blobs, layers, disks, graceMs: 0, buildCacheBytes: 10_000 });
@@ -137,6 +141,7 @@ test('gc: a blob or disk a step cache entry names survives; once its entry is pr
   assert.ok((await blobs.has(cached.digest)) && (await blobs.has(recent.digest)) && (await disks.has(disk.digest)));
 
   // 1300 bytes against a limit of 800: the least recently used go first, until what is left fits.
+  await tick();
   await store.touchCacheEntries(['c'.repeat(64)]);
   const pruned = await collectGarbage({ store, blobs, layers, disks, graceMs: 0, buildCacheBytes: 800 });
   assert.deepEqual([pruned.cacheEntries, pruned.cacheBytes], [2, 600]);

@@ -108,7 +108,7 @@ test('a disabled or deleted key is refused at once by the SDK, the aws CLI, /kil
   const blobs = new FsBlobStore(join(dir, 'blobs'));
   const image = await makeTestImage(blobs, { 'etc/hello.txt': 'hello\n' });
   await exportLayout(blobs, image.manifestDigest, join(dir, 'layout'), 'v1');
-  await execFileAsync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${key.accessKeyId}:${key.secretAccessKey}`, `oci:${join(dir, 'layout')}:v1`, ref]);
+  await execFileAsync('skopeo', ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', '--dest-creds', `${key.accessKeyId}:${key.secretAccessKey}`, `oci:${join(dir, 'layout')}:v1`, ref]);
   assert.deepEqual(await everywhere(), all(true), 'a new key works everywhere');
 
   let [listed] = await listKeys();

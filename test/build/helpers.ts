@@ -73,7 +73,7 @@ export async function pushHostBase(t: TestContext, target: { server: { registryH
   await exportLayout(blobs, image.manifestDigest, path.join(work, 'layout'), 'base');
   const ref = `${target.server.registryHost}/${repository}:${tag}`;
   const creds = `${target.credentials.accessKeyId}:${target.credentials.secretAccessKey}`;
-  await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${path.join(work, 'layout')}:base`, `docker://${ref}`]);
+  await run('skopeo', ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${path.join(work, 'layout')}:base`, `docker://${ref}`]);
   return ref;
 }
 

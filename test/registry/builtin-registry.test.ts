@@ -49,7 +49,7 @@ test('skopeo and podman push to and pull from the built-in registry, under its a
 
   await t.test('skopeo copies an OCI layout in with the admin key, inspects it and copies it back out unchanged', async () => {
     const started = Date.now();
-    await run('skopeo', ['copy', '--quiet', tls, '--dest-creds', kiln.admin.creds, `oci:${layoutDir}:v1`, ref]);
+    await run('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', kiln.admin.creds, `oci:${layoutDir}:v1`, ref]);
     t.diagnostic(`skopeo push: ${Date.now() - started} ms`);
     const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', kiln.admin.creds, ref])) as { Digest: string; Layers: string[] };
     assert.equal(inspected.Digest, image.manifestDigest);
@@ -62,7 +62,7 @@ test('skopeo and podman push to and pull from the built-in registry, under its a
       assert.deepEqual(readFileSync(path.join(out, 'blobs', 'sha256', digest.slice(7))), await kiln.blobs.get(digest));
     }
     // A second push finds every blob there already.
-    await run('skopeo', ['copy', '--quiet', tls, '--dest-creds', kiln.admin.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:v1-again`]);
+    await run('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', kiln.admin.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:v1-again`]);
     const tags = JSON.parse(await run('skopeo', ['list-tags', '--tls-verify=false', '--creds', kiln.admin.creds, `docker://${kiln.host}/team/app`])) as { Tags: string[] };
     assert.deepEqual(tags.Tags, ['v1', 'v1-again']);
   });
@@ -85,16 +85,16 @@ test('skopeo and podman push to and pull from the built-in registry, under its a
 
   await t.test('another account may not push to the repository, and reads it only once it is shared', async () => {
     const other = await kiln.addAccount('other');
-    const denied = await fails('skopeo', ['copy', '--quiet', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:hijack`]);
+    const denied = await fails('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:hijack`]);
     assert.match(denied, /denied|403/i);
     // A private repository reads as a missing one to other accounts.
     assert.match(await fails('skopeo', ['inspect', '--tls-verify=false', '--creds', other.creds, ref]), /name unknown|does not exist/i);
     await kiln.registry.setAccess({ repository: 'team/app', accounts: [other.accountId] });
     const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', other.creds, ref])) as { Digest: string };
     assert.equal(inspected.Digest, image.manifestDigest);
-    assert.match(await fails('skopeo', ['copy', '--quiet', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:hijack`]), /denied|403/i);
+    assert.match(await fails('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/team/app:hijack`]), /denied|403/i);
     // Its own repositories are its own.
-    await run('skopeo', ['copy', '--quiet', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/other/app:v1`]);
+    await run('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', other.creds, `oci:${layoutDir}:v1`, `docker://${kiln.host}/other/app:v1`]);
   });
 
   await t.test('anonymous callers read a public repository and nothing else', async () => {

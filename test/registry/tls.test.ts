@@ -40,7 +40,7 @@ test('with a certificate in the configuration, the API and the registry speak HT
   await exportLayout(blobs, image.manifestDigest, path.join(dir, 'layout'), 'x');
   const run = promisify(execFile);
   const ref = `docker://${server.registryHost}/tls/hello:1`;
-  await run('skopeo', ['copy', '--quiet', '--dest-cert-dir', certs, '--dest-creds', `${creds.accessKeyId}:${creds.secretAccessKey}`, `oci:${path.join(dir, 'layout')}:x`, ref]);
+  await run('skopeo', ['copy', '--quiet', '--preserve-digests', '--dest-cert-dir', certs, '--dest-creds', `${creds.accessKeyId}:${creds.secretAccessKey}`, `oci:${path.join(dir, 'layout')}:x`, ref]);
   const inspected = JSON.parse((await run('skopeo', ['inspect', '--cert-dir', certs, '--creds', `${creds.accessKeyId}:${creds.secretAccessKey}`, ref])).stdout) as { Digest: string };
   assert.equal(inspected.Digest, image.manifestDigest);
   // Without the certificate, verification fails: it is real TLS, not plain HTTP.

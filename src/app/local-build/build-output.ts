@@ -117,7 +117,9 @@ export async function writeBuildOutput(engine: LocalEngine, result: LocalBuildRe
       return spec.file;
     }
     const verify = options.tlsVerify ?? !isLoopbackHost(spec.host);
-    await skopeo(['copy', '--quiet', `--dest-tls-verify=${verify}`, `oci:${layout}:latest`, `docker://${spec.reference}`], layout, options.signal);
+    // The digest printed is the one built: without --preserve-digests skopeo may swap in another compression of a
+    // layer it has seen before (its blob-info cache), and the pushed manifest would differ.
+    await skopeo(['copy', '--quiet', '--preserve-digests', `--dest-tls-verify=${verify}`, `oci:${layout}:latest`, `docker://${spec.reference}`], layout, options.signal);
     return spec.reference;
   } finally {
     await rm(work, { recursive: true, force: true });
