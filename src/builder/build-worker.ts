@@ -23,6 +23,8 @@ import { advance, ImageStateChanged, stateOf } from './stages/image-record.js';
 import { buildMachineImage } from './machine/machine-build.js';
 import { compileBuildPlan } from './compile-build-plan.js';
 import { isStepFailed } from './stages/step-runner.js';
+import { imageWorkflows, refuseUnrunnable } from './workflows/image-workflows.js';
+import { containerStageOverrides } from './workflows/container-workflows.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
 /** The state each kind's image waits in for its job. */
@@ -189,8 +191,14 @@ export class BuildWorker {
       if (kind === BUILD_IMAGE_JOB) {
         const creating = await advance(store, record.arn, 'CREATING');
         const build = await compileBuildPlan(store, creating);
+        const workflows = await imageWorkflows(store, creating);
+        refuseUnrunnable(workflows, build.kind);
         if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup);
-        else await buildContainerImage(this.services, creating, build.compiled, signal, cleanup);
+        else {
+          const log = (text: string) => this.options.log?.(`build worker: ${text}`);
+          const overrides = containerStageOverrides(workflows, { services: this.services, compiled: build.compiled, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) });
+          await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides);
+        }
       }
       const ready = await store.getResource(record.arn);
       if (!ready) throw new ImageStateChanged({ status: 'DELETED' });

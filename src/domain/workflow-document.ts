@@ -44,6 +44,14 @@ const ACTIONS: Record<string, { stages: string; maxTimeout: number; required?: s
   DistributeContainerImage: { stages: 'D', maxTimeout: 12 * HOUR },
 };
 
+/** AWS actions Kiln refuses at create, with the reason; the engine has nothing to run them on. */
+const UNSUPPORTED: Record<string, string> = {
+  RunSysPrep: 'Kiln builds Linux images only; there is no Windows instance to run Sysprep on',
+  CreateImageFromIso: 'Kiln has no ISO installs (ImportDiskImage is not supported either)',
+  RegisterImage: 'Kiln stores images from an instance (CreateImage); it has no snapshots to register one from',
+  ExecuteStateMachine: 'Kiln has no Step Functions state machines to call',
+};
+
 const TOP_KEYS = new Set(['name', 'description', 'schemaVersion', 'parameters', 'steps', 'outputs']);
 const STEP_KEYS = new Set(['name', 'action', 'description', 'inputs', 'if', 'onFailure', 'rollbackEnabled', 'timeoutSeconds']);
 const PARAM_TYPES = new Set(['string', 'integer', 'boolean', 'stringList']);
@@ -147,6 +155,7 @@ function checkSteps(value: unknown, type: WorkflowType, params: Set<string>, iss
     else if (earlier.has(name)) issues.push({ path: `${path}.name`, message: `"${name}" is used by an earlier step` });
     const action = typeof step.action === 'string' ? ACTIONS[step.action] : undefined;
     if (!action) issues.push({ path: `${path}.action`, message: `${JSON.stringify(step.action ?? null)} is not a workflow step action (${Object.keys(ACTIONS).join(', ')})` });
+    else if (UNSUPPORTED[String(step.action)]) issues.push({ path: `${path}.action`, message: `Kiln does not run ${String(step.action)}: ${UNSUPPORTED[String(step.action)]}` });
     else if (!action.stages.includes(STAGE_LETTER[type])) issues.push({ path: `${path}.action`, message: `${String(step.action)} cannot run in a ${type} workflow` });
     if (step.inputs !== undefined && !isJsonObject(step.inputs)) issues.push({ path: `${path}.inputs`, message: 'must be a mapping' });
     for (const key of action?.required ?? []) {

@@ -14,6 +14,7 @@ import { tagHandlers } from './tags.js';
 import type { OperationHandler } from './types.js';
 import { workflowHandlers } from './workflows.js';
 import { workflowExecutionHandlers } from './workflow-executions.js';
+import { workflowStepActionHandlers } from './workflow-step-actions.js';
 
 /** What handlers need to know of Kiln's configuration. */
 export interface HandlerOptions {
@@ -38,6 +39,7 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...pipelineHandlers(store, options.clock),
     ...workflowHandlers(store),
     ...workflowExecutionHandlers(store),
+    ...workflowStepActionHandlers(store),
     ...componentImportHandlers(store),
     ...imageHandlers(store, fetch),
     ...imageDistributionHandlers(store, fetch),

@@ -237,12 +237,87 @@ export async function runWorkflow(
   }
 }
 
+/** A container build's parent, materialized and pinned into the image's plan (state BUILDING). */
+export interface MaterializedParent {
+  image: ResourceRecord;
+  plan: BuildPlan;
+  parentImage: ParentImage;
+  manifestDigest: string;
+}
+
+/**
+ * Makes the compiled parent present (pull, managed bootstrap), pins it into the plan and moves the image to
+ * BUILDING: what a build's LaunchInstance does before any instance exists.
+ */
+export async function materializeBuildParent(services: BuildServices, image: ResourceRecord, compiled: CompiledPlan<ContainerParent>, signal: AbortSignal, log: OutputSink): Promise<MaterializedParent> {
+  const parent = await materializeContainerParent(compiled.plan, compiled.parent, services.parents, image.accountId, signal, log);
+  log(planLine(parent.plan));
+  const building = await advance(services.store, image.arn, 'BUILDING', { patch: { buildPlan: parent.plan } });
+  const parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
+  return { image: building, plan: parent.plan, parentImage, manifestDigest: parent.image.manifestDigest };
+}
+
+/** What running the recipe's Dockerfile produced: the image config and the history of its instructions. */
+export interface DockerfileResult {
+  config: ImageConfig;
+  history: { created_by: string; comment: string; empty_layer?: boolean }[];
+}
+
+/** Runs the recipe's rendered Dockerfile, with its build components in it, on one instance (no step cache). */
+export async function runRecipeDockerfile(services: BuildServices, image: ResourceRecord, input: { instance: Instance; plan: BuildPlan; parentImage: ParentImage; components: PlannedComponent[]; workingDirectory: string; step: StepRun; signal: AbortSignal }): Promise<DockerfileResult> {
+  const { instance, plan, step, signal } = input;
+  const { dockerfile } = renderDockerfileTemplate({ template: String(recipeOf(image).dockerfileTemplateData ?? ''), parentImage: plan.parent.resolved });
+  const buildComponents = input.components.filter((c) => c.entry.type === 'BUILD');
+  const result = await executeDockerfile({
+    instance,
+    dockerfile,
+    parentConfig: input.parentImage.config,
+    parentImage: plan.parent.resolved,
+    onOutput: (text, stream) => step.log(text, stream),
+    signal,
+    runComponents: async (env, workdir) => {
+      await runComponentPhases(services, image, withExecEnv(instance, env), buildComponents, ['build', 'validate'], step, signal, workdir && workdir !== '/' ? workdir : input.workingDirectory);
+    },
+  });
+  return { config: result.config, history: result.history };
+}
+
+/** Stores an instance's changes over its parent as one layer and writes the output image; answers its reference. */
+export async function snapshotContainerImage(services: BuildServices, instance: DriverInstance, input: { parentImage: ParentImage; dockerfile: DockerfileResult; created: string; step: StepRun; signal: AbortSignal }): Promise<ContainerImageRef> {
+  const { parentImage, step } = input;
+  const config = input.dockerfile.config as Obj;
+  const layer = await writeLayer(services.blobs, snapshotDirOf(instance), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal: input.signal, unpackInto: services.layers });
+  step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
+  const stored = await writeImage(services.blobs, {
+    layers: [...parentImage.layers, layer],
+    config: { ...config, Entrypoint: (config.Entrypoint as string[] | null | undefined) ?? undefined, Cmd: (config.Cmd as string[] | null | undefined) ?? undefined } as never,
+    history: [...parentImage.history, ...snapshotHistory(input.dockerfile.history, input.created)],
+    created: input.created,
+  });
+  step.log(`image ${stored.manifestDigest}\n`);
+  return { manifestDigest: stored.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST, configDigest: stored.configDigest };
+}
+
+/** Where a container build's workflows run and when its output is stamped. */
+export interface ContainerStageContext {
+  workingDirectory: string;
+  created: string;
+}
+
+/** Custom workflows (builder/workflows/) that replace a container build's built-in BUILD or TEST workflow. */
+export interface ContainerStageOverrides {
+  /** Runs the BUILD stage; answers the output image. */
+  build?: (image: ResourceRecord, context: ContainerStageContext, signal: AbortSignal) => Promise<ContainerImageRef>;
+  /** Runs the TEST stage on the output image (state TESTING). */
+  test?: (image: ResourceRecord, output: ContainerImageRef, context: ContainerStageContext, signal: AbortSignal) => Promise<void>;
+}
+
 /**
  * Executes the compiled plan of one container image (state CREATING): builds and tests it, leaving it
  * DISTRIBUTING with its output stored; the caller distributes it, handles the outcome's state and unwinds
- * `cleanup`.
+ * `cleanup`. A stage in `custom` runs instead of its built-in workflow.
  */
-export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<ContainerParent>, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
+export async function buildContainerImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<ContainerParent>, signal: AbortSignal, cleanup: CleanupStack, custom: ContainerStageOverrides = {}): Promise<void> {
   const { store } = services;
   let image = initial;
   const recipe = recipeOf(image);
@@ -251,7 +326,8 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   const created = new Date().toISOString();
   let built: ContainerImageRef | undefined;
 
-  await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (wf, holder) => {
+  if (custom.build) built = await custom.build(image, { workingDirectory, created }, signal);
+  else await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (wf, holder) => {
     // Materializing the parent is part of the launch: pulling or bootstrapping it is what takes time, and its
     // output belongs in the step's log. It pins the parent's digest into the plan before any instance launches.
     let buildInstance: DriverInstance | undefined;
@@ -259,11 +335,8 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     let parentImage!: ParentImage;
     let chain: LayerChain | undefined;
     await runStep(wf, { name: 'LaunchBuildInstance', action: 'LaunchInstance', inputs: { parentImage: String(recipe.parentImage ?? '') } }, signal, async (step) => {
-      const parent = await materializeContainerParent(compiled.plan, compiled.parent, services.parents, image.accountId, signal, (text, stream) => step.log(text, stream));
-      plan = parent.plan;
-      step.log(planLine(plan));
-      image = await advance(store, image.arn, 'BUILDING', { patch: { buildPlan: plan } });
-      parentImage = await loadParentImage(services.blobs, parent.image.manifestDigest);
+      const parent = await materializeBuildParent(services, image, compiled, signal, (text, stream) => step.log(text, stream));
+      ({ plan, parentImage, image } = parent);
       if (plan.stepCache) {
         // Each unit launches its own instance over the layers before it, and only when it is not cached.
         chain = buildChain(services, image, holder, {
@@ -277,7 +350,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
         step.log('the step cache is on (kiln:cache): each build unit runs on its own instance, launched only when its layer is not cached\n');
         return { stepCache: true };
       }
-      const layers = await services.layers.imageLayers(parent.image.manifestDigest, signal);
+      const layers = await services.layers.imageLayers(parent.manifestDigest, signal);
       const spec = launchSpecFor(image, layers, services.paths.scratchRoot, 'build');
       buildInstance = await holder.launch(spec, signal);
       step.log(`launched ${buildInstance.id} (${spec.layers.length} layers, network ${spec.network}, ${spec.resources.vcpus} vCPU, ${spec.resources.memoryMiB} MiB)\n`);
@@ -289,22 +362,22 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     let currentLog: OutputSink = () => undefined;
     await runStep(wf, { name: 'ApplyBuildComponents', action: 'ExecuteComponents', inputs: { components: plan.components.map((c) => c.arn) } }, signal, async (step) => {
       currentLog = (text, stream) => step.log(text, stream);
+      if (!chain) {
+        ({ config: dockerConfig, history: dockerHistory } = await runRecipeDockerfile(services, image, { instance: buildInstance!, plan, parentImage, components, workingDirectory, step, signal }));
+        return { status: 'Success' };
+      }
       const { dockerfile } = renderDockerfileTemplate({ template: String(recipe.dockerfileTemplateData ?? ''), parentImage: plan.parent.resolved });
       const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
       const units = chain;
       const result = await executeDockerfile({
-        ...(units ? { units: dockerfileUnits(units) } : { instance: buildInstance! }),
+        units: dockerfileUnits(units),
         dockerfile,
         parentConfig: parentImage.config,
         parentImage: plan.parent.resolved,
         onOutput: (text, stream) => step.log(text, stream),
         signal,
-        runComponents: async (env, workdir, info) => {
+        runComponents: (env, workdir, info) => {
           const dir = workdir && workdir !== '/' ? workdir : workingDirectory;
-          if (!units) {
-            await runComponentPhases(services, image, withExecEnv(buildInstance!, env), buildComponents, ['build', 'validate'], step, signal, dir);
-            return;
-          }
           return componentUnits(units, buildComponents, { env, workdir: dir, user: info.user }, (instance, component) =>
             runComponentPhases(services, image, withExecEnv(instance, env), [component], ['build', 'validate'], step, signal, dir),
           );
@@ -312,25 +385,19 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
       });
       dockerConfig = result.config;
       dockerHistory = result.history;
-      if (!units) return { status: 'Success' };
       step.setMessage(units.cached > 0 ? `cached: ${units.cached} of ${units.cached + units.ran} build units` : `${units.ran} build units ran`);
       return { status: 'Success', cachedComponents: units.cachedComponents, ranComponents: units.ranComponents, cachedUnits: units.cached, ranUnits: units.ran };
     });
     await runStep(wf, { name: 'CreateOutputImage', action: 'CreateImage' }, signal, async (step) => {
-      const config = dockerConfig as Obj;
-      let layers: LayerDescriptor[];
-      let history: HistoryEntry[];
-      if (chain) {
-        // One layer per unit, as Docker keeps one per RUN: reusing them is what the cache is for (ADR 0013).
-        layers = [...parentImage.layers, ...chain.layers];
-        history = [...parentImage.history, ...dockerHistory.map((e) => ({ ...e, created }))];
-        step.log(`${chain.layers.length} layers from ${chain.cached + chain.ran} build units (${chain.cached} cached)\n`);
-      } else {
-        const layer = await writeLayer(services.blobs, snapshotDirOf(buildInstance!), { source: 'overlay-upper', sourceDateEpoch: parentImage.sourceDateEpoch, compression: services.layerCompression, signal, unpackInto: services.layers });
-        step.log(`layer ${layer.digest} (${layer.size} bytes, ${layer.uncompressedSize} uncompressed)\n`);
-        layers = [...parentImage.layers, layer];
-        history = [...parentImage.history, ...snapshotHistory(dockerHistory, created)];
+      if (!chain) {
+        built = await snapshotContainerImage(services, buildInstance!, { parentImage, dockerfile: { config: dockerConfig, history: dockerHistory }, created, step, signal });
+        return { imageDigest: built.manifestDigest };
       }
+      const config = dockerConfig as Obj;
+      // One layer per unit, as Docker keeps one per RUN: reusing them is what the cache is for (ADR 0013).
+      const layers: LayerDescriptor[] = [...parentImage.layers, ...chain.layers];
+      const history: HistoryEntry[] = [...parentImage.history, ...dockerHistory.map((e) => ({ ...e, created }))];
+      step.log(`${chain.layers.length} layers from ${chain.cached + chain.ran} build units (${chain.cached} cached)\n`);
       const stored = await writeImage(services.blobs, {
         layers,
         config: { ...config, Entrypoint: (config.Entrypoint as string[] | null | undefined) ?? undefined, Cmd: (config.Cmd as string[] | null | undefined) ?? undefined } as never,
@@ -353,7 +420,8 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
-    await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (wf, holder) => {
+    if (custom.test) await custom.test(image, output, { workingDirectory, created }, testSignal);
+    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (wf, holder) => {
       const layers = await services.layers.imageLayers(output.manifestDigest, testSignal);
       let testInstance: DriverInstance | undefined;
       await runStep(wf, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: output.manifestDigest } }, testSignal, async (step) => {

@@ -28,3 +28,4 @@ export { getStepRecord, listStepRecords, type StepRun } from './step-executions.
 export { DEFAULT_LOG_READ, MAX_LOG_READ, imageLogFolder, readStepLog, stepLogPath, type StepLogSlice } from './step-logs.js';
 export { FsStepLogStore, type StepLogSink, type StepLogStore } from './step-log-store.js';
 export { BucketStepLogStore } from './bucket-step-logs.js';
+export { isWaiting, listWaitingSteps, markWaiting, sendStepAction, waitForStepAction, type StepAction, type StepActionType } from './step-waits.js';

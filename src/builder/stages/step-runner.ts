@@ -40,6 +40,8 @@ export interface StepSpec {
   description?: string;
   inputs?: Record<string, unknown>;
   timeoutSeconds?: number;
+  /** What the workflow does when the step fails (recorded; Abort by default). */
+  onFailure?: 'Abort' | 'Continue';
 }
 
 /** A step as its body sees it. */
@@ -50,7 +52,7 @@ export interface RunningStep extends StepRun {
 
 /** Runs `fn` as the step; its result becomes the step's outputs. */
 export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun, spec: StepSpec, signal: AbortSignal, fn: (step: RunningStep) => Promise<T>): Promise<T> {
-  const started = await wf.startStep({ name: spec.name, action: spec.action, onFailure: 'Abort', ...(spec.description ? { description: spec.description } : {}), ...(spec.inputs ? { inputs: spec.inputs } : {}), ...(spec.timeoutSeconds ? { timeoutSeconds: spec.timeoutSeconds } : {}) });
+  const started = await wf.startStep({ name: spec.name, action: spec.action, onFailure: spec.onFailure ?? 'Abort', ...(spec.description ? { description: spec.description } : {}), ...(spec.inputs ? { inputs: spec.inputs } : {}), ...(spec.timeoutSeconds ? { timeoutSeconds: spec.timeoutSeconds } : {}) });
   let message: string | undefined;
   const step: RunningStep = {
     stepExecutionId: started.stepExecutionId,
