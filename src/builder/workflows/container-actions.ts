@@ -69,7 +69,9 @@ async function runShell(instance: Instance, script: string, run: ActionRun, cwd?
     run.step.log(text, stream);
     tail = (tail + text).slice(-OUTPUT_TAIL);
   };
-  const result = await instance.exec(['/bin/sh', '-c', script], { ...(cwd ? { cwd } : {}), signal: run.signal, onStdout: (c) => keep(c, 'stdout'), onStderr: (c) => keep(c, 'stderr') });
+  // AWS-RunShellScript runs its commands with sh; an image without one (a minimal base) gets bash.
+  const shell = (await instance.fs.stat('/bin/sh')) ? '/bin/sh' : 'bash';
+  const result = await instance.exec([shell, '-c', script], { ...(cwd ? { cwd } : {}), signal: run.signal, onStdout: (c) => keep(c, 'stdout'), onStderr: (c) => keep(c, 'stderr') });
   run.signal.throwIfAborted();
   if (result.exitCode !== 0) {
     const why = result.spawnError ?? result.instanceFault ?? (result.exitCode === null ? `killed by ${result.signal ?? 'a signal'}` : `exit code ${result.exitCode}`);
