@@ -1,5 +1,6 @@
 /**
- * SNS-style webhook notifications: when a build ends (an image goes from a build stage to AVAILABLE or FAILED),
+ * SNS-style webhook notifications: when a build ends (an image goes from a build stage to AVAILABLE or FAILED)
+ * or starts waiting at a WaitForAction workflow step (the message's state reason names the step),
  * the image's infrastructure configuration snapshot names an SNS topic; the server configuration maps that topic
  * to webhook URLs, and each gets AWS's image message in an SNS HTTP envelope, signed with its secret. Deliveries
  * run beside the build, never inside it: a receiver that fails or hangs costs retries and a log line, nothing
@@ -20,6 +21,7 @@ import { executionData, listExecutionRecords } from '../builder/records/executio
 import { isInProgress, type ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { LoggedImageEvent, OutboxDelivery, ResourceRecord, Store } from '../store/store.js';
+import { isStepWaitingEvent } from '../store/roles/event-log.js';
 import type { ImageEventBus } from './image-events.js';
 import type { DeliveryPolicy, NotificationsConfig, WebhookEndpoint } from './notification-config.js';
 import { SNS_TOPIC_ARN_RE } from './notification-config.js';
@@ -178,7 +180,7 @@ export class Notifier {
   start(): void {
     if (this.unsubscribe || this.controller.signal.aborted) return;
     this.unsubscribe = this.options.bus.subscribe((change) => {
-      if (isBuildEnd(change)) this.kick();
+      if (isNotified(change)) this.kick();
     });
     this.timer = setInterval(() => this.kick(), this.options.pollMs ?? 2000);
     this.timer.unref();
@@ -246,7 +248,7 @@ export class Notifier {
       const events = await store.eventsAfter(cursor, 200);
       if (events.length === 0) return;
       for (const event of events) {
-        if (!isBuildEnd(event)) continue;
+        if (!isNotified(event)) continue;
         const items = await this.deliveriesOf(event);
         if (items.length > 0) await store.enqueueDeliveries(items);
       }
@@ -334,4 +336,9 @@ export class Notifier {
 /** A build's end: a build stage → AVAILABLE or FAILED, what AWS publishes a message for. */
 function isBuildEnd(change: { status: ImageStatus; previousStatus?: ImageStatus }): boolean {
   return NOTIFIED.has(change.status) && change.previousStatus !== undefined && isInProgress(change.previousStatus);
+}
+
+/** What is notified: a build's end, and a build that starts waiting at a WaitForAction step (its reason says which). */
+function isNotified(change: { status: ImageStatus; previousStatus?: ImageStatus }): boolean {
+  return isBuildEnd(change) || isStepWaitingEvent(change);
 }

@@ -6,6 +6,12 @@
 export const EVENTS_PATH = '/kiln/events';
 /** The SSE event type of an image state change. */
 export const IMAGE_STATE_EVENT = 'image-state';
+/**
+ * The SSE event type of a build that starts waiting at a WaitForAction workflow step (AWS's EventBridge "EC2
+ * Image Builder Workflow Step Waiting"): `data` as an image-state event's, its status unchanged and `reason`
+ * naming the step to send SendWorkflowStepAction to.
+ */
+export const WORKFLOW_STEP_WAITING_EVENT = 'workflow-step-waiting';
 /** The query parameter that follows one image build version. */
 export const IMAGE_FILTER_PARAM = 'imageBuildVersionArn';
 

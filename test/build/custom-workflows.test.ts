@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CancelImageCreationCommand,
   CreateComponentCommand,
   CreateContainerRecipeCommand,
   CreateImageCommand,
@@ -14,6 +18,13 @@ import {
   SendWorkflowStepActionCommand,
   type WorkflowStepExecution,
 } from '@aws-sdk/client-imagebuilder';
+import { openStore } from '../../src/app/server-start.js';
+import { startReceiver } from '../../src/events/events-fixture.js';
+import type { ImageSnsMessage } from '../../src/events/sns-message.js';
+import { WORKFLOW_STEP_WAITING_EVENT } from '../../src/events/stream-protocol.js';
+import { ensureAdmin } from '../../src/service/accounts.js';
+import type { Fixture } from '../api/fixture.js';
+import { openStream } from '../api/event-stream.js';
 import { bashComponent, buildSkipReason, hostLeftovers, pushHostBase, startBuildServer, waitForImage, type BuildServer } from './helpers.js';
 
 const skip = buildSkipReason();
@@ -140,9 +151,17 @@ async function executions(kiln: BuildServer, imageArn: string): Promise<{ workfl
 }
 
 test('custom workflows on container images: a WaitForAction gate driven by RESUME and STOP, a BUILD workflow with RunCommand and if; bad documents refused', { skip, timeout: 600_000 }, async (t) => {
-  const kiln = await startBuildServer(t);
+  // The SNS topic's ARN names the account, so the admin account is made before the server starts.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kiln-wf-'));
+  const pre = openStore(dataDir);
+  const { account } = await ensureAdmin(pre);
+  await pre.close();
+  const topic = `arn:aws:sns:local:${account.accountId}:approvals`;
+  const hook = await startReceiver(t, () => 200);
+  const kiln = await startBuildServer(t, { notifications: { topics: { [topic]: [{ url: hook.url, secret: 'hook-secret' }] }, delivery: { attempts: 1, firstRetryMs: 50, maxRetryMs: 50, timeoutMs: 5000 } } }, { dataDir });
+  const events = await openStream(t, kiln as unknown as Fixture);
   const base = await pushHostBase(t, kiln, 'bases/wf-hostbase');
-  const infra = (await kiln.client.send(new CreateInfrastructureConfigurationCommand({ name: 'wf-infra', instanceProfileName: 'kiln', instanceTypes: ['ns.small'] }))).infrastructureConfigurationArn!;
+  const infra = (await kiln.client.send(new CreateInfrastructureConfigurationCommand({ name: 'wf-infra', instanceProfileName: 'kiln', instanceTypes: ['ns.small'], snsTopicArn: topic }))).infrastructureConfigurationArn!;
   const create = async (recipeArn: string, workflows: { workflowArn: string; parameters?: { name: string; value: string[] }[] }[]) =>
     (await kiln.client.send(new CreateImageCommand({ containerRecipeArn: recipeArn, infrastructureConfigurationArn: infra, workflows, executionRole: ROLE }))).imageBuildVersionArn!;
 
@@ -165,6 +184,15 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     assert.equal(step.action, 'WaitForAction');
     assert.equal(step.workflowBuildVersionArn, gated);
     assert.equal((await kiln.client.send(new GetImageCommand({ imageBuildVersionArn: arn }))).image!.state?.status, 'TESTING');
+    // The wait is an event on /kiln/events and a notification to the image's topic, naming the step.
+    const event = await events.waitFor((e) => e.event === WORKFLOW_STEP_WAITING_EVENT && (JSON.parse(e.data) as { imageBuildVersionArn: string }).imageBuildVersionArn === arn);
+    const told = JSON.parse(event.data) as { status: string; previousStatus: string; reason: string };
+    assert.equal(told.status, 'TESTING');
+    assert.match(told.reason, new RegExp(`Approval \\(${step.stepExecutionId}\\) is waiting for SendWorkflowStepAction`));
+    const deadline = Date.now() + 20_000;
+    const notified = () => hook.received.map((r) => JSON.parse((JSON.parse(r.body) as { Message: string }).Message) as ImageSnsMessage).find((m) => m.arn === arn && m.state?.status === 'TESTING');
+    while (!notified() && Date.now() < deadline) await sleep(100);
+    assert.match(notified()?.state?.reason ?? '', new RegExp(step.stepExecutionId!), `a notification names the waiting step: ${hook.received.length} received`);
     await expectError(kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: 'step-00000000-0000-0000-0000-000000000000', imageBuildVersionArn: arn, action: 'RESUME' })), 'ResourceNotFoundException', /step-00000000/);
     await kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: step.stepExecutionId!, imageBuildVersionArn: arn, action: 'RESUME', reason: 'looks good' }));
     await expectError(kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: step.stepExecutionId!, imageBuildVersionArn: arn, action: 'STOP' })), 'InvalidRequestException', /not waiting/);
@@ -186,6 +214,23 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     assert.match(image.state?.reason ?? '', /Step Approval failed: rejected by the release manager/);
     const { steps } = await executions(kiln, arn);
     assert.deepEqual(steps.TEST, ['LaunchTestInstance:COMPLETED', 'Approval:FAILED']);
+  });
+
+  await t.test('CancelImageCreation ends a wait: the image is CANCELLED and the step no longer waits', async () => {
+    const arn = await create(testedRecipe, [{ workflowArn: gated }]);
+    await waitingStep(kiln, arn);
+    await kiln.client.send(new CancelImageCreationCommand({ imageBuildVersionArn: arn }));
+    const image = await waitForImage(kiln.client, arn);
+    assert.equal(image.state?.status, 'CANCELLED');
+    // The image reads CANCELLED at once; the worker sees it at its next poll and closes the step.
+    const deadline = Date.now() + 20_000;
+    let steps = (await executions(kiln, arn)).steps;
+    while (steps.TEST?.includes('Approval:RUNNING') && Date.now() < deadline) {
+      await sleep(100);
+      steps = (await executions(kiln, arn)).steps;
+    }
+    assert.deepEqual(steps.TEST, ['LaunchTestInstance:COMPLETED', 'Approval:CANCELLED']);
+    assert.equal((await kiln.client.send(new ListWaitingWorkflowStepsCommand({}))).steps?.length ?? 0, 0);
   });
 
   await t.test('a BUILD workflow runs RunCommand on the build instance, skips the step its if turns off, and its output is the image the built-in tests check', async () => {

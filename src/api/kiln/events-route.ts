@@ -18,7 +18,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { formatSseComment, formatSseEvent } from '../../events/sse.js';
 import type { ImageEventBus, ImageStateChange } from '../../events/image-events.js';
-import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
+import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, WORKFLOW_STEP_WAITING_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
+import { isStepWaitingEvent } from '../../store/roles/event-log.js';
 import { readableImage } from '../../service/workflow-executions.js';
 import type { RequestContext } from '../../service/types.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
@@ -43,8 +44,13 @@ interface Subscription {
   lastEventId: number | undefined;
 }
 
-function eventText(id: number, data: ImageStateEventData): string {
-  return formatSseEvent({ id, event: IMAGE_STATE_EVENT, data: JSON.stringify(data) });
+function eventText(id: number, data: ImageStateEventData, event = IMAGE_STATE_EVENT): string {
+  return formatSseEvent({ id, event, data: JSON.stringify(data) });
+}
+
+/** A logged change as its SSE event: a state change, or a build that waits at a workflow step. */
+function changeText(change: ImageStateChange): string {
+  return eventText(change.seq, changeData(change), isStepWaitingEvent(change) ? WORKFLOW_STEP_WAITING_EVENT : IMAGE_STATE_EVENT);
 }
 
 function changeData(change: ImageStateChange): ImageStateEventData {
@@ -112,7 +118,7 @@ async function stream(res: ServerResponse, sub: Subscription, options: EventRout
   };
   const listener = (e: ImageStateChange) => {
     if (!matches(e)) return;
-    if (live) write(eventText(e.seq, changeData(e)));
+    if (live) write(changeText(e));
     else buffered.push(e);
   };
   // Subscribed before the current state is read: a change committed meanwhile is buffered, not lost.
@@ -140,7 +146,7 @@ async function stream(res: ServerResponse, sub: Subscription, options: EventRout
   });
   write('retry: 2000\n\n');
   if (sub.lastEventId !== undefined) {
-    for (const e of await missed(sub.lastEventId, baseSeq, options)) if (matches(e)) write(eventText(e.seq, changeData(e)));
+    for (const e of await missed(sub.lastEventId, baseSeq, options)) if (matches(e)) write(changeText(e));
   }
   if (sub.image) {
     const current = await store.getResource(sub.image.arn).catch(() => undefined);
@@ -152,7 +158,7 @@ async function stream(res: ServerResponse, sub: Subscription, options: EventRout
       if (shown >= 0) buffered.splice(0, shown + 1);
     }
   }
-  for (const e of buffered) write(eventText(e.seq, changeData(e)));
+  for (const e of buffered) write(changeText(e));
   buffered.length = 0;
   live = true;
 }

@@ -16,7 +16,8 @@ import { launchSpecFor, materializeBuildParent, runComponentPhases, runRecipeDoc
 import type { CompiledPlan } from '../compile-build-plan.js';
 import { markWaiting, waitForStepAction } from '../records/execution-records.js';
 import type { ContainerParent } from '../stages/build-plan.js';
-import type { ContainerImageRef } from '../stages/image-record.js';
+import { patchImage, type ContainerImageRef } from '../stages/image-record.js';
+import type { WaitingStepMark } from '../../store/roles/event-log.js';
 import type { ActionRun, WorkflowAction } from './workflow-interpreter.js';
 import type { WorkflowInstances } from './image-workflows.js';
 
@@ -81,12 +82,16 @@ async function runShell(instance: Instance, script: string, run: ActionRun, cwd?
 }
 
 /** A step that waits for SendWorkflowStepAction: RESUME completes it, STOP fails it with the reason given. */
-export function waitForAction(services: Pick<BuildServices, 'store'>, pollMs = DEFAULT_WAIT_POLL_MS): WorkflowAction {
+export function waitForAction(services: Pick<BuildServices, 'store'>, imageArn: string, pollMs = DEFAULT_WAIT_POLL_MS): WorkflowAction {
   return {
     defaultTimeoutSeconds: 3 * 24 * 60 * MINUTE,
     run: async (_inputs, run) => {
-      await markWaiting(services.store, run.step.stepExecutionId);
-      run.step.log(`waiting for SendWorkflowStepAction (RESUME or STOP) on step ${run.step.stepExecutionId}\n`);
+      const id = run.step.stepExecutionId;
+      await markWaiting(services.store, id);
+      // The mark on the image is what logs the event (/kiln/events, notifications) on every node.
+      const mark: WaitingStepMark = { stepExecutionId: id, message: `the workflow step ${run.stepName} (${id}) is waiting for SendWorkflowStepAction RESUME or STOP` };
+      await patchImage(services.store, imageArn, { waitingStep: mark });
+      run.step.log(`waiting for SendWorkflowStepAction (RESUME or STOP) on step ${id}\n`);
       const got = await waitForStepAction(services.store, run.step.stepExecutionId, run.signal, pollMs);
       run.step.log(`received ${got.action}${got.reason ? `: ${got.reason}` : ''}\n`);
       if (got.action === 'STOP') throw new KilnError('InvalidRequest', got.reason ?? 'stopped by SendWorkflowStepAction');
@@ -190,7 +195,7 @@ export function containerActions(state: ContainerWorkflowState, instances: Workf
     CollectImageScanFindings: noted(120 * MINUTE, 'Kiln does not scan images for vulnerabilities yet: no findings were collected'),
     BootstrapInstanceForContainer: noted(60 * MINUTE, "Kiln's instances build containers themselves: nothing to install", { runCommandId: randomUUID() }),
     WaitForSSMAgent: noted(60 * MINUTE, "Kiln's instances take commands as soon as they launch: no agent to wait for"),
-    WaitForAction: waitForAction(services, state.waitPollMs),
+    WaitForAction: waitForAction(services, state.image.arn, state.waitPollMs),
   };
 }
 

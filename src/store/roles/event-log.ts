@@ -22,6 +22,22 @@ export interface LoggedImageEvent {
   time: string;
 }
 
+/**
+ * True for the one kind of entry that is no state change: the image's build started waiting at a WaitForAction
+ * workflow step (its status is its previous status; `reason` names the step). Logged like a change so that the
+ * event stream and notifications of every node see it.
+ */
+export function isStepWaitingEvent(event: { status: ImageStatus; previousStatus?: ImageStatus }): boolean {
+  return event.status === event.previousStatus;
+}
+
+/** What an image record keeps of the workflow step its build waits at (`data.waitingStep`); a new id logs an event. */
+export interface WaitingStepMark {
+  stepExecutionId: string;
+  /** The event's reason: which step waits, and for what. */
+  message: string;
+}
+
 /** Reading and trimming the event log; appends happen inside the stores' resource writes, never through here. */
 export interface EventLog {
   /**
