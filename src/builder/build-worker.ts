@@ -24,7 +24,7 @@ import { buildMachineImage } from './machine/machine-build.js';
 import { compileBuildPlan } from './compile-build-plan.js';
 import { isStepFailed } from './stages/step-runner.js';
 import { imageWorkflows, refuseUnrunnable } from './workflows/image-workflows.js';
-import { containerStageOverrides } from './workflows/container-workflows.js';
+import { containerWorkflowOverrides } from './workflows/container-workflows.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
 /** The state each kind's image waits in for its job. */
@@ -188,21 +188,23 @@ export class BuildWorker {
     const { store } = this.services;
     const cleanup = new CleanupStack(record.arn, { log: (text) => this.options.log?.(`build worker: ${text}`) });
     try {
+      const workflows = await imageWorkflows(store, record);
+      refuseUnrunnable(workflows, record.data.type === 'AMI' ? 'machine' : 'container');
+      const log = (text: string) => this.options.log?.(`build worker: ${text}`);
+      const options = { services: this.services, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) };
+      let overrides = record.data.type === 'AMI' ? undefined : containerWorkflowOverrides(workflows, options);
       if (kind === BUILD_IMAGE_JOB) {
         const creating = await advance(store, record.arn, 'CREATING');
         const build = await compileBuildPlan(store, creating);
-        const workflows = await imageWorkflows(store, creating);
-        refuseUnrunnable(workflows, build.kind);
         if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup);
         else {
-          const log = (text: string) => this.options.log?.(`build worker: ${text}`);
-          const overrides = containerStageOverrides(workflows, { services: this.services, compiled: build.compiled, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) });
-          await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides);
+          overrides = containerWorkflowOverrides(workflows, { ...options, compiled: build.compiled });
+          await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides.stages);
         }
       }
       const ready = await store.getResource(record.arn);
       if (!ready) throw new ImageStateChanged({ status: 'DELETED' });
-      await distributeImage(this.services, ready, signal, cleanup);
+      await distributeImage(this.services, ready, signal, cleanup, overrides?.distribution);
     } finally {
       await cleanup.unwind();
     }

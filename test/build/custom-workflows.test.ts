@@ -104,6 +104,16 @@ outputs:
     value: $.stepOutputs.Snapshot.imageId
 `;
 
+/** A DISTRIBUTION workflow that pushes only once released. */
+const RELEASE_GATE = `name: release-gate
+schemaVersion: 1.0
+steps:
+  - name: Release
+    action: WaitForAction
+  - name: Push
+    action: DistributeContainerImage
+`;
+
 let counter = 0;
 
 async function expectError(promise: Promise<unknown>, name: string, fragment: RegExp): Promise<void> {
@@ -233,16 +243,26 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     assert.equal((await kiln.client.send(new ListWaitingWorkflowStepsCommand({}))).steps?.length ?? 0, 0);
   });
 
-  await t.test('a BUILD workflow runs RunCommand on the build instance, skips the step its if turns off, and its output is the image the built-in tests check', async () => {
+  await t.test('a BUILD workflow runs RunCommand on the build instance and skips the step its if turns off (the built-in tests check its output); a DISTRIBUTION workflow pushes once released', async () => {
     const marking = await workflow(kiln, 'BUILD', MARKING_BUILD);
+    const gate = (await kiln.client.send(new CreateWorkflowCommand({ name: `wf-${++counter}`, semanticVersion: '1.0.0', type: 'DISTRIBUTION', data: RELEASE_GATE }))).workflowBuildVersionArn!;
     const recipeArn = await recipe(kiln, base, { build: ['echo built > /etc/built'], test: ['grep -qx built /etc/built', 'grep -qx from-the-workflow /etc/marker', 'test ! -e /etc/extra'] });
-    const arn = await create(recipeArn, [{ workflowArn: marking, parameters: [{ name: 'marker', value: ['from-the-workflow'] }] }]);
+    const arn = await create(recipeArn, [{ workflowArn: marking, parameters: [{ name: 'marker', value: ['from-the-workflow'] }] }, { workflowArn: gate }]);
+    const step = await waitingStep(kiln, arn);
+    assert.equal(step.name, 'Release');
+    const waiting = (await kiln.client.send(new GetImageCommand({ imageBuildVersionArn: arn }))).image!;
+    assert.equal(waiting.state?.status, 'DISTRIBUTING');
+    assert.deepEqual(waiting.outputResources?.containers ?? [], [], 'nothing is pushed before the release');
+    await kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: step.stepExecutionId!, imageBuildVersionArn: arn, action: 'RESUME' }));
     const image = await waitForImage(kiln.client, arn);
     assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
+    assert.deepEqual(image.outputResources?.containers?.[0]?.imageUris, [`${kiln.server.registryHost}/e2e/wf-${counter}:1.0.0-1`]);
     const { workflows, steps } = await executions(kiln, arn);
     assert.equal(workflows[0], `BUILD ${marking} COMPLETED`);
     assert.match(workflows[1]!, /^TEST arn:aws:imagebuilder:local:aws:workflow\/test\/test-container\/1\.0\.0\/1 COMPLETED$/);
+    assert.equal(workflows[2], `DISTRIBUTION ${gate} COMPLETED`);
     assert.deepEqual(steps.BUILD, ['Launch:COMPLETED', 'Build:COMPLETED', 'Mark:COMPLETED', 'ExtraOnly:SKIPPED', 'Snapshot:COMPLETED', 'Terminate:COMPLETED']);
+    assert.deepEqual(steps.DISTRIBUTION, ['Release:COMPLETED', 'Push:COMPLETED']);
   });
 
   assert.deepEqual(hostLeftovers(kiln.dataDir), []);

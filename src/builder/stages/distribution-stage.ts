@@ -15,7 +15,7 @@ import { runWorkflow, type BuildServices } from '../container/container-build.js
 import { advance, ImageStateChanged, patchImage, stateOf, type ContainerImageRef } from './image-record.js';
 import type { MachineDisk } from '../machine/machine-disk.js';
 import { distributeMachineRegion, machineRegions, type MachineDistribution } from '../machine/machine-distribution.js';
-import { abortKind, runStep } from './step-runner.js';
+import { abortKind, runStep, type RunningStep } from './step-runner.js';
 import { managedWorkflowArn } from '../../domain/managed-workflows.js';
 
 type Obj = Record<string, unknown>;
@@ -91,11 +91,18 @@ function planRegions(services: BuildServices, image: ResourceRecord, type: 'AMI'
 }
 
 /**
- * Runs the DISTRIBUTION workflow of an image that is DISTRIBUTING and moves it to AVAILABLE. Regions that
+ * Runs the DISTRIBUTION workflow of an image that is DISTRIBUTING (the built-in one, or `custom`) and moves it
+ * to AVAILABLE. Regions that
  * completed in an earlier attempt are kept as they are. When any region fails, the image keeps the others'
  * outputs and the error (a StepFailed naming each failed region) is left to the caller, which fails the image.
  */
-export async function distributeImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
+/** Distributes every region of the plan as one step does; throws naming the regions that failed. */
+export type RegionsDistributor = (step: RunningStep, signal: AbortSignal) => Promise<Obj>;
+
+/** A custom DISTRIBUTION workflow (builder/workflows/) run in place of the built-in one; its distribution step calls `distribute`. */
+export type DistributionOverride = (image: ResourceRecord, distribute: RegionsDistributor, signal: AbortSignal) => Promise<void>;
+
+export async function distributeImage(services: BuildServices, initial: ResourceRecord, signal: AbortSignal, cleanup: CleanupStack, custom?: DistributionOverride): Promise<void> {
   const { store } = services;
   if (stateOf(initial).status !== 'DISTRIBUTING') throw new ImageStateChanged(stateOf(initial));
   const type = initial.data.type === 'AMI' ? 'AMI' : 'DOCKER';
@@ -107,38 +114,44 @@ export async function distributeImage(services: BuildServices, initial: Resource
   const stepName = type === 'AMI' ? 'DistributeImage' : 'DistributeContainerImage';
   let image = initial;
   const results: RegionResult[] = [];
+  const distribute: RegionsDistributor = async (step, stepSignal) => {
+    // A second distribution step of a custom workflow distributes again from the same start.
+    results.length = 0;
+    for (const target of plan) {
+      const done = previous.regions.find((r) => r.region === target.region && r.status === 'COMPLETED');
+      if (done) {
+        step.log(`${target.region}: distributed by an earlier attempt, kept\n`);
+        results.push(done);
+        continue;
+      }
+      const t0 = Date.now();
+      try {
+        if (stepSignal.aborted) throw new KilnError('Cancelled', 'not started');
+        const out = await target.run((text) => step.log(`${target.region}: ${text}`), stepSignal);
+        results.push({ region: target.region, status: 'COMPLETED', ...out });
+        step.log(`${target.region}: COMPLETED in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      } catch (err) {
+        const kind = abortKind(stepSignal);
+        if (kind === 'cancelled') throw err;
+        const error = kind === 'timeout' ? `the distribution ran out of time (timeoutMinutes ${minutes} of the distribution configuration): ${errorMessage(err)}` : errorMessage(err);
+        step.log(`${target.region}: FAILED: ${error}\n`);
+        results.push({ region: target.region, status: 'FAILED', error });
+      }
+    }
+    image = await patchImage(store, image.arn, { distribution: { attempts: previous.attempts + 1, regions: results }, outputResources: outputResourcesOf(type, results), ...exportsPatch(results) });
+    const failed = results.filter((r) => r.status === 'FAILED');
+    if (failed.length > 0) {
+      throw new KilnError('Internal', `distribution failed in ${failed.length} of ${results.length} regions: ${failed.map((f) => `region ${f.region}: ${f.error}`).join('; ')}`);
+    }
+    return { succeededRegions: results.map((r) => r.region), failedRegions: [] };
+  };
   try {
-    await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, cleanup, async (wf) => {
-      await runStep(wf, { name: stepName, action: stepName, inputs: { regions: plan.map((p) => p.region), attempt: previous.attempts + 1 } }, stageSignal, async (step) => {
-        for (const target of plan) {
-          const done = previous.regions.find((r) => r.region === target.region && r.status === 'COMPLETED');
-          if (done) {
-            step.log(`${target.region}: distributed by an earlier attempt, kept\n`);
-            results.push(done);
-            continue;
-          }
-          const t0 = Date.now();
-          try {
-            if (stageSignal.aborted) throw new KilnError('Cancelled', 'not started');
-            const out = await target.run((text) => step.log(`${target.region}: ${text}`), stageSignal);
-            results.push({ region: target.region, status: 'COMPLETED', ...out });
-            step.log(`${target.region}: COMPLETED in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-          } catch (err) {
-            const kind = abortKind(stageSignal);
-            if (kind === 'cancelled') throw err;
-            const error = kind === 'timeout' ? `the distribution ran out of time (timeoutMinutes ${minutes} of the distribution configuration): ${errorMessage(err)}` : errorMessage(err);
-            step.log(`${target.region}: FAILED: ${error}\n`);
-            results.push({ region: target.region, status: 'FAILED', error });
-          }
-        }
-        image = await patchImage(store, image.arn, { distribution: { attempts: previous.attempts + 1, regions: results }, outputResources: outputResourcesOf(type, results), ...exportsPatch(results) });
-        const failed = results.filter((r) => r.status === 'FAILED');
-        if (failed.length > 0) {
-          throw new KilnError('Internal', `distribution failed in ${failed.length} of ${results.length} regions: ${failed.map((f) => `region ${f.region}: ${f.error}`).join('; ')}`);
-        }
-        return { succeededRegions: results.map((r) => r.region), failedRegions: [] };
-      });
-    }, managedWorkflowArn(image.region, type === 'AMI' ? 'image' : 'container', 'DISTRIBUTION'));
+    if (custom) await custom(image, distribute, stageSignal);
+    else {
+      await runWorkflow(services, image, 'DISTRIBUTION', 1, stageSignal, cleanup, async (wf) => {
+        await runStep(wf, { name: stepName, action: stepName, inputs: { regions: plan.map((p) => p.region), attempt: previous.attempts + 1 } }, stageSignal, (step) => distribute(step, stageSignal));
+      }, managedWorkflowArn(image.region, type === 'AMI' ? 'image' : 'container', 'DISTRIBUTION'));
+    }
   } finally {
     stage.clear();
   }

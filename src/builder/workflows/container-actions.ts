@@ -200,7 +200,7 @@ export function containerActions(state: ContainerWorkflowState, instances: Workf
 }
 
 /** `$.imagebuilder.*` of a container image's workflow in `phase`. */
-export function containerSystemVariables(image: ResourceRecord, phase: 'Build' | 'Test', workingDirectory: string): Obj {
+export function containerSystemVariables(image: ResourceRecord, phase: 'Build' | 'Test' | 'Distribution', workingDirectory: string): Obj {
   const infra = (image.data.infrastructureConfiguration ?? {}) as Obj;
   const recipe = (image.data.containerRecipe ?? {}) as Obj;
   return {

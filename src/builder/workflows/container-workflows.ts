@@ -1,6 +1,7 @@
 /**
- * A container image's custom BUILD and TEST workflows as the stage overrides container-build.ts runs in place
- * of its built-in workflows. Test workflows run one after another in the order the image lists them (AWS runs
+ * A container image's custom BUILD, TEST and DISTRIBUTION workflows as the stage overrides container-build.ts
+ * and distribution-stage.ts run in place of their built-in workflows; a DISTRIBUTION workflow's
+ * DistributeContainerImage step distributes every region as the built-in step does. Test workflows run one after another in the order the image lists them (AWS runs
  * up to five of a parallelGroup at once); one whose image entry says CONTINUE lets the image go on when it fails.
  */
 import type { CleanupStack } from '../../domain/cleanup-stack.js';
@@ -10,14 +11,18 @@ import type { BuildServices, ContainerStageOverrides } from '../container/contai
 import type { CompiledPlan } from '../compile-build-plan.js';
 import type { ContainerParent } from '../stages/build-plan.js';
 import { abortKind } from '../stages/step-runner.js';
-import { containerActions, containerSystemVariables, type ContainerWorkflowState } from './container-actions.js';
-import { runCustomWorkflow, type ImageWorkflow, type ImageWorkflows } from './image-workflows.js';
+import type { DistributionOverride } from '../stages/distribution-stage.js';
+import { recipeOf } from '../stages/image-record.js';
+import { containerActions, containerSystemVariables, waitForAction, type ContainerWorkflowState } from './container-actions.js';
+import { runCustomWorkflow, type ImageWorkflow, type ImageWorkflows, type WorkflowInstances } from './image-workflows.js';
+import type { WorkflowAction } from './workflow-interpreter.js';
 
 type Obj = Record<string, unknown>;
 
 export interface ContainerWorkflowOptions {
   services: BuildServices;
-  compiled: CompiledPlan<ContainerParent>;
+  /** The build's compiled plan; absent for a distribution-only job, which runs no BUILD or TEST workflow. */
+  compiled?: CompiledPlan<ContainerParent>;
   cleanup: CleanupStack;
   /** The build worker's log: failed rollbacks, instances released at a workflow's end. */
   log: (text: string) => void;
@@ -25,30 +30,40 @@ export interface ContainerWorkflowOptions {
   waitPollMs?: number;
 }
 
+/** The overrides of a container image's stages that have custom workflows; the others stay built-in. */
+export interface ContainerWorkflowOverrides {
+  stages: ContainerStageOverrides;
+  distribution?: DistributionOverride;
+}
+
 /** The overrides for the stages the image has custom workflows for; the others stay built-in. */
-export function containerStageOverrides(workflows: ImageWorkflows, options: ContainerWorkflowOptions): ContainerStageOverrides {
+export function containerWorkflowOverrides(workflows: ImageWorkflows, options: ContainerWorkflowOptions): ContainerWorkflowOverrides {
   const { services } = options;
   // Outputs of earlier workflows, by output name, for `$.workflowOutputs.*`.
   const workflowOutputs: Obj = {};
-  const run = async (workflow: ImageWorkflow, state: ContainerWorkflowState, phase: 'Build' | 'Test', signal: AbortSignal) => {
-    const outputs = await runCustomWorkflow({
-      services,
-      image: state.image,
-      workflow,
-      actions: (instances) => containerActions(state, instances),
-      system: containerSystemVariables(state.image, phase, state.workingDirectory),
-      workflowOutputs,
-      signal,
-      cleanup: options.cleanup,
-      log: options.log,
-    });
+  const runWith = async (workflow: ImageWorkflow, image: ResourceRecord, actions: (instances: WorkflowInstances) => Record<string, WorkflowAction>, system: Obj, signal: AbortSignal) => {
+    const outputs = await runCustomWorkflow({ services, image, workflow, actions, system, workflowOutputs, signal, cleanup: options.cleanup, log: options.log });
     Object.assign(workflowOutputs, outputs);
   };
+  const run = (workflow: ImageWorkflow, state: ContainerWorkflowState, phase: 'Build' | 'Test', signal: AbortSignal) =>
+    runWith(workflow, state.image, (instances) => containerActions(state, instances), containerSystemVariables(state.image, phase, state.workingDirectory), signal);
+  const distribution = workflows.DISTRIBUTION;
+  const distribute: DistributionOverride | undefined =
+    distribution &&
+    ((image, regions, signal) => {
+      const actions = (): Record<string, WorkflowAction> => ({
+        DistributeContainerImage: { defaultTimeoutSeconds: 120 * 60, run: (_inputs, step) => regions(step.step, step.signal) },
+        WaitForAction: waitForAction(services, image.arn, options.waitPollMs),
+      });
+      return runWith(distribution, image, actions, containerSystemVariables(image, 'Distribution', String(recipeOf(image).workingDirectory ?? '/tmp')), signal);
+    });
+  const compiled = options.compiled;
+  if (!compiled) return { stages: {}, ...(distribute ? { distribution: distribute } : {}) };
   const stateFor = (image: ResourceRecord, stage: 'BUILD' | 'TEST', context: { workingDirectory: string; created: string }): ContainerWorkflowState => ({
     services,
     image,
     stage,
-    compiled: options.compiled,
+    compiled,
     ...context,
     ...(options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs }),
   });
@@ -75,5 +90,5 @@ export function containerStageOverrides(workflows: ImageWorkflows, options: Cont
       }
     };
   }
-  return overrides;
+  return { stages: overrides, ...(distribute ? { distribution: distribute } : {}) };
 }

@@ -76,12 +76,12 @@ export async function imageWorkflows(store: Store, image: ResourceRecord): Promi
 
 /**
  * Fails, naming the image's workflow entry, when it asks for a custom workflow Kiln cannot run yet: any on a
- * machine image, a DISTRIBUTION one on any image. Failing beats running the built-in stage in its place.
+ * machine image. Failing beats running the built-in stage in its place.
  */
 export function refuseUnrunnable(workflows: ImageWorkflows, kind: 'container' | 'machine'): void {
-  const first = kind === 'machine' ? (workflows.BUILD ?? workflows.TEST[0] ?? workflows.DISTRIBUTION) : workflows.DISTRIBUTION;
+  const first = kind === 'machine' ? (workflows.BUILD ?? workflows.TEST[0] ?? workflows.DISTRIBUTION) : undefined;
   if (!first) return;
-  const what = kind === 'machine' ? 'custom workflows on machine images' : 'custom DISTRIBUTION workflows';
+  const what = 'custom workflows on machine images';
   throw new KilnError('InvalidArgument', `${first.at}.workflowArn: Kiln does not run ${what} yet (${first.arn}); leave it out to run the Kiln-managed workflow`, [{ path: `${first.at}.workflowArn`, message: `Kiln does not run ${what} yet` }]);
 }
 
