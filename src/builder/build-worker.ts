@@ -24,7 +24,7 @@ import { buildMachineImage } from './machine/machine-build.js';
 import { compileBuildPlan } from './compile-build-plan.js';
 import { isStepFailed } from './stages/step-runner.js';
 import { imageWorkflows, refuseUnrunnable } from './workflows/image-workflows.js';
-import { containerWorkflowOverrides } from './workflows/container-workflows.js';
+import { stageOverrides } from './workflows/stage-overrides.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
 /** The state each kind's image waits in for its job. */
@@ -191,20 +191,16 @@ export class BuildWorker {
       const workflows = await imageWorkflows(store, record);
       refuseUnrunnable(workflows, record.data.type === 'AMI' ? 'machine' : 'container');
       const log = (text: string) => this.options.log?.(`build worker: ${text}`);
-      const options = { services: this.services, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) };
-      let overrides = record.data.type === 'AMI' ? undefined : containerWorkflowOverrides(workflows, options);
+      const overrides = stageOverrides(workflows, { services: this.services, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) });
       if (kind === BUILD_IMAGE_JOB) {
         const creating = await advance(store, record.arn, 'CREATING');
         const build = await compileBuildPlan(store, creating);
-        if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup);
-        else {
-          overrides = containerWorkflowOverrides(workflows, { ...options, compiled: build.compiled });
-          await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides.stages);
-        }
+        if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup, overrides.machine(build.compiled.components));
+        else await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides.container(build.compiled));
       }
       const ready = await store.getResource(record.arn);
       if (!ready) throw new ImageStateChanged({ status: 'DELETED' });
-      await distributeImage(this.services, ready, signal, cleanup, overrides?.distribution);
+      await distributeImage(this.services, ready, signal, cleanup, overrides.distribution);
     } finally {
       await cleanup.unwind();
     }

@@ -125,11 +125,28 @@ async function vmFolder(services: BuildServices, machine: MachineServices, image
 }
 
 /**
+ * Boots a test VM from a stored disk in the image's test VM folder, held by `holder`: the built-in TEST's launch
+ * and a custom TEST workflow's LaunchInstance. One test VM of an image runs at a time (they share the folder).
+ */
+export async function bootTestVm(services: BuildServices, image: ResourceRecord, holder: InstanceHolder, diskDigest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+  const machine = services.machine;
+  if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
+  await vmFolder(services, machine, image, 'test', cleanup);
+  return bootVm(machine, holder, image, 'test', diskDigest, cleanup, signal, log);
+}
+
+/** A custom TEST workflow (builder/workflows/) that replaces a machine build's built-in one. */
+export interface MachineStageOverrides {
+  /** Runs the TEST stage (state TESTING) on the stored disk. */
+  test?: (image: ResourceRecord, diskDigest: string, context: { workingDirectory: string }, signal: AbortSignal) => Promise<void>;
+}
+
+/**
  * Executes the compiled plan of one machine image (state CREATING): builds and tests it, leaving it
  * DISTRIBUTING with its disk stored; the caller distributes it, handles the outcome's state and unwinds
- * `cleanup`.
+ * `cleanup`. A custom TEST workflow in `custom` runs instead of the built-in one.
  */
-export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<MachineParent>, signal: AbortSignal, cleanup: CleanupStack): Promise<void> {
+export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<MachineParent>, signal: AbortSignal, cleanup: CleanupStack, custom: MachineStageOverrides = {}): Promise<void> {
   const machine = services.machine;
   if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
   const { store } = services;
@@ -247,11 +264,11 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
-    await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (run, holder) => {
+    if (custom.test) await custom.test(image, built.disk.digest, { workingDirectory }, testSignal);
+    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (run, holder) => {
       let vm: VmInstance | undefined;
       await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
-        await vmFolder(services, machine, image, 'test', cleanup);
-        vm = await bootVm(machine, holder, image, 'test', built.disk.digest, cleanup, testSignal, (text) => step.log(text));
+        vm = await bootTestVm(services, image, holder, built.disk.digest, cleanup, testSignal, (text) => step.log(text));
         return { instanceId: vm.id, bootMs: vm.bootMs };
       });
       await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));

@@ -75,13 +75,13 @@ export async function imageWorkflows(store: Store, image: ResourceRecord): Promi
 }
 
 /**
- * Fails, naming the image's workflow entry, when it asks for a custom workflow Kiln cannot run yet: any on a
- * machine image. Failing beats running the built-in stage in its place.
+ * Fails, naming the image's workflow entry, when it asks for a custom workflow Kiln cannot run yet: a BUILD
+ * workflow on a machine image. Failing beats running the built-in stage in its place.
  */
 export function refuseUnrunnable(workflows: ImageWorkflows, kind: 'container' | 'machine'): void {
-  const first = kind === 'machine' ? (workflows.BUILD ?? workflows.TEST[0] ?? workflows.DISTRIBUTION) : undefined;
+  const first = kind === 'machine' ? workflows.BUILD : undefined;
   if (!first) return;
-  const what = 'custom workflows on machine images';
+  const what = 'custom BUILD workflows on machine images';
   throw new KilnError('InvalidArgument', `${first.at}.workflowArn: Kiln does not run ${what} yet (${first.arn}); leave it out to run the Kiln-managed workflow`, [{ path: `${first.at}.workflowArn`, message: `Kiln does not run ${what} yet` }]);
 }
 
@@ -100,10 +100,20 @@ export class WorkflowInstances {
   ) {}
 
   async launch(spec: LaunchSpec, signal: AbortSignal): Promise<DriverInstance> {
+    return this.launchWith((holder) => holder.launch(spec, signal));
+  }
+
+  /** Launches through `boot` (a VM boot) with a holder of its own; the instance is held once `boot` has it. */
+  async launchWith<T extends DriverInstance>(boot: (holder: InstanceHolder) => Promise<T>): Promise<T> {
     const holder = new InstanceHolder(this.services, this.image, this.cleanup);
-    const instance = await holder.launch(spec, signal);
+    const instance = await boot(holder);
     this.held.set(instance.id, { holder, instance });
     return instance;
+  }
+
+  /** How many instances of this workflow run. */
+  get running(): number {
+    return this.held.size;
   }
 
   /** The running instance `id` names; InvalidArgument naming `at` when this workflow has none by that id. */
