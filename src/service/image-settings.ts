@@ -5,9 +5,10 @@
  */
 import { parseArn } from '../domain/arn.js';
 import type { Issue } from '../domain/errors.js';
-import { parseSemver, parseVersionFilter, resolveLatest } from '../domain/semver.js';
+import { parseVersionFilter } from '../domain/semver.js';
 import type { Store } from '../store/store.js';
 import { MANAGED_OWNER } from '../store/component-refs.js';
+import { pickBuild } from '../store/versioned.js';
 import type { RequestContext } from './types.js';
 import { isJsonObject, str, type JsonObject } from '../domain/json.js';
 
@@ -40,6 +41,18 @@ export function checkTags(value: unknown, path: string, issues: Issue[]): void {
   }
 }
 
+/** The parameters given for a workflow against those its document declares: each known, every one without a default given. */
+function checkWorkflowParameters(declared: unknown, given: unknown, path: string, issues: Issue[]): void {
+  const params = (Array.isArray(declared) ? declared : []) as { name: string; defaultValue?: string[] }[];
+  const values = (Array.isArray(given) ? given : []) as { name?: string }[];
+  values.forEach((p, j) => {
+    if (!params.some((d) => d.name === p.name)) issues.push({ path: `${path}.parameters[${j}].name`, message: `the workflow declares no parameter ${JSON.stringify(p.name ?? null)}` });
+  });
+  for (const d of params) {
+    if (d.defaultValue === undefined && !values.some((p) => p.name === d.name)) issues.push({ path: `${path}.parameters`, message: `the workflow's parameter "${d.name}" has no default: give it a value` });
+  }
+}
+
 /**
  * Workflow references: Kiln-managed ones pass as they are; the caller's must exist (wildcard versions resolve
  * to a stored build), and running any of them needs an execution role, as AWS requires.
@@ -66,9 +79,10 @@ export async function checkWorkflows(store: Store, ctx: RequestContext, value: u
     const filter = parseVersionFilter(arn.version);
     const visible = arn.region === ctx.region && arn.owner === ctx.accountId;
     const candidates = visible && filter ? await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: arn.resourceType, name: arn.name }) : [];
-    const best = filter && resolveLatest(candidates.map((r) => ({ ...parseSemver(r.version)!, record: r })), filter);
-    const found = best && (arn.build === undefined || candidates.some((r) => r.version === best.record.version && r.build === arn.build));
-    if (!found) issues.push({ path: `${path}.workflowArn`, message: `workflow ${text} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}` });
+    // The build the engine will run (image-workflows.ts resolves it the same way).
+    const record = filter && pickBuild(candidates, filter, arn.build);
+    if (!record) issues.push({ path: `${path}.workflowArn`, message: `workflow ${text} does not exist or is not visible to account ${ctx.accountId} in ${ctx.region}` });
+    else checkWorkflowParameters(record.data.parameters, w.parameters, path, issues);
   }
   if (custom && executionRole === undefined) issues.push({ path: 'executionRole', message: 'is required to run workflows other than the Kiln-managed ones' });
 }

@@ -42,7 +42,7 @@ async function insertRefs(store: Store, accountId: string): Promise<Refs> {
     containerRecipeArn: await put('container-recipe', 'app', '2.0.0', { name: 'app', platform: 'Linux' }),
     infrastructureConfigurationArn: await put('infrastructure-configuration', 'infra', '', { name: 'infra' }),
     distributionConfigurationArn: await put('distribution-configuration', 'dist', '', { name: 'dist' }),
-    workflowArn: await put('workflow/build', 'my-build', '1.0.0', { name: 'my-build' }, 'first'),
+    workflowArn: await put('workflow/build', 'my-build', '1.0.0', { name: 'my-build', parameters: [{ name: 'size', type: 'string', defaultValue: ['small'] }] }, 'first'),
   };
 }
 

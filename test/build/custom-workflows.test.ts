@@ -243,6 +243,14 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     assert.equal((await kiln.client.send(new ListWaitingWorkflowStepsCommand({}))).steps?.length ?? 0, 0);
   });
 
+  await t.test('CreateImage checks a custom workflow\'s parameters and the step action\'s request', async () => {
+    const marking = await workflow(kiln, 'BUILD', MARKING_BUILD);
+    await expectError(create(testedRecipe, [{ workflowArn: marking, parameters: [{ name: 'colour', value: ['red'] }] }]), 'InvalidParameterValueException', /workflows\[0\]\.parameters\[0\]\.name: the workflow declares no parameter "colour"/);
+    const required = await workflow(kiln, 'TEST', 'schemaVersion: 1.0\nparameters:\n  - name: target\n    type: string\nsteps:\n  - name: Gate\n    action: WaitForAction\n');
+    await expectError(create(testedRecipe, [{ workflowArn: required }]), 'InvalidParameterValueException', /workflows\[0\]\.parameters: the workflow's parameter "target" has no default/);
+    await expectError(kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: 'step-00000000-0000-0000-0000-000000000000', imageBuildVersionArn: resumedArn, action: 'PAUSE' as 'RESUME' })), 'InvalidParameterValueException', /'action' must be RESUME or STOP/);
+  });
+
   await t.test('a BUILD workflow runs RunCommand on the build instance and skips the step its if turns off (the built-in tests check its output); a DISTRIBUTION workflow pushes once released', async () => {
     const marking = await workflow(kiln, 'BUILD', MARKING_BUILD);
     const gate = (await kiln.client.send(new CreateWorkflowCommand({ name: `wf-${++counter}`, semanticVersion: '1.0.0', type: 'DISTRIBUTION', data: RELEASE_GATE }))).workflowBuildVersionArn!;
