@@ -271,7 +271,9 @@ ${bashStep('TestDocker', `set -euo pipefail
 docker --version
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
   systemctl is-enabled docker.service
-  timeout 120 docker version
+  # The engine may still be starting when the test begins.
+  for i in $(seq 1 120); do docker version >/dev/null 2>&1 && break; sleep 1; done
+  docker version
 else
   echo 'docker-ce-linux: no systemd on this instance (a container); the engine is installed, not started'
 fi`)}`;
