@@ -3,7 +3,8 @@
  * source of their names, versions and documents. They carry AWS's names and follow AWS's documented behaviour
  * and parameters, with documents written for Kiln's managed bases (Debian 12, container and machine): apt, not
  * yum or dnf. Every one listed here runs on both managed bases; a component Kiln cannot honour there is left
- * out rather than listed and failing.
+ * out rather than listed and failing. `chrony-time-configuration-test` checks chrony as AWS's does: it passes
+ * once the image has chrony, which the bases do not ship (see its document's comment).
  *
  * Left out on purpose: `update-windows` and the other Windows components (Kiln builds no Windows images),
  * `amazon-cloudwatch-agent-linux`, `aws-codedeploy-agent-linux`, `amazon-corretto-*` and the like (they install
