@@ -41,6 +41,7 @@ import type { BuildServices } from '../builder/container/container-build.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
 import { ManagedBases, registerManagedBases } from '../builder/bases/managed-bases.js';
 import { registerManagedWorkflows } from '../service/workflows.js';
+import { registerManagedComponents } from '../service/components.js';
 import { RegistryDistributor, RegistryParents } from '../builder/stages/registry-glue.js';
 import { NsDriver } from '../drivers/ns/ns-driver.js';
 import { sweepNsLeftovers } from '../drivers/ns/sweep.js';
@@ -172,6 +173,8 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
   await registerManagedBases(store, config.regions);
   // The workflows the engine's stages are executions of: listed and served as Amazon's (issue 17).
   await registerManagedWorkflows(store, config.regions);
+  // Amazon's components that real recipes name by ARN (update-linux, ...), written for Kiln's bases (issue 17).
+  await registerManagedComponents(store, config.regions);
   const glue = { blobs, client, builtin, managed, registryHost: input.registryHost, externalHosts: config.registries.map((r) => r.host) };
   const services: BuildServices = {
     store,

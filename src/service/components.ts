@@ -1,10 +1,13 @@
 import { KilnError, validationError, type Issue } from '../domain/errors.js';
+import { MANAGED_COMPONENTS } from '../domain/managed-components.js';
 import { parseSemver } from '../domain/semver.js';
 import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import { recipesUsingComponent } from '../store/component-refs.js';
 import type { Store } from '../store/store.js';
+import { versionedArn } from '../store/versioned.js';
+import { KILN_MANAGED_OWNER } from '../store/visibility.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
@@ -38,6 +41,8 @@ const family: VersionedFamily<ComponentData> = {
   types: [TYPE],
   builds: true,
   shared: true,
+  // Kiln's Amazon-managed components (src/domain/managed-components.ts): everyone's to read, nobody's to delete.
+  managed: true,
   listOperation: 'ListComponents',
   pageQuery: ['byName'],
   arn: {
@@ -125,4 +130,45 @@ function createComponent(store: Store): OperationHandler {
 /** The component family: CreateComponent, GetComponent, ListComponents, ListComponentBuildVersions, DeleteComponent. */
 export function componentHandlers(store: Store): Record<string, OperationHandler> {
   return { CreateComponent: createComponent(store), ...versionedHandlers(store, family, wire) };
+}
+
+/**
+ * Makes sure every region lists Kiln's Amazon-managed components (owner `aws`, src/domain/managed-components.ts)
+ * as build 1 of their version. A stored one whose document or description differs from Kiln's is brought up to
+ * date, so what GetComponent serves stays what builds run. A document that fails Kiln's own validator is a bug
+ * in Kiln: it throws, naming the component, rather than serving a component no build could run.
+ */
+export async function registerManagedComponents(store: Store, regions: readonly string[], now = new Date()): Promise<void> {
+  const documents = MANAGED_COMPONENTS.map((c) => {
+    const doc = inspectComponentDocument(c.data);
+    if (doc.issues.length > 0) throw new KilnError('Internal', `The managed component ${c.name} ${c.version} has an invalid document: ${doc.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    return { component: c, doc };
+  });
+  for (const region of regions) {
+    for (const { component: c, doc } of documents) {
+      const data: ComponentData = {
+        name: c.name,
+        description: c.description,
+        type: doc.type,
+        platform: c.platform,
+        supportedOsVersions: [...c.supportedOsVersions],
+        parameters: doc.parameters,
+        data: c.data,
+        dateCreated: now.toISOString(),
+      };
+      const [stored] = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: TYPE, name: c.name, version: c.version });
+      if (stored) {
+        if (stored.data.data !== c.data || stored.data.description !== c.description) {
+          await store.updateResource(stored.arn, (current) => ({ ...current.data, description: c.description, data: c.data, type: doc.type, parameters: doc.parameters, supportedOsVersions: data.supportedOsVersions }));
+        }
+        continue;
+      }
+      await store
+        .createResource({ accountId: KILN_MANAGED_OWNER, region, type: TYPE, name: c.name, version: c.version, arn: versionedArn(region, KILN_MANAGED_OWNER, TYPE, c.name, c.version), build: 'first', data })
+        .catch((err: unknown) => {
+          // Another Kiln process on the same store registered it first.
+          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
+        });
+    }
+  }
 }

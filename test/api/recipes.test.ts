@@ -516,7 +516,7 @@ test('a parent image is looked up at create: it must exist, be of the recipe\'s 
   assert.equal(message, `The image recipe is invalid:\n  parentImage: arn:aws:imagebuilder:local:${mine}:image/made-up/x.x.x names no AVAILABLE image visible to account ${mine} in local`);
 });
 
-test('recipes from the conformance definitions (CloudFormation samples) are accepted', { skip: existsSync(DEFINITIONS) ? false : `no definitions at ${DEFINITIONS}` }, async (t) => {
+test('recipes from the conformance definitions (CloudFormation samples) are accepted, Amazon-managed components included; one naming a component Kiln lacks is refused', { skip: existsSync(DEFINITIONS) ? false : `no definitions at ${DEFINITIONS}` }, async (t) => {
   const f = await startFixture(t);
   const ib = f.client();
 
@@ -532,26 +532,26 @@ test('recipes from the conformance definitions (CloudFormation samples) are acce
   assert.deepEqual(got.targetRepository, { service: 'ECR', repositoryName: 'sample-repository' });
   assert.equal(got.platform, 'Linux');
 
-  // An image recipe on Amazon-managed (`aws`-owned) images and components, with base64 user data.
-  const store = openStore(f.dataDir);
-  await store.createResource({
-    accountId: 'aws',
-    region: 'local',
-    type: 'component',
-    name: 'update-linux',
-    version: '1.0.0',
-    arn: 'arn:aws:imagebuilder:local:aws:component/update-linux/1.0.0',
-    data: { name: 'update-linux', type: 'BUILD', platform: 'Linux', parameters: [], data: '', dateCreated: new Date().toISOString() },
-    build: 'first',
-  });
-  await store.close();
-  const imageTemplate = readTemplate(path.join(DEFINITIONS, 'ib-samples__amazon-linux-2-with-latest-ssm-agent.yml'));
-  const imageProps = toSdkInput(evaluate(imageTemplate.Resources.AmazonLinux2ImageRecipe!.Properties, templateNames(imageTemplate, 'local')));
-  const image = await ib.send(new CreateImageRecipeCommand(imageProps as CreateImageRecipeCommandInput));
+  // Image recipes on Amazon-managed (`aws`-owned) images and Kiln's managed components, with base64 user data.
+  const replay = (file: string, resource: string, extra: Record<string, string> = {}) => {
+    const template = readTemplate(path.join(DEFINITIONS, file));
+    const props = toSdkInput(evaluate(template.Resources[resource]!.Properties, templateNames(template, 'local', extra)));
+    return ib.send(new CreateImageRecipeCommand(props as CreateImageRecipeCommandInput));
+  };
+  const image = await replay('ib-samples__amazon-linux-2-with-latest-ssm-agent.yml', 'AmazonLinux2ImageRecipe');
   const recipe = (await ib.send(new GetImageRecipeCommand({ imageRecipeArn: image.imageRecipeArn }))).imageRecipe!;
   assert.equal(recipe.name, 'Amazon-Linux-2-with-latest-SSM-Agent');
   assert.deepEqual(recipe.components, [{ componentArn: 'arn:aws:imagebuilder:local:aws:component/update-linux/x.x.x' }]);
   assert.match(Buffer.from(recipe.additionalInstanceConfiguration?.userDataOverride ?? '', 'base64').toString(), /amazon-ssm-agent\.rpm/);
+  const ubuntu = await replay('ib-samples__ubuntu-2004-with-latest-ssm-agent.yml', 'Ubuntu2004ImageRecipe');
+  assert.ok(ubuntu.imageRecipeArn);
+  // A recipe naming an Amazon component Kiln does not provide is still refused, naming that one only.
+  await assert.rejects(replay('ib-samples__image-pipeline-shared-account-sample.yml', 'AmznLinuxImageRecipe', { ImageEncryptionKMSKey: 'alias/kiln-test' }), (e: Error) => {
+    invalid('components[3].componentArn', 'stig-build-linux-high/x.x.x')(e);
+    assert.doesNotMatch(e.message, /components\[[012]\]/, 'aws-cli-version-2-linux, python-3-linux and update-linux are Kiln-managed');
+    return true;
+  });
+  await assert.rejects(replay('ib-samples__windows-server-with-latest-ssm-agent.yml', 'WindowsServer2019ImageRecipe'), invalid('components[0].componentArn', 'update-windows/x.x.x'));
 });
 
 test('DeleteImageRecipe and DeleteContainerRecipe refuse while a pipeline builds the recipe', async (t) => {

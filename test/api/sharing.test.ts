@@ -33,6 +33,7 @@ import {
   type ImagebuilderClient,
 } from '@aws-sdk/client-imagebuilder';
 import { openStore } from '../../src/app/server-start.js';
+import { MANAGED_COMPONENTS, managedComponentArn } from '../../src/domain/managed-components.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { MAX_URI_DOCUMENT_BYTES } from '../../src/service/component-uri.js';
 import { startLocalS3 } from '../helpers/s3rver.js';
@@ -245,17 +246,8 @@ test('the Amazon view lists Kiln-managed resources, readable by every account an
   const owner = f.client();
   const [b] = await accounts(f, 'b');
   const store = openStore(f.dataDir);
-  const managed = 'arn:aws:imagebuilder:local:aws:component/update-linux/1.0.0';
-  await store.createResource({
-    accountId: 'aws',
-    region: 'local',
-    type: 'component',
-    name: 'update-linux',
-    version: '1.0.0',
-    arn: managed,
-    data: { name: 'update-linux', type: 'BUILD', platform: 'Linux', parameters: [], data: DOC, dateCreated: new Date().toISOString() },
-    build: 'first',
-  });
+  // Kiln registers its managed components at start (src/domain/managed-components.ts); update-linux is one.
+  const managed = managedComponentArn('local', MANAGED_COMPONENTS.find((c) => c.name === 'update-linux')!).replace(/\/1$/, '');
   await store.createResource({
     accountId: 'aws',
     region: 'local',
@@ -269,7 +261,9 @@ test('the Amazon view lists Kiln-managed resources, readable by every account an
   await store.close();
 
   for (const ib of [owner, b!.ib]) {
-    assert.deepEqual((await ib.send(new ListComponentsCommand({ owner: 'Amazon' }))).componentVersionList?.map((v) => [v.arn, v.owner]), [[managed, 'aws']]);
+    const amazon = (await ib.send(new ListComponentsCommand({ owner: 'Amazon' }))).componentVersionList ?? [];
+    assert.equal(amazon.length, MANAGED_COMPONENTS.length);
+    assert.deepEqual(amazon.filter((v) => v.arn === managed).map((v) => [v.arn, v.owner]), [[managed, 'aws']]);
     assert.deepEqual((await ib.send(new ListImageRecipesCommand({ owner: 'Amazon' }))).imageRecipeSummaryList?.map((r) => r.name), ['debian-base']);
     assert.deepEqual((await ib.send(new ListComponentsCommand({}))).componentVersionList, []);
     assert.equal((await ib.send(new GetComponentCommand({ componentBuildVersionArn: `${managed}/1` }))).component?.owner, 'aws');

@@ -69,6 +69,10 @@ export async function customizeMachineRoot(rootfs: string, rootPartUuid: string)
   await write('etc/machine-id', 'uninitialized\n', 0o444);
   await write('etc/systemd/system/kiln-first-boot.service', FIRST_BOOT_UNIT);
   await write('etc/kiln/first-boot.d/10-hostname', HOSTNAME_HOOK, 0o755);
+  // ifupdown brings the network up, not systemd-networkd, whose wait-online unit would wait for links it does not
+  // manage and fail the boot (degraded) whenever a service pulls in network-online.target, as docker.service does.
+  await fsp.rm(at('etc/systemd/system/systemd-networkd-wait-online.service'), { force: true });
+  await fsp.symlink('/dev/null', at('etc/systemd/system/systemd-networkd-wait-online.service'));
   const wants = at('etc/systemd/system/multi-user.target.wants');
   await fsp.mkdir(wants, { recursive: true });
   await fsp.rm(path.join(wants, 'kiln-first-boot.service'), { force: true });
