@@ -121,7 +121,14 @@ test('machine images: managed Debian base → image recipe → boot test → mac
       name: 'debian-hello',
       semanticVersion: '1.0.0',
       parentImage: BASE,
-      components: [{ componentArn }],
+      // Amazon's managed components around the recipe's own (issue 17): reboot-test-linux reboots the test VM for real.
+      components: [
+        { componentArn: 'arn:aws:imagebuilder:local:aws:component/update-linux/x.x.x' },
+        { componentArn: 'arn:aws:imagebuilder:local:aws:component/reboot-linux/x.x.x' },
+        { componentArn },
+        { componentArn: 'arn:aws:imagebuilder:local:aws:component/simple-boot-test-linux/x.x.x' },
+        { componentArn: 'arn:aws:imagebuilder:local:aws:component/reboot-test-linux/x.x.x' },
+      ],
       blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 3 } }],
     }),
   );
@@ -145,6 +152,9 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   assert.ok(ami?.image && /^ami-[0-9a-f]{17}$/.test(ami.image), `an ami- id: ${JSON.stringify(image.outputResources)}`);
   assert.match(ami.name ?? '', /^debian-hello \d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}/);
   assert.equal(ami.region, 'local');
+  const buildLog = await run(KILN, ['logs', image.arn!, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir]);
+  assert.match(buildLog, /simple-boot-test-linux: systemd says the system is running/);
+  assert.match(buildLog, /reboot-test-linux: rebooted from boot \S+ into boot \S+/, 'the test VM rebooted for real, into a new boot');
 
   // The workflows AWS runs for an AMI, each completed.
   const executions = (await client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: image.arn }))).workflowExecutions ?? [];
