@@ -89,6 +89,9 @@ async function cleanCloudInit(vm: VmInstance, signal: AbortSignal, log: (text: s
   log('cloud-init clean: the seeded boot\'s instance state and logs are removed from the output\n');
 }
 
+/** How much longer a boot with a cloud-init seed may take: cloud-init's package install of the guest agent. */
+const AGENT_INSTALL_MS = 15 * 60_000;
+
 /** A VM's folder: short, because the guest agent's socket path inside it must fit a unix socket (107 bytes). */
 function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
   return path.join(machine.workRoot, `vm-${createHash('sha256').update(image.arn).digest('hex').slice(0, 12)}-${role}`);
@@ -104,7 +107,8 @@ async function bootVm(machine: MachineServices, holder: InstanceHolder, image: R
   cleanup.defer(`the hold on disk ${digest} for the ${role} VM of ${image.arn}`, async () => lease.release());
   const disk = lease.path;
   const wanted = requestedInstance(image);
-  const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs });
+  // A seeded boot also waits for cloud-init to download and install the agent from the image's package mirror.
+  const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs + (cloudInitSeed ? AGENT_INSTALL_MS : 0) });
   const spec: LaunchSpec = {
     layers: [],
     disk: { path: disk, format: 'raw', ...(role === 'build' ? { keepWrites: true } : {}), ...(cloudInitSeed ? { cloudInitSeed: true } : {}) },
