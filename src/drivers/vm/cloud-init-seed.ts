@@ -13,11 +13,18 @@ import { runTool } from '../../artifacts/disk/run-tool.js';
 const SEED_KIB = 1024;
 
 /**
- * The user-data: install and start the guest agent with whichever package manager the image has. A runcmd
+ * The user-data: install and start the guest agent with whichever package manager the image has, and leave
+ * users and SSH keys alone (no default user, no authorized_keys written). A runcmd
  * rather than `packages:`, so an image whose cloud-init lacks that module still gets the agent, and so that a
  * failure leaves its reason on the console, which the boot timeout's message shows.
  */
 export const AGENT_USER_DATA = `#cloud-config
+# The build touches nothing but the agent: no default user, no change to root's SSH access, the host keys as
+# the image has them (a copy's first boot, a new instance, regenerates them as cloud-init does).
+users: []
+disable_root: false
+ssh_deletekeys: false
+ssh_genkeytypes: []
 runcmd:
   - |
     set -x
