@@ -80,11 +80,12 @@ async function parentRootfs(services: BuildServices, machine: MachineServices, p
 }
 
 /**
- * Removes what cloud-init kept of the build's seeded boot (instance state, logs, seeds), so that the output's
- * first boot runs cloud-init again as a fresh instance; the seed drive itself never was part of the disk.
+ * Removes what cloud-init kept of the build's seeded boot (instance state, logs, seeds, and the empty
+ * authorized_keys its ssh module writes even with no key to add), so that the output's first boot runs cloud-init
+ * again as a fresh instance; the seed drive itself never was part of the disk.
  */
 async function cleanCloudInit(vm: VmInstance, signal: AbortSignal, log: (text: string) => void): Promise<void> {
-  const result = await vm.exec(['/bin/sh', '-c', 'if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed && rm -rf /var/lib/cloud/instances /var/lib/cloud/instance; fi; sync'], { timeoutMs: 120_000, signal });
+  const result = await vm.exec(['/bin/sh', '-c', 'if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed && rm -rf /var/lib/cloud/instances /var/lib/cloud/instance; fi; find /root /home -maxdepth 3 -path "*/.ssh/authorized_keys" -type f -size 0 -delete; sync'], { timeoutMs: 120_000, signal });
   if (result.exitCode !== 0) throw new KilnError('Internal', `cloud-init clean failed in the build instance (exit ${String(result.exitCode)}): ${result.stderr.trim().slice(-500)}`);
   log('cloud-init clean: the seeded boot\'s instance state and logs are removed from the output\n');
 }
