@@ -22,9 +22,11 @@ import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
 import { randomBytes } from 'node:crypto';
 import { convertDisk, type DiskFormat } from '../artifacts/disk/convert.js';
 import { registerMachineImageRoutes } from '../api/kiln/machine-images-route.js';
+import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
 import { listUsableMachineImages } from '../builder/machine/machine-images.js';
+import { importTaskView, importUploadedDisk } from '../builder/machine/import-tasks.js';
 import { resolveMachineRef } from '../builder/machine/machine-parent.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import type { AccessKeySecret } from '../api/aws/sigv4.js';
@@ -256,6 +258,11 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         regions: auth.regions,
         list: (accountId, region) => listUsableMachineImages(store, accountId, region),
         exportDisk: (who, image, format, signal) => exportMachineDisk(services, who, image, format, signal),
+      });
+      registerImageImportRoutes(app, {
+        lookupKey: auth.lookupKey,
+        regions: auth.regions,
+        importDisk: async (who, body, format, signal) => importTaskView(await importUploadedDisk({ store, disks, workRoot }, who, body, format, signal)),
       });
     },
     wakeOnQueued(handlers) {

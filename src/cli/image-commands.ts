@@ -2,8 +2,10 @@
  * `kiln images ls` lists the machine images the caller may launch (its own and those shared with it), and
  * `kiln images export IMAGE --format qcow2|raw|vmdk|vhd -o FILE` writes one as a disk file: EC2's side of AMIs,
  * through Kiln's signed `/kiln/machine-images` routes. IMAGE is a machine image id (ami-…) or an AMI image ARN.
+ * `kiln images import FILE --format …` uploads a disk of one's own (EC2's ImportImage) and prints the import task
+ * id that ImportVmImage takes as `vmImportTaskId`.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,7 +17,7 @@ import { printJson, printTable } from './table.js';
 
 /** Adds `kiln images` to the CLI. */
 export function registerImageCommands(program: Command): void {
-  const images = program.command('images').description('machine images (AMIs): list and export');
+  const images = program.command('images').description('machine images (AMIs): list, export and import');
   withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print a JSON array')).action(
     cliAction('kiln images ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images' });
@@ -62,6 +64,25 @@ export function registerImageCommands(program: Command): void {
       }
       if (opts.json) printJson({ image, format: opts.format, path: out, bytes });
       else process.stdout.write(`${out}\n`);
+    }),
+  );
+  withServerOptions(
+    images
+      .command('import <file>')
+      .description('upload a disk file (EC2 ImportImage); prints the import task id that ImportVmImage takes as vmImportTaskId')
+      .requiredOption('--format <format>', 'the file\'s format: qcow2, raw, vmdk or vhd')
+      .option('--json', 'print the import task as JSON instead of its id'),
+  ).action(
+    cliAction('kiln images import', async (file: string, opts: ServerTargetOptions & { format: string; json?: boolean }) => {
+      if (!isDiskFormat(opts.format)) throw new UsageError(`--format must be qcow2, raw, vmdk or vhd, got ${opts.format}`);
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile()) throw new UsageError(`FILE: ${file} is not a file`);
+      const stream = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+      const response = await kilnFetch(routeTarget(opts), { method: 'PUT', path: '/kiln/images/import', query: { format: opts.format }, upload: { stream, length: st.size } });
+      const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      if (response.status !== 200) throw routeError(response.status, body, `importing ${path.basename(file)}`);
+      if (opts.json) printJson(body);
+      else process.stdout.write(`${String(body.importTaskId)}\n`);
     }),
   );
 }

@@ -107,11 +107,16 @@ export function resolveCredentials(options: { profile?: string; dataDir: string;
 
 /** A request to one of Kiln's own routes. */
 export interface KilnRouteRequest {
-  method: 'GET' | 'DELETE' | 'POST';
+  method: 'GET' | 'DELETE' | 'POST' | 'PUT';
   path: string;
   query?: Record<string, string>;
   /** Sent as JSON (POST). */
   body?: unknown;
+  /**
+   * A file streamed as the body (PUT), signed as UNSIGNED-PAYLOAD (the signature covers method, path, query and
+   * headers; the route checks what it receives).
+   */
+  upload?: { stream: ReadableStream<Uint8Array>; length: number };
   /** Extra headers, sent unsigned (e.g. Last-Event-ID on a stream). */
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -127,14 +132,20 @@ export async function kilnFetch(target: { endpoint: string; region: string; cred
   const prefix = base.pathname.replace(/\/+$/, '');
   const query = request.query ?? {};
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-  const headers: Record<string, string> = { host: base.host, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const { upload } = request;
+  const headers: Record<string, string> = {
+    host: base.host,
+    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(upload ? { 'content-type': 'application/octet-stream', 'content-length': String(upload.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } : {}),
+  };
   const unsigned = new HttpRequest({ method: request.method, protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${prefix}${request.path}`, query, headers, ...(body === undefined ? {} : { body }) });
   const signed = await signer.sign(unsigned);
   const url = new URL(`${prefix}${request.path}`, base);
   url.search = new URLSearchParams(query).toString();
   const sent = { ...Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name.toLowerCase() !== 'host')), ...request.headers };
   try {
-    return await fetch(url, { method: request.method, headers: sent, ...(body === undefined ? {} : { body }), ...(request.signal ? { signal: request.signal } : {}) });
+    const payload = upload ? { body: upload.stream, duplex: 'half' as const } : body === undefined ? {} : { body };
+    return await fetch(url, { method: request.method, headers: sent, ...payload, ...(request.signal ? { signal: request.signal } : {}) });
   } catch (err) {
     throw unreachableError(err, target.endpoint) ?? err;
   }

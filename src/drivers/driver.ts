@@ -46,6 +46,11 @@ export interface BootDisk {
    * they may be dropped as they happen (QEMU's snapshot=on), as a test instance needs nothing back.
    */
   keepWrites?: boolean;
+  /**
+   * The disk has no guest agent of Kiln's (an imported image): a driver that needs one attaches a cloud-init
+   * NoCloud seed that installs it (`vm`).
+   */
+  cloudInitSeed?: boolean;
 }
 
 /** What to launch. */

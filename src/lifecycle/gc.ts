@@ -4,7 +4,7 @@
  * machine images. Mark and sweep:
  *
  * - roots: every image record not DELETED (its container image, machine root filesystem and disk, and the
- *   parent its build plan names), every machine image (disk, root filesystem), every manifest in Kiln's
+ *   parent its build plan names), every machine image (disk, root filesystem), every import task (disk), every manifest in Kiln's
  *   registry, every blob a registry repository links (an upload waiting for its manifest links its blobs), and
  *   the layer or disk each entry of the step cache names;
  * - marking follows manifests to their configs and layers, and indexes to their manifests;
@@ -90,6 +90,8 @@ export async function gcRoots(store: ResourceStore & RegistryIndex & BuildCache)
     recordRoots(record, blobs, disks);
   }
   for (const record of await store.listResourcesOfType('machine-image')) recordRoots(record, blobs, disks);
+  // An import task keeps its disk until an image names it (ImportVmImage) and after: the task can be named again.
+  for (const record of await store.listResourcesOfType('import-image-task')) recordRoots(record, blobs, disks);
   for (const m of await store.listRegistryManifests()) blobs.add(m.digest);
   for (const digest of await store.listLinkedRegistryBlobs()) blobs.add(digest);
   for (const e of await store.listCacheEntries()) cacheEntryRoots(e.kind, e.entry as JsonObject, blobs, disks);

@@ -11,6 +11,7 @@ import { pipelineHandlers } from './pipelines.js';
 import { policyHandlers } from './policies.js';
 import { recipeHandlers } from './recipes.js';
 import { tagHandlers } from './tags.js';
+import { vmImportHandlers } from './vm-import.js';
 import type { OperationHandler } from './types.js';
 import { workflowHandlers } from './workflows.js';
 import { workflowExecutionHandlers } from './workflow-executions.js';
@@ -46,5 +47,6 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...lifecycleHandlers(store, options.clock),
     ...tagHandlers(store),
     ...policyHandlers(store),
+    ...vmImportHandlers(store),
   };
 }

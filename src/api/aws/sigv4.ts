@@ -32,7 +32,15 @@ export interface VerifyOptions {
   lookup: (accessKeyId: string) => Promise<AccessKeySecret | undefined>;
   regions: ReadonlySet<string>;
   now?: Date;
+  /**
+   * The body is streamed past verification (an upload): the request must carry a signed
+   * `x-amz-content-sha256: UNSIGNED-PAYLOAD`, as S3 takes it, and `body` is not checked.
+   */
+  unsignedPayload?: boolean;
 }
+
+/** The payload hash a streamed upload signs instead of its body's. */
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** The authenticated caller of a request. */
 export interface Caller {
@@ -140,9 +148,15 @@ export async function verifySigV4(req: SignedRequest, options: VerifyOptions): P
 
   // The signer trusts x-amz-content-sha256 as the payload hash, so a body altered under an unchanged header
   // would verify: check the header against the body we actually received.
-  const bodyHash = createHash('sha256').update(req.body).digest('hex');
   const claimed = header(req.headers, 'x-amz-content-sha256');
-  if (claimed !== undefined && claimed !== bodyHash) throw awsError('InvalidSignatureException', SIGNATURE_MISMATCH);
+  if (options.unsignedPayload) {
+    if (claimed !== UNSIGNED_PAYLOAD || !signedHeaders.includes('x-amz-content-sha256')) {
+      throw awsError('InvalidSignatureException', `This route streams its body: sign it with the header x-amz-content-sha256: ${UNSIGNED_PAYLOAD}.`);
+    }
+  } else {
+    const bodyHash = createHash('sha256').update(req.body).digest('hex');
+    if (claimed !== undefined && claimed !== bodyHash) throw awsError('InvalidSignatureException', SIGNATURE_MISMATCH);
+  }
 
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) {

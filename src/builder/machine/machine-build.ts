@@ -23,8 +23,8 @@ import { instanceResources, requestedInstance } from '../stages/instance-request
 import { buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
-import { diskFromLayers, reassembleDisk, rootfsFromDisk, type MachineDisk } from './machine-disk.js';
-import { machineOutputOf, materializeMachineParent, type MachineParent } from './machine-parent.js';
+import { diskFromLayers, reassembleDisk, rootfsFromDisk, rootPartitionUuid, type MachineDisk } from './machine-disk.js';
+import { isImportedParent, machineOutputOf, materializeMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from '../stages/parent-image.js';
 import { runStep } from '../stages/step-runner.js';
 import type { MachineServices } from './machine-services.js';
@@ -79,6 +79,20 @@ async function parentRootfs(services: BuildServices, machine: MachineServices, p
   return rootfs;
 }
 
+/**
+ * Removes what cloud-init kept of the build's seeded boot (instance state, logs, seeds, and the empty
+ * authorized_keys its ssh module writes even with no key to add), so that the output's first boot runs cloud-init
+ * again as a fresh instance; the seed drive itself never was part of the disk.
+ */
+async function cleanCloudInit(vm: VmInstance, signal: AbortSignal, log: (text: string) => void): Promise<void> {
+  const result = await vm.exec(['/bin/sh', '-c', 'if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed && rm -rf /var/lib/cloud/instances /var/lib/cloud/instance; fi; find /root /home -maxdepth 3 -path "*/.ssh/authorized_keys" -type f -size 0 -delete; sync'], { timeoutMs: 120_000, signal });
+  if (result.exitCode !== 0) throw new KilnError('Internal', `cloud-init clean failed in the build instance (exit ${String(result.exitCode)}): ${result.stderr.trim().slice(-500)}`);
+  log('cloud-init clean: the seeded boot\'s instance state and logs are removed from the output\n');
+}
+
+/** How much longer a boot with a cloud-init seed may take: cloud-init's package install of the guest agent. */
+const AGENT_INSTALL_MS = 15 * 60_000;
+
 /** A VM's folder: short, because the guest agent's socket path inside it must fit a unix socket (107 bytes). */
 function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
   return path.join(machine.workRoot, `vm-${createHash('sha256').update(image.arn).digest('hex').slice(0, 12)}-${role}`);
@@ -89,15 +103,16 @@ function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string
  * Its folder goes in the stage's work folder; a build VM keeps its writes for CreateOutputImage. The disk is
  * held on this node until the build's stack unwinds (a kept VM's QEMU keeps it open, which the disk cache respects).
  */
-async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', digest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', digest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void, cloudInitSeed = false): Promise<VmInstance> {
   const lease = await machine.disks.acquire(digest, signal);
   cleanup.defer(`the hold on disk ${digest} for the ${role} VM of ${image.arn}`, async () => lease.release());
   const disk = lease.path;
   const wanted = requestedInstance(image);
-  const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs });
+  // A seeded boot also waits for cloud-init to download and install the agent from the image's package mirror.
+  const driver = new VmDriver({ accel: machine.accel.accel, bootTimeoutMs: machine.bootTimeoutMs + (cloudInitSeed ? AGENT_INSTALL_MS : 0) });
   const spec: LaunchSpec = {
     layers: [],
-    disk: { path: disk, format: 'raw', ...(role === 'build' ? { keepWrites: true } : {}) },
+    disk: { path: disk, format: 'raw', ...(role === 'build' ? { keepWrites: true } : {}), ...(cloudInitSeed ? { cloudInitSeed: true } : {}) },
     resources: { vcpus: wanted.vcpus, memoryMiB: wanted.memoryMiB },
     network: wanted.network,
     hostname: `${role}-${image.build}`,
@@ -159,6 +174,8 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   const created = new Date().toISOString();
   const wf = (stage: 'BUILD' | 'TEST') => managedWorkflowArn(image.region, 'image', stage);
 
+  // An imported parent has no guest agent and a layout of its own (vm builds only: see cloud-init-seed.ts).
+  const imported = isImportedParent(compiled.parent);
   await runWorkflow(services, image, 'BUILD', 4, signal, cleanup, async (run, holder) => {
     let parent!: MachineParent;
     let nsInstance: DriverInstance | undefined;
@@ -196,7 +213,8 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
       }
       const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
       await vmFolder(services, machine, image, 'build', cleanup);
-      vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log);
+      if (imported) log('the parent is an imported image without a guest agent: booting it with a cloud-init NoCloud seed that installs qemu-guest-agent\n');
+      vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log, imported);
       return { instanceId: vm.id };
     });
     const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
@@ -237,6 +255,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
           : await assemble();
         output = { disk: made.disk, rootfs, packages: made.packages };
       } else {
+        if (imported) await cleanCloudInit(vm!, signal, log);
         const down = await vm!.shutdown(signal);
         // A guest killed mid-write leaves a disk nobody should boot: fail rather than store it.
         if (!down.clean) throw new KilnError('Internal', `the build instance did not power off cleanly within its time; its disk is not kept\n${vm!.serialTail()}`);
@@ -244,10 +263,18 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         const raw = path.join(vmWorkDir(machine, image, 'build'), 'disk.raw');
         if (!vm!.diskOverlay) throw new KilnError('Internal', `${vm!.id} was booted without an overlay for its writes`);
         await runTool('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', vm!.diskOverlay, raw], { signal });
-        // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
-        // blockDeviceMappings applies as in an ns build.
-        const sizeMiB = rootVolumeMiB(image);
-        output = await reassembleDisk(raw, { disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        if (imported) {
+          // A disk Kiln did not lay out keeps its own partitions and bootloader: stored as the guest left it.
+          const rootPartUuid = await rootPartitionUuid(raw, signal);
+          const stored = await machine.disks.adopt(raw, signal);
+          log(`disk stored as ${stored.digest} (the imported layout, as the guest left it)\n`);
+          output = { disk: { ...stored, format: 'raw', rootPartUuid, kernelVersion: '' }, packages: [] };
+        } else {
+          // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
+          // blockDeviceMappings applies as in an ns build.
+          const sizeMiB = rootVolumeMiB(image);
+          output = await reassembleDisk(raw, { disks: machine.disks, workDir: path.join(machine.workRoot, `disk-${imageFolder(image)}`), ...(sizeMiB ? { sizeMiB } : {}), signal, log });
+        }
         await fsp.rm(raw, { force: true });
       }
       return { imageId: output.disk.digest };

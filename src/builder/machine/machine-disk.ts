@@ -108,6 +108,17 @@ export async function rootPartitionOf(disk: string, signal?: AbortSignal): Promi
 }
 
 /**
+ * The PARTUUID of the disk's Linux root partition (type ROOT_TYPE), or '' when it has none or no partition table
+ * at all: an imported disk need not be laid out as Kiln lays its own.
+ */
+export async function rootPartitionUuid(disk: string, signal?: AbortSignal): Promise<string> {
+  const listed = await run('sfdisk', ['--json', disk], { signal, maxBuffer: 1024 * 1024 }).catch(() => undefined);
+  if (!listed) return '';
+  const table = (JSON.parse(listed.stdout) as { partitiontable?: { partitions?: { type: string; uuid?: string }[] } }).partitiontable;
+  return table?.partitions?.find((p) => p.type.toUpperCase() === ROOT_TYPE)?.uuid?.toLowerCase() ?? '';
+}
+
+/**
  * Runs `fn` with the root partition of `disk` mounted read-only at `<mountDir>/root` through a loop device at its
  * offset (autoclear: the unmount frees the device); unmounts and removes `mountDir` afterwards, on failure too.
  * `mountDir` lies under the engine's work folder, which the start-up sweep unmounts after a crash.

@@ -29,6 +29,11 @@ export interface MachineParent {
   disk: MachineDisk | undefined;
 }
 
+/** Whether the parent is an image made by ImportVmImage (vm-import.ts): a disk with no guest agent of Kiln's. */
+export function isImportedParent(parent: MachineParent): boolean {
+  return parent.image?.data.imageSource === 'IMPORTED';
+}
+
 /** Materialises the root filesystem of a Kiln-managed base (bootstrapped on first use). */
 export type ManagedRootfs = (record: ResourceRecord, signal: AbortSignal, log: OutputSink) => Promise<ContainerImageRef>;
 

@@ -65,6 +65,9 @@ export class VmDriver implements InstanceDriver {
     const issues: Issue[] = [];
     const add = (where: string, message: string) => issues.push({ path: where, message });
     issues.push(...vmHostIssues(this.firmware, spec.disk?.keepWrites === true));
+    if (spec.disk?.cloudInitSeed) {
+      for (const [tool, pkg] of [['mkfs.fat', 'dosfstools'], ['mcopy', 'mtools']]) if (!onPath(tool!)) add('disk.cloudInitSeed', `${tool} is not installed (Debian package ${pkg}); it makes the cloud-init seed`);
+    }
     if (!path.isAbsolute(spec.scratchRoot)) add('scratchRoot', `must be an absolute path, got ${JSON.stringify(spec.scratchRoot)}`);
     else if (!fs.statSync(spec.scratchRoot, { throwIfNoEntry: false })?.isDirectory()) add('scratchRoot', `${spec.scratchRoot} is not a directory`);
     else if (Buffer.byteLength(spec.scratchRoot + SOCKET_SUFFIX) > MAX_SOCKET_PATH) add('scratchRoot', `${spec.scratchRoot} is too long for the guest agent's unix socket inside it`);
@@ -98,6 +101,7 @@ export class VmDriver implements InstanceDriver {
       disk: disk.path,
       diskFormat: disk.format,
       ...(disk.keepWrites ? { overlay: path.join(scratchDir, 'disk.qcow2') } : {}),
+      ...(disk.cloudInitSeed ? { cloudInitSeed: true } : {}),
       firmware: this.firmware,
       accel: this.options.accel,
       vcpus: spec.resources.vcpus,

@@ -9,6 +9,7 @@ import { KilnError } from '../../domain/errors.js';
 import { runTool } from '../../artifacts/disk/run-tool.js';
 import type { Accel } from './accel.js';
 import { GuestAgent } from './guest-agent.js';
+import { writeNoCloudSeed } from './cloud-init-seed.js';
 import { BIOS_FIRMWARE, firmwareArgs, OVMF_FIRMWARE } from './qemu.js';
 import { QemuProcess } from './qemu-process.js';
 import { VmInstance } from './vm-instance.js';
@@ -31,6 +32,11 @@ export interface LaunchVmOptions {
   overlay?: string;
   /** Virtual size of the overlay, e.g. "8G"; default the disk's. */
   overlaySize?: string;
+  /**
+   * Attach a cloud-init NoCloud seed (cloud-init-seed.ts) whose user-data installs and starts the guest agent:
+   * for disks Kiln did not make, which have none. The seed lives in the scratch folder.
+   */
+  cloudInitSeed?: boolean;
   firmware: 'uefi' | 'bios';
   accel: Accel;
   vcpus: number;
@@ -55,8 +61,16 @@ export class VmBootFailed extends KilnError {
   }
 }
 
+/** The disk a VM boots, and the NoCloud seed beside it when there is one. */
+export interface BootDrive {
+  file: string;
+  format: 'raw' | 'qcow2';
+  snapshot: boolean;
+  seed?: string;
+}
+
 /** The qemu-system-x86_64 command line; exported so callers can log it. */
-export function vmArgs(options: Pick<LaunchVmOptions, 'firmware' | 'accel' | 'vcpus' | 'memoryMiB' | 'network'>, drive: { file: string; format: 'raw' | 'qcow2'; snapshot: boolean }, agentSocket: string): string[] {
+export function vmArgs(options: Pick<LaunchVmOptions, 'firmware' | 'accel' | 'vcpus' | 'memoryMiB' | 'network'>, drive: BootDrive, agentSocket: string): string[] {
   const accel = options.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
   // QEMU's option parser splits on commas; a doubled comma is a literal one.
   const esc = (s: string) => s.replace(/,/g, ',,');
@@ -68,6 +82,7 @@ export function vmArgs(options: Pick<LaunchVmOptions, 'firmware' | 'accel' | 'vc
     ...(options.network === 'nat' ? ['-nic', 'user,model=virtio-net-pci'] : ['-nic', 'none']),
     ...firmwareArgs(options.firmware === 'uefi' ? OVMF_FIRMWARE : BIOS_FIRMWARE),
     '-drive', `file=${esc(drive.file)},if=virtio,format=${drive.format}${drive.snapshot ? ',snapshot=on' : ''}`,
+    ...(drive.seed ? ['-drive', `file=${esc(drive.seed)},if=virtio,format=raw,readonly=on`] : []),
     '-chardev', `socket,path=${esc(agentSocket)},server=on,wait=off,id=qga0`,
     '-device', 'virtio-serial-pci',
     '-device', 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
@@ -123,7 +138,7 @@ export function bootFailureIn(console: string): string | undefined {
  */
 async function bootToAgent(
   options: LaunchVmOptions,
-  drive: { file: string; format: 'raw' | 'qcow2'; snapshot: boolean },
+  drive: BootDrive,
   scratchDir: string,
   spentMs: number,
   onQemu: (qemu: QemuProcess) => void = () => undefined,
@@ -152,7 +167,7 @@ async function bootToAgent(
     const stuck = bootFailureIn(q.consoleTail(TAIL_LINES));
     const why = exit
       ? `QEMU exited (${exit.signal ?? `code ${exit.code}`})${exit.stderr ? `: ${exit.stderr}` : ''}`
-      : (stuck ?? `the guest agent did not answer within ${options.bootTimeoutMs} ms`);
+      : (stuck ?? (drive.seed ? `the guest agent did not answer within ${options.bootTimeoutMs} ms: waited for cloud-init to read the NoCloud seed and install and start qemu-guest-agent; the image has neither the agent nor cloud-init, or the install failed (see the console)` : `the guest agent did not answer within ${options.bootTimeoutMs} ms`));
     await q.kill();
     throw new VmBootFailed(`${why} (disk ${options.disk})`, q.consoleTail(TAIL_LINES));
   }
@@ -177,7 +192,7 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
     fs.mkdirSync(scratchDir);
     cleanup.defer(`its scratch folder ${path.basename(scratchDir)}`, () => fs.promises.rm(scratchDir, { recursive: true, force: true }));
 
-    let drive: { file: string; format: 'raw' | 'qcow2'; snapshot: boolean };
+    let drive: BootDrive;
     if (options.overlay !== undefined) {
       const overlay = path.resolve(options.overlay);
       cleanup.defer(`its disk overlay ${path.basename(overlay)}`, () => fs.promises.rm(overlay, { force: true }));
@@ -185,6 +200,11 @@ export async function launchVm(options: LaunchVmOptions): Promise<VmInstance> {
       drive = { file: overlay, format: 'qcow2', snapshot: false };
     } else {
       drive = { file: path.resolve(options.disk), format: options.diskFormat, snapshot: true };
+    }
+    if (options.cloudInitSeed) {
+      // A new instance id per launch: cloud-init runs the seed's user-data even on an image that ran it before.
+      const name = options.name ?? path.basename(scratchDir);
+      drive.seed = await writeNoCloudSeed(scratchDir, { id: `kiln-${path.basename(scratchDir)}-${Date.now().toString(36)}`, hostname: name }, signal);
     }
 
     const { qemu, agent } = await bootToAgent(
