@@ -6,8 +6,7 @@ import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import { recipesUsingComponent } from '../store/component-refs.js';
 import type { Store } from '../store/store.js';
-import { versionedArn } from '../store/versioned.js';
-import { KILN_MANAGED_OWNER } from '../store/visibility.js';
+import { ensureManagedRecord } from '../resources/managed-records.js';
 import { inspectComponentDocument } from './component-document.js';
 import { fetchComponentDocument } from './component-uri.js';
 import type { OperationHandler } from './types.js';
@@ -156,19 +155,12 @@ export async function registerManagedComponents(store: Store, regions: readonly 
         data: c.data,
         dateCreated: now.toISOString(),
       };
-      const [stored] = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: TYPE, name: c.name, version: c.version });
-      if (stored) {
-        if (stored.data.data !== c.data || stored.data.description !== c.description) {
-          await store.updateResource(stored.arn, (current) => ({ ...current.data, description: c.description, data: c.data, type: doc.type, parameters: doc.parameters, supportedOsVersions: data.supportedOsVersions }));
-        }
-        continue;
-      }
-      await store
-        .createResource({ accountId: KILN_MANAGED_OWNER, region, type: TYPE, name: c.name, version: c.version, arn: versionedArn(region, KILN_MANAGED_OWNER, TYPE, c.name, c.version), build: 'first', data })
-        .catch((err: unknown) => {
-          // Another Kiln process on the same store registered it first.
-          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
-        });
+      await ensureManagedRecord(store, { region, type: TYPE, name: c.name, version: c.version, data }, {
+        refresh: (stored) =>
+          stored.data.data !== c.data || stored.data.description !== c.description
+            ? { description: c.description, data: c.data, type: doc.type, parameters: doc.parameters, supportedOsVersions: data.supportedOsVersions }
+            : undefined,
+      });
     }
   }
 }

@@ -6,8 +6,7 @@ import type { VersionedFamily } from '../resources/family.js';
 import type { TypedRecord } from '../resources/typed-record.js';
 import { createVersion } from '../resources/versioned.js';
 import type { Store } from '../store/store.js';
-import { KILN_MANAGED_OWNER } from '../store/visibility.js';
-import { versionedArn } from '../store/versioned.js';
+import { ensureManagedRecord } from '../resources/managed-records.js';
 import { MANAGED_WORKFLOWS, MANAGED_WORKFLOW_VERSION, workflowResourceType } from '../domain/managed-workflows.js';
 import type { OperationHandler } from './types.js';
 import { createdAnswer, documentHead, versionedHandlers, versionedWire } from './versioned-handlers.js';
@@ -152,19 +151,9 @@ export async function registerManagedWorkflows(store: Store, regions: readonly s
     for (const wf of MANAGED_WORKFLOWS) {
       const type = storeType(wf.type);
       const data: WorkflowData = { name: wf.name, type: wf.type, description: wf.description, data: wf.data, parameters: inspectWorkflowDocument(wf.data, wf.type).parameters, dateCreated: now.toISOString() };
-      const [stored] = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type, name: wf.name, version: MANAGED_WORKFLOW_VERSION });
-      if (stored) {
-        if (stored.data.data !== wf.data || stored.data.description !== wf.description) {
-          await store.updateResource(stored.arn, (current) => ({ ...current.data, description: wf.description, data: wf.data, parameters: data.parameters }));
-        }
-        continue;
-      }
-      await store
-        .createResource({ accountId: KILN_MANAGED_OWNER, region, type, name: wf.name, version: MANAGED_WORKFLOW_VERSION, arn: versionedArn(region, KILN_MANAGED_OWNER, type, wf.name, MANAGED_WORKFLOW_VERSION), build: 'first', data })
-        .catch((err: unknown) => {
-          // Another Kiln process on the same store registered it first.
-          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
-        });
+      await ensureManagedRecord(store, { region, type, name: wf.name, version: MANAGED_WORKFLOW_VERSION, data }, {
+        refresh: (stored) => (stored.data.data !== wf.data || stored.data.description !== wf.description ? { description: wf.description, data: wf.data, parameters: data.parameters } : undefined),
+      });
     }
   }
 }

@@ -9,7 +9,7 @@ import { KilnError } from '../../domain/errors.js';
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { KILN_MANAGED_OWNER } from '../../store/visibility.js';
-import { versionedArn } from '../../store/versioned.js';
+import { ensureManagedRecord } from '../../resources/managed-records.js';
 import { bootstrapDebianBase, type DebianBaseSpec } from './debian-base.js';
 import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from './machine-root.js';
 import { DEFAULT_ROOT_PART_UUID } from '../../artifacts/disk/assemble.js';
@@ -54,18 +54,14 @@ export function dateVersion(date: Date): string {
 export async function registerManagedBases(store: Store, regions: readonly string[], now = new Date()): Promise<void> {
   for (const region of regions) {
     for (const base of MANAGED_BASES) {
-      const existing = await store.listResources({ accountId: KILN_MANAGED_OWNER, region, type: 'image', name: base.name });
-      if (existing.length > 0) continue;
-      const version = dateVersion(now);
-      await store
-        .createResource({
-          accountId: KILN_MANAGED_OWNER,
+      // Versioned by the date it was first made: any stored version is the base.
+      await ensureManagedRecord(
+        store,
+        {
           region,
           type: 'image',
           name: base.name,
-          version,
-          arn: versionedArn(region, KILN_MANAGED_OWNER, 'image', base.name, version),
-          build: 'first',
+          version: dateVersion(now),
           data: {
             name: base.name,
             type: base.type,
@@ -79,11 +75,9 @@ export async function registerManagedBases(store: Store, regions: readonly strin
             managedBase: { distribution: 'debian', suite: 'bookworm', variant: 'minbase', arch: 'amd64', kind: base.kind },
             outputResources: base.outputResources,
           },
-        })
-        .catch((err: unknown) => {
-          // Another Kiln process on the same store registered it first.
-          if (!(err instanceof KilnError && err.kind === 'AlreadyExists')) throw err;
-        });
+        },
+        { anyVersion: true },
+      );
     }
   }
 }
