@@ -175,9 +175,10 @@ test('console resources: every list shows what the SDK made, details open by key
 
   // Components by owner: Amazon's list is another query.
   await openSection(page, 'Components');
-  await page.getByRole('table').getByRole('link', { name: 'hello' }).waitFor();
+  await page.getByRole('table').getByRole('link', { name: 'hello', exact: true }).waitFor();
   await page.getByLabel('Amazon managed').check();
-  await page.getByRole('table').getByRole('link', { name: 'hello' }).waitFor({ state: 'detached' });
+  await page.getByRole('table').getByRole('link', { name: 'hello', exact: true }).waitFor({ state: 'detached' });
+  await page.getByRole('table').getByRole('link', { name: 'update-linux', exact: true }).waitFor();
 
   // Phone width: the lists and a detail fit.
   const phone = await openConsole(page.context().browser()!, `${f.server.consoleUrl}#/container-recipes`, { width: 390, height: 844 });
@@ -263,7 +264,7 @@ test('console components: the YAML editor validates as kiln toe validate does, c
   assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Yes, delete');
   await page.keyboard.press('Enter');
   await heading(page, 'Components');
-  await page.getByRole('table').getByRole('link', { name: 'hello' }).waitFor();
+  await page.getByRole('table').getByRole('link', { name: 'hello', exact: true }).waitFor();
   assert.equal(await page.getByRole('table').getByRole('cell', { name: '1.0.1' }).count(), 0, 'greeter 1.0.1 is gone');
 });
 
