@@ -4,7 +4,7 @@
 // refused as unsupported. One server for every case; no build runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,19 +21,7 @@ import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { ROOT_TYPE } from '../../src/artifacts/disk/assemble.js';
 import { SAY_HI_DOCUMENT, startFixture } from './fixture.js';
-
-const KILN = path.resolve('bin/kiln');
-
-function kiln(endpoint: string, key: { accessKeyId: string; secretAccessKey: string }, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(KILN, [...args, '--endpoint-url', endpoint], { env: { ...process.env, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { kilnAs } from '../helpers/kiln-cli.js';
 
 function tool(name: string): boolean {
   try {
@@ -57,7 +45,7 @@ test('kiln images import, ImportVmImage, the imported image as a parent, and ref
   const f = await startFixture(t);
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-import-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = (args: string[], key = f.credentials) => kiln(f.server.endpoint, key, args);
+  const cli = (args: string[], key = f.credentials) => kilnAs(f.server.endpoint, key, args);
   const ib = f.client();
 
   // A 64 MiB GPT disk with a Linux root partition and a marker at both ends, uploaded as qcow2.

@@ -5,7 +5,7 @@
 // One boot chain (build VM, test VM) under TCG; the slow part of this file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,19 +26,7 @@ import { customizeMachineRoot, MACHINE_BASE_PACKAGES } from '../../src/builder/b
 import { rootPartitionOf } from '../../src/builder/machine/machine-disk.js';
 import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { bashComponent, machineSkipReason, startBuildServer, toolsSkipReason, waitForImage } from './helpers.js';
-
-const KILN = path.resolve('bin/kiln');
-
-function kiln(endpoint: string, key: { accessKeyId: string; secretAccessKey: string }, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(KILN, [...args, '--endpoint-url', endpoint], { env: { ...process.env, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { kilnAs } from '../helpers/kiln-cli.js';
 
 /** A foreign Debian 12 cloud image: Kiln's boot layout, but cloud-init and OpenSSH instead of the guest agent. */
 async function makeForeignDisk(dir: string, log: (text: string) => void): Promise<string> {
@@ -84,7 +72,7 @@ test('an imported Debian (cloud-init, no agent) is built on with vm.small, teste
   };
 
   const qcow2 = await timed('foreign disk (mmdebstrap + assemble)', () => makeForeignDisk(dir, () => undefined));
-  const imported = await timed('kiln images import', () => kiln(endpoint, credentials, ['images', 'import', qcow2, '--format', 'qcow2']));
+  const imported = await timed('kiln images import', () => kilnAs(endpoint, credentials, ['images', 'import', qcow2, '--format', 'qcow2']));
   assert.equal(imported.code, 0, imported.stderr);
   const taskId = imported.stdout.trim();
   const made = await client.send(new ImportVmImageCommand({ name: 'foreign-debian', semanticVersion: '1.0.0', platform: 'Linux', osVersion: 'Debian 12', vmImportTaskId: taskId }));
@@ -109,7 +97,7 @@ test('an imported Debian (cloud-init, no agent) is built on with vm.small, teste
   assert.match(ami ?? '', /^ami-/);
 
   const out = path.join(dir, 'output.raw');
-  const exported = await kiln(endpoint, credentials, ['images', 'export', ami!, '--format', 'raw', '-o', out]);
+  const exported = await kilnAs(endpoint, credentials, ['images', 'export', ami!, '--format', 'raw', '-o', out]);
   assert.equal(exported.code, 0, exported.stderr);
   const { offset } = await rootPartitionOf(out);
   assert.match(lsInDisk(out, offset, '/etc'), /kiln-import-mark/, 'the component ran on the imported disk');
