@@ -4,10 +4,12 @@
  * timestamps) and `data.scanState` set as AWS reports it. A rescan keeps each finding's firstObservedAt. Findings
  * live on the image record, read by walking the caller's images; a findings table is the next step at scale.
  */
+import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../domain/errors.js';
 import { findingsOf, type StoredFinding } from '../../domain/scan-findings.js';
 import { inventoryEcosystem, type AdvisoryIndex } from '../../domain/vulnerability-advisories.js';
 import type { ResourceRecord, ResourceStore } from '../../store/store.js';
+import { SCAN_FINDINGS_REASON_PREFIX, type ScanFindingsMark } from '../../store/roles/event-log.js';
 import type { WorkflowRun } from '../records/execution-records.js';
 import { imageInventory } from './image-inventory.js';
 import { patchImage } from './image-record.js';
@@ -99,4 +101,30 @@ export async function collectFindings(store: ResourceStore, source: Vulnerabilit
   for (const f of result.findings) step.log(`${f.severity} ${f.title} (fix: ${f.fixAvailable})\n`);
   step.setMessage?.(message);
   return { status: 'Success', scanStatus: state.status, findings: result.findings.length };
+}
+
+/**
+ * Continuous scanning: after a feed reload, every AVAILABLE image with scanning enabled and an inventory is
+ * scanned again with the new advisories (no rebuild). An image that gains vulnerabilities gets a
+ * `scanFindingsMark`, which the store logs as an event (/kiln/events, notifications). Answers how many images
+ * were rescanned and which gained findings; one image's failure is logged and does not stop the others.
+ */
+export async function rescanAvailableImages(store: ResourceStore, source: VulnerabilitySource, index: AdvisoryIndex, signal: AbortSignal, now = new Date()): Promise<{ rescanned: number; changed: string[] }> {
+  const images = (await store.listResourcesOfType('image')).filter((r) => (r.data.state as { status?: string } | undefined)?.status === 'AVAILABLE' && scanningEnabled(r) && imageInventory(r));
+  let rescanned = 0;
+  const changed: string[] = [];
+  for (const image of images) {
+    signal.throwIfAborted();
+    try {
+      const result = await scanImage(store, image, source, now, index);
+      rescanned++;
+      if (result.added.length === 0) continue;
+      const mark: ScanFindingsMark = { scanId: randomUUID(), message: `${SCAN_FINDINGS_REASON_PREFIX}${result.added.join(', ')}` };
+      await patchImage(store, image.arn, { scanFindingsMark: mark });
+      changed.push(image.arn);
+    } catch (err) {
+      process.stderr.write(`kiln: rescanning ${image.arn} after a vulnerability feed update failed: ${errorMessage(err)}\n`);
+    }
+  }
+  return { rescanned, changed };
 }
