@@ -8,7 +8,7 @@ import { registerEventRoutes } from '../api/kiln/events-route.js';
 import { buildApi } from '../api/aws/server.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
 import { Notifier } from '../events/notifier.js';
-import { isStepWaitingEvent } from '../store/roles/event-log.js';
+import { isScanFindingsEvent, isStepWaitingEvent } from '../store/roles/event-log.js';
 import { registerConsole } from '../api/kiln/console-route.js';
 import { registerConsoleApiRoutes } from '../api/kiln/console-api-routes.js';
 import { registerPipelineRoutes } from '../api/kiln/pipeline-routes.js';
@@ -193,7 +193,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const lostAfterMs = LOST_AFTER_BEATS * (options.heartbeatMs ?? HEARTBEAT_MS);
   const observed = startNodeMetrics({ store, config, lostAfterMs });
   // The bus carries every node's changes; this node's metrics count those made through it.
-  events.subscribe((change) => (change.local && !isStepWaitingEvent(change) ? observed.metrics.imageStateChanged(change) : undefined));
+  events.subscribe((change) => (change.local && !isStepWaitingEvent(change) && !isScanFindingsEvent(change) ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
   const log = (text: string) => process.stderr.write(`kiln: ${text}`);
   const nodeId = newLeaseOwner();
