@@ -435,7 +435,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
     if (custom.test) await custom.test(image, output, { workingDirectory, created }, testSignal);
-    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (wf, holder) => {
+    else await runWorkflow(services, image, 'TEST', scanningEnabled(image) ? 4 : 3, testSignal, cleanup, async (wf, holder) => {
       const layers = await services.layers.imageLayers(output.manifestDigest, testSignal);
       let testInstance: DriverInstance | undefined;
       await runStep(wf, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: output.manifestDigest } }, testSignal, async (step) => {

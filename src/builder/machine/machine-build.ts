@@ -294,7 +294,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
     if (custom.test) await custom.test(image, built.disk.digest, { workingDirectory }, testSignal);
-    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (run, holder) => {
+    else await runWorkflow(services, image, 'TEST', scanningEnabled(image) ? 4 : 3, testSignal, cleanup, async (run, holder) => {
       let vm: VmInstance | undefined;
       await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
         vm = await bootTestVm(services, image, holder, built.disk.digest, cleanup, testSignal, (text) => step.log(text));
