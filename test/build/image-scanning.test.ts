@@ -17,7 +17,11 @@ import {
   GetImageCommand,
   ListImageScanFindingAggregationsCommand,
   ListImageScanFindingsCommand,
+  ListWorkflowExecutionsCommand,
+  ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
+import { openStore } from '../../src/app/store-open.js';
+import { createAccount } from '../../src/service/accounts.js';
 import { bashComponent, buildSkipReason, mirrorSkipReason, startBuildServer, waitForImage } from './helpers.js';
 import { data, openStream } from '../api/event-stream.js';
 import type { Fixture } from '../api/fixture.js';
@@ -63,6 +67,10 @@ test('scanning: findings in AWS shape from a local feed, aggregations, and a fee
   assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
   assert.equal(image.scanState?.status, 'COMPLETED', image.scanState?.reason);
   const arn = image.arn!;
+  const executions = (await ib.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: arn }))).workflowExecutions ?? [];
+  const testRun = executions.find((e) => e.type === 'TEST')!;
+  const steps = (await ib.send(new ListWorkflowStepExecutionsCommand({ workflowExecutionId: testRun.workflowExecutionId }))).steps ?? [];
+  assert.deepEqual(steps.map((s) => [s.name, s.status]).slice(0, 2), [['LaunchTestInstance', 'COMPLETED'], ['CollectImageScanFindings', 'COMPLETED']]);
 
   const findings = (await ib.send(new ListImageScanFindingsCommand({ filters: [{ name: 'imageBuildVersionArn', values: [arn] }] }))).findings ?? [];
   assert.deepEqual(findings.map((f) => f.packageVulnerabilityDetails?.vulnerabilityId), ['KILN-TEST-1'], 'the advisory fixed below the installed bash gives no finding');
@@ -96,6 +104,14 @@ test('scanning: findings in AWS shape from a local feed, aggregations, and a fee
   const byVulnerability = await ib.send(new ListImageScanFindingAggregationsCommand({ filter: { name: 'imageBuildVersionArn', values: [arn] } }));
   assert.equal(byVulnerability.aggregationType, 'vulnerabilityId');
   assert.deepEqual(byVulnerability.responses?.map((r) => r.vulnerabilityIdAggregation?.vulnerabilityId), ['KILN-TEST-1']);
+
+  // The feeds are the installation's: another account may not reload them.
+  const store = openStore(kiln.dataDir);
+  const { key } = await createAccount(store, 'team');
+  await store.close();
+  const denied = await kilnAs(kiln.server.endpoint, key, ['vulnerabilities', 'update']);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stderr, /AccessDenied|may not reload/);
 
   // Continuous scanning: a new advisory reaches the existing image through `kiln vulnerabilities update`, with an event.
   const stream = await openStream(t, kiln as unknown as Fixture, { imageBuildVersionArn: arn });

@@ -23,6 +23,8 @@ export interface VulnerabilitySource {
   readonly configured: boolean;
   /** The loaded advisories (waiting for a load under way). */
   index(): Promise<AdvisoryIndex | undefined>;
+  /** The feeds that have never loaded. */
+  unloaded(): string[];
 }
 
 /** AWS's ImageScanStatus values. */
@@ -68,12 +70,18 @@ export async function scanImage(store: ResourceStore, image: ResourceRecord, sou
     return { image: await setScanState(store, image, 'FAILED', `the vulnerability feeds could not be loaded: ${errorMessage(err)}`), findings: [], added: [] };
   }
   if (!advisories) return abandon('the vulnerability feeds are not loaded');
+  // A feed that never loaded would make the image look cleaner than it is: with none loaded there is no scan.
+  const unloaded = source.unloaded();
+  if (unloaded.length > 0 && advisories.size === 0) {
+    return { image: await setScanState(store, image, 'FAILED', `no vulnerability feed could be loaded (${unloaded.join('; ')}): the image was not scanned`), findings: [], added: [] };
+  }
   const previous = storedFindings(image);
   const sourcePipelineArn = typeof image.data.sourcePipelineArn === 'string' && image.data.sourcePipelineArn !== '' ? image.data.sourcePipelineArn : undefined;
   const findings = findingsOf(advisories.match(inventory), { accountId: image.accountId, imageArn: image.arn, ...(sourcePipelineArn ? { pipelineArn: sourcePipelineArn } : {}), now: now.toISOString() }, previous);
   const known = new Set(previous.map((f) => f.packageVulnerabilityDetails.vulnerabilityId));
   const added = findings.map((f) => f.packageVulnerabilityDetails.vulnerabilityId).filter((id) => !known.has(id));
-  const reason = `${findings.length} finding${findings.length === 1 ? '' : 's'} from ${advisories.size} advisories, ${now.toISOString()}`;
+  const missing = unloaded.length > 0 ? `; not loaded: ${unloaded.join('; ')}` : '';
+  const reason = `${findings.length} finding${findings.length === 1 ? '' : 's'} from ${advisories.size} advisories, ${now.toISOString()}${missing}`;
   const stored = await patchImage(store, image.arn, { scanFindings: findings, scanState: { status: 'COMPLETED', reason } });
   return { image: stored, findings, added };
 }
