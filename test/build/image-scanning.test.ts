@@ -26,6 +26,7 @@ import { bashComponent, buildSkipReason, mirrorSkipReason, startBuildServer, wai
 import { data, openStream } from '../api/event-stream.js';
 import type { Fixture } from '../api/fixture.js';
 import { kilnAs } from '../helpers/kiln-cli.js';
+import { browserSkipReason, launchBrowser, openConsole, screenshot, signIn } from '../console/harness.js';
 
 const CRITICAL = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H';
 const HIGH = 'CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H';
@@ -126,6 +127,25 @@ test('scanning: findings in AWS shape from a local feed, aggregations, and a fee
   assert.deepEqual(after.map((f) => f.packageVulnerabilityDetails?.vulnerabilityId), ['KILN-TEST-1', 'KILN-TEST-2']);
   assert.equal(after[0]!.firstObservedAt?.getTime(), finding!.firstObservedAt?.getTime(), 'a rescan keeps firstObservedAt');
   assert.deepEqual((await ib.send(new ListImageScanFindingAggregationsCommand({}))).responses?.[0]?.accountAggregation?.severityCounts, { all: 2, critical: 1, high: 1, medium: 0 });
+
+  // The console's image page shows the same: scan state, counts by severity, the findings, filtered by severity.
+  if (!browserSkipReason()) {
+    const page = await openConsole(await launchBrowser(t), kiln.server.consoleUrl);
+    await signIn(page, kiln.credentials);
+    await page.getByRole('navigation', { name: 'Resources' }).waitFor();
+    await page.goto(`${kiln.server.consoleUrl}#/images/${encodeURIComponent(arn)}`);
+    const section = page.locator('section[aria-labelledby="image-findings-heading"]');
+    await section.getByTestId('finding-counts').waitFor();
+    assert.equal(await section.getByTestId('scan-state').innerText(), 'COMPLETED');
+    assert.equal(await section.getByTestId('finding-counts').innerText(), '2 in all: 1 critical, 1 high, 0 medium');
+    const rows = section.getByRole('table', { name: 'Findings' }).locator('tbody tr');
+    await rows.nth(1).waitFor();
+    assert.deepEqual((await rows.allInnerTexts()).map((r) => r.split('\t').slice(0, 2).join(' ')), ['CRITICAL KILN-TEST-1', 'HIGH KILN-TEST-2']);
+    await section.getByLabel('Severity').selectOption('HIGH');
+    await page.waitForFunction(() => document.querySelectorAll('section[aria-labelledby="image-findings-heading"] tbody tr').length === 1);
+    assert.match(await rows.first().innerText(), /HIGH\s+KILN-TEST-2\s+bash 5\.\S+\s+99:2\.0-1/);
+    await screenshot(page, 'image-findings');
+  }
 
   // AWS collects findings in the test workflow: with tests disabled the scan is abandoned and says why.
   const untested = await ib.send(new CreateImageCommand({ containerRecipeArn: recipe.containerRecipeArn, infrastructureConfigurationArn: infra.infrastructureConfigurationArn, imageScanningConfiguration: { imageScanningEnabled: true }, imageTestsConfiguration: { imageTestsEnabled: false } }));

@@ -29,9 +29,19 @@ function fixedText(f: ImageScanFinding): string {
 export function ImageFindings({ session, image, resetKey }: { session: Session; image: Image; resetKey: string }) {
   const arn = image.arn ?? '';
   const [severity, setSeverity] = useState('');
-  const counts = useLoad(async (): Promise<SeverityCounts | undefined> => {
-    const r = await imagebuilder(session).send(new ListImageScanFindingAggregationsCommand({ filter: { name: 'imageBuildVersionArn', values: [arn] } }));
-    return r.responses?.[0]?.imageAggregation?.severityCounts;
+  // Filtered by one image, Kiln aggregates by vulnerability (one finding each): the image's counts are their sum.
+  const counts = useLoad(async (): Promise<Required<SeverityCounts>> => {
+    const sum = { all: 0, critical: 0, high: 0, medium: 0 };
+    let nextToken: string | undefined;
+    do {
+      const r = await imagebuilder(session).send(new ListImageScanFindingAggregationsCommand({ filter: { name: 'imageBuildVersionArn', values: [arn] }, nextToken }));
+      for (const a of r.responses ?? []) {
+        const c = (a.imageAggregation ?? a.vulnerabilityIdAggregation)?.severityCounts;
+        for (const k of ['all', 'critical', 'high', 'medium'] as const) sum[k] += c?.[k] ?? 0;
+      }
+      nextToken = r.nextToken;
+    } while (nextToken);
+    return sum;
   }, `${arn} ${resetKey}`);
   const load = async (nextToken: string | undefined) => {
     const filters = [{ name: 'imageBuildVersionArn', values: [arn] }, ...(severity ? [{ name: 'severity', values: [severity] }] : [])];
@@ -52,7 +62,7 @@ export function ImageFindings({ session, image, resetKey }: { session: Session; 
             'Findings',
             c ? (
               <span data-testid="finding-counts">
-                {c.all ?? 0} in all: {c.critical ?? 0} critical, {c.high ?? 0} high, {c.medium ?? 0} medium
+                {c.all} in all: {c.critical} critical, {c.high} high, {c.medium} medium
               </span>
             ) : undefined,
           ],
