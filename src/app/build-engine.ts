@@ -185,7 +185,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
     recorder: new ExecutionRecorder(store, shared?.logs ?? logsRoot, input.metrics),
-    distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
+    distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} }, signingKeys: store }),
     kept: new KeptInstances(),
     modules: actionModules(),
     layerCompression: config.layerCompression,
