@@ -1,9 +1,14 @@
 /**
  * `kiln accounts signing-key ACCOUNT` prints the public key an account's images are signed with (PEM), through
  * the signed `/kiln/accounts/ACCOUNT/signing-key` route: the account itself or an admin may read it.
+ * `kiln images verify IMAGE` checks a machine image's detached signature here, on the client, from what
+ * `/kiln/images/verify` answers (or with a key of the user's own): exit 0 with a line saying what was verified,
+ * 1 with a line saying what failed.
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { cliAction, CliError, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
+import { judgeDiskSignature, type DiskVerificationInput } from '../domain/image-signatures.js';
+import { cliAction, CliError, UsageError, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
 import { printJson } from './table.js';
 
 /** The subcommand `name` of the program, which an earlier register call must have added. */
@@ -13,8 +18,9 @@ function parent(program: Command, name: string): Command {
   return found;
 }
 
-/** Adds `kiln accounts signing-key` (after `kiln accounts` exists). */
+/** Adds `kiln accounts signing-key` and `kiln images verify` (after `kiln accounts` and `kiln images` exist). */
 export function registerSignatureCommands(program: Command): void {
+  registerVerifyCommand(program);
   withServerOptions(
     parent(program, 'accounts')
       .command('signing-key <account>')
@@ -27,6 +33,28 @@ export function registerSignatureCommands(program: Command): void {
       if (typeof body.publicKeyPem !== 'string') throw new CliError(`the server answered no publicKeyPem for ${account}`);
       if (opts.json) printJson(body);
       else process.stdout.write(body.publicKeyPem);
+    }),
+  );
+}
+
+/** Adds `kiln images verify` (after `kiln images` exists). */
+function registerVerifyCommand(program: Command): void {
+  withServerOptions(
+    parent(program, 'images')
+      .command('verify <image>')
+      .description("check a machine image's signature (ami-… or AMI image ARN) with its account's public key, and that its stored disk still has the signed digest")
+      .option('--key <file>', "verify with this PEM public key instead of the one the server names (e.g. from kiln accounts signing-key, kept apart)"),
+  ).action(
+    cliAction('kiln images verify', async (image: string, opts: ServerTargetOptions & { key?: string }) => {
+      const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/images/verify', query: { image } });
+      if (status !== 200) throw routeError(status, body, `verifying ${image}`);
+      const found = body as unknown as DiskVerificationInput;
+      const publicKeyPem = opts.key === undefined ? found.publicKeyPem : await readFile(opts.key, 'utf8').catch(() => {
+        throw new UsageError(`--key: cannot read ${opts.key}`);
+      });
+      const verdict = judgeDiskSignature({ ...found, publicKeyPem });
+      if (!verdict.ok) throw new CliError(verdict.line);
+      process.stdout.write(`${verdict.line}\n`);
     }),
   );
 }

@@ -111,3 +111,38 @@ export interface DiskSignature {
   signature: string;
   diskDigest: string;
 }
+
+/** What a machine image's verification is judged on (the `/kiln/images/verify` answer, with any key the user gave). */
+export interface DiskVerificationInput {
+  imageArn: string;
+  accountId: string;
+  publicKeyPem: string;
+  signature: DiskSignature | undefined;
+  /** The digest the stored disk has now; undefined when it is no longer stored. */
+  storedDiskDigest: string | undefined;
+}
+
+/**
+ * The verdict on a machine image: its signature verifies with the key, it is over this image and the digest it
+ * records, and the stored disk still has that digest. One line either way, saying what was verified or what failed.
+ */
+export function judgeDiskSignature(input: DiskVerificationInput): { ok: boolean; line: string } {
+  const fail = (why: string) => ({ ok: false, line: `${input.imageArn}: NOT verified: ${why}` });
+  const sig = input.signature;
+  if (!sig) return fail('the image has no signature (built before Kiln signed machine images, or imported)');
+  const payload = Buffer.from(sig.payload, 'base64');
+  if (!verifyPayload(input.publicKeyPem, payload, sig.signature)) return fail(`the signature does not verify with the key of account ${input.accountId}`);
+  let claim: { critical?: { identity?: Record<string, unknown>; image?: Record<string, unknown> } };
+  try {
+    claim = JSON.parse(payload.toString('utf8')) as typeof claim;
+  } catch {
+    return fail('the signed statement is not JSON');
+  }
+  if (claim.critical?.identity?.['image-arn'] !== input.imageArn) return fail(`the signature is for another image (${String(claim.critical?.identity?.['image-arn'])})`);
+  const signed = claim.critical?.image?.['disk-digest'];
+  if (typeof signed !== 'string' || signed !== sig.diskDigest) return fail('the signed statement and the recorded disk digest disagree');
+  if (input.storedDiskDigest === undefined) return fail(`the disk ${signed} is no longer stored`);
+  if (input.storedDiskDigest !== signed) return fail(`the stored disk is ${input.storedDiskDigest} now; the signature is over ${signed}`);
+  const fingerprint = createHash('sha256').update(createPublicKey(input.publicKeyPem).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return { ok: true, line: `${input.imageArn}: verified: disk ${signed} is stored unchanged and signed by account ${input.accountId}'s key (SHA256:${fingerprint}…)` };
+}

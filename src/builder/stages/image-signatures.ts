@@ -2,11 +2,12 @@
  * Signs a distributed container image where it was put: one sigstore signature per tag (`host/repository:tag`,
  * the reference a verifier's default policy matches a tag pull with), all in the manifest tagged
  * `sha256-<hex>.sig` in the same repository, pushed to the external registry or tagged in Kiln's own. Signatures
- * already there for other references (an earlier distribution of the same digest) are kept.
+ * already there for other references (an earlier distribution of the same digest) are kept. Machine images get a
+ * detached signature over their disk's digest instead, kept on the image record.
  */
 import type { BlobStore } from '../../artifacts/blob-store.js';
 import { errorMessage, isKilnError } from '../../domain/errors.js';
-import { readSimpleSigningPayload, SIGNATURE_ANNOTATION, signatureManifest, signatureTag, signPayload, simpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE, type SignatureLayer } from '../../domain/image-signatures.js';
+import { diskStatement, readSimpleSigningPayload, SIGNATURE_ANNOTATION, signatureManifest, signatureTag, signPayload, simpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE, type DiskSignature, type SignatureLayer } from '../../domain/image-signatures.js';
 import type { RegistryClient } from '../../registry/client/registry-client.js';
 import type { BuiltinRegistry } from '../../registry/server/builtin-registry.js';
 import { accountSigningKey } from '../../store/account-signing-key.js';
@@ -82,4 +83,11 @@ async function existingLayers(deps: SignerDeps, accountId: string, place: Signed
     layers.push({ payload: await deps.blobs.get(l.digest), signature });
   }
   return layers;
+}
+
+/** The detached signature of a machine image's disk by the account's key, to keep on the image (`data.signature`). */
+export async function signMachineDisk(signingKeys: SigningKeys, accountId: string, imageArn: string, diskDigest: string): Promise<DiskSignature> {
+  const key = await accountSigningKey(signingKeys, accountId);
+  const payload = diskStatement(imageArn, diskDigest);
+  return { payload: payload.toString('base64'), signature: signPayload(key.privateKeyPem, payload), diskDigest };
 }
