@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { convertDisk, type DiskFormat } from '../artifacts/disk/convert.js';
 import { registerMachineImageRoutes } from '../api/kiln/machine-images-route.js';
 import { registerImageVerifyRoute } from '../api/kiln/image-verify-route.js';
-import { machineVerification } from '../builder/machine/machine-verify.js';
+import { imageVerification } from '../builder/stages/container-verify.js';
 import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
@@ -264,7 +264,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
       registerImageVerifyRoute(app, {
         lookupKey: auth.lookupKey,
         regions: auth.regions,
-        verification: (who, image, signal) => machineVerification({ store, disks }, { ...who, arn: 'kiln images verify' }, image, signal),
+        verification: (who, image, signal) => imageVerification({ store, disks, blobs, builtin, registryHost: input.registryHost }, { ...who, arn: 'kiln images verify' }, image, signal),
       });
       registerImageImportRoutes(app, {
         lookupKey: auth.lookupKey,

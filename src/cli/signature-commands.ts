@@ -1,13 +1,14 @@
 /**
  * `kiln accounts signing-key ACCOUNT` prints the public key an account's images are signed with (PEM), through
  * the signed `/kiln/accounts/ACCOUNT/signing-key` route: the account itself or an admin may read it.
- * `kiln images verify IMAGE` checks a machine image's detached signature here, on the client, from what
- * `/kiln/images/verify` answers (or with a key of the user's own): exit 0 with a line saying what was verified,
- * 1 with a line saying what failed.
+ * `kiln images verify IMAGE` checks an image's signatures here, on the client, from what `/kiln/images/verify`
+ * answers (with the account's key, or one of the user's own): a machine image's disk signature, a container
+ * image's sigstore signatures in Kiln's registry. Exit 0 with a line saying what was verified, 1 with a line
+ * saying what failed.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { judgeDiskSignature, type DiskVerificationInput } from '../domain/image-signatures.js';
+import { judgeContainerSignatures, judgeDiskSignature, type ContainerVerificationInput, type DiskVerificationInput } from '../domain/image-signatures.js';
 import { cliAction, CliError, UsageError, kilnRequest, routeError, routeTarget, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
 import { printJson } from './table.js';
 
@@ -42,17 +43,17 @@ function registerVerifyCommand(program: Command): void {
   withServerOptions(
     parent(program, 'images')
       .command('verify <image>')
-      .description("check a machine image's signature (ami-… or AMI image ARN) with its account's public key, and that its stored disk still has the signed digest")
+      .description("check an image's signature with its account's public key: a machine image's (ami-… or ARN) over its stored disk, a container image's (ARN) in Kiln's registry")
       .option('--key <file>', "verify with this PEM public key instead of the one the server names (e.g. from kiln accounts signing-key, kept apart)"),
   ).action(
     cliAction('kiln images verify', async (image: string, opts: ServerTargetOptions & { key?: string }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/images/verify', query: { image } });
       if (status !== 200) throw routeError(status, body, `verifying ${image}`);
-      const found = body as unknown as DiskVerificationInput;
+      const found = body as unknown as (DiskVerificationInput & { kind: 'machine' }) | (ContainerVerificationInput & { kind: 'container' });
       const publicKeyPem = opts.key === undefined ? found.publicKeyPem : await readFile(opts.key, 'utf8').catch(() => {
         throw new UsageError(`--key: cannot read ${opts.key}`);
       });
-      const verdict = judgeDiskSignature({ ...found, publicKeyPem });
+      const verdict = found.kind === 'container' ? judgeContainerSignatures({ ...found, publicKeyPem }) : judgeDiskSignature({ ...found, publicKeyPem });
       if (!verdict.ok) throw new CliError(verdict.line);
       process.stdout.write(`${verdict.line}\n`);
     }),

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { diskStatement, judgeDiskSignature, signatureManifest, signatureTag, signPayload, simpleSigningPayload, verifyPayload, type DiskSignature } from './image-signatures.js';
+import { diskStatement, judgeContainerSignatures, judgeDiskSignature, signatureManifest, signatureTag, signPayload, simpleSigningPayload, verifyPayload, type ContainerSignaturesAt, type DiskSignature } from './image-signatures.js';
 
 const pair = () => generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -62,5 +62,30 @@ test('a machine image verifies only with its key, for its own ARN, while the sto
     assert.equal(verdict.ok, false, verdict.line);
     assert.match(verdict.line, why);
     assert.match(verdict.line, /NOT verified/);
+  }
+});
+
+test('a container image verifies when every URI has a signature by the key naming it and the digest', () => {
+  const own = pair();
+  const uri = '127.0.0.1:5000/app:1.0.0-1';
+  const sig = (ref: string, digest: string, key = own.privateKey) => {
+    const payload = simpleSigningPayload(ref, digest);
+    return { payload: payload.toString('base64'), signature: signPayload(key, payload) };
+  };
+  const base = { imageArn: 'arn:aws:imagebuilder:local:111122223333:image/app/1.0.0/1', accountId: '111122223333', publicKeyPem: own.publicKey, manifestDigest: DIGEST };
+  const good = judgeContainerSignatures({ ...base, places: [{ uri, signatures: [sig('127.0.0.1:5000/app:latest', DIGEST), sig(uri, DIGEST)] }] });
+  assert.equal(good.ok, true, good.line);
+  assert.match(good.line, /verified: sha256:abab.* is signed as 127\.0\.0\.1:5000\/app:1\.0\.0-1 by account 111122223333's key/);
+  const cases: [ContainerSignaturesAt[], RegExp][] = [
+    [[], /in none of Kiln's registry repositories/],
+    [[{ uri, signatures: [] }], /app:1\.0\.0-1 has no signature$/],
+    [[{ uri, signatures: [sig('127.0.0.1:5000/app:latest', DIGEST)] }], /has no signature for it/],
+    [[{ uri, signatures: [sig(uri, `sha256:${'cd'.repeat(32)}`)] }], /has no signature for it/],
+    [[{ uri, signatures: [sig(uri, DIGEST, pair().privateKey)] }], /has no signature for it by the key of account 111122223333/],
+  ];
+  for (const [places, why] of cases) {
+    const verdict = judgeContainerSignatures({ ...base, places });
+    assert.equal(verdict.ok, false, verdict.line);
+    assert.match(verdict.line, why);
   }
 });

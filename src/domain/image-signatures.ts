@@ -143,6 +143,47 @@ export function judgeDiskSignature(input: DiskVerificationInput): { ok: boolean;
   if (typeof signed !== 'string' || signed !== sig.diskDigest) return fail('the signed statement and the recorded disk digest disagree');
   if (input.storedDiskDigest === undefined) return fail(`the disk ${signed} is no longer stored`);
   if (input.storedDiskDigest !== signed) return fail(`the stored disk is ${input.storedDiskDigest} now; the signature is over ${signed}`);
-  const fingerprint = createHash('sha256').update(createPublicKey(input.publicKeyPem).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
-  return { ok: true, line: `${input.imageArn}: verified: disk ${signed} is stored unchanged and signed by account ${input.accountId}'s key (SHA256:${fingerprint}…)` };
+  return { ok: true, line: `${input.imageArn}: verified: disk ${signed} is stored unchanged and signed by account ${input.accountId}'s key (SHA256:${keyFingerprint(input.publicKeyPem)}…)` };
+}
+
+/** The sigstore signatures found beside a container image in one place it was distributed to (Kiln's registry). */
+export interface ContainerSignaturesAt {
+  /** The image's URI there (`host/repository:tag`). */
+  uri: string;
+  /** The signature layers of its `sha256-<hex>.sig` manifest: payload base64, signature base64. */
+  signatures: { payload: string; signature: string }[];
+}
+
+/** What a container image's verification is judged on (the `/kiln/images/verify` answer for a container image). */
+export interface ContainerVerificationInput {
+  imageArn: string;
+  accountId: string;
+  publicKeyPem: string;
+  manifestDigest: string;
+  places: ContainerSignaturesAt[];
+}
+
+/**
+ * The verdict on a container image: every URI has a signature that verifies with the key and names that URI and
+ * the image's digest, as a `sigstoreSigned` policy would accept a pull of it. One line either way.
+ */
+export function judgeContainerSignatures(input: ContainerVerificationInput): { ok: boolean; line: string } {
+  if (input.places.length === 0) return { ok: false, line: `${input.imageArn}: NOT verified: the image is in none of Kiln's registry repositories` };
+  for (const place of input.places) {
+    const accepted = place.signatures.some((s) => {
+      const payload = Buffer.from(s.payload, 'base64');
+      const claim = readSimpleSigningPayload(payload);
+      return claim?.dockerReference === place.uri && claim.manifestDigest === input.manifestDigest && verifyPayload(input.publicKeyPem, payload, s.signature);
+    });
+    if (!accepted) {
+      const why = place.signatures.length === 0 ? 'has no signature' : `has no signature for it by the key of account ${input.accountId}`;
+      return { ok: false, line: `${input.imageArn}: NOT verified: ${place.uri} ${why}` };
+    }
+  }
+  return { ok: true, line: `${input.imageArn}: verified: ${input.manifestDigest} is signed as ${input.places.map((p) => p.uri).join(', ')} by account ${input.accountId}'s key (SHA256:${keyFingerprint(input.publicKeyPem)}…)` };
+}
+
+/** The first 16 hex digits of the sha256 of the key's DER (SPKI), to tell keys apart in a line. */
+function keyFingerprint(publicKeyPem: string): string {
+  return createHash('sha256').update(createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }

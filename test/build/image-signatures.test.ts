@@ -152,6 +152,15 @@ test('container images are signed where they are distributed, and skopeo and pod
     assert.match(none.stderr, /manifest unknown|not found|MANIFEST_UNKNOWN/i);
   });
 
+  await t.test('kiln images verify checks the signature in Kiln\'s registry, with the account key and not another', async () => {
+    const ok = await kilnAs(kiln.server.endpoint, kiln.credentials, ['images', 'verify', arn]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`: verified: sha256:[0-9a-f]{64} is signed as ${builtinUri.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} by account ${accountId}'s key`));
+    const wrong = await kilnAs(kiln.server.endpoint, kiln.credentials, ['images', 'verify', arn, '--key', path.join(work, 'other.pub')]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /NOT verified: .* has no signature for it by the key of account/);
+  });
+
   // Whether this skopeo verifies sigstore signatures at all: Debian 12's refuses every image under such a policy.
   const probe = await copy(builtinUri, ownPolicy);
   const toolSkip = /sigstore disabled/.test(probe.stderr) ? 'this skopeo and podman are built without sigstore verification (Debian 12: "Debian-local change: sigstore disabled")' : undefined;

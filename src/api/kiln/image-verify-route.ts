@@ -1,10 +1,11 @@
 /**
- * `GET /kiln/images/verify?image=…` (SigV4-signed like the API): what `kiln images verify` checks a machine image
- * with (its detached signature, the account's public key, the digest its stored disk has now). IMAGE is an AMI
- * image ARN the caller may read or a machine image id it may launch; others are reported as not found.
+ * `GET /kiln/images/verify?image=…` (SigV4-signed like the API): what `kiln images verify` checks an image with:
+ * a machine image's detached signature, the account's public key and the digest its stored disk has now; a
+ * container image's sigstore signatures beside each of its URIs in Kiln's registry. IMAGE is an image ARN the
+ * caller may read or a machine image id it may launch.
  */
 import type { FastifyInstance } from 'fastify';
-import type { MachineVerification } from '../../builder/machine/machine-verify.js';
+import type { imageVerification } from '../../builder/stages/container-verify.js';
 import { awsError, toAwsError } from '../aws/errors.js';
 import { sendAwsError } from './kept-instance-actions.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
@@ -12,7 +13,7 @@ import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 export const IMAGE_VERIFY_PATH = '/kiln/images/verify';
 
 export interface ImageVerifyRouteDeps extends SignedRouteAuth {
-  verification: (who: { accountId: string; region: string }, image: string, signal: AbortSignal) => Promise<MachineVerification>;
+  verification: (who: { accountId: string; region: string }, image: string, signal: AbortSignal) => ReturnType<typeof imageVerification>;
 }
 
 export function registerImageVerifyRoute(app: FastifyInstance, deps: ImageVerifyRouteDeps): void {
@@ -20,7 +21,7 @@ export function registerImageVerifyRoute(app: FastifyInstance, deps: ImageVerify
     try {
       const who = await signedCaller(req, deps);
       const { image } = req.query;
-      if (!image) throw awsError('InvalidParameterException', 'image: give a machine image id (ami-…) or an AMI image ARN.');
+      if (!image) throw awsError('InvalidParameterException', 'image: give an image ARN or a machine image id (ami-…).');
       const controller = new AbortController();
       req.raw.once('close', () => {
         if (!reply.raw.writableEnded) controller.abort(new Error('the client went away'));

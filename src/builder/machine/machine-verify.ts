@@ -14,6 +14,7 @@ import { compileMachineRef } from './machine-parent.js';
 
 /** The materials of a machine image's verification, as the route answers them. */
 export interface MachineVerification {
+  kind: 'machine';
   imageArn: string;
   accountId: string;
   /** The account's public key (PEM). */
@@ -41,5 +42,5 @@ export async function machineVerification(deps: { store: Store; disks: DiskStore
     }
   }
   const key = await accountSigningKey(deps.store, record.accountId);
-  return { imageArn: record.arn, accountId: record.accountId, publicKeyPem: key.publicKeyPem, signature, storedDiskDigest };
+  return { kind: 'machine', imageArn: record.arn, accountId: record.accountId, publicKeyPem: key.publicKeyPem, signature, storedDiskDigest };
 }
