@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateComponentCommand, CreateContainerRecipeCommand, CreateDistributionConfigurationCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand } from '@aws-sdk/client-imagebuilder';
+import { CreateComponentCommand, CreateContainerRecipeCommand, CreateDistributionConfigurationCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, DeleteImageCommand } from '@aws-sdk/client-imagebuilder';
 import { dockerRegistryUnavailable, startDockerRegistry } from '../helpers/registry.js';
 import { kilnAs, KILN } from '../helpers/kiln-cli.js';
 import { bashComponent, buildSkipReason, pushHostBase, run, startBuildServer, waitForImage } from './helpers.js';
@@ -203,5 +203,14 @@ test('container images are signed where they are distributed, and skopeo and pod
     const wrong = await pull(externalUri, otherPolicy);
     assert.equal(wrong.ok, false);
     assert.match(wrong.stderr, /cryptographic signature verification failed/);
+  });
+
+  await t.test('DeleteImage takes the signatures in Kiln\'s registry with the image', async () => {
+    const digest = (JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, `docker://${builtinUri}`])) as { Digest: string }).Digest;
+    const sigRef = `docker://${host}/signing/app:${digest.replace(':', '-')}.sig`;
+    assert.ok((await attempt('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', creds, sigRef])).ok, 'signed before');
+    await kiln.client.send(new DeleteImageCommand({ imageBuildVersionArn: arn }));
+    const gone = await attempt('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', creds, sigRef]);
+    assert.equal(gone.ok, false, 'no signature left for a deleted image');
   });
 });
