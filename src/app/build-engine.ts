@@ -22,6 +22,8 @@ import { killQemuUnder } from '../drivers/vm/vm-sweep.js';
 import { randomBytes } from 'node:crypto';
 import { convertDisk, type DiskFormat } from '../artifacts/disk/convert.js';
 import { registerMachineImageRoutes } from '../api/kiln/machine-images-route.js';
+import { registerImageVerifyRoute } from '../api/kiln/image-verify-route.js';
+import { imageVerification } from '../builder/stages/container-verify.js';
 import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
@@ -186,7 +188,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     driver: new NsDriver(),
     parents: new RegistryParents(glue),
     recorder: new ExecutionRecorder(store, shared?.logs ?? logsRoot, input.metrics),
-    distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} } }),
+    distributor: new RegistryDistributor({ ...glue, regions: { regions: config.regions, registries: config.regionRegistries ?? {} }, signingKeys: store }),
     kept: new KeptInstances(),
     modules: actionModules(),
     layerCompression: config.layerCompression,
@@ -260,6 +262,11 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         regions: auth.regions,
         list: (accountId, region) => listUsableMachineImages(store, accountId, region),
         exportDisk: (who, image, format, signal) => exportMachineDisk(services, who, image, format, signal),
+      });
+      registerImageVerifyRoute(app, {
+        lookupKey: auth.lookupKey,
+        regions: auth.regions,
+        verification: (who, image, signal) => imageVerification({ store, disks, blobs, builtin, registryHost: input.registryHost }, { ...who, arn: 'kiln images verify' }, image, signal),
       });
       registerImageImportRoutes(app, {
         lookupKey: auth.lookupKey,

@@ -24,6 +24,7 @@ import type { NodeRole, Store } from '../store/store.js';
 import { newLeaseOwner } from '../store/lease-owners.js';
 import { registerWorkersRoute } from '../api/kiln/workers-route.js';
 import { registerBuildCacheRoutes } from '../api/kiln/build-cache-routes.js';
+import { registerSigningKeyRoute } from '../api/kiln/signing-key-route.js';
 import { advertisedUrl, parseAdvertise, resolveRoles } from './node-roles.js';
 import { createNodeListener } from './node-listener.js';
 import { HEARTBEAT_MS, LOST_AFTER_BEATS, NodeHeartbeat } from './node-heartbeat.js';
@@ -262,6 +263,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       registerConsoleApiRoutes(app, { store, lookupKey, regions });
       registerWorkersRoute(app, { store, lookupKey, regions, lostAfterMs });
       registerBuildCacheRoutes(app, { store, lookupKey, regions });
+      registerSigningKeyRoute(app, { store, lookupKey, regions });
       registerVulnerabilitiesRoutes(app, { store, lookupKey, regions, vulnerabilities });
       await registerConsole(app);
     }

@@ -17,7 +17,7 @@ import { printJson, printTable } from './table.js';
 
 /** Adds `kiln images` to the CLI. */
 export function registerImageCommands(program: Command): void {
-  const images = program.command('images').description('machine images (AMIs): list, export and import');
+  const images = program.command('images').description('machine images (AMIs): list, export, import and verify');
   withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print a JSON array')).action(
     cliAction('kiln images ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images' });

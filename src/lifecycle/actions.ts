@@ -12,6 +12,7 @@
  *
  * A resource that is already gone or already in the wanted state is a SUCCESS, as on AWS.
  */
+import { signatureTag } from '../domain/image-signatures.js';
 import type { BlobStore } from '../artifacts/blob-store.js';
 import { errorMessage, isKilnError } from '../domain/errors.js';
 import { lifecycleTransition, type ImageState, type LifecycleStatus } from '../domain/image-state.js';
@@ -139,6 +140,15 @@ async function dropUntaggedManifest(ctx: RegistryContext, repository: string, di
   return true;
 }
 
+/** Deletes the `sha256-<hex>.sig` tag of a manifest and the signature manifest it named, if there is one. */
+async function dropSignatures(ctx: RegistryContext, repository: string, digest: string): Promise<void> {
+  const tag = signatureTag(digest);
+  const sig = await ctx.store.getRegistryManifest(repository, tag);
+  if (!sig) return;
+  await ctx.store.deleteRegistryTag(repository, tag);
+  await dropUntaggedManifest(ctx, repository, sig.digest);
+}
+
 /** What deleting from Kiln's registry needs. */
 export type RegistryContext = Pick<ActionContext, 'store' | 'blobs' | 'registryHost'>;
 
@@ -164,6 +174,8 @@ export async function deleteContainerUri(ctx: RegistryContext, uri: string, mani
   }
   if (ref.tag !== undefined) await store.deleteRegistryTag(ref.repository, ref.tag);
   const dropped = await dropUntaggedManifest(ctx, ref.repository, found.digest);
+  // The image's sigstore signatures (image-signatures.ts) go with its manifest: they would sign nothing.
+  if (dropped) await dropSignatures(ctx, ref.repository, found.digest);
   return { status: 'SUCCESS', reason: dropped ? `deleted ${found.digest} from ${ref.repository}` : `deleted the tag; ${found.digest} stays for the other tags that name it` };
 }
 

@@ -12,6 +12,7 @@ import { idempotencyKey } from '../resources/idempotency.js';
 import type { ResourceRecord, Store } from '../store/store.js';
 import { versionedArn } from '../store/versioned.js';
 import { findImportTask, importTaskData, isImportTaskId } from '../builder/machine/import-tasks.js';
+import { signMachineDisk } from '../builder/stages/image-signatures.js';
 import { MACHINE_IMAGE_TYPE, machineImageData, registerMachineImage } from '../builder/machine/machine-images.js';
 import { IMAGE_TYPE, type ImageData } from './image-family.js';
 import { checkCommon } from './recipe-input.js';
@@ -73,7 +74,9 @@ function importVmImage(store: Store): OperationHandler {
     );
     if (created) {
       const ami = machineImageData(await taskMachineImage(store, ctx, task, record.arn, description));
-      await store.updateResource(record.arn, (current) => ({ ...current.data, outputResources: { amis: [{ region: ctx.region, image: ami.amiId, name: ami.name, ...(description ? { description } : {}), accountId: ctx.accountId }] } }));
+      // Signed as built images are: `kiln images verify` then checks the imported disk is the one stored.
+      const signature = await signMachineDisk(store, ctx.accountId, record.arn, importTaskData(task).disk.digest);
+      await store.updateResource(record.arn, (current) => ({ ...current.data, signature: JSON.parse(JSON.stringify(signature)) as JsonObject, outputResources: { amis: [{ region: ctx.region, image: ami.amiId, name: ami.name, ...(description ? { description } : {}), accountId: ctx.accountId }] } }));
     }
     return { requestId: ctx.requestId, imageArn: record.arn, clientToken: str(input.clientToken) };
   };

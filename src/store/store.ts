@@ -7,7 +7,8 @@
  * (docs/adr/0005-api-and-store-split.md): accounts (./roles/account-store.ts), resources (./roles/resource-store.ts),
  * jobs (./roles/job-queue.ts), the registry's index (./roles/registry-index.ts), the cluster's nodes and
  * leaderships (./roles/cluster-nodes.ts), the log of image state changes (./roles/event-log.ts), the
- * notification outbox (./roles/notification-outbox.ts) and the step cache's index (./roles/build-cache.ts).
+ * notification outbox (./roles/notification-outbox.ts), the step cache's index (./roles/build-cache.ts) and the accounts' signing keys
+ * (./roles/signing-keys.ts).
  * A backend implements them all.
  */
 import type { AccountStore } from './roles/account-store.js';
@@ -18,6 +19,7 @@ import type { NotificationOutbox } from './roles/notification-outbox.js';
 import type { JobQueue } from './roles/job-queue.js';
 import type { RegistryIndex } from './roles/registry-index.js';
 import type { ResourceStore } from './roles/resource-store.js';
+import type { SigningKeys } from './roles/signing-keys.js';
 
 export type { Account, AccessKey, AccessKeyStatus, AccountStore, NewAccessKey } from './roles/account-store.js';
 export type { CreateResult, IdempotencyKey, NewResource, ResourceQuery, ResourceRecord, ResourceStore } from './roles/resource-store.js';
@@ -27,9 +29,10 @@ export type { RegistryIndex, RegistryManifest, RegistryRepository } from './role
 export type { EventLog, LoggedImageEvent } from './roles/event-log.js';
 export type { DeliveryState, NotificationOutbox, OutboxDelivery } from './roles/notification-outbox.js';
 export type { BuildCache, BuildCacheEntry } from './roles/build-cache.js';
+export type { SigningKeyRecord, SigningKeys } from './roles/signing-keys.js';
 
 /** Every role of one backend, and its lifecycle. */
-export interface Store extends AccountStore, ResourceStore, JobQueue, RegistryIndex, ClusterNodes, EventLog, NotificationOutbox, BuildCache {
+export interface Store extends AccountStore, ResourceStore, JobQueue, RegistryIndex, ClusterNodes, EventLog, NotificationOutbox, BuildCache, SigningKeys {
   /** Resolves once the backend answers a trivial query; rejects when it cannot be reached (readiness probes). */
   ping(): Promise<void>;
   /** Releases the backend (connections, file handles); no method may be called afterwards. */

@@ -155,6 +155,8 @@ test('machine images: managed Debian base → image recipe → boot test → mac
   const buildLog = await run(KILN, ['logs', image.arn!, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir]);
   assert.match(buildLog, /simple-boot-test-linux: systemd says the system is running/);
   assert.match(buildLog, /reboot-test-linux: rebooted from boot \S+ into boot \S+/, 'the test VM rebooted for real, into a new boot');
+  // Signed when its disk was stored (issue 18): the signature verifies and the stored disk still has its digest.
+  assert.match(await run(KILN, ['images', 'verify', ami.image, '--endpoint', kiln.server.endpoint, '--data-dir', kiln.dataDir]), /: verified: disk sha256:[0-9a-f]{64} is stored unchanged/);
 
   // The workflows AWS runs for an AMI, each completed.
   const executions = (await client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: image.arn }))).workflowExecutions ?? [];

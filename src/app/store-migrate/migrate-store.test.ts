@@ -13,6 +13,9 @@ import { DEFAULT_CONFIG, type ServerConfig } from '../server-config.js';
 import { openStore } from '../store-open.js';
 import { MigrationRefused, migrateStore, migrationSteps } from './migrate-store.js';
 import type { MigrationStep } from './migration-step.js';
+import { accountSigningKey } from '../../store/account-signing-key.js';
+import { PostgresStore } from '../../store/postgres/postgres-store.js';
+import { SecretBox } from '../../store/secret-box.js';
 
 // Needs root and Debian's postgresql-15 (a throwaway cluster), and starts s3rver for the bucket.
 const skip = postgresUnavailable();
@@ -119,4 +122,20 @@ test('a write to the data directory during the copy rolls the rows back', { skip
   );
   assert.equal(wrote, true);
   assert.equal(await rowCount(config.store!, 'accounts'), 0);
+});
+
+test('signing keys move re-sealed with the target key: the target store opens the same private key', { skip }, async () => {
+  const d = await dataDir('signing');
+  const source = openStore(d);
+  const key = await accountSigningKey(source, '000000000001');
+  await source.close();
+  const config = await targetConfig();
+  const summary = await migrateStore({ dataDir: d, config });
+  assert.equal(summary.steps.find((s) => s.name === 'rows')?.detail?.signing_keys, 1);
+  const target = await PostgresStore.open({ connectionString: config.store!, secrets: SecretBox.openKeyFile(config.secretKeyFile!) });
+  try {
+    assert.deepEqual(await target.getSigningKey('000000000001'), key);
+  } finally {
+    await target.close();
+  }
 });

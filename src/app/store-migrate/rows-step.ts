@@ -73,6 +73,10 @@ export const rowsStep: MigrationStep = {
                 if (!sourceKey) throw new Error('access_keys: the data directory has no secret.key to open the sealed secrets with');
                 return { ...row, secret_sealed: targetKey.seal(sourceKey.open(String(row.secret_sealed))) };
               },
+              signing_keys: (row) => {
+                if (!sourceKey) throw new Error('signing_keys: the data directory has no secret.key to open the sealed keys with');
+                return { ...row, private_sealed: targetKey.seal(sourceKey.open(String(row.private_sealed))) };
+              },
             },
           });
         } finally {

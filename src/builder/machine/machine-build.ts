@@ -22,6 +22,7 @@ import type { InstalledPackage } from '../bases/dpkg-status.js';
 import type { ImageInventory } from '../../domain/package-inventory.js';
 import { instanceResources, requestedInstance } from '../stages/instance-request.js';
 import { abandonScanWithoutTests, buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
+import { signMachineDisk } from '../stages/image-signatures.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, rootPartitionUuid, type MachineDisk } from './machine-disk.js';
@@ -288,7 +289,9 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   }, wf('BUILD'));
   if (!output) throw new KilnError('Internal', 'the build workflow ended without a disk');
   const built = output;
-  image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages, ...(built.inventory ? { inventory: built.inventory } : {}) });
+  // Signed as soon as the disk is stored: `kiln images verify` later checks the disk still has this digest.
+  const signature = await signMachineDisk(store, image.accountId, image.arn, built.disk.digest);
+  image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, signature, packages: built.packages, ...(built.inventory ? { inventory: built.inventory } : {}) });
 
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');

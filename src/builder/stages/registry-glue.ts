@@ -11,6 +11,8 @@ import type { ParentSource } from './build-plan.js';
 import type { ContainerDistributor } from '../container/container-build.js';
 import { recipeOf, type ContainerImageRef } from './image-record.js';
 import { ManagedBases } from '../bases/managed-bases.js';
+import { signDistributedImage, type SignedPlace } from './image-signatures.js';
+import type { SigningKeys } from '../../store/roles/signing-keys.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 
 type Obj = Record<string, unknown>;
@@ -129,10 +131,11 @@ export interface RegionRegistries {
 /**
  * Pushes built images region by region: to the external registry a repository name starts with, else to the
  * region's configured registry, else by tagging in Kiln's built-in registry (one registry serves every region
- * that names none, as one ECR endpoint per region would).
+ * that names none, as one ECR endpoint per region would). Every repository pushed to gets the image's sigstore
+ * signatures beside it (image-signatures.ts), one per tag, by the image's account's key.
  */
 export class RegistryDistributor implements ContainerDistributor {
-  constructor(private readonly deps: RegistryGlueDeps & { regions: RegionRegistries }) {}
+  constructor(private readonly deps: RegistryGlueDeps & { regions: RegionRegistries; signingKeys: SigningKeys }) {}
 
   regions(image: ResourceRecord): string[] {
     return [...new Set(regionTargets(image).map((t) => t.region))];
@@ -169,6 +172,13 @@ export class RegistryDistributor implements ContainerDistributor {
           log(`tagged ${uri}\n`);
           uris.push(uri);
         }
+      }
+      const place: SignedPlace = registry ? { kind: 'external', ...registry } : { kind: 'builtin', host: this.deps.registryHost(), repository: target.repositoryName };
+      try {
+        await signDistributedImage({ ...this.deps }, image.accountId, built.manifestDigest, place, target.tags, log, signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        throw new KilnError(isKilnError(err) ? err.kind : 'Internal', `${target.field}: signing ${place.repository} failed: ${errorMessage(err)}`, [], { cause: err });
       }
     }
     return uris;

@@ -187,4 +187,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX build_cache_last_used ON build_cache(last_used_at);
   `,
+  `
+  -- Issue 18, each account's signing key (container signatures, machine-image disk digests): the private key sealed
+  -- with the store's secret key, as access-key secrets are. One per account; the first one stored is kept.
+  CREATE TABLE signing_keys (
+    account_id TEXT COLLATE "C" PRIMARY KEY,
+    private_sealed TEXT NOT NULL,
+    public_pem TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  );
+  `,
 ];

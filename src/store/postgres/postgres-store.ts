@@ -22,6 +22,8 @@ import { pageLimit, versionParts } from '../sql/shared.js';
 import { ACCESS_KEY_COLUMNS, toAccessKey, toAccount, toJob, toRecord, toRegistryManifest, toRegistryRepository, type AccessKeyRow, type AccountRow, type JobRow, type RegistryManifestRow, type RegistryRepositoryRow, type ResourceRow } from '../sql/rows.js';
 import type { ClusterNodes } from '../roles/cluster-nodes.js';
 import type { BuildCache, BuildCacheEntry } from '../roles/build-cache.js';
+import type { SigningKeyRecord, SigningKeys } from '../roles/signing-keys.js';
+import { postgresSigningKeys } from './signing-keys.js';
 import { postgresBuildCache } from './build-cache.js';
 import { postgresClusterNodes } from './cluster-nodes.js';
 import { PG_MIGRATIONS } from './migrations.js';
@@ -72,6 +74,7 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly nodes: ClusterNodes;
   private readonly cache: BuildCache;
+  private readonly signingKeys: SigningKeys;
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types });
@@ -79,6 +82,7 @@ export class PostgresStore implements Store {
     this.pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost while idle: ${err.message}`));
     this.nodes = postgresClusterNodes(this.pool);
     this.cache = postgresBuildCache(this.pool);
+    this.signingKeys = postgresSigningKeys(this.pool, options.secrets);
   }
 
   /** Connects, applies pending migrations, and answers the open store; rejects when the database cannot be reached. */
@@ -718,6 +722,14 @@ export class PostgresStore implements Store {
 
   releaseLeadership(name: string, owner: string): Promise<void> {
     return this.nodes.releaseLeadership(name, owner);
+  }
+
+  getSigningKey(accountId: string): Promise<SigningKeyRecord | undefined> {
+    return this.signingKeys.getSigningKey(accountId);
+  }
+
+  addSigningKey(key: { accountId: string; privateKeyPem: string; publicKeyPem: string }): Promise<SigningKeyRecord> {
+    return this.signingKeys.addSigningKey(key);
   }
 
   getCacheEntry(key: string): Promise<BuildCacheEntry | undefined> {

@@ -8,6 +8,7 @@ import { SecretBox } from '../secret-box.js';
 import { runStoreSuite } from '../testsuite/store-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 import { MIGRATIONS } from './migrations.js';
+import { accountSigningKey } from '../account-signing-key.js';
 
 function tempStore(): { store: SqliteStore; dir: string; dbPath: string; close: () => Promise<void> } {
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-store-'));
@@ -84,4 +85,26 @@ test('sqlite: keys written before statuses existed come back Active and never us
   assert.equal(store.schemaVersion(), MIGRATIONS.length);
   assert.deepEqual(await store.listAccessKeys('000000000001'), [{ accessKeyId: 'AK1', accountId: '000000000001', status: 'Active', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: undefined }]);
   assert.equal((await store.getAccessKeySecret('AK1'))?.secretAccessKey, 'sec');
+});
+
+test('sqlite: two processes making an account signing key at once end with one key, sealed at rest', async (t) => {
+  const { store, dir, dbPath, close } = tempStore();
+  t.after(close);
+  const other = new SqliteStore({ path: dbPath, secrets: SecretBox.openKeyFile(path.join(dir, 'secret.key')) });
+  t.after(() => other.close());
+  const [a, b] = await Promise.all([accountSigningKey(store, '000000000001'), accountSigningKey(other, '000000000001')]);
+  assert.equal(a.publicKeyPem, b.publicKeyPem);
+  assert.equal(a.privateKeyPem, b.privateKeyPem);
+  assert.match(a.publicKeyPem, /^-----BEGIN PUBLIC KEY-----\n/);
+  assert.equal((await accountSigningKey(other, '000000000001')).publicKeyPem, a.publicKeyPem, 'made once, then read back');
+  await store.close();
+  await other.close();
+  const body = a.privateKeyPem.split('\n')[1]!;
+  for (const file of ['kiln.db', 'kiln.db-wal']) {
+    try {
+      assert.equal(readFileSync(path.join(dir, file)).includes(body), false, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 });

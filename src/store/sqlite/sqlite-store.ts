@@ -21,6 +21,8 @@ import type {
 } from '../store.js';
 import type { ClusterNodes } from '../roles/cluster-nodes.js';
 import type { BuildCache, BuildCacheEntry } from '../roles/build-cache.js';
+import type { SigningKeyRecord, SigningKeys } from '../roles/signing-keys.js';
+import { sqliteSigningKeys } from './signing-keys.js';
 import { sqliteBuildCache } from './build-cache.js';
 import { sqliteClusterNodes } from './cluster-nodes.js';
 import { MIGRATIONS } from './migrations.js';
@@ -53,6 +55,7 @@ export class SqliteStore implements Store {
   private readonly nodes: ClusterNodes;
   /** The step cache's statements, prepared once the schema has its tables. */
   private readonly cache: BuildCache;
+  private readonly signingKeys: SigningKeys;
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -63,6 +66,7 @@ export class SqliteStore implements Store {
     this.migrate();
     this.nodes = sqliteClusterNodes(this.db);
     this.cache = sqliteBuildCache(this.db);
+    this.signingKeys = sqliteSigningKeys(this.db, options.secrets);
   }
 
   /** Applies pending migrations; returns the schema version. */
@@ -666,6 +670,14 @@ export class SqliteStore implements Store {
 
   releaseLeadership(name: string, owner: string): Promise<void> {
     return this.nodes.releaseLeadership(name, owner);
+  }
+
+  getSigningKey(accountId: string): Promise<SigningKeyRecord | undefined> {
+    return this.signingKeys.getSigningKey(accountId);
+  }
+
+  addSigningKey(key: { accountId: string; privateKeyPem: string; publicKeyPem: string }): Promise<SigningKeyRecord> {
+    return this.signingKeys.addSigningKey(key);
   }
 
   getCacheEntry(key: string): Promise<BuildCacheEntry | undefined> {

@@ -119,6 +119,20 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       assert.equal(await lastUse('AK1'), '2026-03-01T10:05:00.000Z');
     });
 
+    withStore('keeps the first signing key of an account, sealed, and answers it to every racer', async (store) => {
+      assert.equal(await store.getSigningKey('000000000001'), undefined);
+      const pem = (n: number) => ({ accountId: '000000000001', privateKeyPem: `-----BEGIN PRIVATE KEY-----\nkey${n}\n-----END PRIVATE KEY-----\n`, publicKeyPem: `public ${n}` });
+      const racers = await Promise.all([1, 2, 3].map((n) => store.addSigningKey(pem(n))));
+      const winner = racers[0]!;
+      assert.ok(racers.every((r) => r.privateKeyPem === winner.privateKeyPem && r.publicKeyPem === winner.publicKeyPem), 'every racer gets the one key stored');
+      assert.match(winner.publicKeyPem, /^public [123]$/);
+      assert.equal(winner.privateKeyPem, pem(Number(winner.publicKeyPem.slice(-1))).privateKeyPem);
+      const later = await store.addSigningKey(pem(9));
+      assert.equal(later.publicKeyPem, winner.publicKeyPem, 'a stored key is never replaced');
+      assert.deepEqual(await store.getSigningKey('000000000001'), winner);
+      assert.equal(await store.getSigningKey('000000000002'), undefined);
+    });
+
     withStore('creates, gets and deletes a resource', async (store) => {
       const { record, created } = await store.createResource(component());
       assert.equal(created, true);
