@@ -191,3 +191,24 @@ export function sortPackages(packages: InventoryPackage[]): InventoryPackage[] {
   const key = (p: InventoryPackage): string => `${p.manager}\u0000${p.name}\u0000${p.architecture}`;
   return packages.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
+
+/** One package as ListImagePackages reports it. */
+export interface ListedPackage {
+  packageName: string;
+  packageVersion: string;
+}
+
+/**
+ * The inventory's packages as ListImagePackages lists them: by name, and a package installed for a second
+ * architecture named `name:arch` the second time.
+ */
+export function listedPackages(inventory: Pick<ImageInventory, 'packages'>): ListedPackage[] {
+  const seen = new Set<string>();
+  const out: ListedPackage[] = [];
+  for (const p of inventory.packages) {
+    const key = seen.has(p.name) ? `${p.name}:${p.architecture}` : p.name;
+    seen.add(p.name);
+    out.push({ packageName: key, packageVersion: p.version });
+  }
+  return out.sort((a, b) => (a.packageName < b.packageName ? -1 : a.packageName > b.packageName ? 1 : 0));
+}

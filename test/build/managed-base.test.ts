@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateComponentCommand, CreateContainerRecipeCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, ListImagesCommand } from '@aws-sdk/client-imagebuilder';
+import { CreateComponentCommand, CreateContainerRecipeCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, ListImagePackagesCommand, ListImagesCommand } from '@aws-sdk/client-imagebuilder';
 import { DEFAULT_DEBIAN_MIRROR } from '../../src/app/server-config.js';
 import { bashComponent, buildSkipReason, hostLeftovers, run, startBuildServer, waitForImage } from './helpers.js';
 
@@ -57,6 +57,21 @@ test('the Kiln-managed Debian 12 container base: listed as Amazon, bootstrapped 
   const rootfs = `${work}/bundle/rootfs`;
   assert.match(readFileSync(`${rootfs}/etc/debian_version`, 'utf8'), /^12\./);
   assert.match(execFileSync('chroot', [rootfs, 'jq', '--version'], { encoding: 'utf8' }), /^jq-1\.6/);
+  // The packages Kiln read from the image's dpkg database are what dpkg-query lists in it.
+  const listedByDpkg = execFileSync('chroot', [rootfs, 'dpkg-query', '-W', '-f', '${db:Status-Abbrev} ${Package} ${Version}\\n'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('ii '))
+    .map((l) => l.slice(4).trim().split(' '))
+    .map(([packageName, packageVersion]) => ({ packageName, packageVersion }))
+    .sort((a, b) => (a.packageName! < b.packageName! ? -1 : 1));
+  const listedByKiln = [];
+  for (let nextToken: string | undefined, pages = 0; pages === 0 || nextToken; pages++) {
+    const page = await kiln.client.send(new ListImagePackagesCommand({ imageBuildVersionArn: first.arn, maxResults: 25, nextToken }));
+    listedByKiln.push(...(page.imagePackageList ?? []));
+    nextToken = page.nextToken;
+  }
+  assert.ok(listedByDpkg.some((p) => p.packageName === 'jq'));
+  assert.deepEqual(listedByKiln, listedByDpkg);
   // The base is slim and its apt keeps no cache, so the component's install left no .deb, no pkgcache.bin, and
   // of jq's docs only its copyright.
   assert.equal(execFileSync('find', [`${rootfs}/var/cache/apt`, '-name', '*.deb', '-o', '-name', '*.bin'], { encoding: 'utf8' }), '');

@@ -52,7 +52,11 @@ test('skopeo and podman push to and pull from the built-in registry, under its a
     await run('skopeo', ['copy', '--quiet', '--preserve-digests', tls, '--dest-creds', kiln.admin.creds, `oci:${layoutDir}:v1`, ref]);
     t.diagnostic(`skopeo push: ${Date.now() - started} ms`);
     const inspected = JSON.parse(await run('skopeo', ['inspect', '--tls-verify=false', '--creds', kiln.admin.creds, ref])) as { Digest: string; Layers: string[] };
-    assert.equal(inspected.Digest, image.manifestDigest);
+    // On a mismatch, say what the registry holds under the tag, so the difference can be read from the log.
+    if (inspected.Digest !== image.manifestDigest) {
+      const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', kiln.admin.creds, ref]).catch((err: unknown) => String(err));
+      assert.fail(`skopeo inspect gave ${inspected.Digest}, not the pushed ${image.manifestDigest}; the registry has: ${raw}\npushed: ${(await kiln.blobs.get(image.manifestDigest)).toString('utf8')}`);
+    }
     assert.deepEqual(inspected.Layers, image.layerDigests);
     const out = temp(t, 'kiln-layout-out-');
     await run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--src-creds', kiln.admin.creds, ref, `oci:${out}:copy`]);

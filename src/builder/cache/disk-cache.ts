@@ -5,19 +5,17 @@
 import type { DiskStore } from '../../artifacts/disk/disk-store.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import type { BuildCache } from '../../store/roles/build-cache.js';
-import type { InstalledPackage } from '../bases/dpkg-status.js';
-import type { MachineDisk } from '../machine/machine-disk.js';
+import type { AssembledRoot } from '../machine/machine-disk.js';
 import { chainKey } from './step-cache-keys.js';
 
-/** An assembled disk and the packages its root filesystem holds. */
-export interface AssembledDisk {
-  disk: MachineDisk;
-  packages: InstalledPackage[];
-}
+/** An assembled disk and what its root filesystem holds. */
+export type AssembledDisk = AssembledRoot;
 
 function isAssembled(entry: Record<string, unknown>): entry is Record<string, unknown> & AssembledDisk {
   const disk = entry.disk as { digest?: unknown } | undefined;
-  return typeof disk?.digest === 'string' && Array.isArray(entry.packages);
+  // Entries from before Kiln recorded inventories lack one: assembled again, once.
+  const inventory = entry.inventory as { packages?: unknown } | undefined;
+  return typeof disk?.digest === 'string' && Array.isArray(entry.packages) && Array.isArray(inventory?.packages);
 }
 
 /**
@@ -36,12 +34,12 @@ export async function cachedDisk(
     if (await options.disks.has(found.entry.disk.digest)) {
       await cache.touchCacheEntries([key]);
       log(`cached: disk ${found.entry.disk.digest} (the same layers at the same size)\n`);
-      return { disk: found.entry.disk, packages: found.entry.packages };
+      return { disk: found.entry.disk, inventory: found.entry.inventory, packages: found.entry.packages };
     }
     await cache.deleteCacheEntries([key]);
   }
   const made = await assemble();
-  const entry: AssembledDisk = { disk: made.disk, packages: made.packages };
+  const entry: AssembledDisk = { disk: made.disk, inventory: made.inventory, packages: made.packages };
   await cache.putCacheEntry({ key, accountId: options.accountId, kind: 'disk', label: 'disk', size: made.disk.sizeBytes, entry: entry as unknown as Record<string, unknown> });
   return made;
 }

@@ -25,6 +25,8 @@ import { renderDockerfileTemplate } from '../dockerfile/dockerfile-render.js';
 import type { ExecutionRecorder, StepRun, WorkflowRun } from '../records/execution-records.js';
 import { withExecEnv } from '../stages/instance-env.js';
 import { materializeContainerParent, type ContainerParent, type ParentSource, type PlannedComponent } from '../stages/build-plan.js';
+import { inventoryOfLayers } from '../stages/image-inventory.js';
+import { listedPackages } from '../../domain/package-inventory.js';
 import { advance, patchImage, recipeOf, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.js';
@@ -415,7 +417,8 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
   });
   if (!built) throw new KilnError('Internal', 'the build workflow ended without an image');
   const output = built;
-  image = await patchImage(store, image.arn, { containerImage: output });
+  const inventory = await inventoryOfLayers(await services.layers.imageLayers(output.manifestDigest, signal));
+  image = await patchImage(store, image.arn, { containerImage: output, inventory, packages: listedPackages(inventory) });
 
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');

@@ -19,6 +19,7 @@ import { VmDriver } from '../../drivers/vm/vm-driver.js';
 import type { VmInstance } from '../../drivers/vm/vm-instance.js';
 import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
+import type { ImageInventory } from '../../domain/package-inventory.js';
 import { instanceResources, requestedInstance } from '../stages/instance-request.js';
 import { buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
@@ -170,7 +171,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   const workingDirectory = compiled.plan.recipe?.workingDirectory ?? '/tmp';
   const wanted = requestedInstance(image);
   const { components } = compiled;
-  let output: { disk: MachineDisk; rootfs?: ContainerImageRef; packages: InstalledPackage[] } | undefined;
+  let output: { disk: MachineDisk; rootfs?: ContainerImageRef; inventory?: ImageInventory; packages: InstalledPackage[] } | undefined;
   const created = new Date().toISOString();
   const wf = (stage: 'BUILD' | 'TEST') => managedWorkflowArn(image.region, 'image', stage);
 
@@ -253,7 +254,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         const made = chain
           ? await cachedDisk({ cache: store, disks: machine.disks, accountId: image.accountId, key: chain.currentKey, layers: layers.map((l) => l.digest), sizeMiB, log }, assemble)
           : await assemble();
-        output = { disk: made.disk, rootfs, packages: made.packages };
+        output = { disk: made.disk, rootfs, inventory: made.inventory, packages: made.packages };
       } else {
         if (imported) await cleanCloudInit(vm!, signal, log);
         const down = await vm!.shutdown(signal);
@@ -286,7 +287,7 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
   }, wf('BUILD'));
   if (!output) throw new KilnError('Internal', 'the build workflow ended without a disk');
   const built = output;
-  image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages });
+  image = await patchImage(store, image.arn, { machine: { disk: built.disk, ...(built.rootfs ? { rootfs: built.rootfs } : {}) }, packages: built.packages, ...(built.inventory ? { inventory: built.inventory } : {}) });
 
   if (testsEnabled(image)) {
     image = await advance(store, image.arn, 'TESTING');

@@ -15,7 +15,9 @@ import type { ContainerImageRef } from '../stages/image-record.js';
 import type { DiskStore, StoredDisk } from '../../artifacts/disk/disk-store.js';
 import { KilnError } from '../../domain/errors.js';
 import { mountsUnder, umountLazy } from '../../drivers/ns/host-mounts.js';
-import { installedPackages, type InstalledPackage } from '../bases/dpkg-status.js';
+import type { InstalledPackage } from '../bases/dpkg-status.js';
+import { listedPackages, type ImageInventory } from '../../domain/package-inventory.js';
+import { inventoryOfLayers } from '../stages/image-inventory.js';
 import { KERNEL_CMDLINE_FILE } from '../bases/machine-root.js';
 
 const run = promisify(execFile);
@@ -43,6 +45,13 @@ export interface DiskFromLayersOptions {
   log?: (text: string) => void;
 }
 
+/** A stored disk and what its root filesystem holds (packages as ListImagePackages lists them). */
+export interface AssembledRoot {
+  disk: MachineDisk;
+  inventory: ImageInventory;
+  packages: InstalledPackage[];
+}
+
 /** Default disk size for `bytes` of content: half again for ext4 metadata and growth, rounded up to 256 MiB. */
 export function defaultDiskMiB(bytes: number): number {
   const wanted = Math.ceil((bytes * 1.5) / MIB) + DISK_OVERHEAD_MIB;
@@ -59,7 +68,7 @@ async function usedBytes(dir: string, signal?: AbortSignal): Promise<number> {
  * in it (from dpkg's status; empty for a root without dpkg). InvalidArgument when the root has no kernel or
  * does not fit `sizeMiB`.
  */
-export async function diskFromLayers(options: DiskFromLayersOptions): Promise<{ disk: MachineDisk; packages: InstalledPackage[] }> {
+export async function diskFromLayers(options: DiskFromLayersOptions): Promise<AssembledRoot> {
   const { layers, workDir, signal, log } = options;
   if (layers.length === 0) throw new KilnError('Internal', 'diskFromLayers: no layers');
   await fsp.rm(workDir, { recursive: true, force: true });
@@ -74,7 +83,7 @@ export async function diskFromLayers(options: DiskFromLayersOptions): Promise<{ 
       await run('mount', ['-t', 'overlay', 'kiln-disk', '-o', options, merged], { signal });
       root = merged;
     }
-    const dpkg = await fsp.readFile(path.join(root, 'var/lib/dpkg/status'), 'utf8').catch(() => '');
+    const inventory = await inventoryOfLayers([root]);
     const cmdline = (await fsp.readFile(path.join(root, KERNEL_CMDLINE_FILE), 'utf8').catch(() => '')).trim().replace(/\s+/g, ' ');
     const sizeMiB = options.sizeMiB ?? defaultDiskMiB(await usedBytes(root, signal));
     const t0 = Date.now();
@@ -89,7 +98,8 @@ export async function diskFromLayers(options: DiskFromLayersOptions): Promise<{ 
     log?.(`disk stored as ${stored.digest}\n`);
     return {
       disk: { ...stored, format: 'raw', rootPartUuid: assembled.rootPartUuid, kernelVersion: assembled.kernelVersion },
-      packages: installedPackages(dpkg),
+      inventory,
+      packages: listedPackages(inventory),
     };
   } finally {
     for (const point of mountsUnder(path.resolve(workDir))) await umountLazy(point);
@@ -154,6 +164,6 @@ export function rootfsFromDisk(disk: string, blobs: BlobStore, workDir: string, 
  * A new disk assembled from the root filesystem of `disk` (what a vm build leaves): the boot files on the ESP
  * then match the kernel the build installed, and the size is the one asked for. `disk` is left as it is.
  */
-export function reassembleDisk(disk: string, options: Omit<DiskFromLayersOptions, 'layers'>): Promise<{ disk: MachineDisk; packages: InstalledPackage[] }> {
+export function reassembleDisk(disk: string, options: Omit<DiskFromLayersOptions, 'layers'>): Promise<AssembledRoot> {
   return withRootPartition(disk, `${options.workDir}-source`, options.signal, (root) => diskFromLayers({ ...options, layers: [root] }));
 }
