@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { convertDisk, type DiskFormat } from '../artifacts/disk/convert.js';
 import { registerMachineImageRoutes } from '../api/kiln/machine-images-route.js';
 import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
+import { registerImageSbomRoute } from '../api/kiln/image-sbom-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
 import { listUsableMachineImages } from '../builder/machine/machine-images.js';
@@ -259,6 +260,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         list: (accountId, region) => listUsableMachineImages(store, accountId, region),
         exportDisk: (who, image, format, signal) => exportMachineDisk(services, who, image, format, signal),
       });
+      registerImageSbomRoute(app, { store, lookupKey: auth.lookupKey, regions: auth.regions });
       registerImageImportRoutes(app, {
         lookupKey: auth.lookupKey,
         regions: auth.regions,

@@ -10,7 +10,7 @@ import { RPMDB_SQLITE, rpmdbPackages } from './rpm-database.js';
 test('rpmdb.sqlite: the Packages table of a made-up root filesystem; none without the database', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'kiln-rpmdb-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  assert.deepEqual(rpmdbPackages(root), []);
+  assert.deepEqual(rpmdbPackages(join(root, RPMDB_SQLITE)), []);
   mkdirSync(dirname(join(root, RPMDB_SQLITE)), { recursive: true });
   const db = new Database(join(root, RPMDB_SQLITE));
   db.exec('CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)');
@@ -19,7 +19,7 @@ test('rpmdb.sqlite: the Packages table of a made-up root filesystem; none withou
   insert.run(rpmHeaderBlob({ name: 'openssl-libs', version: '3.0.7', release: '25.el9_3', epoch: 1, arch: 'x86_64', sourcerpm: 'openssl-3.0.7-25.el9_3.src.rpm' }));
   db.close();
   assert.deepEqual(
-    rpmdbPackages(root).map((p) => `${p.name} ${p.version} ${p.source} ${p.sourceVersion}`),
+    rpmdbPackages(join(root, RPMDB_SQLITE)).map((p) => `${p.name} ${p.version} ${p.source} ${p.sourceVersion}`),
     ['bash 5.1.8-9.el9 bash 5.1.8-9.el9', 'openssl-libs 1:3.0.7-25.el9_3 openssl 1:3.0.7-25.el9_3'],
   );
 });

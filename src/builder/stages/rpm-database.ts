@@ -4,7 +4,6 @@
  * (`Packages.db`) formats are not read: such images get no rpm packages in their inventory.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { rpmPackages, type InventoryPackage } from '../../domain/package-inventory.js';
 
@@ -12,11 +11,10 @@ import { rpmPackages, type InventoryPackage } from '../../domain/package-invento
 export const RPMDB_SQLITE = 'var/lib/rpm/rpmdb.sqlite';
 
 /**
- * The rpm packages of the root filesystem at `rootfs`; empty when it has no rpmdb.sqlite. The database is opened
- * read-only and never written (no journal files appear in the image's tree).
+ * The rpm packages of the rpmdb.sqlite file at `path` (a host path, resolved inside the image by the caller); empty
+ * when there is none. The database is opened read-only and never written.
  */
-export function rpmdbPackages(rootfs: string): InventoryPackage[] {
-  const path = join(rootfs, RPMDB_SQLITE);
+export function rpmdbPackages(path: string): InventoryPackage[] {
   if (!existsSync(path)) return [];
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
