@@ -7,7 +7,7 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import { digestOf } from '../../artifacts/blob-store.js';
 import { KilnError, isKilnError } from '../../domain/errors.js';
 import type { AccountStore, RegistryIndex, RegistryManifest, RegistryRepository } from '../../store/store.js';
-import { parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
+import { artifactTypeOf, parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
 import { isRepositoryName, isSha256Digest, isTag } from '../names.js';
 import { unauthorized } from './auth.js';
 import { RegistryError } from './errors.js';
@@ -29,6 +29,15 @@ export interface BuiltinRegistryDeps {
   blobs: BlobStore;
   /** The region Kiln serves; repositories are global to the one registry host, so it names no record. */
   region: string;
+}
+
+/** A manifest as the referrers API lists it. */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 /** An index nests manifests; deeper nesting than this is refused rather than followed. */
@@ -115,7 +124,7 @@ export class RegistryCore implements BuiltinRegistry {
   }
 
   /** Checks and records a manifest (see PutManifestInput.source); returns its digest and media type. */
-  async putManifest(input: PutManifestInput, depth = 0): Promise<{ digest: string; mediaType: string }> {
+  async putManifest(input: PutManifestInput, depth = 0): Promise<{ digest: string; mediaType: string; subject?: string }> {
     // Who may write comes first: a stranger learns nothing from the checks that follow.
     await this.writable(input.repository, input.accountId);
     const digest = digestOf(input.bytes);
@@ -163,12 +172,30 @@ export class RegistryCore implements BuiltinRegistry {
         blobs: blobs.map((b) => b.digest),
         manifests: children,
         ...(tag !== undefined ? { tag } : {}),
+        ...(manifest.subject ? { subject: manifest.subject.digest } : {}),
       });
     } catch (err) {
       if (isKilnError(err, 'NotFound')) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', err.message);
       throw err;
     }
-    return { digest, mediaType: manifest.mediaType };
+    return { digest, mediaType: manifest.mediaType, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
+  }
+
+  /**
+   * The referrers of `subject` in a repository, for a reader (the OCI referrers API): each referring manifest's
+   * descriptor with its artifact type and annotations, read from its bytes; only those of `artifactType` when given.
+   */
+  async referrers(repository: string, subject: string, accountId: string | undefined, artifactType?: string): Promise<ReferrerDescriptor[]> {
+    await this.readable(repository, accountId);
+    if (!isSha256Digest(subject)) throw new RegistryError('DIGEST_INVALID', `invalid digest ${JSON.stringify(subject)}`, { digest: subject });
+    const out: ReferrerDescriptor[] = [];
+    for (const m of await this.deps.store.listRegistryReferrers(repository, subject)) {
+      const parsed = parseManifest(await this.deps.blobs.get(m.digest), m.mediaType);
+      const type = artifactTypeOf(parsed);
+      if (artifactType !== undefined && type !== artifactType) continue;
+      out.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, ...(type ? { artifactType: type } : {}), ...(parsed.annotations ? { annotations: parsed.annotations } : {}) });
+    }
+    return out;
   }
 
   /** The manifest a tag or digest names, for a reader; MANIFEST_UNKNOWN when the repository lacks it. */

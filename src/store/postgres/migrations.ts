@@ -187,4 +187,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX build_cache_last_used ON build_cache(last_used_at);
   `,
+  `
+  -- Issue 18, the registry's referrers API: the manifest a manifest refers to (its OCI subject), when it has one.
+  ALTER TABLE registry_manifests ADD COLUMN subject TEXT COLLATE "C";
+  CREATE INDEX registry_manifests_subject ON registry_manifests(repository, subject);
+  `,
 ];
