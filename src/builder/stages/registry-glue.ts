@@ -12,6 +12,7 @@ import type { ContainerDistributor } from '../container/container-build.js';
 import { recipeOf, type ContainerImageRef } from './image-record.js';
 import { ManagedBases } from '../bases/managed-bases.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
+import { attachSbom } from './sbom-referrer.js';
 
 type Obj = Record<string, unknown>;
 
@@ -170,6 +171,7 @@ export class RegistryDistributor implements ContainerDistributor {
           uris.push(uri);
         }
       }
+      if (!registry) await attachSbom(this.deps.builtin, image, target.repositoryName, built, log);
     }
     return uris;
   }

@@ -7,7 +7,8 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import { digestOf } from '../../artifacts/blob-store.js';
 import { KilnError, isKilnError } from '../../domain/errors.js';
 import type { AccountStore, RegistryIndex, RegistryManifest, RegistryRepository } from '../../store/store.js';
-import { artifactTypeOf, parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
+import { artifactTypeOf, OCI_MANIFEST, parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
+import { artifactManifest, EMPTY_CONFIG } from '../artifact-manifest.js';
 import { isRepositoryName, isSha256Digest, isTag } from '../names.js';
 import { unauthorized } from './auth.js';
 import { RegistryError } from './errors.js';
@@ -21,6 +22,11 @@ export interface BuiltinRegistry {
   resolve(input: { accountId: string | undefined; repository: string; reference: string }): Promise<{ manifestDigest: string; mediaType: string }>;
   /** Makes a repository readable by other accounts or by everyone (for distribution's launch permissions). */
   setAccess(input: { repository: string; accounts?: string[]; public?: boolean }): Promise<void>;
+  /**
+   * Attaches `payload` to the manifest `subject` (already in `repository`) as an untagged OCI artifact of type
+   * `artifactType`, listed by the referrers API; returns the artifact manifest's digest. Idempotent.
+   */
+  attach(input: { accountId: string; repository: string; subject: string; artifactType: string; payload: Buffer; annotations?: Record<string, string> }): Promise<string>;
 }
 
 export interface BuiltinRegistryDeps {
@@ -220,6 +226,15 @@ export class RegistryCore implements BuiltinRegistry {
   async resolve(input: { accountId: string | undefined; repository: string; reference: string }): Promise<{ manifestDigest: string; mediaType: string }> {
     const found = await this.manifest(input.repository, input.reference, input.accountId);
     return { manifestDigest: found.digest, mediaType: found.mediaType };
+  }
+
+  async attach(input: { accountId: string; repository: string; subject: string; artifactType: string; payload: Buffer; annotations?: Record<string, string> }): Promise<string> {
+    const subject = await this.manifest(input.repository, input.subject, input.accountId);
+    await this.deps.blobs.put(EMPTY_CONFIG);
+    await this.deps.blobs.put(input.payload);
+    const bytes = artifactManifest({ ...input, subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } });
+    const put = await this.putManifest({ accountId: input.accountId, repository: input.repository, bytes, mediaType: OCI_MANIFEST, source: 'stored' });
+    return put.digest;
   }
 
   async setAccess(input: { repository: string; accounts?: string[]; public?: boolean }): Promise<void> {
