@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 /** src/ folders from the bottom up; a folder may import its own and lower layers only. Keep in step with eslint.config.js. */
 export const LAYERS = [
   ['domain', 'logs'],
-  ['store', 'artifacts', 'toe'],
+  // vulnerabilities/ reads feeds (files, zips, URLs) into the domain's advisory index.
+  ['store', 'artifacts', 'toe', 'vulnerabilities'],
   // Prometheus metrics, health and readiness: the registry, store-read gauges and the probe routes. Producers never
   // import it (they offer callbacks); it sits low so that it needs nothing above the store's role interfaces.
   ['metrics'],

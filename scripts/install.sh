@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=(bash coreutils util-linux iproute2 ca-certificates python3 make g++ attr zstd pigz tar perl-base slirp4netns runc golang-github-containers-common mmdebstrap qemu-system-x86 qemu-utils fdisk mtools dosfstools ovmf systemd-boot-efi grub-pc-bin e2fsprogs)
+runtime=(bash coreutils unzip util-linux iproute2 ca-certificates python3 make g++ attr zstd pigz tar perl-base slirp4netns runc golang-github-containers-common mmdebstrap qemu-system-x86 qemu-utils fdisk mtools dosfstools ovmf systemd-boot-efi grub-pc-bin e2fsprogs)
 testing=(sudo adduser iputils-ping openssl awscli umoci skopeo docker-registry podman apache2-utils chromium postgresql-15)
 want=("${runtime[@]}")
 prefetch="${KILN_PREFETCH_BASES:-0}"

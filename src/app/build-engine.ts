@@ -41,6 +41,7 @@ import { startLifecycleRunner, type LifecycleRunner, type LifecycleRunnerDeps } 
 import { collectLocalLayers } from '../lifecycle/gc.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import type { BuildServices } from '../builder/container/container-build.js';
+import type { VulnerabilitySource } from '../builder/stages/image-scan.js';
 import { KeptInstances } from '../builder/stages/kept-instances.js';
 import { ManagedBases, registerManagedBases } from '../builder/bases/managed-bases.js';
 import { registerManagedWorkflows } from '../service/workflows.js';
@@ -149,7 +150,7 @@ async function openBlobStore(config: ServerConfig, dir: (name: string) => string
 }
 
 /** Wires the build engine over a store and a data directory; nothing runs until startWorker. */
-export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'> }): Promise<BuildEngine> {
+export async function startBuildEngine(input: { store: Store; dataDir: string; config: ServerConfig; registryHost: () => string; clock?: Clock; metrics?: Pick<KilnMetrics, 'stepEnded' | 'workflowEnded' | 'registryBytes'>; vulnerabilities?: VulnerabilitySource }): Promise<BuildEngine> {
   const { store, dataDir, config } = input;
   // Checked before anything below touches the directory: opening the blob store removes partial blobs, which
   // would be another process's blobs in the making. startWorker takes the lock itself.
@@ -191,6 +192,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
     modules: actionModules(),
     layerCompression: config.layerCompression,
     paths: { scratchRoot, logsRoot },
+    ...(input.vulnerabilities ? { vulnerabilities: input.vulnerabilities } : {}),
     machine: {
       disks,
       managedRootfs: (record, signal, log) => managed.image(record, signal, log),

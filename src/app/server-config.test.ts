@@ -48,3 +48,19 @@ test('buildCacheGiB: 20 unless set; a positive number of GiB, anything else name
   assert.equal(load('buildCacheGiB: 0.5\n').buildCacheGiB, 0.5);
   for (const bad of ['0', '-1', 'lots', '.inf']) assert.throws(() => load(`buildCacheGiB: ${bad}\n`), /buildCacheGiB: must be a positive number of GiB/);
 });
+
+test('vulnerabilityFeeds: osv or debian-security-tracker, each with one absolute path or http(s) URL; problems named by index', () => {
+  assert.equal(loadServerConfig(undefined).vulnerabilityFeeds, undefined);
+  assert.deepEqual(load('vulnerabilityFeeds:\n  - {format: osv, path: /srv/osv/debian}\n  - {format: debian-security-tracker, url: "http://feeds.test/t.json"}\n').vulnerabilityFeeds, [
+    { format: 'osv', path: '/srv/osv/debian' },
+    { format: 'debian-security-tracker', url: 'http://feeds.test/t.json' },
+  ]);
+  assert.throws(() => load('vulnerabilityFeeds:\n  - {format: nvd, path: relative}\n  - {format: osv, path: /a, url: "http://b"}\n  - {format: osv, colour: red, url: ftp://x}\n'), (err: Error) => {
+    assert.match(err.message, /vulnerabilityFeeds\[0\]\.format: must be osv or debian-security-tracker/);
+    assert.match(err.message, /vulnerabilityFeeds\[0\]\.path: must be an absolute path/);
+    assert.match(err.message, /vulnerabilityFeeds\[1\]: give exactly one of path and url/);
+    assert.match(err.message, /vulnerabilityFeeds\[2\]\.colour: unknown setting/);
+    assert.match(err.message, /vulnerabilityFeeds\[2\]\.url: must be an http:\/\/ or https:\/\/ URL/);
+    return true;
+  });
+});

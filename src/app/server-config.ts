@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import type { RegistryEndpoint } from '../registry/client/registry-endpoint.js';
 import { defaultNotificationsConfig, parseNotificationsConfig, type NotificationsConfig } from '../events/notification-config.js';
 import { parseMetricsConfig, type MetricsConfig } from '../metrics/metrics-config.js';
+import { parseFeedsConfig, type FeedConfig } from '../vulnerabilities/feed-config.js';
 
 /** Kiln's server configuration (`kiln serve --config FILE`, YAML or JSON). */
 export interface ServerConfig {
@@ -55,6 +56,8 @@ export interface ServerConfig {
   prefetchBases?: boolean;
   /** How /metrics is protected (`metrics: {token}`); unset, it is open as Prometheus scrapes usually are. */
   metrics?: MetricsConfig;
+  /** Where image scanning's vulnerability data comes from (`vulnerabilityFeeds: [{format, path|url}]`); none by default. */
+  vulnerabilityFeeds?: FeedConfig[];
 }
 
 /** `objectStore:` — where blobs live when they are not in the data directory. */
@@ -233,6 +236,8 @@ export function loadServerConfig(path: string | undefined): ServerConfig {
       } else if (key === 'prefetchBases') {
         if (typeof value !== 'boolean') problems.push('prefetchBases: must be true or false');
         else config.prefetchBases = value;
+      } else if (key === 'vulnerabilityFeeds') {
+        config.vulnerabilityFeeds = parseFeedsConfig(value, problems);
       } else if (key === 'metrics') {
         config.metrics = parseMetricsConfig(value, problems);
       } else if (key === 'buildLeaseSeconds') {

@@ -8,7 +8,7 @@ import { registerEventRoutes } from '../api/kiln/events-route.js';
 import { buildApi } from '../api/aws/server.js';
 import { ImageEventBus, observeImageStates } from '../events/image-events.js';
 import { Notifier } from '../events/notifier.js';
-import { isStepWaitingEvent } from '../store/roles/event-log.js';
+import { isScanFindingsEvent, isStepWaitingEvent } from '../store/roles/event-log.js';
 import { registerConsole } from '../api/kiln/console-route.js';
 import { registerConsoleApiRoutes } from '../api/kiln/console-api-routes.js';
 import { registerPipelineRoutes } from '../api/kiln/pipeline-routes.js';
@@ -31,6 +31,9 @@ import { openConfiguredStore } from './store-open.js';
 import { imageEventFeed } from './event-feed.js';
 import { loadServerConfig, type ServerConfig } from './server-config.js';
 import { startBuildEngine, type BuildEngine } from './build-engine.js';
+import { VulnerabilityDatabase } from '../vulnerabilities/vulnerability-database.js';
+import { rescanAvailableImages } from '../builder/stages/image-scan.js';
+import { registerVulnerabilitiesRoutes } from '../api/kiln/vulnerabilities-route.js';
 import { openInstanceCluster, type ClusterMembership } from './instance-cluster.js';
 import { registerInternalInstanceRoutes } from '../api/kiln/internal-instances-route.js';
 import { registerHealthAndMetrics } from '../metrics/health-routes.js';
@@ -190,10 +193,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const lostAfterMs = LOST_AFTER_BEATS * (options.heartbeatMs ?? HEARTBEAT_MS);
   const observed = startNodeMetrics({ store, config, lostAfterMs });
   // The bus carries every node's changes; this node's metrics count those made through it.
-  events.subscribe((change) => (change.local && !isStepWaitingEvent(change) ? observed.metrics.imageStateChanged(change) : undefined));
+  events.subscribe((change) => (change.local && !isStepWaitingEvent(change) && !isScanFindingsEvent(change) ? observed.metrics.imageStateChanged(change) : undefined));
   const notifier = new Notifier({ store, bus: events, config: config.notifications, onDelivery: observed.metrics.notificationDelivered });
   const log = (text: string) => process.stderr.write(`kiln: ${text}`);
   const nodeId = newLeaseOwner();
+  const vulnerabilities = new VulnerabilityDatabase(config.vulnerabilityFeeds ?? []);
   let engine: BuildEngine | undefined;
   let heartbeat: NodeHeartbeat | undefined;
   let listener: FastifyInstance | undefined;
@@ -208,7 +212,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const lookupKey = authenticatingKeys(store, new KeyUseRecorder(store, { now: () => clock.now(), onError: (err) => process.stderr.write(`kiln: recording an access key's last use failed: ${String(err)}\n`) }));
     let registryHost = options.registryHost ?? '';
     let endpoint = '';
-    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock, metrics: observed.metrics });
+    engine = await startBuildEngine({ store, dataDir: options.dataDir, config, registryHost: () => registryHost, clock, metrics: observed.metrics, vulnerabilities });
+    // Continuous scanning: each reload of the feeds rescans the AVAILABLE images that have scanning enabled.
+    vulnerabilities.onReload(async (index, signal) => {
+      const { changed } = await rescanAvailableImages(store, vulnerabilities, index, signal);
+      if (changed.length > 0) log(`vulnerability feed update: ${changed.length} image(s) have new scan findings\n`);
+    });
     const built = engine;
     const scheduler = new PipelineScheduler({
       store,
@@ -253,6 +262,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       registerConsoleApiRoutes(app, { store, lookupKey, regions });
       registerWorkersRoute(app, { store, lookupKey, regions, lostAfterMs });
       registerBuildCacheRoutes(app, { store, lookupKey, regions });
+      registerVulnerabilitiesRoutes(app, { store, lookupKey, regions, vulnerabilities });
       await registerConsole(app);
     }
     const node: NodeIdentity = { id: nodeId, host: hostname(), roles, endpoint: '' };
@@ -267,6 +277,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     heartbeat = new NodeHeartbeat({ nodes: store, node, ...(options.heartbeatMs === undefined ? {} : { periodMs: options.heartbeatMs }), log });
     await heartbeat.start();
     if (has('worker')) await engine.startWorker({ owner: nodeId });
+    if (vulnerabilities.configured) {
+      // Loaded in the background: a scan waits for it; the daily refresh follows.
+      vulnerabilities.update().catch((err: unknown) => log(`loading the vulnerability feeds failed: ${String(err)}\n`));
+      vulnerabilities.startRefresh();
+    }
     if (has('worker') && (config.prefetchBases ?? options.prefetchBasesByDefault ?? false)) engine.prefetchBases();
     if (has('scheduler')) {
       scheduler.start();
@@ -290,6 +305,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       close: () =>
         (closing ??= (async () => {
           await scheduler.stop();
+          vulnerabilities.close();
           await running.stop();
           await beating.stop();
           await notifier.stop();
@@ -299,6 +315,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         })()),
     };
   } catch (err) {
+    vulnerabilities.close();
     await engine?.stop().catch(() => undefined);
     await heartbeat?.stop();
     await listener?.close().catch(() => undefined);

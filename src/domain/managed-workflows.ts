@@ -75,7 +75,16 @@ function testDocument(kind: ManagedWorkflowKind): string {
 description: Tests the ${kind === 'image' ? 'machine image' : 'container image'} the build stage made with every component's test phase.
 schemaVersion: 1.0
 steps:
-${LAUNCH('LaunchTestInstance', 'Launches a new instance from the build stage\'s output image.')}  - name: ApplyTestComponents
+${LAUNCH('LaunchTestInstance', 'Launches a new instance from the build stage\'s output image.')}  - name: CollectImageScanFindings
+    action: CollectImageScanFindings
+    description: Matches the image's packages against the vulnerability feeds when image scanning is enabled.
+    onFailure: Continue
+    if:
+      booleanEquals: true
+      value: $.imagebuilder.collectImageScanFindings
+    inputs:
+      instanceId.$: $.stepOutputs.LaunchTestInstance.instanceId
+  - name: ApplyTestComponents
     action: ExecuteComponents
     description: Runs the test phase of the recipe's components.
     onFailure: Abort

@@ -1,6 +1,7 @@
 /**
  * SNS-style webhook notifications: when a build ends (an image goes from a build stage to AVAILABLE or FAILED)
- * or starts waiting at a WaitForAction workflow step (the message's state reason names the step),
+ * or starts waiting at a WaitForAction workflow step, or a feed update gives an existing image new scan findings
+ * (the message's state reason says which),
  * the image's infrastructure configuration snapshot names an SNS topic; the server configuration maps that topic
  * to webhook URLs, and each gets AWS's image message in an SNS HTTP envelope, signed with its secret. Deliveries
  * run beside the build, never inside it: a receiver that fails or hangs costs retries and a log line, nothing
@@ -21,7 +22,7 @@ import { executionData, listExecutionRecords } from '../builder/records/executio
 import { isInProgress, type ImageStatus } from '../domain/image-state.js';
 import { errorMessage } from '../domain/errors.js';
 import type { LoggedImageEvent, OutboxDelivery, ResourceRecord, Store } from '../store/store.js';
-import { isStepWaitingEvent } from '../store/roles/event-log.js';
+import { isScanFindingsEvent, isStepWaitingEvent } from '../store/roles/event-log.js';
 import type { ImageEventBus } from './image-events.js';
 import type { DeliveryPolicy, NotificationsConfig, WebhookEndpoint } from './notification-config.js';
 import { SNS_TOPIC_ARN_RE } from './notification-config.js';
@@ -338,7 +339,10 @@ function isBuildEnd(change: { status: ImageStatus; previousStatus?: ImageStatus 
   return NOTIFIED.has(change.status) && change.previousStatus !== undefined && isInProgress(change.previousStatus);
 }
 
-/** What is notified: a build's end, and a build that starts waiting at a WaitForAction step (its reason says which). */
-function isNotified(change: { status: ImageStatus; previousStatus?: ImageStatus }): boolean {
-  return isBuildEnd(change) || isStepWaitingEvent(change);
+/**
+ * What is notified: a build's end, a build that starts waiting at a WaitForAction step, and new scan findings on
+ * an existing image (their reasons say which).
+ */
+function isNotified(change: { status: ImageStatus; previousStatus?: ImageStatus; reason?: string }): boolean {
+  return isBuildEnd(change) || isStepWaitingEvent(change) || isScanFindingsEvent(change);
 }

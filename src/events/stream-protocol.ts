@@ -12,6 +12,8 @@ export const IMAGE_STATE_EVENT = 'image-state';
  * naming the step to send SendWorkflowStepAction to.
  */
 export const WORKFLOW_STEP_WAITING_EVENT = 'workflow-step-waiting';
+/** The SSE event name of a rescan that found vulnerabilities new to an image (its reason lists them). */
+export const IMAGE_SCAN_FINDINGS_EVENT = 'image-scan-findings';
 /** The query parameter that follows one image build version. */
 export const IMAGE_FILTER_PARAM = 'imageBuildVersionArn';
 

@@ -5,6 +5,7 @@ import { componentHandlers } from './components.js';
 import { configurationHandlers } from './configurations.js';
 import { referenceFetcher } from './image-builds.js';
 import { imageHandlers } from './images.js';
+import { imageScanFindingHandlers } from './image-scan-findings.js';
 import { imageDistributionHandlers } from './image-distribution.js';
 import { lifecycleHandlers } from './lifecycle.js';
 import { pipelineHandlers } from './pipelines.js';
@@ -48,5 +49,6 @@ export function buildHandlers(store: Store, options: HandlerOptions): Record<str
     ...tagHandlers(store),
     ...policyHandlers(store),
     ...vmImportHandlers(store),
+    ...imageScanFindingHandlers(store),
   };
 }

@@ -40,6 +40,8 @@ export type ImageData = ImageSettings & {
   packages?: JsonObject[];
   deprecationTime?: unknown;
   lifecycleExecutionId?: unknown;
+  /** Set by scans (builder/stages/image-scan.ts): AWS's ImageScanState. */
+  scanState?: JsonObject;
   dateCreated: string;
 };
 
@@ -93,6 +95,7 @@ export function toImage(record: ImageRecord): JsonObject {
     tags: d.tags ?? {},
     buildType: d.buildType,
     imageSource: d.imageSource,
+    scanState: d.scanState,
     imageScanningConfiguration: d.imageScanningConfiguration,
     ...lifecycleFields(d),
     executionRole: d.executionRole,

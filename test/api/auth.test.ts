@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac } from 'node:crypto';
-import { InvalidRequestException, ListComponentsCommand, ListImageScanFindingsCommand } from '@aws-sdk/client-imagebuilder';
+import { GetMarketplaceResourceCommand, InvalidRequestException, ListComponentsCommand } from '@aws-sdk/client-imagebuilder';
 import { startFixture } from './fixture.js';
 
 class Sha256 {
@@ -106,10 +106,10 @@ test('the SDK sees the error names: unknown key, wrong region, not-implemented o
   });
   await assert.rejects(f.client({ region: 'eu-west-1' }).send(new ListComponentsCommand({})), { name: 'InvalidSignatureException' });
   await assert.rejects(
-    f.client().send(new ListImageScanFindingsCommand({})),
+    f.client().send(new GetMarketplaceResourceCommand({ resourceType: 'COMPONENT_DATA', resourceArn: 'arn:aws:imagebuilder:local:aws-marketplace:component/x/1.0.0/1' })),
     (e: Error) => {
       assert.ok(e instanceof InvalidRequestException, e.name);
-      assert.match(e.message, /ListImageScanFindings/);
+      assert.match(e.message, /GetMarketplaceResource/);
       return true;
     },
   );

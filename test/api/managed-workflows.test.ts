@@ -30,8 +30,10 @@ const BUILD_STEPS = [
   ['CreateOutputImage', 'CreateImage'],
   ['TerminateBuildInstance', 'TerminateInstance'],
 ];
+// CollectImageScanFindings runs when image scanning is enabled (its `if`).
 const TEST_STEPS = [
   ['LaunchTestInstance', 'LaunchInstance'],
+  ['CollectImageScanFindings', 'CollectImageScanFindings'],
   ['ApplyTestComponents', 'ExecuteComponents'],
   ['TerminateTestInstance', 'TerminateInstance'],
 ];

@@ -288,7 +288,7 @@ test('console pipelines: Run pipeline lands on the PENDING image, Cancel build e
   await page.waitForFunction(() => document.querySelector('[data-testid=image-status]')?.textContent === 'PENDING');
   assert.equal(await statusOf(page).innerText(), 'PENDING');
   await page.locator('section[aria-label="Step logs"]').waitFor();
-  assert.match(await page.locator('main').innerText(), /Scan findings\s+None: this Kiln does not scan images/);
+  assert.match(await page.locator('main').innerText(), /Vulnerability scan\s+Scanning\s+off/);
   await screenshot(page, 'image-pending');
 
   await page.getByRole('button', { name: 'Cancel build' }).click();

@@ -18,8 +18,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { formatSseComment, formatSseEvent } from '../../events/sse.js';
 import type { ImageEventBus, ImageStateChange } from '../../events/image-events.js';
-import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_STATE_EVENT, WORKFLOW_STEP_WAITING_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
-import { isStepWaitingEvent } from '../../store/roles/event-log.js';
+import { EVENTS_PATH, IMAGE_FILTER_PARAM, IMAGE_SCAN_FINDINGS_EVENT, IMAGE_STATE_EVENT, WORKFLOW_STEP_WAITING_EVENT, type ImageStateEventData } from '../../events/stream-protocol.js';
+import { isScanFindingsEvent, isStepWaitingEvent } from '../../store/roles/event-log.js';
 import { readableImage } from '../../service/workflow-executions.js';
 import type { RequestContext } from '../../service/types.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
@@ -50,7 +50,7 @@ function eventText(id: number, data: ImageStateEventData, event = IMAGE_STATE_EV
 
 /** A logged change as its SSE event: a state change, or a build that waits at a workflow step. */
 function changeText(change: ImageStateChange): string {
-  return eventText(change.seq, changeData(change), isStepWaitingEvent(change) ? WORKFLOW_STEP_WAITING_EVENT : IMAGE_STATE_EVENT);
+  return eventText(change.seq, changeData(change), isStepWaitingEvent(change) ? WORKFLOW_STEP_WAITING_EVENT : isScanFindingsEvent(change) ? IMAGE_SCAN_FINDINGS_EVENT : IMAGE_STATE_EVENT);
 }
 
 function changeData(change: ImageStateChange): ImageStateEventData {

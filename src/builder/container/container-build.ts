@@ -33,6 +33,7 @@ import type { KeepableInstance, KeptInstances } from '../stages/kept-instances.j
 import type { MachineServices } from '../machine/machine-services.js';
 import { loadParentImage, snapshotHistory, type ParentImage } from '../stages/parent-image.js';
 import { abortKind, runStep } from '../stages/step-runner.js';
+import { runScanStep, scanningEnabled, setScanState, type VulnerabilitySource } from '../stages/image-scan.js';
 import { LayerChain } from '../cache/layer-chain.js';
 import { chainBase } from '../cache/step-cache-keys.js';
 import { componentUnits, dockerfileUnits } from '../cache/build-units.js';
@@ -71,6 +72,16 @@ export interface BuildServices {
   paths: { scratchRoot: string; logsRoot: string };
   /** Machine-image builds; without it image recipes fail with Unavailable. */
   machine?: MachineServices;
+  /** The vulnerability feeds scans match against; without it a scan says no feed is configured. */
+  vulnerabilities?: VulnerabilitySource;
+}
+
+/**
+ * AWS collects scan findings in the test workflow: with tests disabled an image with scanning enabled is not
+ * scanned, and its scanState says why.
+ */
+export async function abandonScanWithoutTests(store: Store, image: ResourceRecord): Promise<void> {
+  if (scanningEnabled(image)) await setScanState(store, image, 'ABANDONED', 'image tests are disabled: scan findings are collected by the test workflow');
 }
 
 /** Filesystem-safe id of an image build: name_version_build. */
@@ -424,7 +435,7 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
     if (custom.test) await custom.test(image, output, { workingDirectory, created }, testSignal);
-    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (wf, holder) => {
+    else await runWorkflow(services, image, 'TEST', scanningEnabled(image) ? 4 : 3, testSignal, cleanup, async (wf, holder) => {
       const layers = await services.layers.imageLayers(output.manifestDigest, testSignal);
       let testInstance: DriverInstance | undefined;
       await runStep(wf, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: output.manifestDigest } }, testSignal, async (step) => {
@@ -432,13 +443,14 @@ export async function buildContainerImage(services: BuildServices, initial: Reso
         step.log(`launched ${testInstance.id} from the output image\n`);
         return { instanceId: testInstance.id };
       });
+      if (scanningEnabled(image)) await runScanStep(wf, store, services.vulnerabilities, image, testSignal);
       await runStep(wf, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, testInstance!, components, ['test'], step, testSignal, workingDirectory));
       await runStep(wf, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
         await holder.terminate();
         return {};
       });
     });
-  }
+  } else await abandonScanWithoutTests(store, image);
 
   // The stored image is what distribution (now, or on RetryImage) pushes.
   await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });

@@ -21,13 +21,14 @@ import type { ResourceRecord } from '../../store/store.js';
 import type { InstalledPackage } from '../bases/dpkg-status.js';
 import type { ImageInventory } from '../../domain/package-inventory.js';
 import { instanceResources, requestedInstance } from '../stages/instance-request.js';
-import { buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
+import { abandonScanWithoutTests, buildChain, imageFolder, type InstanceHolder, runComponentPhases, runWorkflow, testsEnabled, testTimeoutMs, type BuildServices } from '../container/container-build.js';
 import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type ContainerImageRef } from '../stages/image-record.js';
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, rootPartitionUuid, type MachineDisk } from './machine-disk.js';
 import { isImportedParent, machineOutputOf, materializeMachineParent, type MachineParent } from './machine-parent.js';
 import { loadParentImage } from '../stages/parent-image.js';
 import { runStep } from '../stages/step-runner.js';
+import { runScanStep, scanningEnabled } from '../stages/image-scan.js';
 import type { MachineServices } from './machine-services.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
 import type { HistoryEntry } from '../../artifacts/oci/image.js';
@@ -293,19 +294,20 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
     image = await advance(store, image.arn, 'TESTING');
     const testSignal = AbortSignal.any([signal, AbortSignal.timeout(testTimeoutMs(image))]);
     if (custom.test) await custom.test(image, built.disk.digest, { workingDirectory }, testSignal);
-    else await runWorkflow(services, image, 'TEST', 3, testSignal, cleanup, async (run, holder) => {
+    else await runWorkflow(services, image, 'TEST', scanningEnabled(image) ? 4 : 3, testSignal, cleanup, async (run, holder) => {
       let vm: VmInstance | undefined;
       await runStep(run, { name: 'LaunchTestInstance', action: 'LaunchInstance', inputs: { image: built.disk.digest } }, testSignal, async (step) => {
         vm = await bootTestVm(services, image, holder, built.disk.digest, cleanup, testSignal, (text) => step.log(text));
         return { instanceId: vm.id, bootMs: vm.bootMs };
       });
+      if (scanningEnabled(image)) await runScanStep(run, store, services.vulnerabilities, image, testSignal);
       await runStep(run, { name: 'ApplyTestComponents', action: 'ExecuteComponents' }, testSignal, (step) => runComponentPhases(services, image, vm!, components, ['test'], step, testSignal, workingDirectory));
       await runStep(run, { name: 'TerminateTestInstance', action: 'TerminateInstance' }, testSignal, async () => {
         await holder.terminate();
         return {};
       });
     }, wf('TEST'));
-  }
+  } else await abandonScanWithoutTests(store, image);
 
   // The stored disk is what distribution (now, or on RetryImage) registers.
   image = await advance(store, image.arn, 'DISTRIBUTING', { patch: { distribution: { attempts: 0, regions: [] } } });

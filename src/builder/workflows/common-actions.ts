@@ -14,6 +14,7 @@ import type { Instance } from '../../toe/instance/instance.js';
 import type { BuildServices } from '../container/container-build.js';
 import { markWaiting, waitForStepAction } from '../records/execution-records.js';
 import { patchImage, recipeOf } from '../stages/image-record.js';
+import { collectFindings } from '../stages/image-scan.js';
 import type { WorkflowInstances } from './image-workflows.js';
 import type { ActionRun, WorkflowAction } from './workflow-interpreter.js';
 
@@ -80,6 +81,10 @@ export function waitForAction(services: Pick<BuildServices, 'store'>, imageArn: 
   };
 }
 
+function missing(arn: string): never {
+  throw new KilnError('NotFound', `the image ${arn} is gone`);
+}
+
 /** Steps AWS runs for services Kiln has no counterpart of: they succeed, saying so. */
 export function noted(seconds: number, message: string, outputs: Obj = {}): WorkflowAction {
   return {
@@ -93,7 +98,7 @@ export function noted(seconds: number, message: string, outputs: Obj = {}): Work
 }
 
 /** The actions every custom workflow has, over its instances; `imageArn` is the image a wait is marked on. */
-export function commonActions(services: Pick<BuildServices, 'store'>, imageArn: string, instances: WorkflowInstances, waitPollMs?: number): Record<string, WorkflowAction> {
+export function commonActions(services: Pick<BuildServices, 'store' | 'vulnerabilities'>, imageArn: string, instances: WorkflowInstances, waitPollMs?: number): Record<string, WorkflowAction> {
   return {
     TerminateInstance: {
       defaultTimeoutSeconds: 30 * MINUTE,
@@ -126,7 +131,11 @@ export function commonActions(services: Pick<BuildServices, 'store'>, imageArn: 
         return { osVersion };
       },
     },
-    CollectImageScanFindings: noted(120 * MINUTE, 'Kiln does not scan images for vulnerabilities yet: no findings were collected'),
+    CollectImageScanFindings: {
+      defaultTimeoutSeconds: 120 * MINUTE,
+      // The image as stored now: its inventory was recorded when the build stage made it.
+      run: async (_inputs, run) => collectFindings(services.store, services.vulnerabilities, await services.store.getResource(imageArn) ?? missing(imageArn), { log: (text) => run.step.log(text), setMessage: (text) => run.step.setMessage(text) }),
+    },
     BootstrapInstanceForContainer: noted(60 * MINUTE, "Kiln's instances build containers themselves: nothing to install", { runCommandId: randomUUID() }),
     WaitForSSMAgent: noted(60 * MINUTE, "Kiln's instances take commands as soon as they launch: no agent to wait for"),
     WaitForAction: waitForAction(services, imageArn, waitPollMs),

@@ -27,8 +27,26 @@ export interface LoggedImageEvent {
  * workflow step (its status is its previous status; `reason` names the step). Logged like a change so that the
  * event stream and notifications of every node see it.
  */
-export function isStepWaitingEvent(event: { status: ImageStatus; previousStatus?: ImageStatus }): boolean {
-  return event.status === event.previousStatus;
+export function isStepWaitingEvent(event: { status: ImageStatus; previousStatus?: ImageStatus; reason?: string }): boolean {
+  return event.status === event.previousStatus && !isScanFindingsEvent(event);
+}
+
+/** How the reason of a new-findings entry starts: the log has no kind column, and the reason is what readers show. */
+export const SCAN_FINDINGS_REASON_PREFIX = 'new image scan findings: ';
+
+/**
+ * True for the other entry that is no state change: a rescan after a vulnerability feed update found
+ * vulnerabilities new to an image (as Inspector's continuous scanning reports); `reason` lists them.
+ */
+export function isScanFindingsEvent(event: { status: ImageStatus; previousStatus?: ImageStatus; reason?: string }): boolean {
+  return event.status === event.previousStatus && (event.reason ?? '').startsWith(SCAN_FINDINGS_REASON_PREFIX);
+}
+
+/** What an image record keeps of its last rescan that found new vulnerabilities (`data.scanFindingsMark`); a new id logs an event. */
+export interface ScanFindingsMark {
+  scanId: string;
+  /** The event's reason: SCAN_FINDINGS_REASON_PREFIX and the vulnerability ids. */
+  message: string;
 }
 
 /** What an image record keeps of the workflow step its build waits at (`data.waitingStep`); a new id logs an event. */

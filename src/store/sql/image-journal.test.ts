@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResourceRecord } from '../roles/resource-store.js';
-import { isStepWaitingEvent } from '../roles/event-log.js';
+import { isScanFindingsEvent, isStepWaitingEvent, SCAN_FINDINGS_REASON_PREFIX } from '../roles/event-log.js';
 import { imageEventEntry } from './image-journal.js';
 
 const ARN = 'arn:aws:imagebuilder:local:111122223333:image/app/1.0.0/1';
@@ -25,4 +25,15 @@ test('the journal logs state changes, and a new waiting step as an entry whose s
   assert.equal(imageEventEntry(waiting, image({ state: { status: 'TESTING' }, waitingStep: mark, note: 'x' })), undefined, 'the same waiting step is logged once');
   assert.equal(imageEventEntry(waiting, image({ state: { status: 'TESTING' }, waitingStep: { ...mark, stepExecutionId: 'step-2' } }))?.reason, mark.message, 'a second wait is logged again');
   assert.equal(imageEventEntry(undefined, image({ state: { status: 'PENDING' } }))?.status, 'PENDING');
+});
+
+test('a new scan findings mark is logged once, as a scan findings entry and not a waiting step', () => {
+  const available = image({ state: { status: 'AVAILABLE' } });
+  const mark = { scanId: 'scan-1', message: `${SCAN_FINDINGS_REASON_PREFIX}CVE-2026-1` };
+  const marked = image({ state: { status: 'AVAILABLE' }, scanFindingsMark: mark });
+  const entry = imageEventEntry(available, marked);
+  assert.deepEqual(entry, { arn: ARN, accountId: '111122223333', region: 'local', status: 'AVAILABLE', previousStatus: 'AVAILABLE', reason: mark.message });
+  assert.equal(isScanFindingsEvent(entry!), true);
+  assert.equal(isStepWaitingEvent(entry!), false);
+  assert.equal(imageEventEntry(marked, image({ state: { status: 'AVAILABLE' }, scanFindingsMark: mark, scanFindings: [] })), undefined, 'the same mark is logged once');
 });

@@ -6,7 +6,7 @@
  */
 import type { ImageStatus } from '../../domain/image-state.js';
 import type { ResourceRecord } from '../roles/resource-store.js';
-import type { LoggedImageEvent, WaitingStepMark } from '../roles/event-log.js';
+import type { LoggedImageEvent, ScanFindingsMark, WaitingStepMark } from '../roles/event-log.js';
 
 const IMAGE_TYPE = 'image';
 
@@ -27,7 +27,7 @@ export function imageEventEntry(before: ResourceRecord | undefined, after: Pick<
   if (after.type !== IMAGE_TYPE) return undefined;
   const status = imageStatusOf(after);
   const previousStatus = before === undefined ? undefined : imageStatusOf(before);
-  if (status !== undefined && status === previousStatus) return waitingEntry(before!, after, status);
+  if (status !== undefined && status === previousStatus) return waitingEntry(before!, after, status) ?? findingsEntry(before!, after, status);
   if (status === undefined) return undefined;
   const reason = (after.data.state as { reason?: unknown }).reason;
   return {
@@ -44,5 +44,12 @@ export function imageEventEntry(before: ResourceRecord | undefined, after: Pick<
 function waitingEntry(before: ResourceRecord, after: Pick<ResourceRecord, 'arn' | 'accountId' | 'region' | 'data'>, status: ImageStatus): ImageEventEntry | undefined {
   const mark = after.data.waitingStep as WaitingStepMark | undefined;
   if (!mark || mark.stepExecutionId === (before.data.waitingStep as WaitingStepMark | undefined)?.stepExecutionId) return undefined;
+  return { arn: after.arn, accountId: after.accountId, region: after.region, status, previousStatus: status, reason: mark.message };
+}
+
+/** The entry of a rescan that found vulnerabilities new to the image: a new `data.scanFindingsMark` (event-log.ts isScanFindingsEvent). */
+function findingsEntry(before: ResourceRecord, after: Pick<ResourceRecord, 'arn' | 'accountId' | 'region' | 'data'>, status: ImageStatus): ImageEventEntry | undefined {
+  const mark = after.data.scanFindingsMark as ScanFindingsMark | undefined;
+  if (!mark || mark.scanId === (before.data.scanFindingsMark as ScanFindingsMark | undefined)?.scanId) return undefined;
   return { arn: after.arn, accountId: after.accountId, region: after.region, status, previousStatus: status, reason: mark.message };
 }

@@ -111,7 +111,7 @@ export function ImageDetail({ session, arn }: { session: Session; arn: string })
           <StepLogs session={session} arn={arn} runs={runs} live={live} />
           <ImageWorkflows runs={runs} error={runsError} />
           <ImagePackages session={session} arn={arn} resetKey={live ? 'live' : status} />
-          <ImageFindings session={session} arn={arn} />
+          <ImageFindings session={session} image={image} resetKey={live ? 'live' : status} />
           <section aria-labelledby="image-delete-heading">
             <h2 id="image-delete-heading">Delete</h2>
             <DeleteAction

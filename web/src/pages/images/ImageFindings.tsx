@@ -1,53 +1,113 @@
-import { ListImageScanFindingsCommand, type ImageScanFinding } from '@aws-sdk/client-imagebuilder';
+import { useState } from 'react';
+import { ListImageScanFindingAggregationsCommand, ListImageScanFindingsCommand, type Image, type ImageScanFinding, type SeverityCounts } from '@aws-sdk/client-imagebuilder';
 import { imagebuilder } from '../../api';
 import type { Session } from '../../session';
 import { ErrorNote } from '../shared/ErrorNote';
+import { Fields } from '../shared/Fields';
+import { PAGE_SIZE, PagedTable } from '../shared/PagedTable';
 import { useLoad } from '../shared/useLoad';
 
-type Findings = { findings: ImageScanFinding[] } | { unsupported: string };
+/** AWS's severities, worst first: the filter's choices. */
+const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNTRIAGED'] as const;
 
-/** Vulnerability scan findings of the image (ListImageScanFindings); says so plainly when this Kiln has none to give. */
-export function ImageFindings({ session, arn }: { session: Session; arn: string }) {
-  const loaded = useLoad(async (): Promise<Findings> => {
-    try {
-      const r = await imagebuilder(session).send(new ListImageScanFindingsCommand({ filters: [{ name: 'imageBuildVersionArn', values: [arn] }] }));
-      return { findings: r.findings ?? [] };
-    } catch (err) {
-      // An operation this Kiln does not implement is not an error of this image.
-      if (err instanceof Error && /does not implement/i.test(err.message)) return { unsupported: err.message };
-      throw err;
-    }
-  }, arn);
-  const d = loaded.data;
+/** The first vulnerable package of a finding, as "name installed → fixed". */
+function packageText(f: ImageScanFinding): string {
+  const p = f.packageVulnerabilityDetails?.vulnerablePackages?.[0];
+  if (!p) return '';
+  return `${p.name ?? ''} ${p.version ?? ''}${p.release ? `-${p.release}` : ''}`.trim();
+}
+
+function fixedText(f: ImageScanFinding): string {
+  const fixed = f.packageVulnerabilityDetails?.vulnerablePackages?.map((p) => p.fixedInVersion).filter((v) => v && v !== 'NotAvailable');
+  return fixed && fixed.length > 0 ? fixed.join(', ') : 'no fix yet';
+}
+
+/**
+ * The image's vulnerability scan (AWS's model): its scan state, the findings counted by severity
+ * (ListImageScanFindingAggregations), and the findings (ListImageScanFindings), filtered by severity.
+ */
+export function ImageFindings({ session, image, resetKey }: { session: Session; image: Image; resetKey: string }) {
+  const arn = image.arn ?? '';
+  const [severity, setSeverity] = useState('');
+  // Filtered by one image, Kiln aggregates by vulnerability (one finding each): the image's counts are their sum.
+  const counts = useLoad(async (): Promise<Required<SeverityCounts>> => {
+    const sum = { all: 0, critical: 0, high: 0, medium: 0 };
+    let nextToken: string | undefined;
+    do {
+      const r = await imagebuilder(session).send(new ListImageScanFindingAggregationsCommand({ filter: { name: 'imageBuildVersionArn', values: [arn] }, nextToken }));
+      for (const a of r.responses ?? []) {
+        const c = (a.imageAggregation ?? a.vulnerabilityIdAggregation)?.severityCounts;
+        for (const k of ['all', 'critical', 'high', 'medium'] as const) sum[k] += c?.[k] ?? 0;
+      }
+      nextToken = r.nextToken;
+    } while (nextToken);
+    return sum;
+  }, `${arn} ${resetKey}`);
+  const load = async (nextToken: string | undefined) => {
+    const filters = [{ name: 'imageBuildVersionArn', values: [arn] }, ...(severity ? [{ name: 'severity', values: [severity] }] : [])];
+    const r = await imagebuilder(session).send(new ListImageScanFindingsCommand({ filters, maxResults: PAGE_SIZE, nextToken }));
+    return { items: r.findings ?? [], nextToken: r.nextToken };
+  };
+  const enabled = image.imageScanningConfiguration?.imageScanningEnabled === true;
+  const c = counts.data;
   return (
     <section aria-labelledby="image-findings-heading">
-      <h2 id="image-findings-heading">Scan findings</h2>
-      {loaded.error !== undefined && <ErrorNote error={loaded.error} action="Reading the findings" />}
-      {d && 'unsupported' in d && <p className="muted">None: this Kiln does not scan images for vulnerabilities.</p>}
-      {d && 'findings' in d && d.findings.length === 0 && <p className="muted">No findings.</p>}
-      {d && 'findings' in d && d.findings.length > 0 && (
-        <div className="res-table-wrap res-list">
-          <table>
-            <caption>Findings</caption>
-            <thead>
-              <tr>
-                <th scope="col">Severity</th>
-                <th scope="col">Title</th>
-                <th scope="col">Description</th>
-              </tr>
-            </thead>
-            <tbody>
-              {d.findings.map((f, i) => (
-                <tr key={i}>
-                  <td data-label="Severity">{f.severity}</td>
-                  <td data-label="Title">{f.title}</td>
-                  <td data-label="Description">{f.description}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <h2 id="image-findings-heading">Vulnerability scan</h2>
+      <Fields
+        rows={[
+          ['Scanning', enabled ? 'on' : 'off (imageScanningConfiguration)'],
+          ['Scan state', image.scanState?.status ? <span data-testid="scan-state">{image.scanState.status}</span> : undefined],
+          ['Why', image.scanState?.reason],
+          [
+            'Findings',
+            c ? (
+              <span data-testid="finding-counts">
+                {c.all} in all: {c.critical} critical, {c.high} high, {c.medium} medium
+              </span>
+            ) : undefined,
+          ],
+        ]}
+      />
+      {counts.error !== undefined && <ErrorNote error={counts.error} action="Counting the findings" />}
+      <label>
+        Severity{' '}
+        <select value={severity} onChange={(e) => setSeverity(e.target.value)}>
+          <option value="">all</option>
+          {SEVERITIES.map((s) => (
+            <option key={s} value={s}>
+              {s.toLowerCase()}
+            </option>
+          ))}
+        </select>
+      </label>
+      <PagedTable<ImageScanFinding>
+        caption="Findings"
+        load={load}
+        resetKey={`${arn} ${severity} ${resetKey}`}
+        rowKey={(f) => `${f.packageVulnerabilityDetails?.vulnerabilityId ?? f.title ?? ''} ${packageText(f)}`}
+        empty={enabled ? 'No findings.' : 'No findings: scanning is off for this image.'}
+        columns={[
+          { header: 'Severity', cell: (f) => f.severity },
+          {
+            header: 'Vulnerability',
+            cell: (f) => {
+              const id = f.packageVulnerabilityDetails?.vulnerabilityId ?? f.title;
+              const url = f.packageVulnerabilityDetails?.sourceUrl;
+              return url && /^https?:\/\//.test(url) ? (
+                <a href={url} target="_blank" rel="noreferrer">
+                  {id}
+                </a>
+              ) : (
+                id
+              );
+            },
+          },
+          { header: 'Package', cell: packageText },
+          { header: 'Fixed in', cell: fixedText },
+          { header: 'Score', cell: (f) => (f.inspectorScore !== undefined ? String(f.inspectorScore) : '') },
+          { header: 'Description', cell: (f) => f.description },
+        ]}
+      />
     </section>
   );
 }
