@@ -25,6 +25,7 @@ import { registerMachineImageRoutes } from '../api/kiln/machine-images-route.js'
 import { registerImageVerifyRoute } from '../api/kiln/image-verify-route.js';
 import { imageVerification } from '../builder/stages/container-verify.js';
 import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
+import { registerImageSbomRoute } from '../api/kiln/image-sbom-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
 import { listUsableMachineImages } from '../builder/machine/machine-images.js';
@@ -268,6 +269,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         regions: auth.regions,
         verification: (who, image, signal) => imageVerification({ store, disks, blobs, builtin, registryHost: input.registryHost }, { ...who, arn: 'kiln images verify' }, image, signal),
       });
+      registerImageSbomRoute(app, { store, lookupKey: auth.lookupKey, regions: auth.regions });
       registerImageImportRoutes(app, {
         lookupKey: auth.lookupKey,
         regions: auth.regions,

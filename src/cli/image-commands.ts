@@ -14,10 +14,12 @@ import type { Command } from 'commander';
 import { isDiskFormat } from '../artifacts/disk/convert.js';
 import { cliAction, kilnFetch, kilnRequest, routeError, routeTarget, UsageError, withServerOptions, type ServerTargetOptions } from './kiln-client.js';
 import { printJson, printTable } from './table.js';
+import { registerImageSbomCommand } from './sbom-command.js';
 
 /** Adds `kiln images` to the CLI. */
 export function registerImageCommands(program: Command): void {
-  const images = program.command('images').description('machine images (AMIs): list, export, import and verify');
+  const images = program.command('images').description('machine images (AMIs): list, export, import and verify; image SBOMs');
+  registerImageSbomCommand(images);
   withServerOptions(images.command('ls').description('list the machine images you may launch').option('--json', 'print a JSON array')).action(
     cliAction('kiln images ls', async (opts: ServerTargetOptions & { json?: boolean }) => {
       const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/machine-images' });

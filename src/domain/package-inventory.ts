@@ -77,6 +77,100 @@ export function dpkgPackages(status: string): InventoryPackage[] {
   return sortPackages(out);
 }
 
+/**
+ * The packages of apk's `/lib/apk/db/installed`: `P:` name, `V:` version, `A:` architecture, `o:` origin (the
+ * source package; apk builds every subpackage of an origin at the origin's version).
+ */
+export function apkPackages(installed: string): InventoryPackage[] {
+  const out: InventoryPackage[] = [];
+  for (const stanza of stanzas(installed, /^([A-Za-z]):(.*)$/)) {
+    const name = stanza.get('P');
+    const version = stanza.get('V');
+    if (!name || !version) continue;
+    out.push({
+      manager: 'apk',
+      name,
+      version,
+      architecture: stanza.get('A') ?? '',
+      source: stanza.get('o') || name,
+      sourceVersion: version,
+    });
+  }
+  return sortPackages(out);
+}
+
+/** rpm header tags Kiln reads (rpmtag.h). */
+const RPMTAG = { NAME: 1000, VERSION: 1001, RELEASE: 1002, EPOCH: 1003, ARCH: 1022, SOURCERPM: 1044 } as const;
+const RPM_INT32 = 4;
+const RPM_STRING = 6;
+
+/**
+ * The tags of one rpm header blob as rpmdb stores it (the `blob` column of rpmdb.sqlite's `Packages` table):
+ * index count and data length (big-endian int32), then 16-byte index entries (tag, type, offset, count), then
+ * the data. Only the string and int32 tags Kiln reads are decoded; a blob that is cut short throws naming `blob`.
+ */
+function rpmHeaderTags(blob: Uint8Array): Map<number, string | number> {
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  if (blob.byteLength < 8) throw new Error('blob: rpm header shorter than its 8-byte preamble');
+  const il = view.getInt32(0);
+  const dl = view.getInt32(4);
+  const dataStart = 8 + il * 16;
+  if (il < 0 || dl < 0 || dataStart + dl > blob.byteLength) throw new Error(`blob: rpm header of ${il} entries and ${dl} data bytes does not fit its ${blob.byteLength} bytes`);
+  const wanted = new Set<number>(Object.values(RPMTAG));
+  const tags = new Map<number, string | number>();
+  for (let i = 0; i < il; i++) {
+    const at = 8 + i * 16;
+    const tag = view.getInt32(at);
+    const type = view.getInt32(at + 4);
+    const offset = view.getInt32(at + 8);
+    if (!wanted.has(tag) || offset < 0 || offset >= dl) continue;
+    const start = dataStart + offset;
+    if (type === RPM_STRING) {
+      let end = start;
+      while (end < dataStart + dl && blob[end] !== 0) end++;
+      tags.set(tag, new TextDecoder().decode(blob.subarray(start, end)));
+    } else if (type === RPM_INT32 && start + 4 <= dataStart + dl) {
+      tags.set(tag, view.getInt32(start));
+    }
+  }
+  return tags;
+}
+
+/** Splits a source rpm's file name (`openssl-3.0.7-25.el9_3.src.rpm`) into name and version-release. */
+function sourceRpm(file: string): { name: string; versionRelease: string } | undefined {
+  const m = /^(.+)-([^-]+)-([^-]+)\.(?:no)?src\.rpm$/.exec(file);
+  return m ? { name: m[1]!, versionRelease: `${m[2]!}-${m[3]!}` } : undefined;
+}
+
+/**
+ * The packages of rpm header blobs (one per installed package, as rpmdb.sqlite's `Packages` table holds them).
+ * The version is `epoch:version-release` (the epoch only when the header has one); the source package comes from
+ * SOURCERPM. rpm's `gpg-pubkey` entries are imported signing keys, not packages, and are left out.
+ */
+export function rpmPackages(blobs: Iterable<Uint8Array>): InventoryPackage[] {
+  const out: InventoryPackage[] = [];
+  for (const blob of blobs) {
+    const tags = rpmHeaderTags(blob);
+    const name = tags.get(RPMTAG.NAME);
+    const version = tags.get(RPMTAG.VERSION);
+    const release = tags.get(RPMTAG.RELEASE);
+    if (typeof name !== 'string' || typeof version !== 'string' || name === 'gpg-pubkey') continue;
+    const epoch = tags.get(RPMTAG.EPOCH);
+    const prefix = typeof epoch === 'number' ? `${epoch}:` : '';
+    const full = `${prefix}${version}${typeof release === 'string' ? `-${release}` : ''}`;
+    const src = sourceRpm(String(tags.get(RPMTAG.SOURCERPM) ?? ''));
+    out.push({
+      manager: 'rpm',
+      name,
+      version: full,
+      architecture: String(tags.get(RPMTAG.ARCH) ?? ''),
+      source: src?.name ?? name,
+      sourceVersion: src ? `${prefix}${src.versionRelease}` : full,
+    });
+  }
+  return sortPackages(out);
+}
+
 /** `/etc/os-release` (or `/usr/lib/os-release`) text; undefined without an `ID`. */
 export function osRelease(text: string): InventoryOs | undefined {
   const fields = new Map<string, string>();

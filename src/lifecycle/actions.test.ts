@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { FsBlobStore } from '../artifacts/blob-store.js';
+import { digestOf, FsBlobStore } from '../artifacts/blob-store.js';
 import { MEDIA_TYPE_MANIFEST } from '../artifacts/oci/image.js';
 import { registerMachineImage, machineImageData } from '../builder/machine/machine-images.js';
 import { createBuiltinRegistry } from '../registry/server/builtin-registry.js';
@@ -38,6 +38,10 @@ test('DELETE with containers: the image’s tags and manifest leave Kiln’s reg
   for (const tag of ['1.0.0-1', 'stable']) await registry.tag({ accountId: ACCOUNT, repository: 'web', tag, manifestDigest: old.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST });
   await registry.tag({ accountId: ACCOUNT, repository: 'web', tag: '1.0.0-2', manifestDigest: next.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST });
   await registry.tag({ accountId: ACCOUNT, repository: 'web', tag: 'latest', manifestDigest: next.manifestDigest, mediaType: MEDIA_TYPE_MANIFEST });
+  // The old image's SBOM, and an artifact that refers to the SBOM in turn (a signature of it).
+  const sbomPayload = Buffer.from('{"spdxVersion":"SPDX-2.3"}');
+  const sbom = await registry.attach({ accountId: ACCOUNT, repository: 'web', subject: old.manifestDigest, artifactType: 'application/spdx+json', payload: sbomPayload });
+  const sig = await registry.attach({ accountId: ACCOUNT, repository: 'web', subject: sbom, artifactType: 'application/vnd.example.signature', payload: Buffer.from('sig') });
   const uris = [`${HOST}/web:1.0.0-1`, `${HOST}/web:stable`, `${HOST}/web:latest`, 'registry.example.com/web:1.0.0-1'];
   const image = await addImageRecord(store, { name: 'web', dateCreated: new Date(), containerImage: old, imageUris: uris });
 
@@ -56,6 +60,8 @@ test('DELETE with containers: the image’s tags and manifest leave Kiln’s reg
   assert.equal((await store.getRegistryManifest('web', 'latest'))?.digest, next.manifestDigest);
   assert.equal(await store.hasRegistryBlob('web', own.digest), false, 'a blob only the deleted manifest needed is unlinked');
   assert.equal(await store.hasRegistryBlob('web', base.digest), true, 'a blob another manifest needs stays linked');
+  for (const gone of [sbom, sig]) assert.equal(await store.getRegistryManifest('web', gone), undefined, 'the artifacts referring to the deleted image go with it');
+  assert.equal(await store.hasRegistryBlob('web', digestOf(sbomPayload)), false, 'and their blobs are unlinked');
   const stored = (await store.getResource(image.arn))!;
   assert.deepEqual(stored.data.state, { status: 'DELETED' });
   assert.equal(stored.data.lifecycleExecutionId, ctx.executionId);

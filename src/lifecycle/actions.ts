@@ -123,8 +123,9 @@ export function parseImageUri(uri: string): { host: string; repository: string; 
 }
 
 /**
- * Removes the manifest from a repository when no tag there names it any more, and unlinks the blobs only it
- * needed, so the garbage collector may free them.
+ * Removes the manifest from a repository when no tag there names it any more, with the artifacts that refer to
+ * it (its SBOM, their referrers in turn), and unlinks the blobs only they needed, so the garbage collector may
+ * free them.
  */
 async function dropUntaggedManifest(ctx: RegistryContext, repository: string, digest: string): Promise<boolean> {
   const { store } = ctx;
@@ -132,9 +133,15 @@ async function dropUntaggedManifest(ctx: RegistryContext, repository: string, di
     if ((await store.getRegistryManifest(repository, tag))?.digest === digest) return false;
   }
   if (!(await store.deleteRegistryManifest(repository, digest))) return false;
+  const dropped = [digest];
+  for (let i = 0; i < dropped.length; i++) {
+    for (const referrer of await store.listRegistryReferrers(repository, dropped[i]!)) {
+      if (await store.deleteRegistryManifest(repository, referrer.digest)) dropped.push(referrer.digest);
+    }
+  }
   const remaining = (await store.listRegistryManifests()).filter((m) => m.repository === repository).map((m) => m.digest);
   const stillNeeded = await reachableBlobs(ctx.blobs, remaining);
-  for (const blob of await reachableBlobs(ctx.blobs, [digest])) {
+  for (const blob of await reachableBlobs(ctx.blobs, dropped)) {
     if (!stillNeeded.has(blob)) await store.unlinkRegistryBlob(repository, blob);
   }
   return true;

@@ -35,9 +35,29 @@ export interface Descriptor {
   urls?: string[];
 }
 
+/** What OCI 1.1 lets any manifest say about itself: the manifest it refers to, its artifact type, annotations. */
+export interface ManifestReferences {
+  /** The manifest this one refers to (an SBOM's or signature's image); the referrers API lists it under that. */
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
 export type ParsedManifest =
-  | { kind: 'image'; mediaType: string; config: Descriptor; layers: Descriptor[] }
-  | { kind: 'index'; mediaType: string; manifests: Descriptor[] };
+  | ({ kind: 'image'; mediaType: string; config: Descriptor; layers: Descriptor[] } & ManifestReferences)
+  | ({ kind: 'index'; mediaType: string; manifests: Descriptor[] } & ManifestReferences);
+
+/** The OCI 1.1 empty descriptor's media type: the config of an artifact manifest that has none of its own. */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+
+/**
+ * The artifact type a referrer is listed with: the manifest's `artifactType`, else an image manifest's config
+ * media type (the OCI 1.1 rule), unless that is the empty config.
+ */
+export function artifactTypeOf(manifest: ParsedManifest): string | undefined {
+  if (manifest.artifactType) return manifest.artifactType;
+  return manifest.kind === 'image' && manifest.config.mediaType !== OCI_EMPTY ? manifest.config.mediaType : undefined;
+}
 
 /** Whether a manifest media type is a list of manifests (OCI index, Docker manifest list). */
 export function isIndexMediaType(mediaType: string): boolean {
@@ -73,6 +93,24 @@ function descriptor(value: unknown, at: string): Descriptor {
   return out;
 }
 
+/** The OCI 1.1 `subject`, `artifactType` and `annotations` of a manifest body, checked. */
+function references(m: JsonObject): ManifestReferences {
+  const out: ManifestReferences = {};
+  if (m.subject !== undefined) out.subject = descriptor(m.subject, 'manifest.subject');
+  if (m.artifactType !== undefined) {
+    if (typeof m.artifactType !== 'string' || m.artifactType === '') throw invalid('manifest.artifactType: must be a non-empty string');
+    out.artifactType = m.artifactType;
+  }
+  if (m.annotations !== undefined) {
+    const a = m.annotations;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string')) {
+      throw invalid('manifest.annotations: must be an object of strings');
+    }
+    out.annotations = a as Record<string, string>;
+  }
+  return out;
+}
+
 /**
  * Parses manifest bytes. `declared` is the media type the sender stated (Content-Type); when the body names
  * its own `mediaType` the two must agree. Without either, an object with `manifests` is an OCI index and one
@@ -94,13 +132,14 @@ export function parseManifest(bytes: Uint8Array, declared?: string): ParsedManif
   if (stated !== undefined && own !== undefined && own !== stated) throw invalid(`manifest.mediaType: ${own} does not match the declared ${stated}`);
   const mediaType = stated ?? own ?? (Array.isArray(m.manifests) ? OCI_INDEX : OCI_MANIFEST);
   if (!MANIFEST_MEDIA_TYPES.includes(mediaType)) throw invalid(`manifest.mediaType: ${mediaType} is not a supported manifest type`);
+  const refs = references(m);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(m.manifests)) throw invalid('manifest.manifests: must be a list');
-    return { kind: 'index', mediaType, manifests: m.manifests.map((d, i) => descriptor(d, `manifest.manifests[${i}]`)) };
+    return { kind: 'index', mediaType, manifests: m.manifests.map((d, i) => descriptor(d, `manifest.manifests[${i}]`)), ...refs };
   }
   if (m.layers !== undefined && !Array.isArray(m.layers)) throw invalid('manifest.layers: must be a list');
   const layers = ((m.layers as unknown[] | undefined) ?? []).map((d, i) => descriptor(d, `manifest.layers[${i}]`));
-  return { kind: 'image', mediaType, config: descriptor(m.config, 'manifest.config'), layers };
+  return { kind: 'image', mediaType, config: descriptor(m.config, 'manifest.config'), layers, ...refs };
 }
 
 /** Layers a registry need not hold: foreign / non-distributable ones, fetched from their `urls`. */

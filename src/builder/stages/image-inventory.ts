@@ -5,9 +5,10 @@
  * record (`data.inventory`) when it is built; scanning and SBOMs read it from there.
  */
 import * as fsp from 'node:fs/promises';
-import { dpkgPackages, osRelease, sortPackages, type ImageInventory } from '../../domain/package-inventory.js';
+import { apkPackages, dpkgPackages, osRelease, sortPackages, type ImageInventory } from '../../domain/package-inventory.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { resolveInLayers } from '../../drivers/ns/layers.js';
+import { RPMDB_SQLITE, rpmdbPackages } from './rpm-database.js';
 
 /** The databases are plain text well under this; a larger one is not what it claims to be. */
 const MAX_DATABASE_BYTES = 256 * 1024 * 1024;
@@ -22,7 +23,13 @@ async function readInImage(layers: readonly string[], file: string): Promise<str
 export async function inventoryOfLayers(layers: readonly string[]): Promise<ImageInventory> {
   const os = osRelease((await readInImage(layers, '/etc/os-release')) ?? (await readInImage(layers, '/usr/lib/os-release')) ?? '');
   const dpkg = await readInImage(layers, '/var/lib/dpkg/status');
-  const packages = dpkg ? dpkgPackages(dpkg) : [];
+  const apk = await readInImage(layers, '/lib/apk/db/installed');
+  const rpmdb = await resolveInLayers(layers, `/${RPMDB_SQLITE}`, { follow: true });
+  const packages = [
+    ...(dpkg ? dpkgPackages(dpkg) : []),
+    ...(apk ? apkPackages(apk) : []),
+    ...(rpmdb?.stats.isFile() ? rpmdbPackages(rpmdb.hostPath) : []),
+  ];
   return { ...(os ? { os } : {}), packages: sortPackages(packages) };
 }
 

@@ -14,6 +14,7 @@ import { ManagedBases } from '../bases/managed-bases.js';
 import { signDistributedImage, type SignedPlace } from './image-signatures.js';
 import type { SigningKeys } from '../../store/roles/signing-keys.js';
 import type { OutputSink } from '../../logs/line-assembler.js';
+import { attachSbom } from './sbom-referrer.js';
 
 type Obj = Record<string, unknown>;
 
@@ -180,6 +181,7 @@ export class RegistryDistributor implements ContainerDistributor {
         if (signal.aborted) throw err;
         throw new KilnError(isKilnError(err) ? err.kind : 'Internal', `${target.field}: signing ${place.repository} failed: ${errorMessage(err)}`, [], { cause: err });
       }
+      if (!registry) await attachSbom(this.deps.builtin, image, target.repositoryName, built, log);
     }
     return uris;
   }

@@ -7,7 +7,8 @@ import type { BlobStore } from '../../artifacts/blob-store.js';
 import { digestOf } from '../../artifacts/blob-store.js';
 import { KilnError, isKilnError } from '../../domain/errors.js';
 import type { AccountStore, RegistryIndex, RegistryManifest, RegistryRepository } from '../../store/store.js';
-import { parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
+import { artifactTypeOf, OCI_MANIFEST, parseManifest, requiredBlobs, type ParsedManifest } from '../manifest.js';
+import { artifactManifest, EMPTY_CONFIG } from '../artifact-manifest.js';
 import { isRepositoryName, isSha256Digest, isTag } from '../names.js';
 import { unauthorized } from './auth.js';
 import { RegistryError } from './errors.js';
@@ -21,6 +22,11 @@ export interface BuiltinRegistry {
   resolve(input: { accountId: string | undefined; repository: string; reference: string }): Promise<{ manifestDigest: string; mediaType: string }>;
   /** Makes a repository readable by other accounts or by everyone (for distribution's launch permissions). */
   setAccess(input: { repository: string; accounts?: string[]; public?: boolean }): Promise<void>;
+  /**
+   * Attaches `payload` to the manifest `subject` (already in `repository`) as an untagged OCI artifact of type
+   * `artifactType`, listed by the referrers API; returns the artifact manifest's digest. Idempotent.
+   */
+  attach(input: { accountId: string; repository: string; subject: string; artifactType: string; payload: Buffer; annotations?: Record<string, string> }): Promise<string>;
 }
 
 export interface BuiltinRegistryDeps {
@@ -29,6 +35,15 @@ export interface BuiltinRegistryDeps {
   blobs: BlobStore;
   /** The region Kiln serves; repositories are global to the one registry host, so it names no record. */
   region: string;
+}
+
+/** A manifest as the referrers API lists it. */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 /** An index nests manifests; deeper nesting than this is refused rather than followed. */
@@ -115,7 +130,7 @@ export class RegistryCore implements BuiltinRegistry {
   }
 
   /** Checks and records a manifest (see PutManifestInput.source); returns its digest and media type. */
-  async putManifest(input: PutManifestInput, depth = 0): Promise<{ digest: string; mediaType: string }> {
+  async putManifest(input: PutManifestInput, depth = 0): Promise<{ digest: string; mediaType: string; subject?: string }> {
     // Who may write comes first: a stranger learns nothing from the checks that follow.
     await this.writable(input.repository, input.accountId);
     const digest = digestOf(input.bytes);
@@ -163,12 +178,30 @@ export class RegistryCore implements BuiltinRegistry {
         blobs: blobs.map((b) => b.digest),
         manifests: children,
         ...(tag !== undefined ? { tag } : {}),
+        ...(manifest.subject ? { subject: manifest.subject.digest } : {}),
       });
     } catch (err) {
       if (isKilnError(err, 'NotFound')) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', err.message);
       throw err;
     }
-    return { digest, mediaType: manifest.mediaType };
+    return { digest, mediaType: manifest.mediaType, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
+  }
+
+  /**
+   * The referrers of `subject` in a repository, for a reader (the OCI referrers API): each referring manifest's
+   * descriptor with its artifact type and annotations, read from its bytes; only those of `artifactType` when given.
+   */
+  async referrers(repository: string, subject: string, accountId: string | undefined, artifactType?: string): Promise<ReferrerDescriptor[]> {
+    await this.readable(repository, accountId);
+    if (!isSha256Digest(subject)) throw new RegistryError('DIGEST_INVALID', `invalid digest ${JSON.stringify(subject)}`, { digest: subject });
+    const out: ReferrerDescriptor[] = [];
+    for (const m of await this.deps.store.listRegistryReferrers(repository, subject)) {
+      const parsed = parseManifest(await this.deps.blobs.get(m.digest), m.mediaType);
+      const type = artifactTypeOf(parsed);
+      if (artifactType !== undefined && type !== artifactType) continue;
+      out.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, ...(type ? { artifactType: type } : {}), ...(parsed.annotations ? { annotations: parsed.annotations } : {}) });
+    }
+    return out;
   }
 
   /** The manifest a tag or digest names, for a reader; MANIFEST_UNKNOWN when the repository lacks it. */
@@ -193,6 +226,15 @@ export class RegistryCore implements BuiltinRegistry {
   async resolve(input: { accountId: string | undefined; repository: string; reference: string }): Promise<{ manifestDigest: string; mediaType: string }> {
     const found = await this.manifest(input.repository, input.reference, input.accountId);
     return { manifestDigest: found.digest, mediaType: found.mediaType };
+  }
+
+  async attach(input: { accountId: string; repository: string; subject: string; artifactType: string; payload: Buffer; annotations?: Record<string, string> }): Promise<string> {
+    const subject = await this.manifest(input.repository, input.subject, input.accountId);
+    await this.deps.blobs.put(EMPTY_CONFIG);
+    await this.deps.blobs.put(input.payload);
+    const bytes = artifactManifest({ ...input, subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } });
+    const put = await this.putManifest({ accountId: input.accountId, repository: input.repository, bytes, mediaType: OCI_MANIFEST, source: 'stored' });
+    return put.digest;
   }
 
   async setAccess(input: { repository: string; accounts?: string[]; public?: boolean }): Promise<void> {

@@ -1,5 +1,5 @@
 /** Manifest, tag-list, catalog and ping endpoints. */
-import { MAX_MANIFEST_BYTES, bareMediaType } from '../manifest.js';
+import { MAX_MANIFEST_BYTES, OCI_INDEX, bareMediaType } from '../manifest.js';
 import { isSha256Digest } from '../names.js';
 import { unauthorized } from './auth.js';
 import { checkReference, type RegistryCore } from './builtin-registry.js';
@@ -27,7 +27,10 @@ export class ManifestHandlers {
       const bytes = await readSmallBody(req.body, MAX_MANIFEST_BYTES, req.signal);
       const mediaType = bareMediaType(req.headers['content-type']);
       const put = await this.core.putManifest({ accountId: req.accountId, repository: name, reference, bytes, ...(mediaType ? { mediaType } : {}), source: 'pushed' });
-      return { status: 201, headers: { location: registryPaths.manifest(name, put.digest), 'docker-content-digest': put.digest } };
+      // OCI-Subject tells the client this registry records subjects, so it need not keep a referrers tag itself.
+      const headers: Record<string, string> = { location: registryPaths.manifest(name, put.digest), 'docker-content-digest': put.digest };
+      if (put.subject) headers['oci-subject'] = put.subject;
+      return { status: 201, headers };
     }
     if (req.method === 'DELETE') {
       await this.core.owned(name, req.accountId);
@@ -40,6 +43,18 @@ export class ManifestHandlers {
     const headers = { 'content-type': found.mediaType, 'docker-content-digest': found.digest, etag: `"${found.digest}"`, 'content-length': String(found.size) };
     if (req.method === 'HEAD') return { status: 200, headers };
     return { status: 200, headers, body: await this.core.deps.blobs.get(found.digest) };
+  }
+
+  /**
+   * GET `/v2/<name>/referrers/<digest>`: an OCI index of the manifests whose subject is `digest` (empty when there
+   * are none), under the repository's read rules; `?artifactType=` filters them, and OCI-Filters-Applied says so.
+   */
+  async referrers(req: RegistryRequest, name: string, digest: string): Promise<RegistryResponse> {
+    const artifactType = req.query.get('artifactType') ?? undefined;
+    const manifests = await this.core.referrers(name, digest, req.accountId, artifactType);
+    const headers: Record<string, string> = { 'content-type': OCI_INDEX };
+    if (artifactType !== undefined) headers['oci-filters-applied'] = 'artifactType';
+    return { status: 200, headers, body: { schemaVersion: 2, mediaType: OCI_INDEX, manifests } };
   }
 
   /** GET `/v2/<name>/tags/list` (`?n=&last=` pages, with a `Link` to the next). */

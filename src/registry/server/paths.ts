@@ -1,11 +1,13 @@
 /**
  * The distribution API's URL layout under /v2/. Repository names contain `/`, so the path is matched from
- * its end: `<name>/manifests/<ref>`, `<name>/blobs/uploads/[<id>]`, `<name>/blobs/<digest>`, `<name>/tags/list`.
+ * its end: `<name>/manifests/<ref>`, `<name>/blobs/uploads/[<id>]`, `<name>/blobs/<digest>`, `<name>/tags/list`,
+ * `<name>/referrers/<digest>`.
  */
 export type RegistryRoute =
   | { kind: 'ping' }
   | { kind: 'catalog' }
   | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'uploads'; name: string }
@@ -15,6 +17,7 @@ const PATTERNS: readonly [RegExp, (m: RegExpExecArray) => RegistryRoute][] = [
   [/^\/v2\/?$/, () => ({ kind: 'ping' })],
   [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
+  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: m[1]!, digest: m[2]! })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
   [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],
   [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: 'upload', name: m[1]!, id: m[2]! })],
@@ -36,5 +39,6 @@ export const registryPaths = {
   manifest: (name: string, reference: string) => `/v2/${name}/manifests/${reference}`,
   upload: (name: string, id: string) => `/v2/${name}/blobs/uploads/${id}`,
   tags: (name: string) => `/v2/${name}/tags/list`,
+  referrers: (name: string, digest: string) => `/v2/${name}/referrers/${digest}`,
   catalog: () => '/v2/_catalog',
 };

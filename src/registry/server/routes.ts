@@ -32,6 +32,7 @@ const METHODS: Record<RegistryRoute['kind'], readonly string[]> = {
   ping: ['GET', 'HEAD'],
   catalog: ['GET'],
   tags: ['GET'],
+  referrers: ['GET'],
   manifest: ['GET', 'HEAD', 'PUT', 'DELETE'],
   blob: ['GET', 'HEAD', 'DELETE'],
   uploads: ['POST'],
@@ -43,6 +44,7 @@ const NOT_FOUND: Record<RegistryRoute['kind'], RegistryErrorCode> = {
   ping: 'NAME_UNKNOWN',
   catalog: 'NAME_UNKNOWN',
   tags: 'NAME_UNKNOWN',
+  referrers: 'NAME_UNKNOWN',
   manifest: 'MANIFEST_UNKNOWN',
   blob: 'BLOB_UNKNOWN',
   uploads: 'BLOB_UNKNOWN',
@@ -85,6 +87,8 @@ export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps):
         return manifests.catalog(req);
       case 'tags':
         return manifests.tags(req, route.name);
+      case 'referrers':
+        return manifests.referrers(req, route.name, route.digest);
       case 'manifest':
         return manifests.manifest(req, route.name, route.reference);
       case 'blob':
@@ -104,6 +108,9 @@ export function registerRegistry(app: FastifyInstance, deps: RegistryRouteDeps):
     reply.code(res.status).headers(res.headers ?? {});
     if (res.body === undefined) return reply.send();
     if (Buffer.isBuffer(res.body) || typeof (res.body as { pipe?: unknown }).pipe === 'function') return reply.send(res.body);
+    // A JSON body is application/json unless the handler names its own type (the referrers API's OCI index),
+    // which goes out as bytes so that no charset parameter is added to it.
+    if (res.headers?.['content-type']) return reply.send(Buffer.from(JSON.stringify(res.body)));
     return reply.type('application/json').send(JSON.stringify(res.body));
   };
 

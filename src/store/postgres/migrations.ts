@@ -197,4 +197,9 @@ export const PG_MIGRATIONS: readonly string[] = [
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
   );
   `,
+  `
+  -- Issue 18, the registry's referrers API: the manifest a manifest refers to (its OCI subject), when it has one.
+  ALTER TABLE registry_manifests ADD COLUMN subject TEXT COLLATE "C";
+  CREATE INDEX registry_manifests_subject ON registry_manifests(repository, subject);
+  `,
 ];

@@ -638,7 +638,7 @@ export class PostgresStore implements Store {
     return ((await this.pool.query('DELETE FROM registry_blobs WHERE repository = $1 AND digest = $2', [repository, digest])).rowCount ?? 0) > 0;
   }
 
-  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string }): Promise<RegistryManifest> {
+  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string; subject?: string }): Promise<RegistryManifest> {
     return this.transaction(async (c) => {
       await this.requireRegistryRepository(c, input.repository);
       for (const child of input.manifests ?? []) {
@@ -647,11 +647,12 @@ export class PostgresStore implements Store {
         }
       }
       // A manifest's bytes never change under its digest, so a repeated push keeps the first record.
-      await c.query('INSERT INTO registry_manifests (repository, digest, media_type, size) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+      await c.query('INSERT INTO registry_manifests (repository, digest, media_type, size, subject) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [
         input.repository,
         input.digest,
         input.mediaType,
         input.size,
+        input.subject ?? null,
       ]);
       await this.linkBlobs(c, input.repository, input.blobs);
       if (input.tag !== undefined) {
@@ -673,6 +674,11 @@ export class PostgresStore implements Store {
           [repository, reference],
         );
     return row && toRegistryManifest(row);
+  }
+
+  async listRegistryReferrers(repository: string, subject: string): Promise<RegistryManifest[]> {
+    const { rows } = await this.pool.query<RegistryManifestRow>('SELECT * FROM registry_manifests WHERE repository = $1 AND subject = $2 ORDER BY digest', [repository, subject]);
+    return rows.map(toRegistryManifest);
   }
 
   async listRegistryTags(repository: string, query: { after?: string; limit?: number } = {}): Promise<string[]> {

@@ -22,6 +22,8 @@ export interface RegistryManifest {
   mediaType: string;
   size: number;
   createdAt: string;
+  /** The digest of the manifest this one refers to (its OCI `subject`: an SBOM or signature of an image). */
+  subject?: string;
 }
 
 /** Repositories, manifests, tags and blob links of the built-in registry. */
@@ -50,8 +52,12 @@ export interface RegistryIndex {
    * Records a manifest in one transaction: the blobs it references are linked to the repository, and `tag`,
    * when given, points at it. `manifests` (an index's children) must already be in the repository, else
    * NotFound naming the first missing digest and nothing changes. NotFound for an unknown repository.
+   * `subject` records the manifest it refers to, which need not be in the repository (yet): OCI lets a referrer
+   * be pushed before its subject.
    */
-  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string }): Promise<RegistryManifest>;
+  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string; subject?: string }): Promise<RegistryManifest>;
+  /** The manifests of a repository whose subject is `subject` (the OCI referrers API), by digest. */
+  listRegistryReferrers(repository: string, subject: string): Promise<RegistryManifest[]>;
   /** The manifest a tag or a digest (`sha256:…`) names in a repository. */
   getRegistryManifest(repository: string, reference: string): Promise<RegistryManifest | undefined>;
   /** Tags of a repository in lexical order, after `after`, at most `limit`. */

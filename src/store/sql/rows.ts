@@ -108,6 +108,7 @@ export interface RegistryManifestRow {
   media_type: string;
   size: number;
   created_at: StoredTime;
+  subject: string | null;
 }
 export const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => ({
   repository: r.repository,
@@ -115,4 +116,5 @@ export const toRegistryManifest = (r: RegistryManifestRow): RegistryManifest => 
   mediaType: r.media_type,
   size: r.size,
   createdAt: iso(r.created_at),
+  ...(r.subject ? { subject: r.subject } : {}),
 });

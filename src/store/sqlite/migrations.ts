@@ -204,4 +204,9 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  `
+  -- Issue 18, the registry's referrers API: the manifest a manifest refers to (its OCI subject), when it has one.
+  ALTER TABLE registry_manifests ADD COLUMN subject TEXT;
+  CREATE INDEX registry_manifests_subject ON registry_manifests(repository, subject);
+  `,
 ];

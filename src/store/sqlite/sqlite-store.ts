@@ -588,7 +588,7 @@ export class SqliteStore implements Store {
     return this.run(() => this.db.prepare('DELETE FROM registry_blobs WHERE repository = ? AND digest = ?').run(repository, digest).changes > 0);
   }
 
-  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string }): Promise<RegistryManifest> {
+  putRegistryManifest(input: { repository: string; digest: string; mediaType: string; size: number; blobs: readonly string[]; manifests?: readonly string[]; tag?: string; subject?: string }): Promise<RegistryManifest> {
     const tx = this.db.transaction((): RegistryManifest => {
       this.requireRegistryRepository(input.repository);
       const present = this.db.prepare('SELECT 1 FROM registry_manifests WHERE repository = ? AND digest = ?');
@@ -598,8 +598,8 @@ export class SqliteStore implements Store {
       const now = new Date().toISOString();
       // A manifest's bytes never change under its digest, so a repeated push keeps the first record.
       this.db
-        .prepare('INSERT OR IGNORE INTO registry_manifests (repository, digest, media_type, size, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(input.repository, input.digest, input.mediaType, input.size, now);
+        .prepare('INSERT OR IGNORE INTO registry_manifests (repository, digest, media_type, size, created_at, subject) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(input.repository, input.digest, input.mediaType, input.size, now, input.subject ?? null);
       this.linkBlobs(input.repository, input.blobs);
       if (input.tag !== undefined) {
         this.db
@@ -620,6 +620,12 @@ export class SqliteStore implements Store {
             .get(repository, reference) as RegistryManifestRow | undefined);
       return row && toRegistryManifest(row);
     });
+  }
+
+  listRegistryReferrers(repository: string, subject: string): Promise<RegistryManifest[]> {
+    return this.run(() =>
+      (this.db.prepare('SELECT * FROM registry_manifests WHERE repository = ? AND subject = ? ORDER BY digest').all(repository, subject) as RegistryManifestRow[]).map(toRegistryManifest),
+    );
   }
 
   listRegistryTags(repository: string, query: { after?: string; limit?: number } = {}): Promise<string[]> {

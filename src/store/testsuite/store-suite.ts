@@ -462,6 +462,26 @@ export function runStoreSuite(backend: string, open: StoreFactory, options: { sk
       await assert.rejects(store.putRegistryManifest({ repository: 'r/none', digest: d(3), mediaType: 'x', size: 1, blobs: [] }), (e) => isKilnError(e, 'NotFound'));
     });
 
+    withStore('registry: referrers are the manifests recorded with a subject, by digest, and go with their manifest', async (store) => {
+      const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+      const oci = 'application/vnd.oci.image.manifest.v1+json';
+      await store.claimRegistryRepository('r/ref', '000000000001');
+      await store.claimRegistryRepository('r/other', '000000000001');
+      await store.putRegistryManifest({ repository: 'r/ref', digest: d(1), mediaType: oci, size: 10, blobs: [], tag: 'v1' });
+      // A referrer may arrive before its subject (OCI allows it); order of the answer is by digest.
+      await store.putRegistryManifest({ repository: 'r/ref', digest: d(7), mediaType: oci, size: 3, blobs: [], subject: d(2) });
+      await store.putRegistryManifest({ repository: 'r/ref', digest: d(5), mediaType: oci, size: 4, blobs: [], subject: d(1) });
+      await store.putRegistryManifest({ repository: 'r/ref', digest: d(3), mediaType: oci, size: 5, blobs: [], subject: d(1) });
+      await store.putRegistryManifest({ repository: 'r/other', digest: d(4), mediaType: oci, size: 6, blobs: [], subject: d(1) });
+      assert.deepEqual((await store.listRegistryReferrers('r/ref', d(1))).map((m) => [m.digest, m.subject, m.size]), [[d(3), d(1), 5], [d(5), d(1), 4]]);
+      assert.deepEqual((await store.listRegistryReferrers('r/ref', d(2))).map((m) => m.digest), [d(7)]);
+      assert.equal((await store.getRegistryManifest('r/ref', d(3)))?.subject, d(1));
+      assert.equal((await store.getRegistryManifest('r/ref', 'v1'))?.subject, undefined);
+      assert.deepEqual(await store.listRegistryReferrers('r/ref', d(9)), []);
+      assert.equal(await store.deleteRegistryManifest('r/ref', d(3)), true);
+      assert.deepEqual((await store.listRegistryReferrers('r/ref', d(1))).map((m) => m.digest), [d(5)]);
+    });
+
     withStore('ping: an open store answers it, with nothing in it yet and after writes', async (store) => {
       await store.ping();
       await store.createAccount({ name: 'a', accountId: '000000000001', accessKeyId: 'AK1', secretAccessKey: 's' });
