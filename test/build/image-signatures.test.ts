@@ -17,6 +17,7 @@ import path from 'node:path';
 import { CreateComponentCommand, CreateContainerRecipeCommand, CreateDistributionConfigurationCommand, CreateImageCommand, CreateInfrastructureConfigurationCommand, DeleteImageCommand } from '@aws-sdk/client-imagebuilder';
 import { dockerRegistryUnavailable, startDockerRegistry } from '../helpers/registry.js';
 import { kilnAs, KILN } from '../helpers/kiln-cli.js';
+import { browserSkipReason, launchBrowser, openConsole, screenshot, signIn } from '../console/harness.js';
 import { bashComponent, buildSkipReason, pushHostBase, run, startBuildServer, waitForImage } from './helpers.js';
 
 const skip = buildSkipReason() ?? dockerRegistryUnavailable();
@@ -203,6 +204,25 @@ test('container images are signed where they are distributed, and skopeo and pod
     const wrong = await pull(externalUri, otherPolicy);
     assert.equal(wrong.ok, false);
     assert.match(wrong.stderr, /cryptographic signature verification failed/);
+  });
+
+  await t.test('the console\'s image page checks the signatures and downloads the SBOM in both formats', { skip: browserSkipReason() ?? false }, async (t) => {
+    const page = await openConsole(await launchBrowser(t), kiln.server.consoleUrl);
+    await signIn(page, kiln.credentials);
+    await page.getByRole('navigation', { name: 'Resources' }).waitFor();
+    await page.goto(`${kiln.server.consoleUrl}#/images/${encodeURIComponent(arn)}`);
+    await page.getByRole('button', { name: 'Check signatures' }).click();
+    const verdict = await page.getByTestId('signature-verdict').innerText();
+    assert.match(verdict, /^Signed: .*verified: sha256:[0-9a-f]{64} is signed as .*signing\/app/);
+    for (const [button, field, value] of [['Download SBOM (SPDX 2.3)', 'spdxVersion', 'SPDX-2.3'], ['Download SBOM (CycloneDX 1.5)', 'specVersion', '1.5']] as const) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: button }).click()]);
+      const file = path.join(work, download.suggestedFilename());
+      await download.saveAs(file);
+      const sbom = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      assert.equal(sbom[field], value, button);
+      assert.match(download.suggestedFilename(), /^signed-1\.0\.0-1\.(spdx|cdx)\.json$/);
+    }
+    await screenshot(page, 'image-supply-chain');
   });
 
   await t.test('DeleteImage takes the signatures in Kiln\'s registry with the image', async () => {

@@ -73,8 +73,19 @@ export async function kilnFetch(session: Session, request: KilnRequest): Promise
 export async function kilnJson<T>(session: Session, request: KilnRequest): Promise<T> {
   const res = await kilnFetch(session, request);
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new ApiError(String(body.__type ?? `HTTP ${res.status}`), String(body.message ?? res.statusText));
+  if (!res.ok) throw apiErrorOf(res, body);
   return body as T;
+}
+
+/** kilnFetch for a file (an SBOM, say); throws an ApiError with the AWS error name on a non-2xx answer. */
+export async function kilnBlob(session: Session, request: KilnRequest): Promise<Blob> {
+  const res = await kilnFetch(session, request);
+  if (!res.ok) throw apiErrorOf(res, (await res.json().catch(() => ({}))) as Record<string, unknown>);
+  return res.blob();
+}
+
+function apiErrorOf(res: Response, body: Record<string, unknown>): ApiError {
+  return new ApiError(String(body.__type ?? `HTTP ${res.status}`), String(body.message ?? res.statusText));
 }
 
 /** An error answered by Kiln, with its AWS error name. */

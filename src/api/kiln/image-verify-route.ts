@@ -2,13 +2,14 @@
  * `GET /kiln/images/verify?image=…` (SigV4-signed like the API): what `kiln images verify` checks an image with:
  * a machine image's detached signature, the account's public key and the digest its stored disk has now; a
  * container image's sigstore signatures beside each of its URIs in Kiln's registry. IMAGE is an image ARN the
- * caller may read or a machine image id it may launch.
+ * caller may read or a machine image id it may launch. `verdict` is the server's judgement with the account's key.
  */
 import type { FastifyInstance } from 'fastify';
 import type { imageVerification } from '../../builder/stages/container-verify.js';
 import { awsError, toAwsError } from '../aws/errors.js';
 import { sendAwsError } from './kept-instance-actions.js';
 import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
+import { judgeContainerSignatures, judgeDiskSignature } from '../../domain/image-signatures.js';
 
 export const IMAGE_VERIFY_PATH = '/kiln/images/verify';
 
@@ -27,7 +28,9 @@ export function registerImageVerifyRoute(app: FastifyInstance, deps: ImageVerify
         if (!reply.raw.writableEnded) controller.abort(new Error('the client went away'));
       });
       const found = await deps.verification(who, image, controller.signal);
-      return reply.code(200).header('x-amzn-RequestId', req.id).type('application/json').send(found);
+      // The server's own verdict with the account's key, for the console; the CLI judges the materials itself.
+      const verdict = found.kind === 'container' ? judgeContainerSignatures(found) : judgeDiskSignature(found);
+      return reply.code(200).header('x-amzn-RequestId', req.id).type('application/json').send({ ...found, verdict });
     } catch (err) {
       return sendAwsError(reply, toAwsError(err));
     }

@@ -15,6 +15,7 @@ import { BuildPlan } from './BuildPlan';
 import { ImageFindings } from './ImageFindings';
 import { ImageOutputs } from './ImageOutputs';
 import { ImagePackages } from './ImagePackages';
+import { ImageSupplyChain } from './ImageSupplyChain';
 import { ImageWorkflows } from './ImageWorkflows';
 import { StepLogs } from './StepLogs';
 import { useImage } from './useImage';
@@ -23,7 +24,8 @@ import { useWorkflowRuns } from './useWorkflowRuns';
 /**
  * One image build version, live while it builds: its state (`data-testid="image-status"`), "Cancel build",
  * "Retry" for a FAILED image (RetryImage),
- * the build plan, outputs (`data-testid="image-uris"`), packages, workflows and tests, scan findings, and the
+ * the build plan, outputs (`data-testid="image-uris"`), packages, workflows and tests, scan findings, SBOM downloads and
+ * the signature check, and the
  * step logs following the running steps.
  */
 export function ImageDetail({ session, arn }: { session: Session; arn: string }) {
@@ -112,6 +114,7 @@ export function ImageDetail({ session, arn }: { session: Session; arn: string })
           <ImageWorkflows runs={runs} error={runsError} />
           <ImagePackages session={session} arn={arn} resetKey={live ? 'live' : status} />
           <ImageFindings session={session} image={image} resetKey={live ? 'live' : status} />
+          <ImageSupplyChain session={session} image={image} />
           <section aria-labelledby="image-delete-heading">
             <h2 id="image-delete-heading">Delete</h2>
             <DeleteAction
