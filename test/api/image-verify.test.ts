@@ -9,19 +9,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetImageCommand, ImportVmImageCommand } from '@aws-sdk/client-imagebuilder';
 import { ROOT_TYPE } from '../../src/artifacts/disk/assemble.js';
+import { hasTool } from '../../src/artifacts/oci/testing.js';
 import { KILN, kilnAs } from '../helpers/kiln-cli.js';
 import { startFixture } from './fixture.js';
 
-function tool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-test('kiln images verify checks a machine image signature against the account key and the stored disk', { skip: tool('qemu-img') && tool('sfdisk') ? false : 'needs qemu-img and sfdisk' }, async (t) => {
+test('kiln images verify checks a machine image signature against the account key and the stored disk', { skip: hasTool('qemu-img') && hasTool('sfdisk') ? false : 'needs qemu-img and sfdisk' }, async (t) => {
   const f = await startFixture(t);
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-verify-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -20,17 +20,9 @@ import {
 import { openStore } from '../../src/app/server-start.js';
 import { createAccount } from '../../src/service/accounts.js';
 import { ROOT_TYPE } from '../../src/artifacts/disk/assemble.js';
+import { hasTool } from '../../src/artifacts/oci/testing.js';
 import { SAY_HI_DOCUMENT, startFixture } from './fixture.js';
 import { kilnAs } from '../helpers/kiln-cli.js';
-
-function tool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function rejected(p: Promise<unknown>): Promise<ImagebuilderServiceException> {
   try {
@@ -41,7 +33,7 @@ async function rejected(p: Promise<unknown>): Promise<ImagebuilderServiceExcepti
   assert.fail('expected the call to fail');
 }
 
-test('kiln images import, ImportVmImage, the imported image as a parent, and refusals', { skip: tool('qemu-img') && tool('sfdisk') ? false : 'needs qemu-img and sfdisk' }, async (t) => {
+test('kiln images import, ImportVmImage, the imported image as a parent, and refusals', { skip: hasTool('qemu-img') && hasTool('sfdisk') ? false : 'needs qemu-img and sfdisk' }, async (t) => {
   const f = await startFixture(t);
   const dir = mkdtempSync(path.join(tmpdir(), 'kiln-import-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
