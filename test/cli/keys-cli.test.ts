@@ -34,7 +34,7 @@ test('kiln accounts keys: list, create, disable, enable, delete and their errors
   // list: by id or by name; text and JSON.
   const text = (await ok('keys', 'list', 'team-a')).stdout;
   assert.match(text, new RegExp(`^ACCESS KEY ID +STATUS  CREATED +LAST USED\\n${first}  Active  \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  never\\n$`));
-  assert.doesNotMatch(text, new RegExp(account.secretAccessKey.replace(/[+/]/g, '\\$&')), 'listings never show secrets');
+  assert.ok(!text.includes(account.secretAccessKey), 'listings never show secrets');
   const listed = JSON.parse((await ok('keys', 'list', account.accountId, '--json')).stdout) as Record<string, unknown>[];
   assert.deepEqual(Object.keys(listed[0]!), ['accessKeyId', 'accountId', 'status', 'createdAt', 'lastUsed']);
   assert.deepEqual(listed.map((k) => [k.accessKeyId, k.accountId, k.status, k.lastUsed]), [[first, account.accountId, 'Active', null]]);
