@@ -3,6 +3,7 @@
  * CycloneDX. Shared by `kiln images sbom` (through the service) and distribution, which attaches the SPDX
  * document to container images in Kiln's registry as an OCI referrer.
  */
+import { parseArn } from '../../domain/arn.js';
 import { sbomDocument, type SbomFormat, type SbomSubject } from '../../domain/sbom/index.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { imageInventory } from './image-inventory.js';
@@ -16,10 +17,11 @@ export function sbomSubject(record: ResourceRecord): SbomSubject | undefined {
   const container = data.containerImage?.manifestDigest;
   const digest = container ?? data.machine?.disk?.digest;
   if (!digest) return undefined;
-  const [, name = data.name ?? record.arn, version = '', build = ''] = /image\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(record.arn) ?? [];
+  const arn = parseArn(record.arn);
+  const version = arn?.version ?? '';
   return {
-    name,
-    version: build ? `${version}/${build}` : version,
+    name: arn?.name ?? data.name ?? record.arn,
+    version: arn?.build !== undefined ? `${version}/${arn.build}` : version,
     arn: record.arn,
     kind: container ? 'container' : 'machine',
     digest,
