@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { KilnError } from './errors.js';
+import { str, type JsonObject } from './json.js';
 
 /** The model's bounds for `maxResults` on every paginated list. */
 export const MIN_PAGE_SIZE = 1;
@@ -50,4 +51,9 @@ export function paginate<T>(items: readonly T[], request: { maxResults?: number;
   const page = items.slice(start, start + size);
   const next = start + size;
   return next < items.length ? { items: page, nextToken: encodePageToken(next, fingerprint) } : { items: page };
+}
+
+/** paginate over a List request's own `maxResults` and `nextToken`, for the query `parts` name. */
+export function pageOfRequest<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
+  return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
 }

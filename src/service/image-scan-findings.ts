@@ -4,8 +4,8 @@
  * next step when accounts hold many scanned images.
  */
 import { KilnError } from '../domain/errors.js';
-import { str, type JsonObject } from '../domain/json.js';
-import { paginate, queryFingerprint } from '../domain/pagination.js';
+import type { JsonObject } from '../domain/json.js';
+import { pageOfRequest } from '../domain/pagination.js';
 import { severityCounts, type StoredFinding } from '../domain/scan-findings.js';
 import { applyFilters } from '../resources/filters.js';
 import type { Store } from '../store/store.js';
@@ -46,10 +46,6 @@ function toWire(f: StoredFinding): JsonObject {
   } as unknown as JsonObject;
 }
 
-function page<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
-  return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
-}
-
 /** Groups findings by a key, in first-seen order. */
 function groupBy(findings: readonly StoredFinding[], key: (f: StoredFinding) => string | undefined): Map<string, StoredFinding[]> {
   const out = new Map<string, StoredFinding[]>();
@@ -85,7 +81,7 @@ export function imageScanFindingHandlers(store: Store): Record<string, Operation
   return {
     ListImageScanFindings: async (input, ctx) => {
       const found = applyFilters(await callerFindings(store, ctx), input.filters, FINDING_FILTERS, 'ListImageScanFindings', (f, name, values) => values.has(field(f, name) ?? ''));
-      const { items, nextToken } = page(found, input, ['ListImageScanFindings', input.filters ?? null]);
+      const { items, nextToken } = pageOfRequest(found, input, ['ListImageScanFindings', input.filters ?? null]);
       return { requestId: ctx.requestId, findings: items.map(toWire), ...(nextToken ? { nextToken } : {}) };
     },
     ListImageScanFindingAggregations: async (input, ctx) => {
@@ -96,7 +92,7 @@ export function imageScanFindingHandlers(store: Store): Record<string, Operation
       const values = new Set(filter?.values ?? []);
       const findings = (await callerFindings(store, ctx)).filter((f) => !filter || values.has(field(f, filter.name!) ?? ''));
       const { aggregationType, responses } = aggregate(findings, filter?.name, ctx);
-      const { items, nextToken } = page(responses, input, ['ListImageScanFindingAggregations', filter ?? null]);
+      const { items, nextToken } = pageOfRequest(responses, input, ['ListImageScanFindingAggregations', filter ?? null]);
       return { requestId: ctx.requestId, aggregationType, responses: items, ...(nextToken ? { nextToken } : {}) };
     },
   };

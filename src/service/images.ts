@@ -2,7 +2,7 @@ import { KilnError, validationError, type Issue } from '../domain/errors.js';
 import { isInProgress, transition } from '../domain/image-state.js';
 import { BUILD_IMAGE_JOB } from '../domain/job-kinds.js';
 import { isJsonObject, str, type JsonObject } from '../domain/json.js';
-import { paginate, queryFingerprint } from '../domain/pagination.js';
+import { pageOfRequest } from '../domain/pagination.js';
 import { parseArn } from '../domain/arn.js';
 import { parseSemver } from '../domain/semver.js';
 import { applyFilters } from '../resources/filters.js';
@@ -70,7 +70,7 @@ function listImagePackages(store: Store): OperationHandler {
   return async (input, ctx) => {
     const record = await getBuild(store, ctx, imageFamily, input.imageBuildVersionArn, 'imageBuildVersionArn');
     const packages = Array.isArray(record.data.packages) ? record.data.packages : [];
-    const out = page(
+    const out = pageOfRequest(
       packages.map((p) => ({ packageName: p.packageName, packageVersion: p.packageVersion })),
       input,
       [ctx.operation, ctx.accountId, ctx.region, record.arn],
@@ -93,10 +93,6 @@ function newestFirst(records: readonly ImageRecord[]): ImageRecord[] {
   });
 }
 
-function page<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
-  return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
-}
-
 /**
  * ListImages: one entry per semantic version (newest build's facts), or with byName one per image name at its
  * newest version under its `x.x.x` ARN. Deprecated builds are left out unless includeDeprecated is set.
@@ -111,7 +107,7 @@ function listImages(store: Store): OperationHandler {
     const groups = new Map<string, ImageRecord>();
     for (const r of filtered) groups.set(input.byName === true ? r.name : `${r.name}/${r.version}`, r);
     const versions = [...groups.values()].map((r) => toImageVersion(r, imageVersionArn(r, input.byName === true ? 'x.x.x' : r.version)));
-    const out = page(versions, input, [ctx.operation, ctx.accountId, ctx.region, owner, input.filters ?? null, ...imageFamily.pageQuery.map((k) => input[k] ?? null)]);
+    const out = pageOfRequest(versions, input, [ctx.operation, ctx.accountId, ctx.region, owner, input.filters ?? null, ...imageFamily.pageQuery.map((k) => input[k] ?? null)]);
     return { imageVersionList: out.items, nextToken: out.nextToken };
   };
 }
@@ -131,7 +127,7 @@ function listImageBuildVersions(store: Store): OperationHandler {
       records = arn.region === ctx.region ? (await readableVersions(store, ctx, { owner: arn.owner, type: IMAGE_TYPE, name: arn.name, version: arn.version! })).map(imageRecord) : [];
     }
     const builds = newestFirst(filterImages(records, input, IMAGE_FILTERS, 'ListImageBuildVersions'));
-    const out = page(builds.map(toImageSummary), input, [ctx.operation, ctx.accountId, ctx.region, input.imageVersionArn ?? null, input.filters ?? null]);
+    const out = pageOfRequest(builds.map(toImageSummary), input, [ctx.operation, ctx.accountId, ctx.region, input.imageVersionArn ?? null, input.filters ?? null]);
     return { imageSummaryList: out.items, nextToken: out.nextToken };
   };
 }
@@ -142,7 +138,7 @@ function listImagePipelineImages(store: Store): OperationHandler {
     const pipeline = await callerPipeline(store, ctx, input.imagePipelineArn);
     const records = (await store.listResources({ accountId: ctx.accountId, region: ctx.region, type: IMAGE_TYPE })).map(imageRecord).filter((r) => r.data.sourcePipelineArn === pipeline.arn);
     const images = newestFirst(filterImages(records, input, PIPELINE_IMAGE_FILTERS, 'ListImagePipelineImages'));
-    const out = page(images.map(toImageSummary), input, [ctx.operation, ctx.accountId, ctx.region, pipeline.arn, input.filters ?? null]);
+    const out = pageOfRequest(images.map(toImageSummary), input, [ctx.operation, ctx.accountId, ctx.region, pipeline.arn, input.filters ?? null]);
     return { imageSummaryList: out.items, nextToken: out.nextToken };
   };
 }

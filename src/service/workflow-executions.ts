@@ -6,7 +6,7 @@
  */
 import { formatArn, parseArn } from '../domain/arn.js';
 import { KilnError } from '../domain/errors.js';
-import { paginate, queryFingerprint } from '../domain/pagination.js';
+import { pageOfRequest } from '../domain/pagination.js';
 import {
   STEP_EXECUTION_ID_RE,
   WORKFLOW_EXECUTION_ID_RE,
@@ -109,16 +109,12 @@ function toStepMetadata(record: ResourceRecord): JsonObject {
   };
 }
 
-function page<T>(items: readonly T[], input: JsonObject, parts: unknown[]): { items: T[]; nextToken?: string } {
-  return paginate(items, { maxResults: input.maxResults as number | undefined, nextToken: str(input.nextToken) }, queryFingerprint(parts));
-}
-
 /** ListWorkflowExecutions: the workflows of one image build in the order they ran; `message` is the image's state reason. */
 function listWorkflowExecutions(store: Store): OperationHandler {
   return async (input, ctx) => {
     const image = await readableImage(store, ctx, input.imageBuildVersionArn);
     const executions = await listExecutionRecords(store, image);
-    const out = page(executions, input, [ctx.operation, ctx.accountId, ctx.region, image.arn]);
+    const out = pageOfRequest(executions, input, [ctx.operation, ctx.accountId, ctx.region, image.arn]);
     return {
       imageBuildVersionArn: image.arn,
       workflowExecutions: out.items.map(toExecutionMetadata),
@@ -142,7 +138,7 @@ function listWorkflowStepExecutions(store: Store): OperationHandler {
     const execution = await readableExecution(store, ctx, input.workflowExecutionId);
     const d = executionData(execution);
     const steps = await listStepRecords(store, execution);
-    const out = page(steps, input, [ctx.operation, ctx.accountId, ctx.region, d.workflowExecutionId]);
+    const out = pageOfRequest(steps, input, [ctx.operation, ctx.accountId, ctx.region, d.workflowExecutionId]);
     return {
       steps: out.items.map(toStepMetadata),
       workflowBuildVersionArn: d.workflowBuildVersionArn,
