@@ -53,6 +53,9 @@ function checkWorkflowParameters(declared: unknown, given: unknown, path: string
   }
 }
 
+/** Image Builder's pattern for a parallel group's name. */
+const PARALLEL_GROUP = /^[A-Za-z0-9][A-Za-z0-9-_+#]{0,99}$/;
+
 /**
  * Workflow references: Kiln-managed ones pass as they are; the caller's must exist (wildcard versions resolve
  * to a stored build), and running any of them needs an execution role, as AWS requires.
@@ -70,6 +73,7 @@ export async function checkWorkflows(store: Store, ctx: RequestContext, value: u
     }
     if (w.onFailure !== undefined && w.onFailure !== 'ABORT' && w.onFailure !== 'CONTINUE') issues.push({ path: `${path}.onFailure`, message: 'must be ABORT or CONTINUE' });
     if (w.parallelGroup !== undefined && arn.resourceType !== 'workflow/test') issues.push({ path: `${path}.parallelGroup`, message: 'applies to test workflows only' });
+    else if (w.parallelGroup !== undefined && (typeof w.parallelGroup !== 'string' || !PARALLEL_GROUP.test(w.parallelGroup))) issues.push({ path: `${path}.parallelGroup`, message: 'must be 1 to 100 letters, digits and -_+#, starting with a letter or digit' });
     const names = ((w.parameters as { name?: string }[] | undefined) ?? []).map((p) => p.name);
     names.forEach((n, j) => {
       if (names.indexOf(n) !== j) issues.push({ path: `${path}.parameters[${j}].name`, message: `"${n}" is given more than once` });

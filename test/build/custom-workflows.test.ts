@@ -138,11 +138,16 @@ async function recipe(kiln: BuildServer, base: string, phases: Record<string, st
 
 /** Polls ListWaitingWorkflowSteps until a step of `imageArn` waits. */
 async function waitingStep(kiln: BuildServer, imageArn: string): Promise<WorkflowStepExecution> {
+  return (await waitingSteps(kiln, imageArn, 1))[0]!;
+}
+
+/** Polls ListWaitingWorkflowSteps until `count` steps of `imageArn` wait at once. */
+async function waitingSteps(kiln: BuildServer, imageArn: string, count: number): Promise<WorkflowStepExecution[]> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const steps = (await kiln.client.send(new ListWaitingWorkflowStepsCommand({}))).steps ?? [];
-    const found = steps.find((s) => s.imageBuildVersionArn === imageArn);
-    if (found) return found;
+    const found = steps.filter((s) => s.imageBuildVersionArn === imageArn);
+    if (found.length >= count) return found;
     const image = (await kiln.client.send(new GetImageCommand({ imageBuildVersionArn: imageArn }))).image!;
     assert.ok(Date.now() < deadline && !['AVAILABLE', 'FAILED', 'CANCELLED'].includes(image.state?.status ?? ''), `no waiting step of ${imageArn}: it is ${image.state?.status} (${image.state?.reason ?? ''})`);
     await sleep(200);
@@ -224,6 +229,29 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     assert.match(image.state?.reason ?? '', /Step Approval failed: rejected by the release manager/);
     const { steps } = await executions(kiln, arn);
     assert.deepEqual(steps.TEST, ['LaunchTestInstance:COMPLETED', 'Approval:FAILED']);
+  });
+
+  await t.test('TEST workflows of one parallelGroup run at once: both gates wait together; STOP on one fails the image and cancels the other', async () => {
+    const second = await workflow(kiln, 'TEST', GATED_TEST.replace('name: gated-test', 'name: gated-test-2'));
+    const arn = (await kiln.client.send(new CreateImageCommand({ containerRecipeArn: testedRecipe, infrastructureConfigurationArn: infra, executionRole: ROLE, workflows: [{ workflowArn: gated, parallelGroup: 'approvals' }, { workflowArn: second, parallelGroup: 'approvals' }] }))).imageBuildVersionArn!;
+    const waiting = await waitingSteps(kiln, arn, 2);
+    assert.deepEqual(waiting.map((s) => s.workflowBuildVersionArn).sort(), [gated, second].sort());
+    const stopped = waiting.find((s) => s.workflowBuildVersionArn === gated)!;
+    await kiln.client.send(new SendWorkflowStepActionCommand({ stepExecutionId: stopped.stepExecutionId!, imageBuildVersionArn: arn, action: 'STOP', reason: 'one approver said no' }));
+    const image = await waitForImage(kiln.client, arn);
+    assert.equal(image.state?.status, 'FAILED');
+    assert.match(image.state?.reason ?? '', /Step Approval failed: one approver said no/);
+    const list = (await kiln.client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: arn }))).workflowExecutions ?? [];
+    const tests = list.filter((w) => w.type === 'TEST').map((w) => `${w.workflowBuildVersionArn === gated ? 'first' : 'second'} ${w.parallelGroup} ${w.status}`).sort();
+    assert.deepEqual(tests, ['first approvals FAILED', 'second approvals CANCELLED']);
+    const cancelled = list.find((w) => w.workflowBuildVersionArn === second)!;
+    assert.match(cancelled.message ?? '', /cancelled: another TEST workflow of parallel group approvals failed/);
+    assert.equal((await kiln.client.send(new ListWaitingWorkflowStepsCommand({}))).steps?.length ?? 0, 0);
+    await expectError(
+      kiln.client.send(new CreateImageCommand({ containerRecipeArn: testedRecipe, infrastructureConfigurationArn: infra, executionRole: ROLE, workflows: [{ workflowArn: gated, parallelGroup: '-bad group' }] })),
+      'InvalidParameterValueException',
+      /workflows\[0\]\.parallelGroup: must be 1 to 100 letters/,
+    );
   });
 
   await t.test('CancelImageCreation ends a wait: the image is CANCELLED and the step no longer waits', async () => {

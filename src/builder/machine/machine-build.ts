@@ -96,8 +96,11 @@ async function cleanCloudInit(vm: VmInstance, signal: AbortSignal, log: (text: s
 /** How much longer a boot with a cloud-init seed may take: cloud-init's package install of the guest agent. */
 const AGENT_INSTALL_MS = 15 * 60_000;
 
+/** What a VM is for: the build, or a test (`test-N` for the Nth custom TEST workflow, which may run at once). */
+type VmRole = 'build' | 'test' | `test-${number}`;
+
 /** A VM's folder: short, because the guest agent's socket path inside it must fit a unix socket (107 bytes). */
-function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string): string {
+function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: VmRole): string {
   return path.join(machine.workRoot, `vm-${createHash('sha256').update(image.arn).digest('hex').slice(0, 12)}-${role}`);
 }
 
@@ -106,7 +109,7 @@ function vmWorkDir(machine: MachineServices, image: ResourceRecord, role: string
  * Its folder goes in the stage's work folder; a build VM keeps its writes for CreateOutputImage. The disk is
  * held on this node until the build's stack unwinds (a kept VM's QEMU keeps it open, which the disk cache respects).
  */
-async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: 'build' | 'test', digest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void, cloudInitSeed = false): Promise<VmInstance> {
+async function bootVm(machine: MachineServices, holder: InstanceHolder, image: ResourceRecord, role: VmRole, digest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void, cloudInitSeed = false): Promise<VmInstance> {
   const lease = await machine.disks.acquire(digest, signal);
   cleanup.defer(`the hold on disk ${digest} for the ${role} VM of ${image.arn}`, async () => lease.release());
   const disk = lease.path;
@@ -131,7 +134,7 @@ async function bootVm(machine: MachineServices, holder: InstanceHolder, image: R
  * (terminateInstanceOnFailure: false) still runs from it, so it stays; the next start of Kiln empties the work
  * folder after it.
  */
-async function vmFolder(services: BuildServices, machine: MachineServices, image: ResourceRecord, role: 'build' | 'test', cleanup: CleanupStack): Promise<string> {
+async function vmFolder(services: BuildServices, machine: MachineServices, image: ResourceRecord, role: VmRole, cleanup: CleanupStack): Promise<string> {
   const dir = vmWorkDir(machine, image, role);
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -143,14 +146,16 @@ async function vmFolder(services: BuildServices, machine: MachineServices, image
 }
 
 /**
- * Boots a test VM from a stored disk in the image's test VM folder, held by `holder`: the built-in TEST's launch
- * and a custom TEST workflow's LaunchInstance. One test VM of an image runs at a time (they share the folder).
+ * Boots a test VM from a stored disk, held by `holder`: the built-in TEST's launch and a custom TEST workflow's
+ * LaunchInstance. Each `slot` (a custom TEST workflow's index) has its own folder, so the workflows of one
+ * parallel group boot at once; one slot runs one VM at a time.
  */
-export async function bootTestVm(services: BuildServices, image: ResourceRecord, holder: InstanceHolder, diskDigest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void): Promise<VmInstance> {
+export async function bootTestVm(services: BuildServices, image: ResourceRecord, holder: InstanceHolder, diskDigest: string, cleanup: CleanupStack, signal: AbortSignal, log: (text: string) => void, slot?: number): Promise<VmInstance> {
   const machine = services.machine;
   if (!machine) throw new KilnError('Unavailable', 'this Kiln has no machine-image support configured');
-  await vmFolder(services, machine, image, 'test', cleanup);
-  return bootVm(machine, holder, image, 'test', diskDigest, cleanup, signal, log);
+  const role: VmRole = slot === undefined ? 'test' : `test-${slot}`;
+  await vmFolder(services, machine, image, role, cleanup);
+  return bootVm(machine, holder, image, role, diskDigest, cleanup, signal, log);
 }
 
 /** A custom TEST workflow (builder/workflows/) that replaces a machine build's built-in one. */

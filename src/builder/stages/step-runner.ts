@@ -34,6 +34,16 @@ export function abortKind(signal: AbortSignal): 'timeout' | 'cancelled' | undefi
   return (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError' ? 'timeout' : 'cancelled';
 }
 
+/**
+ * The reason of a cancel that is not the build's own (a sibling TEST workflow failed): the steps it ends say
+ * why rather than "the build was cancelled". Still a cancel to abortKind (an AbortError).
+ */
+export class CancelledBecause extends DOMException {
+  constructor(why: string) {
+    super(why, 'AbortError');
+  }
+}
+
 export interface StepSpec {
   name: string;
   action: string;
@@ -69,7 +79,7 @@ export async function runStep<T extends Record<string, unknown>>(wf: WorkflowRun
   } catch (err) {
     const kind = abortKind(signal);
     const cancelled = kind === 'cancelled';
-    const detail = kind === 'cancelled' ? 'the build was cancelled' : kind === 'timeout' ? `the step ran out of time (${describe(err)})` : describe(err);
+    const detail = kind === 'cancelled' ? (signal.reason instanceof CancelledBecause ? `cancelled: ${signal.reason.message}` : 'the build was cancelled') : kind === 'timeout' ? `the step ran out of time (${describe(err)})` : describe(err);
     step.log(`\n${cancelled ? 'CANCELLED' : 'FAILED'}: ${detail}\n`);
     await step.finish(cancelled ? 'CANCELLED' : 'FAILED', { message: detail });
     throw new StepFailed(wf.workflowExecutionId, spec.name, detail, cancelled);

@@ -1,6 +1,6 @@
 /**
  * The step actions of custom TEST workflows on machine images: LaunchInstance boots a VM from the stored disk as
- * the built-in test stage does (machine-build.ts bootTestVm; one at a time), ExecuteComponents runs every
+ * the built-in test stage does (machine-build.ts bootTestVm; one at a time per workflow), ExecuteComponents runs every
  * component's test phase through its guest agent; the rest are common-actions.ts's.
  */
 import { KilnError } from '../../domain/errors.js';
@@ -21,6 +21,8 @@ export interface MachineTestState {
   components: PlannedComponent[];
   workingDirectory: string;
   cleanup: CleanupStack;
+  /** The workflow's own test VM folder (bootTestVm), so that workflows of one parallel group boot at once. */
+  vmSlot: number;
   waitPollMs?: number;
 }
 
@@ -34,7 +36,7 @@ export function machineTestActions(state: MachineTestState, instances: WorkflowI
       run: async (inputs, run) => {
         if (inputs.imageIdOverride !== undefined) throw new KilnError('InvalidArgument', `${run.stepName}.inputs.imageIdOverride: Kiln launches from the stage's image only`, [{ path: `${run.stepName}.inputs.imageIdOverride`, message: 'is not supported' }]);
         if (instances.running > 0) throw new KilnError('InvalidArgument', `${run.stepName}: a machine image's TEST workflow runs one VM at a time; terminate the other first`);
-        const vm = await instances.launchWith((holder) => bootTestVm(services, image, holder, state.diskDigest, state.cleanup, run.signal, (text) => run.step.log(text)));
+        const vm = await instances.launchWith((holder) => bootTestVm(services, image, holder, state.diskDigest, state.cleanup, run.signal, (text) => run.step.log(text), state.vmSlot));
         return { instanceId: vm.id, bootMs: vm.bootMs };
       },
       rollback: (outputs) => instances.rollback(String(outputs.instanceId)),

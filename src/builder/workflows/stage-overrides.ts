@@ -2,9 +2,8 @@
  * An image's custom workflows as the stage overrides the build runs in place of its built-in workflows:
  * container-build.ts's BUILD and TEST, machine-build.ts's TEST, and distribution-stage.ts's DISTRIBUTION, whose
  * DistributeContainerImage / DistributeImage step distributes every region as the built-in step does. Test
- * workflows run one after another in the order the image lists them (AWS runs up to five of a parallelGroup at
- * once); one whose image entry says CONTINUE lets the image go on when it fails. Earlier workflows' outputs are
- * `$.workflowOutputs.*` of later ones.
+ * workflows run by parallelGroup as test-groups.ts orders them; one whose image entry says CONTINUE lets the
+ * image go on when it fails. Earlier workflows' outputs are `$.workflowOutputs.*` of later ones.
  */
 import type { CleanupStack } from '../../domain/cleanup-stack.js';
 import { errorMessage, KilnError } from '../../domain/errors.js';
@@ -18,6 +17,7 @@ import { recipeOf } from '../stages/image-record.js';
 import { abortKind } from '../stages/step-runner.js';
 import { commonActions, MINUTE, noted, systemVariables } from './common-actions.js';
 import { containerActions, type ContainerWorkflowState } from './container-actions.js';
+import { runTestRounds } from './test-groups.js';
 import { runCustomWorkflow, type ImageWorkflow, type ImageWorkflows, type WorkflowInstances } from './image-workflows.js';
 import { machineTestActions } from './machine-actions.js';
 import type { WorkflowAction } from './workflow-interpreter.js';
@@ -64,17 +64,16 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
     const outputs = await runCustomWorkflow({ services, image, workflow, actions, system: systemVariables(image, phase, workingDirectory), workflowOutputs, signal, cleanup: options.cleanup, log: options.log });
     Object.assign(workflowOutputs, outputs);
   };
-  /** Each TEST workflow in turn; CONTINUE entries may fail without failing the image. */
-  const runTests = async (image: ResourceRecord, signal: AbortSignal, one: (test: ImageWorkflow) => Promise<void>) => {
-    for (const test of workflows.TEST) {
+  /** The TEST workflows by parallel group (test-groups.ts); CONTINUE entries may fail without failing the image. */
+  const runTests = (image: ResourceRecord, signal: AbortSignal, one: (test: ImageWorkflow, signal: AbortSignal) => Promise<void>) =>
+    runTestRounds(workflows.TEST, signal, async (test, testSignal) => {
       try {
-        await one(test);
+        await one(test, testSignal);
       } catch (err) {
-        if (test.onFailure !== 'CONTINUE' || abortKind(signal) !== undefined) throw err;
+        if (test.onFailure !== 'CONTINUE' || abortKind(testSignal) !== undefined) throw err;
         options.log(`${image.arn}: the TEST workflow ${test.arn} failed and ${test.at}.onFailure is CONTINUE: ${errorMessage(err)}\n`);
       }
-    }
-  };
+    });
   const distribution = workflows.DISTRIBUTION;
   const hasTests = workflows.TEST.length > 0;
   return {
@@ -99,9 +98,9 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
       }
       if (hasTests) {
         overrides.test = (image, output, context, signal) =>
-          runTests(image, signal, (test) => {
+          runTests(image, signal, (test, testSignal) => {
             const state = { ...stateFor(image, 'TEST', context), tested: output };
-            return run(test, image, (instances) => containerActions(state, instances), 'Test', context.workingDirectory, signal);
+            return run(test, image, (instances) => containerActions(state, instances), 'Test', context.workingDirectory, testSignal);
           });
       }
       return overrides;
@@ -110,9 +109,9 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
       if (!hasTests) return {};
       return {
         test: (image, diskDigest, context, signal) =>
-          runTests(image, signal, (test) => {
-            const state = { services, image, diskDigest, components, workingDirectory: context.workingDirectory, cleanup: options.cleanup, ...(options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs }) };
-            return run(test, image, (instances) => machineTestActions(state, instances), 'Test', context.workingDirectory, signal);
+          runTests(image, signal, (test, testSignal) => {
+            const state = { services, image, diskDigest, components, workingDirectory: context.workingDirectory, cleanup: options.cleanup, vmSlot: workflows.TEST.indexOf(test), ...(options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs }) };
+            return run(test, image, (instances) => machineTestActions(state, instances), 'Test', context.workingDirectory, testSignal);
           }),
       };
     },
