@@ -16,6 +16,8 @@ import {
   CreateInfrastructureConfigurationCommand,
   GetImageCommand,
   ImportVmImageCommand,
+  ListWorkflowExecutionsCommand,
+  ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
 import { assembleDisk, DEFAULT_ROOT_PART_UUID } from '../../src/artifacts/disk/assemble.js';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
@@ -93,6 +95,12 @@ test('an imported Debian (cloud-init, no agent) is built on with vm.small, teste
   const created = await client.send(new CreateImageCommand({ imageRecipeArn: recipe.imageRecipeArn, infrastructureConfigurationArn: infra.infrastructureConfigurationArn }));
   const image = await timed('vm.small build + test boot', () => waitForImage(client, created.imageBuildVersionArn!, { timeoutMs: 40 * 60_000 }));
   assert.equal(image.state?.status, 'AVAILABLE', image.state?.reason);
+  // Where the time went, step by step: this file is CI's slowest.
+  for (const wf of (await client.send(new ListWorkflowExecutionsCommand({ imageBuildVersionArn: created.imageBuildVersionArn }))).workflowExecutions ?? []) {
+    for (const step of (await client.send(new ListWorkflowStepExecutionsCommand({ workflowExecutionId: wf.workflowExecutionId }))).steps ?? []) {
+      if (step.startTime && step.endTime) t.diagnostic(`${wf.type} ${step.name}: ${((Date.parse(step.endTime) - Date.parse(step.startTime)) / 1000).toFixed(0)} s`);
+    }
+  }
   const ami = image.outputResources?.amis?.[0]?.image;
   assert.match(ami ?? '', /^ami-/);
 

@@ -88,7 +88,10 @@ async function parentRootfs(services: BuildServices, machine: MachineServices, p
  * again as a fresh instance; the seed drive itself never was part of the disk.
  */
 async function cleanCloudInit(vm: VmInstance, signal: AbortSignal, log: (text: string) => void): Promise<void> {
-  const result = await vm.exec(['/bin/sh', '-c', 'if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed && rm -rf /var/lib/cloud/instances /var/lib/cloud/instance; fi; find /root /home -maxdepth 3 -path "*/.ssh/authorized_keys" -type f -size 0 -delete; sync'], { timeoutMs: 120_000, signal });
+  // The seed's config and final stages run no module, but may still be queued behind network-online.target:
+  // stopped first, so that none writes instance state after the clean.
+  const stop = 'if command -v systemctl >/dev/null; then systemctl stop cloud-final.service cloud-config.service 2>/dev/null || true; fi';
+  const result = await vm.exec(['/bin/sh', '-c', `${stop}; if command -v cloud-init >/dev/null; then cloud-init clean --logs --seed && rm -rf /var/lib/cloud/instances /var/lib/cloud/instance; fi; find /root /home -maxdepth 3 -path "*/.ssh/authorized_keys" -type f -size 0 -delete; sync`], { timeoutMs: 120_000, signal });
   if (result.exitCode !== 0) throw new KilnError('Internal', `cloud-init clean failed in the build instance (exit ${String(result.exitCode)}): ${result.stderr.trim().slice(-500)}`);
   log('cloud-init clean: the seeded boot\'s instance state and logs are removed from the output\n');
 }
