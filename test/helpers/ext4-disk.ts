@@ -18,12 +18,14 @@ export interface Ext4DiskOptions {
   /** The ext4 partition's size; the disk is this plus 2 MiB and the partitions before it. */
   mib: number;
   uuid?: string;
+  /** The whole disk's size when larger than its partitions need (room after the last one). */
+  diskMib?: number;
 }
 
 /** Writes `disk` with the partitions asked for, the last holding an ext4 filesystem of the files in `rootfs`. */
 export function writeExt4Disk(disk: string, rootfs: string, options: Ext4DiskOptions): void {
   const before = options.before ?? [];
-  const total = 2 + before.reduce((n, p) => n + p.mib, 0) + options.mib;
+  const total = Math.max(options.diskMib ?? 0, 2 + before.reduce((n, p) => n + p.mib, 0) + options.mib);
   writeFileSync(disk, '');
   truncateSync(disk, total * MIB);
   let start = 1;
