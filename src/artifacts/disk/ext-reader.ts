@@ -124,6 +124,11 @@ export interface ExtFilesystem {
   /** The partition's byte offset in the disk. */
   offset: number;
   lstat: Lstat;
+  /**
+   * Looks up `files` and every directory above them in one debugfs run, so that resolving them later costs no
+   * further runs unless a symlink leads elsewhere: each run reopens the filesystem.
+   */
+  prefetch(files: readonly string[]): Promise<void>;
   /** Resolves `file` (symlinks followed) to a regular file; undefined when it is none. */
   resolve(file: string): Promise<{ path: string; size: number } | undefined>;
   /** The text of `file` (symlinks followed); undefined when it is not a regular file or is over `maxBytes`. */
@@ -163,6 +168,24 @@ export async function openExtFilesystem(disk: string, offset: number, signal?: A
     }
     return entry;
   };
+  const prefetch = async (files: readonly string[]) => {
+    const wanted = new Set<string>();
+    for (const file of files) {
+      const names = file.split('/').filter((n) => n !== '');
+      for (let i = 1; i <= names.length; i++) wanted.add(`/${names.slice(0, i).join('/')}`);
+    }
+    const todo = [...wanted].filter((p) => !cache.has(p) && !UNSAFE_PATH.test(p));
+    if (todo.length === 0) return;
+    const out = await runTool('debugfs', ['-c', '-f', '-', device], { input: todo.map((p) => `stat "${p}"\n`).join(''), ...(signal ? { signal } : {}) });
+    // debugfs echoes each request as `debugfs: REQUEST` before its output; no line of stat's output starts so.
+    const parts = out.split(/^debugfs: stat "(.*)"$/m);
+    for (let i = 1; i + 1 < parts.length; i += 2) {
+      const found = parseStat(parts[i + 1]!);
+      // A long link's target needs its own run (lstat's); everything else is known now, absent ones included.
+      if (found?.type === 'symlink' && found.target === undefined) continue;
+      cache.set(parts[i]!, Promise.resolve(found));
+    }
+  };
   // debugfs fails to open what is not an ext filesystem; a missing debugfs or a cancel still throws.
   const root = await lstat('/').catch((err: unknown) => {
     if (isKilnError(err, 'Internal')) return undefined;
@@ -176,6 +199,7 @@ export async function openExtFilesystem(disk: string, offset: number, signal?: A
   return {
     offset,
     lstat,
+    prefetch,
     resolve,
     async readText(file, maxBytes) {
       const found = await resolve(file);
@@ -204,6 +228,7 @@ export async function findRootFilesystem(disk: string, signal?: AbortSignal): Pr
   for (const part of rootCandidates(await diskPartitions(disk, signal), size)) {
     const fs = await openExtFilesystem(disk, part.offset, signal);
     if (!fs) continue;
+    await fs.prefetch(OS_RELEASE_FILES);
     for (const file of OS_RELEASE_FILES) if (await fs.resolve(file)) return fs;
   }
   return undefined;

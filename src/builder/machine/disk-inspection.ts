@@ -26,6 +26,9 @@ export interface DiskInspection {
 
 const CLOUD_INIT_FILES = ['/usr/bin/cloud-init', '/usr/local/bin/cloud-init'];
 const AGENT_FILES = ['/usr/bin/qemu-ga', '/usr/sbin/qemu-ga', '/usr/local/bin/qemu-ga'];
+const DPKG_STATUS = '/var/lib/dpkg/status';
+const APK_INSTALLED = '/lib/apk/db/installed';
+const DATABASE_FILES = [DPKG_STATUS, APK_INSTALLED, `/${RPMDB_SQLITE}`];
 /** The databases are plain text well under this; a larger one is not what it claims to be. */
 const MAX_DATABASE_BYTES = 256 * 1024 * 1024;
 const MAX_OS_RELEASE_BYTES = 64 * 1024;
@@ -41,8 +44,8 @@ async function inventoryOf(fs: ExtFilesystem, workDir: string): Promise<ImageInv
   for (const file of OS_RELEASE_FILES) {
     os ??= osRelease((await fs.readText(file, MAX_OS_RELEASE_BYTES)) ?? '');
   }
-  const dpkg = await fs.readText('/var/lib/dpkg/status', MAX_DATABASE_BYTES);
-  const apk = await fs.readText('/lib/apk/db/installed', MAX_DATABASE_BYTES);
+  const dpkg = await fs.readText(DPKG_STATUS, MAX_DATABASE_BYTES);
+  const apk = await fs.readText(APK_INSTALLED, MAX_DATABASE_BYTES);
   const packages = [...(dpkg ? dpkgPackages(dpkg) : []), ...(apk ? apkPackages(apk) : [])];
   if (await fs.resolve(`/${RPMDB_SQLITE}`)) {
     await fsp.mkdir(workDir, { recursive: true, mode: 0o700 });
@@ -70,6 +73,7 @@ export async function inspectDisk(disk: string, workDir: string, signal?: AbortS
       log?.('no ext2/3/4 root filesystem with an os-release was found on the disk; its guest and packages are unknown\n');
       return { guest: 'unknown', packages: [] };
     }
+    await fs.prefetch([...CLOUD_INIT_FILES, ...AGENT_FILES, ...DATABASE_FILES]);
     guest = { cloudInit: await anyFile(fs, CLOUD_INIT_FILES), agent: await anyFile(fs, AGENT_FILES) };
     inventory = await inventoryOf(fs, workDir);
   } catch (err) {
