@@ -29,7 +29,7 @@ import { registerImageSbomRoute } from '../api/kiln/image-sbom-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
 import { parentDisk } from '../builder/machine/machine-build.js';
 import { listUsableMachineImages } from '../builder/machine/machine-images.js';
-import { importTaskView, importUploadedDisk } from '../builder/machine/import-tasks.js';
+import { importTaskView, importUploadedDisk, listImportTasks } from '../builder/machine/import-tasks.js';
 import { resolveMachineRef } from '../builder/machine/machine-parent.js';
 import { LayerCache } from '../artifacts/oci/unpack.js';
 import type { AccessKeySecret } from '../api/aws/sigv4.js';
@@ -274,6 +274,7 @@ export async function startBuildEngine(input: { store: Store; dataDir: string; c
         lookupKey: auth.lookupKey,
         regions: auth.regions,
         importDisk: async (who, body, format, signal) => importTaskView(await importUploadedDisk({ store, disks, workRoot }, who, body, format, signal)),
+        listImports: (who) => listImportTasks(store, who.accountId, who.region),
       });
     },
     wakeOnQueued(handlers) {

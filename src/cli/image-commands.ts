@@ -3,7 +3,8 @@
  * `kiln images export IMAGE --format qcow2|raw|vmdk|vhd -o FILE` writes one as a disk file: EC2's side of AMIs,
  * through Kiln's signed `/kiln/machine-images` routes. IMAGE is a machine image id (ami-…) or an AMI image ARN.
  * `kiln images import FILE --format …` uploads a disk of one's own (EC2's ImportImage) and prints the import task
- * id that ImportVmImage takes as `vmImportTaskId`.
+ * id that ImportVmImage takes as `vmImportTaskId`; `kiln images imports` lists the tasks (EC2's
+ * DescribeImportImageTasks).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
@@ -87,4 +88,46 @@ export function registerImageCommands(program: Command): void {
       else process.stdout.write(`${String(body.importTaskId)}\n`);
     }),
   );
+  withServerOptions(images.command('imports').description('list your import tasks (EC2 DescribeImportImageTasks): status, format, guest found on the disk, images made').option('--json', 'print a JSON array')).action(
+    cliAction('kiln images imports', async (opts: ServerTargetOptions & { json?: boolean }) => {
+      const { status, body } = await kilnRequest(routeTarget(opts), { method: 'GET', path: '/kiln/images/imports' });
+      if (status !== 200) throw routeError(status, body, 'listing import tasks');
+      const list = (body.importTasks ?? []) as ImportTaskRow[];
+      if (opts.json) printJson(list);
+      else
+        printTable(
+          [
+            { header: 'TASK ID', value: (t) => t.importTaskId },
+            { header: 'STATUS', value: (t) => t.status },
+            { header: 'FORMAT', value: (t) => t.format },
+            { header: 'SIZE', value: (t) => String(t.diskSizeBytes) },
+            { header: 'CREATED', value: (t) => t.creationDate },
+            { header: 'GUEST', value: (t) => guestText(t.guest) },
+            { header: 'OS', value: (t) => t.os?.prettyName ?? '-' },
+            { header: 'IMAGES', value: (t) => (t.imageArns.length > 0 ? t.imageArns.join(',') : '-') },
+          ],
+          list,
+          'no import tasks',
+        );
+    }),
+  );
+}
+
+/** One task as `GET /kiln/images/imports` answers it (import-tasks.ts's importTaskView). */
+interface ImportTaskRow {
+  importTaskId: string;
+  status: string;
+  format: string;
+  diskSizeBytes: number;
+  creationDate: string;
+  guest: { cloudInit: boolean; agent: boolean } | 'unknown';
+  os?: { prettyName: string };
+  imageArns: string[];
+}
+
+/** How a vm build can reach the disk's guest, in a word or two. */
+function guestText(guest: ImportTaskRow['guest']): string {
+  if (guest === 'unknown') return 'unknown';
+  const ways = [...(guest.cloudInit ? ['cloud-init'] : []), ...(guest.agent ? ['qemu-ga'] : [])];
+  return ways.length > 0 ? ways.join('+') : 'none';
 }

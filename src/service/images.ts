@@ -63,8 +63,9 @@ function getImage(store: Store): OperationHandler {
 }
 
 /**
- * ListImagePackages: the packages installed in an image build (read from its root filesystem's dpkg database
- * when the build made it, as AWS reads them from SSM Inventory), under GetImage's visibility rule.
+ * ListImagePackages: the packages installed in an image build (read from its root filesystem's package databases
+ * when the build made it or the import read its disk, as AWS reads them from SSM Inventory), under GetImage's
+ * visibility rule.
  */
 function listImagePackages(store: Store): OperationHandler {
   return async (input, ctx) => {

@@ -33,6 +33,11 @@ async function unlistedManagedImage(store: Store, ctx: RequestContext, text: str
  * name an AVAILABLE image of the recipe's kind that the caller may read in its region, and an `ami-` id a machine
  * image it may launch there. Registry references (resolved by the pull at build time), `ssm:` parameters (AWS's,
  * refused by a Kiln build) and Amazon-managed images Kiln does not list are not looked up.
+ *
+ * An imported parent whose disk has neither cloud-init nor the guest agent (its `guest`) is accepted here, as
+ * AWS accepts any readable AMI: the recipe does not choose the instance type, so it cannot know whether builds
+ * boot the parent (vm.*, which fails at LaunchInstance, before booting: imported-guest.ts) or enter its root
+ * filesystem (ns.*, which needs neither), and the same recipe serves both through different infrastructures.
  */
 export async function parentImageIssues(store: Store, ctx: RequestContext, kind: ParentKind, text: string): Promise<Issue[]> {
   const lookedUp = text.startsWith('arn:') || (kind === 'machine' && text.startsWith('ami-'));

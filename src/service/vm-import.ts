@@ -48,7 +48,8 @@ function importVmImage(store: Store): OperationHandler {
     const slug = nameToSlug(name);
     const version = input.semanticVersion as string;
     const description = str(input.description);
-    const data: ImageData & { description?: string; importTask: string; machine: JsonObject } = {
+    const found = importTaskData(task);
+    const data: ImageData & { description?: string; importTask: string; machine: JsonObject; guest?: unknown; inventory?: unknown } = {
       name,
       type: 'AMI',
       platform: 'Linux',
@@ -65,7 +66,12 @@ function importVmImage(store: Store): OperationHandler {
       tags: (input.tags as Record<string, string> | undefined) ?? {},
       dateCreated: new Date().toISOString(),
       importTask: taskId,
-      machine: { disk: importTaskData(task).disk as unknown as JsonObject },
+      machine: { disk: found.disk as unknown as JsonObject },
+      // What the import read on the disk: vm builds check `guest` before booting it; ListImagePackages, scans and
+      // SBOMs read the packages and inventory as they do a built image's.
+      ...(found.guest ? { guest: found.guest } : {}),
+      ...(found.inventory ? { inventory: found.inventory } : {}),
+      packages: (found.packages ?? []) as unknown as JsonObject[],
       outputResources: { amis: [] },
     };
     const { record, created } = await store.createResource(

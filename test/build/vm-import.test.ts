@@ -1,7 +1,8 @@
 // Bring your own machine image, booted: a Debian 12 disk made here with mmdebstrap (cloud-init, OpenSSH and a
 // kernel, no qemu-guest-agent) is imported with `kiln images import`, made an image with ImportVmImage, built on
 // with vm.small (the build VM gets the agent from cloud-init through a NoCloud seed), tested in a boot of the
-// output, exported, and the output disk holds no seed, no cloud-init instance state and no SSH key of the build.
+// output, exported, and the output disk holds no seed, no cloud-init instance state and no SSH key of the build;
+// the packages of the imported image and of the output are read off their disks.
 // One boot chain (build VM, test VM) under TCG; the slow part of this file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import {
   CreateInfrastructureConfigurationCommand,
   GetImageCommand,
   ImportVmImageCommand,
+  ListImagePackagesCommand,
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
 } from '@aws-sdk/client-imagebuilder';
@@ -117,4 +119,13 @@ test('an imported Debian (cloud-init, no agent) is built on with vm.small, teste
   assert.doesNotMatch(lsInDisk(out, offset, '/home'), /\/debian\//, 'no default user made by the build');
   const got = await client.send(new GetImageCommand({ imageBuildVersionArn: created.imageBuildVersionArn }));
   assert.equal(got.image?.imageRecipe?.parentImage, made.imageArn);
+
+  // What the import read off the disk, and the packages of the imported image and of the output (read off its disk).
+  const tasks = await kilnAs(endpoint, credentials, ['images', 'imports', '--json']);
+  assert.equal(tasks.code, 0, tasks.stderr);
+  assert.deepEqual((JSON.parse(tasks.stdout) as { guest: unknown }[])[0]?.guest, { cloudInit: true, agent: false });
+  const names = async (arn: string) => ((await client.send(new ListImagePackagesCommand({ imageBuildVersionArn: arn }))).imagePackageList ?? []).map((p) => p.packageName);
+  const before = await names(made.imageArn!);
+  assert.ok(before.includes('cloud-init') && !before.includes('qemu-guest-agent'), 'the imported image lists its own packages');
+  assert.ok((await names(created.imageBuildVersionArn!)).includes('qemu-guest-agent'), 'the output lists the agent the build installed');
 });

@@ -2,6 +2,8 @@
  * `PUT /kiln/images/import?format=qcow2|raw|vmdk|vhd`: a disk file uploaded as the request body, streamed to the
  * engine (never buffered), answered with its import task (`import-ami-…`), which ImportVmImage then takes.
  * Signed like the other Kiln routes, with `x-amz-content-sha256: UNSIGNED-PAYLOAD` since the body streams.
+ * `GET /kiln/images/imports` lists the caller's tasks in its region (`{importTasks: [...]}`), Kiln's
+ * DescribeImportImageTasks.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -12,6 +14,8 @@ import { signedCaller, type SignedRouteAuth } from './signed-caller.js';
 export interface ImageImportRouteDeps extends SignedRouteAuth {
   /** Receives, checks, converts and stores the disk; answers the task as stored. */
   importDisk: (who: { accountId: string; region: string }, body: Readable, format: DiskFormat, signal: AbortSignal) => Promise<Record<string, unknown>>;
+  /** The caller's import tasks in its region, newest first. */
+  listImports: (who: { accountId: string; region: string }) => Promise<Record<string, unknown>[]>;
 }
 
 function send(reply: FastifyReply, err: AwsError): FastifyReply {
@@ -19,6 +23,14 @@ function send(reply: FastifyReply, err: AwsError): FastifyReply {
 }
 
 export function registerImageImportRoutes(app: FastifyInstance, deps: ImageImportRouteDeps): void {
+  app.get('/kiln/images/imports', async (req, reply) => {
+    try {
+      const who = await signedCaller(req, deps);
+      return reply.type('application/json').send({ importTasks: await deps.listImports(who) });
+    } catch (err) {
+      return send(reply, toAwsError(err));
+    }
+  });
   // In its own context: the server's parser buffers bodies up to 1 MiB, a disk streams through untouched.
   void app.register(async (child) => {
     child.removeAllContentTypeParsers();

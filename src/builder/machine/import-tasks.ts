@@ -16,6 +16,8 @@ import type { DiskStore } from '../../artifacts/disk/disk-store.js';
 import { KilnError } from '../../domain/errors.js';
 import type { ResourceRecord, Store } from '../../store/store.js';
 import { rootPartitionUuid, type MachineDisk } from './machine-disk.js';
+import { inspectDisk, type GuestAccess } from './disk-inspection.js';
+import type { ImageInventory, ListedPackage } from '../../domain/package-inventory.js';
 
 export const IMPORT_TASK_TYPE = 'import-image-task';
 const TASK_ID_RE = /^import-ami-[0-9a-f]{17}$/;
@@ -31,6 +33,14 @@ export interface ImportTaskData {
   uploadedBytes: number;
   disk: MachineDisk;
   creationDate: string;
+  /**
+   * How a vm build can reach the guest, read from the disk at import; 'unknown' when its root filesystem is not
+   * readable without mounting (XFS, btrfs, LVM, encrypted). Absent on tasks imported before Kiln inspected disks.
+   */
+  guest?: GuestAccess | 'unknown';
+  /** The disk's os-release and packages, when its root filesystem was readable. */
+  inventory?: ImageInventory;
+  packages?: ListedPackage[];
 }
 
 export function isImportTaskId(text: string): boolean {
@@ -45,9 +55,41 @@ export function importTaskData(record: ResourceRecord): ImportTaskData {
   return record.data as unknown as ImportTaskData;
 }
 
-/** A task as `kiln images import` shows it: its id, status, format and sizes. */
-export function importTaskView(data: ImportTaskData): Record<string, unknown> {
-  return { importTaskId: data.importTaskId, status: data.status, format: data.format, uploadedBytes: data.uploadedBytes, diskSizeBytes: data.disk.sizeBytes, creationDate: data.creationDate };
+/**
+ * A task as `kiln images import` and `kiln images imports` show it: its id, status, format, sizes, what was found
+ * on the disk (guest access, operating system, package count) and, when listed, the images made from it.
+ */
+export function importTaskView(data: ImportTaskData, imageArns?: string[]): Record<string, unknown> {
+  return {
+    importTaskId: data.importTaskId,
+    status: data.status,
+    format: data.format,
+    uploadedBytes: data.uploadedBytes,
+    diskSizeBytes: data.disk.sizeBytes,
+    creationDate: data.creationDate,
+    guest: data.guest ?? 'unknown',
+    ...(data.inventory?.os ? { os: data.inventory.os } : {}),
+    packageCount: data.packages?.length ?? 0,
+    ...(imageArns ? { imageArns } : {}),
+  };
+}
+
+/**
+ * The import tasks of `accountId` in `region`, newest first, each with the ARNs of the images ImportVmImage made
+ * from it there (the `importTask` their records keep): Kiln's DescribeImportImageTasks.
+ */
+export async function listImportTasks(store: Store, accountId: string, region: string): Promise<Record<string, unknown>[]> {
+  const tasks = await store.listResources({ accountId, region, type: IMPORT_TASK_TYPE });
+  const images = await store.listResources({ accountId, region, type: 'image' });
+  const madeFrom = new Map<string, string[]>();
+  for (const image of images) {
+    const task = image.data.importTask;
+    if (typeof task === 'string') madeFrom.set(task, [...(madeFrom.get(task) ?? []), image.arn]);
+  }
+  return tasks
+    .map(importTaskData)
+    .sort((a, b) => b.creationDate.localeCompare(a.creationDate) || a.importTaskId.localeCompare(b.importTaskId))
+    .map((data) => importTaskView(data, madeFrom.get(data.importTaskId) ?? []));
 }
 
 /** The task `taskId` of `accountId` in `region`; undefined for another account's or region's, as for an unknown one. */
@@ -79,8 +121,8 @@ async function receive(body: Readable, file: string, limit: number, signal: Abor
 }
 
 /**
- * Receives a disk file for `who`, checks and converts it (disk-import.ts), stores the raw disk and records the
- * task. The upload's folder under the work root is removed whatever happens.
+ * Receives a disk file for `who`, checks and converts it (disk-import.ts), reads what it holds (disk-inspection.ts),
+ * stores the raw disk and records the task. The upload's folder under the work root is removed whatever happens.
  */
 export async function importUploadedDisk(deps: ImportDeps, who: { accountId: string; region: string }, body: Readable, format: DiskFormat, signal: AbortSignal): Promise<ImportTaskData> {
   const taskId = `import-ami-${randomBytes(9).toString('hex').slice(0, 17)}`;
@@ -93,6 +135,7 @@ export async function importUploadedDisk(deps: ImportDeps, who: { accountId: str
     await importDiskImage(upload, format, raw, signal);
     await fsp.rm(upload, { force: true });
     const rootPartUuid = await rootPartitionUuid(raw, signal);
+    const { guest, inventory, packages } = await inspectDisk(raw, path.join(dir, 'inspect'), signal);
     const stored = await deps.disks.adopt(raw, signal);
     const data: ImportTaskData = {
       importTaskId: taskId,
@@ -102,6 +145,9 @@ export async function importUploadedDisk(deps: ImportDeps, who: { accountId: str
       // Nothing is known of the kernel of a disk Kiln did not make; the root partition only when it is typed as one.
       disk: { ...stored, format: 'raw', rootPartUuid, kernelVersion: '' },
       creationDate: new Date().toISOString(),
+      guest,
+      ...(inventory ? { inventory } : {}),
+      packages,
     };
     await deps.store.createResource({ accountId: who.accountId, region: who.region, type: IMPORT_TASK_TYPE, name: taskId, version: '', arn: importTaskArn(who.region, who.accountId, taskId), build: 'none', data: data as unknown as Record<string, unknown> });
     return data;

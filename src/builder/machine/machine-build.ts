@@ -27,6 +27,8 @@ import { advance, patchImage, recipeOf, rootVolumeGiB, type BuildPlan, type Cont
 import { planLine, type CompiledPlan } from '../compile-build-plan.js';
 import { diskFromLayers, reassembleDisk, rootfsFromDisk, rootPartitionUuid, type MachineDisk } from './machine-disk.js';
 import { isImportedParent, machineOutputOf, materializeMachineParent, type MachineParent } from './machine-parent.js';
+import { diskInventory } from './disk-inspection.js';
+import { importedBootSeed } from './imported-guest.js';
 import { loadParentImage } from '../stages/parent-image.js';
 import { runStep } from '../stages/step-runner.js';
 import { runScanStep, scanningEnabled } from '../stages/image-scan.js';
@@ -222,10 +224,11 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         log(`launched ${nsInstance.id} on the parent's root filesystem (${layers.length} layers, network ${wanted.network})\n`);
         return { instanceId: nsInstance.id };
       }
+      // Before anything boots: an imported disk known to have no way in fails now, not after the boot timeout.
+      const seed = imported && importedBootSeed(parent, String(recipe.parentImage ?? ''), log);
       const disk = await parentDisk(services, machine, parent, imageFolder(image), signal, log);
       await vmFolder(services, machine, image, 'build', cleanup);
-      if (imported) log('the parent is an imported image without a guest agent: booting it with a cloud-init NoCloud seed that installs qemu-guest-agent\n');
-      vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log, imported);
+      vm = await bootVm(machine, holder, image, 'build', disk.digest, cleanup, signal, log, seed);
       return { instanceId: vm.id };
     });
     const buildComponents = components.filter((c) => c.entry.type === 'BUILD');
@@ -277,9 +280,10 @@ export async function buildMachineImage(services: BuildServices, initial: Resour
         if (imported) {
           // A disk Kiln did not lay out keeps its own partitions and bootloader: stored as the guest left it.
           const rootPartUuid = await rootPartitionUuid(raw, signal);
+          const found = await diskInventory(raw, path.join(machine.workRoot, `inspect-${imageFolder(image)}`), signal, log);
           const stored = await machine.disks.adopt(raw, signal);
           log(`disk stored as ${stored.digest} (the imported layout, as the guest left it)\n`);
-          output = { disk: { ...stored, format: 'raw', rootPartUuid, kernelVersion: '' }, packages: [] };
+          output = { disk: { ...stored, format: 'raw', rootPartUuid, kernelVersion: '' }, ...found };
         } else {
           // Reassembled from its root filesystem, so that a kernel the build installed is the one that boots and
           // blockDeviceMappings applies as in an ns build.

@@ -33,7 +33,7 @@ export async function inventoryOfLayers(layers: readonly string[]): Promise<Imag
   return { ...(os ? { os } : {}), packages: sortPackages(packages) };
 }
 
-/** The inventory recorded on an image when it was built; undefined for images built before Kiln recorded one, or imported. */
+/** The inventory recorded on an image when it was built or imported; undefined for images from before Kiln recorded one, or imported with a root it could not read. */
 export function imageInventory(record: ResourceRecord): ImageInventory | undefined {
   const inventory = record.data.inventory as ImageInventory | undefined;
   return inventory && Array.isArray(inventory.packages) ? inventory : undefined;
