@@ -5,9 +5,9 @@
 # `kiln serve` processes tests spawn do not prepare the bases in the background (KILN_PREFETCH_BASES=0): only builds
 # that need one do.
 #
-# The whole suite runs in two lanes at once, each one file at a time (node --test's default on two cores). The two
-# slowest files boot VMs under TCG, one core each, for about twenty minutes between them; alone in the first lane,
-# they overlap with everything else in the second instead of adding to it. Each lane's lines carry its name.
+# The whole suite runs in two lanes at once, each one file at a time (node --test's default on two cores). The
+# slowest files boot VMs under TCG, which keeps one core busy; in a lane of their own they take about half the run,
+# and everything else runs beside them in the other lane instead of after them. Each lane's lines carry its name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node-env.sh
@@ -20,7 +20,7 @@ if [ $# -gt 0 ]; then
   exec node --test "$@"
 fi
 
-slow=(dist/test/build/vm-import.test.js dist/test/build/machine-image.test.js)
+slow=(dist/test/build/machine-image.test.js dist/test/build/vm-import.test.js dist/test/build/distribution.test.js dist/src/drivers/vm/vm-driver.test.js)
 for f in "${slow[@]}"; do
   [ -f "$f" ] || { echo "run-tests.sh: $f is not there any more: update the slow lane" >&2; exit 2; }
 done

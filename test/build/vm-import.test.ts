@@ -17,9 +17,9 @@ import {
   CreateInfrastructureConfigurationCommand,
   GetImageCommand,
   ImportVmImageCommand,
-  ListImagePackagesCommand,
   ListWorkflowExecutionsCommand,
   ListWorkflowStepExecutionsCommand,
+  paginateListImagePackages,
 } from '@aws-sdk/client-imagebuilder';
 import { assembleDisk, DEFAULT_ROOT_PART_UUID } from '../../src/artifacts/disk/assemble.js';
 import { FsBlobStore } from '../../src/artifacts/blob-store.js';
@@ -124,8 +124,13 @@ test('an imported Debian (cloud-init, no agent) is built on with vm.small, teste
   const tasks = await kilnAs(endpoint, credentials, ['images', 'imports', '--json']);
   assert.equal(tasks.code, 0, tasks.stderr);
   assert.deepEqual((JSON.parse(tasks.stdout) as { guest: unknown }[])[0]?.guest, { cloudInit: true, agent: false });
-  const names = async (arn: string) => ((await client.send(new ListImagePackagesCommand({ imageBuildVersionArn: arn }))).imagePackageList ?? []).map((p) => p.packageName);
+  const names = async (arn: string) => {
+    const all: (string | undefined)[] = [];
+    for await (const page of paginateListImagePackages({ client }, { imageBuildVersionArn: arn })) all.push(...(page.imagePackageList ?? []).map((p) => p.packageName));
+    return all;
+  };
   const before = await names(made.imageArn!);
+  assert.ok(before.length > 25, `the imported image lists all its packages, over pages (${before.length})`);
   assert.ok(before.includes('cloud-init') && !before.includes('qemu-guest-agent'), 'the imported image lists its own packages');
   assert.ok((await names(created.imageBuildVersionArn!)).includes('qemu-guest-agent'), 'the output lists the agent the build installed');
 });
