@@ -38,6 +38,7 @@ export interface MachineStageOverrides {
  * `cleanup`. Custom BUILD and TEST workflows in `custom` run instead of the built-in ones.
  */
 export async function buildMachineImage(services: BuildServices, initial: ResourceRecord, compiled: CompiledPlan<MachineParent>, signal: AbortSignal, cleanup: CleanupStack, custom: MachineStageOverrides = {}): Promise<void> {
+  // A Kiln without machine support fails here, before the image moves on or a custom workflow starts.
   machineOf(services);
   const { store } = services;
   let image = initial;
