@@ -27,7 +27,7 @@ import { imageVerification } from '../builder/stages/container-verify.js';
 import { registerImageImportRoutes } from '../api/kiln/image-import-route.js';
 import { registerImageSbomRoute } from '../api/kiln/image-sbom-route.js';
 import { launchMachineInstance } from '../builder/stages/instance-launcher.js';
-import { parentDisk } from '../builder/machine/machine-build.js';
+import { parentDisk } from '../builder/machine/machine-instances.js';
 import { listUsableMachineImages } from '../builder/machine/machine-images.js';
 import { importTaskView, importUploadedDisk, listImportTasks } from '../builder/machine/import-tasks.js';
 import { resolveMachineRef } from '../builder/machine/machine-parent.js';

@@ -23,7 +23,7 @@ import { advance, ImageStateChanged, stateOf } from './stages/image-record.js';
 import { buildMachineImage } from './machine/machine-build.js';
 import { compileBuildPlan } from './compile-build-plan.js';
 import { isStepFailed } from './stages/step-runner.js';
-import { imageWorkflows, refuseUnrunnable } from './workflows/image-workflows.js';
+import { imageWorkflows } from './workflows/image-workflows.js';
 import { stageOverrides } from './workflows/stage-overrides.js';
 
 const JOB_KINDS = [BUILD_IMAGE_JOB, DISTRIBUTE_IMAGE_JOB];
@@ -189,13 +189,12 @@ export class BuildWorker {
     const cleanup = new CleanupStack(record.arn, { log: (text) => this.options.log?.(`build worker: ${text}`) });
     try {
       const workflows = await imageWorkflows(store, record);
-      refuseUnrunnable(workflows, record.data.type === 'AMI' ? 'machine' : 'container');
       const log = (text: string) => this.options.log?.(`build worker: ${text}`);
       const overrides = stageOverrides(workflows, { services: this.services, cleanup, log, ...(this.options.pollMs === undefined ? {} : { waitPollMs: this.options.pollMs }) });
       if (kind === BUILD_IMAGE_JOB) {
         const creating = await advance(store, record.arn, 'CREATING');
         const build = await compileBuildPlan(store, creating);
-        if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup, overrides.machine(build.compiled.components));
+        if (build.kind === 'machine') await buildMachineImage(this.services, creating, build.compiled, signal, cleanup, overrides.machine(build.compiled));
         else await buildContainerImage(this.services, creating, build.compiled, signal, cleanup, overrides.container(build.compiled));
       }
       const ready = await store.getResource(record.arn);

@@ -17,7 +17,7 @@ import { S3BlobStore } from '../../src/artifacts/s3/s3-blob-store.js';
 import { S3DiskStore } from '../../src/artifacts/s3/s3-disk-store.js';
 import { DEBIAN_MACHINE_BASE, ManagedBases, registerManagedBases } from '../../src/builder/bases/managed-bases.js';
 import type { DebianBase, DebianBaseDeps } from '../../src/builder/bases/debian-base.js';
-import { parentDisk } from '../../src/builder/machine/machine-build.js';
+import { parentDisk } from '../../src/builder/machine/machine-instances.js';
 import { compileMachineRef, machineOutputOf } from '../../src/builder/machine/machine-parent.js';
 import type { MachineServices } from '../../src/builder/machine/machine-services.js';
 import type { BuildServices } from '../../src/builder/container/container-build.js';

@@ -7,7 +7,7 @@ import { LocalDiskStore, hashFile, hashSparseFile } from '../../artifacts/disk/d
 import { openStore } from '../../app/server-start.js';
 import type { ResourceRecord } from '../../store/store.js';
 import { requestedInstance } from '../stages/instance-request.js';
-import { rootVolumeMiB } from './machine-build.js';
+import { rootVolumeMiB } from './machine-instances.js';
 import { defaultDiskMiB, type MachineDisk } from './machine-disk.js';
 import { renderNameTemplate } from './machine-distribution.js';
 import { findMachineImage, isAmiId, listUsableMachineImages, machineImageData, newAmiId, registerMachineImage } from './machine-images.js';

@@ -10,7 +10,7 @@ import { resolveInstanceType } from '../../domain/instance-types.js';
 import { launchVm } from '../../drivers/vm/vm-launch.js';
 import type { BuildServices } from '../container/container-build.js';
 import type { KeptInstanceInfo } from './kept-instances.js';
-import { parentDisk } from '../machine/machine-build.js';
+import { parentDisk } from '../machine/machine-instances.js';
 import { resolveMachineRef } from '../machine/machine-parent.js';
 
 export interface LaunchRequest {

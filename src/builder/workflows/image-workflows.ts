@@ -75,17 +75,6 @@ export async function imageWorkflows(store: Store, image: ResourceRecord): Promi
 }
 
 /**
- * Fails, naming the image's workflow entry, when it asks for a custom workflow Kiln cannot run yet: a BUILD
- * workflow on a machine image. Failing beats running the built-in stage in its place.
- */
-export function refuseUnrunnable(workflows: ImageWorkflows, kind: 'container' | 'machine'): void {
-  const first = kind === 'machine' ? workflows.BUILD : undefined;
-  if (!first) return;
-  const what = 'custom BUILD workflows on machine images';
-  throw new KilnError('InvalidArgument', `${first.at}.workflowArn: Kiln does not run ${what} yet (${first.arn}); leave it out to run the Kiln-managed workflow`, [{ path: `${first.at}.workflowArn`, message: `Kiln does not run ${what} yet` }]);
-}
-
-/**
  * The instances one workflow launches, each held like a built-in stage's (InstanceHolder): registered on the
  * build's cleanup stack at launch, released by TerminateInstance, and after a failure kept for debugging or
  * released as the infrastructure configuration says.

@@ -1,6 +1,6 @@
 /**
  * An image's custom workflows as the stage overrides the build runs in place of its built-in workflows:
- * container-build.ts's BUILD and TEST, machine-build.ts's TEST, and distribution-stage.ts's DISTRIBUTION, whose
+ * container-build.ts's and machine-build.ts's BUILD and TEST, and distribution-stage.ts's DISTRIBUTION, whose
  * DistributeContainerImage / DistributeImage step distributes every region as the built-in step does. Test
  * workflows run by parallelGroup as test-groups.ts orders them; one whose image entry says CONTINUE lets the
  * image go on when it fails. Earlier workflows' outputs are `$.workflowOutputs.*` of later ones.
@@ -11,7 +11,8 @@ import type { ResourceRecord } from '../../store/store.js';
 import type { BuildServices, ContainerStageOverrides } from '../container/container-build.js';
 import type { CompiledPlan } from '../compile-build-plan.js';
 import type { MachineStageOverrides } from '../machine/machine-build.js';
-import type { ContainerParent, PlannedComponent } from '../stages/build-plan.js';
+import type { MachineParent } from '../machine/machine-parent.js';
+import type { ContainerParent } from '../stages/build-plan.js';
 import type { DistributionOverride, RegionsDistributor } from '../stages/distribution-stage.js';
 import { recipeOf } from '../stages/image-record.js';
 import { abortKind } from '../stages/step-runner.js';
@@ -19,7 +20,7 @@ import { commonActions, MINUTE, noted, systemVariables } from './common-actions.
 import { containerActions, type ContainerWorkflowState } from './container-actions.js';
 import { runTestRounds } from './test-groups.js';
 import { runCustomWorkflow, type ImageWorkflow, type ImageWorkflows, type WorkflowInstances } from './image-workflows.js';
-import { machineTestActions } from './machine-actions.js';
+import { machineBuildActions, machineTestActions, type MachineBuildState } from './machine-actions.js';
 import type { WorkflowAction } from './workflow-interpreter.js';
 
 type Obj = Record<string, unknown>;
@@ -36,7 +37,7 @@ export interface StageOverrideOptions {
 /** The overrides of an image's stages that have custom workflows; the others stay built-in. */
 export interface StageOverrides {
   container: (compiled: CompiledPlan<ContainerParent>) => ContainerStageOverrides;
-  machine: (components: PlannedComponent[]) => MachineStageOverrides;
+  machine: (compiled: CompiledPlan<MachineParent>) => MachineStageOverrides;
   distribution?: DistributionOverride;
 }
 
@@ -105,15 +106,26 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
       }
       return overrides;
     },
-    machine: (components) => {
-      if (!hasTests) return {};
-      return {
-        test: (image, diskDigest, context, signal) =>
+    machine: (compiled) => {
+      const waitPollMs = options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs };
+      const overrides: MachineStageOverrides = {};
+      const build = workflows.BUILD;
+      if (build) {
+        overrides.build = async (image, context, signal) => {
+          const state: MachineBuildState = { services, image, compiled, ...context, cleanup: options.cleanup, ...waitPollMs };
+          await run(build, image, (instances) => machineBuildActions(state, instances), 'Build', context.workingDirectory, signal);
+          if (!state.output) throw new KilnError('InvalidArgument', `${build.at}: the BUILD workflow ${build.arn} ended without an output image: it needs a CreateImage step on its build instance`);
+          return state.output;
+        };
+      }
+      if (hasTests) {
+        overrides.test = (image, diskDigest, context, signal) =>
           runTests(image, signal, (test, testSignal) => {
-            const state = { services, image, diskDigest, components, workingDirectory: context.workingDirectory, cleanup: options.cleanup, vmSlot: workflows.TEST.indexOf(test), ...(options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs }) };
+            const state = { services, image, diskDigest, components: compiled.components, workingDirectory: context.workingDirectory, cleanup: options.cleanup, vmSlot: workflows.TEST.indexOf(test), ...waitPollMs };
             return run(test, image, (instances) => machineTestActions(state, instances), 'Test', context.workingDirectory, testSignal);
-          }),
-      };
+          });
+      }
+      return overrides;
     },
     ...(distribution
       ? {
