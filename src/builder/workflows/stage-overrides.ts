@@ -65,6 +65,14 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
     const outputs = await runCustomWorkflow({ services, image, workflow, actions, system: systemVariables(image, phase, workingDirectory), workflowOutputs, signal, cleanup: options.cleanup, log: options.log });
     Object.assign(workflowOutputs, outputs);
   };
+  /** Runs the BUILD workflow: its output is what its CreateImage left, or it fails naming the image's entry. */
+  const runBuild = async <T>(build: ImageWorkflow, image: ResourceRecord, actions: (instances: WorkflowInstances) => Record<string, WorkflowAction>, output: () => T | undefined, workingDirectory: string, signal: AbortSignal): Promise<T> => {
+    await run(build, image, actions, 'Build', workingDirectory, signal);
+    const made = output();
+    if (!made) throw new KilnError('InvalidArgument', `${build.at}: the BUILD workflow ${build.arn} ended without an output image: it needs a CreateImage step on its build instance`);
+    return made;
+  };
+  const waitPollMs = options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs };
   /** The TEST workflows by parallel group (test-groups.ts); CONTINUE entries may fail without failing the image. */
   const runTests = (image: ResourceRecord, signal: AbortSignal, one: (test: ImageWorkflow, signal: AbortSignal) => Promise<void>) =>
     runTestRounds(workflows.TEST, signal, async (test, testSignal) => {
@@ -85,16 +93,14 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
         stage,
         compiled,
         ...context,
-        ...(options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs }),
+        ...waitPollMs,
       });
       const overrides: ContainerStageOverrides = {};
       const build = workflows.BUILD;
       if (build) {
-        overrides.build = async (image, context, signal) => {
+        overrides.build = (image, context, signal) => {
           const state = stateFor(image, 'BUILD', context);
-          await run(build, image, (instances) => containerActions(state, instances), 'Build', context.workingDirectory, signal);
-          if (!state.output) throw new KilnError('InvalidArgument', `${build.at}: the BUILD workflow ${build.arn} ended without an output image: it needs a CreateImage step on its build instance`);
-          return state.output;
+          return runBuild(build, image, (instances) => containerActions(state, instances), () => state.output, context.workingDirectory, signal);
         };
       }
       if (hasTests) {
@@ -107,15 +113,12 @@ export function stageOverrides(workflows: ImageWorkflows, options: StageOverride
       return overrides;
     },
     machine: (compiled) => {
-      const waitPollMs = options.waitPollMs === undefined ? {} : { waitPollMs: options.waitPollMs };
       const overrides: MachineStageOverrides = {};
       const build = workflows.BUILD;
       if (build) {
-        overrides.build = async (image, context, signal) => {
+        overrides.build = (image, context, signal) => {
           const state: MachineBuildState = { services, image, compiled, ...context, cleanup: options.cleanup, ...waitPollMs };
-          await run(build, image, (instances) => machineBuildActions(state, instances), 'Build', context.workingDirectory, signal);
-          if (!state.output) throw new KilnError('InvalidArgument', `${build.at}: the BUILD workflow ${build.arn} ended without an output image: it needs a CreateImage step on its build instance`);
-          return state.output;
+          return runBuild(build, image, (instances) => machineBuildActions(state, instances), () => state.output, context.workingDirectory, signal);
         };
       }
       if (hasTests) {
