@@ -26,6 +26,11 @@ const OUTPUT_TAIL = 4000;
 /** How often a waiting step reads its record for an action. */
 const DEFAULT_WAIT_POLL_MS = 500;
 
+/** A LaunchInstance's `imageIdOverride`: Kiln launches from the stage's own image (the parent, or the output). */
+export function refuseImageOverride(inputs: Obj, run: ActionRun): void {
+  if (inputs.imageIdOverride !== undefined) throw new KilnError('InvalidArgument', `${run.stepName}.inputs.imageIdOverride: Kiln launches from the stage's image only`, [{ path: `${run.stepName}.inputs.imageIdOverride`, message: 'is not supported' }]);
+}
+
 /** The instance a step's `instanceId` input names, among those its workflow launched. */
 export function instanceIdOf(inputs: Obj, run: ActionRun, instances: WorkflowInstances): DriverInstance {
   return instances.get(inputs.instanceId, `${run.stepName}.inputs.instanceId`);

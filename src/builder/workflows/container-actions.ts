@@ -14,7 +14,7 @@ import type { ContainerParent } from '../stages/build-plan.js';
 import type { ContainerImageRef } from '../stages/image-record.js';
 import type { WorkflowAction } from './workflow-interpreter.js';
 import type { WorkflowInstances } from './image-workflows.js';
-import { commonActions, instanceIdOf, MINUTE } from './common-actions.js';
+import { commonActions, instanceIdOf, MINUTE, refuseImageOverride } from './common-actions.js';
 
 /** What a container image's custom workflow runs on; `output` is set by a BUILD workflow's CreateImage. */
 export interface ContainerWorkflowState {
@@ -46,7 +46,7 @@ export function containerActions(state: ContainerWorkflowState, instances: Workf
     LaunchInstance: {
       defaultTimeoutSeconds: 75 * MINUTE,
       run: async (inputs, run) => {
-        if (inputs.imageIdOverride !== undefined) throw new KilnError('InvalidArgument', `${run.stepName}.inputs.imageIdOverride: Kiln launches from the stage's image only`, [{ path: `${run.stepName}.inputs.imageIdOverride`, message: 'is not supported' }]);
+        refuseImageOverride(inputs, run);
         let digest: string;
         if (stage === 'BUILD') {
           state.parent ??= await materializeBuildParent(services, state.image, state.compiled, run.signal, (text, stream) => run.step.log(text, stream));

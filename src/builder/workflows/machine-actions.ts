@@ -4,7 +4,8 @@
  * instance (ns on its root filesystem, vm booted from its disk), ExecuteComponents runs the recipe's build
  * components' build and validate phases, CreateImage makes the output disk from the build instance. TEST:
  * LaunchInstance boots a VM from the stored disk, ExecuteComponents runs every component's test phase through
- * its guest agent. One instance at a time in either (per TEST workflow: each has its own VM folder). The rest are common-actions.ts's.
+ * its guest agent. One instance at a time in either (per TEST workflow: each has its own VM folder). The rest
+ * are common-actions.ts's.
  */
 import { KilnError } from '../../domain/errors.js';
 import type { CleanupStack } from '../../domain/cleanup-stack.js';
@@ -18,9 +19,7 @@ import type { MachineParent } from '../machine/machine-parent.js';
 import type { PlannedComponent } from '../stages/build-plan.js';
 import type { ActionRun, WorkflowAction } from './workflow-interpreter.js';
 import type { WorkflowInstances } from './image-workflows.js';
-import { commonActions, instanceIdOf, MINUTE } from './common-actions.js';
-
-type Obj = Record<string, unknown>;
+import { commonActions, instanceIdOf, MINUTE, refuseImageOverride } from './common-actions.js';
 
 /** What a machine image's custom TEST workflow runs on. */
 export interface MachineTestState {
@@ -49,10 +48,6 @@ export interface MachineBuildState {
   built?: MachineBuildInstance;
   output?: MachineBuildOutput;
   waitPollMs?: number;
-}
-
-function refuseImageOverride(inputs: Obj, run: ActionRun): void {
-  if (inputs.imageIdOverride !== undefined) throw new KilnError('InvalidArgument', `${run.stepName}.inputs.imageIdOverride: Kiln launches from the stage's image only`, [{ path: `${run.stepName}.inputs.imageIdOverride`, message: 'is not supported' }]);
 }
 
 /** A VM's folder is per image and stage, so a machine image's workflow runs one instance at a time. */
