@@ -254,6 +254,14 @@ test('custom workflows on container images: a WaitForAction gate driven by RESUM
     );
   });
 
+  await t.test('a LaunchInstance with imageIdOverride fails the image, naming the input', async () => {
+    const override = await workflow(kiln, 'TEST', GATED_TEST.replace('      waitFor: ssmAgent\n', '      waitFor: ssmAgent\n      imageIdOverride: ami-0123456789abcdef0\n'));
+    const arn = await create(testedRecipe, [{ workflowArn: override }]);
+    const image = await waitForImage(kiln.client, arn);
+    assert.equal(image.state?.status, 'FAILED');
+    assert.match(image.state?.reason ?? '', /LaunchTestInstance\.inputs\.imageIdOverride: Kiln launches from the stage's image only/);
+  });
+
   await t.test('CancelImageCreation ends a wait: the image is CANCELLED and the step no longer waits', async () => {
     const arn = await create(testedRecipe, [{ workflowArn: gated }]);
     await waitingStep(kiln, arn);
