@@ -171,6 +171,9 @@ export function rpmPackages(blobs: Iterable<Uint8Array>): InventoryPackage[] {
   return sortPackages(out);
 }
 
+/** Where an image says what it is, in the order os-release(5) gives: a root filesystem holds one of them. */
+export const OS_RELEASE_FILES = ['/etc/os-release', '/usr/lib/os-release'] as const;
+
 /** `/etc/os-release` (or `/usr/lib/os-release`) text; undefined without an `ID`. */
 export function osRelease(text: string): InventoryOs | undefined {
   const fields = new Map<string, string>();

@@ -10,6 +10,7 @@ import * as fsp from 'node:fs/promises';
 import { runTool } from './run-tool.js';
 import { ROOT_TYPE } from './assemble.js';
 import { isKilnError } from '../../domain/errors.js';
+import { OS_RELEASE_FILES } from '../../domain/package-inventory.js';
 
 /** What lstat tells of one path inside the filesystem. */
 export interface ExtEntry {
@@ -215,9 +216,6 @@ export async function openExtFilesystem(disk: string, offset: number, signal?: A
     },
   };
 }
-
-/** Where an image says what it is; a root filesystem holds one of them. */
-export const OS_RELEASE_FILES = ['/etc/os-release', '/usr/lib/os-release'] as const;
 
 /**
  * The root filesystem of a disk image: the first ext filesystem among its likely partitions (rootCandidates)

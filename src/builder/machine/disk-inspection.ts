@@ -5,9 +5,10 @@
  * Imports inspect their disk once; a vm build on an imported parent reads the inventory of its output the same way.
  */
 import * as fsp from 'node:fs/promises';
-import { findRootFilesystem, OS_RELEASE_FILES, type ExtFilesystem } from '../../artifacts/disk/ext-reader.js';
-import { apkPackages, dpkgPackages, listedPackages, osRelease, sortPackages, type ImageInventory, type ListedPackage } from '../../domain/package-inventory.js';
-import { RPMDB_SQLITE, rpmdbPackages } from '../stages/rpm-database.js';
+import * as path from 'node:path';
+import { findRootFilesystem, type ExtFilesystem } from '../../artifacts/disk/ext-reader.js';
+import { listedPackages, type ImageInventory, type ListedPackage } from '../../domain/package-inventory.js';
+import { INVENTORY_FILES, inventoryOf, type RootReader } from '../stages/image-inventory.js';
 import { isKilnError } from '../../domain/errors.js';
 
 /** How a vm build can reach the guest: cloud-init (which runs Kiln's seed) and the QEMU guest agent (qemu-ga). */
@@ -26,37 +27,27 @@ export interface DiskInspection {
 
 const CLOUD_INIT_FILES = ['/usr/bin/cloud-init', '/usr/local/bin/cloud-init'];
 const AGENT_FILES = ['/usr/bin/qemu-ga', '/usr/sbin/qemu-ga', '/usr/local/bin/qemu-ga'];
-const DPKG_STATUS = '/var/lib/dpkg/status';
-const APK_INSTALLED = '/lib/apk/db/installed';
-const DATABASE_FILES = [DPKG_STATUS, APK_INSTALLED, `/${RPMDB_SQLITE}`];
-/** The databases are plain text well under this; a larger one is not what it claims to be. */
-const MAX_DATABASE_BYTES = 256 * 1024 * 1024;
-const MAX_OS_RELEASE_BYTES = 64 * 1024;
 
 async function anyFile(fs: ExtFilesystem, files: readonly string[]): Promise<boolean> {
   for (const file of files) if (await fs.resolve(file)) return true;
   return false;
 }
 
-/** The inventory of a root filesystem; rpm's SQLite database is copied to `workDir` for its reader. */
-async function inventoryOf(fs: ExtFilesystem, workDir: string): Promise<ImageInventory> {
-  let os: ImageInventory['os'];
-  for (const file of OS_RELEASE_FILES) {
-    os ??= osRelease((await fs.readText(file, MAX_OS_RELEASE_BYTES)) ?? '');
-  }
-  const dpkg = await fs.readText(DPKG_STATUS, MAX_DATABASE_BYTES);
-  const apk = await fs.readText(APK_INSTALLED, MAX_DATABASE_BYTES);
-  const packages = [...(dpkg ? dpkgPackages(dpkg) : []), ...(apk ? apkPackages(apk) : [])];
-  if (await fs.resolve(`/${RPMDB_SQLITE}`)) {
-    await fsp.mkdir(workDir, { recursive: true, mode: 0o700 });
-    try {
-      const copy = `${workDir}/rpmdb.sqlite`;
-      if (await fs.copyOut(`/${RPMDB_SQLITE}`, copy, MAX_DATABASE_BYTES)) packages.push(...rpmdbPackages(copy));
-    } finally {
-      await fsp.rm(workDir, { recursive: true, force: true });
-    }
-  }
-  return { ...(os ? { os } : {}), packages: sortPackages(packages) };
+/** An ext filesystem as the shared inventory reads it; rpm's SQLite database is copied to `workDir` to be opened. */
+function rootReader(fs: ExtFilesystem, workDir: string): RootReader {
+  return {
+    readText: (file, maxBytes) => fs.readText(file, maxBytes),
+    withHostFile: async (file, maxBytes, read) => {
+      if (!(await fs.resolve(file))) return undefined;
+      await fsp.mkdir(workDir, { recursive: true, mode: 0o700 });
+      try {
+        const copy = path.join(workDir, path.basename(file));
+        return (await fs.copyOut(file, copy, maxBytes)) ? read(copy) : undefined;
+      } finally {
+        await fsp.rm(workDir, { recursive: true, force: true });
+      }
+    },
+  };
 }
 
 /**
@@ -73,9 +64,9 @@ export async function inspectDisk(disk: string, workDir: string, signal?: AbortS
       log?.('no ext2/3/4 root filesystem with an os-release was found on the disk; its guest and packages are unknown\n');
       return { guest: 'unknown', packages: [] };
     }
-    await fs.prefetch([...CLOUD_INIT_FILES, ...AGENT_FILES, ...DATABASE_FILES]);
+    await fs.prefetch([...CLOUD_INIT_FILES, ...AGENT_FILES, ...INVENTORY_FILES]);
     guest = { cloudInit: await anyFile(fs, CLOUD_INIT_FILES), agent: await anyFile(fs, AGENT_FILES) };
-    inventory = await inventoryOf(fs, workDir);
+    inventory = await inventoryOf(rootReader(fs, workDir));
   } catch (err) {
     // What cannot be read is unknown, as for a filesystem Kiln does not read: the import goes on as before.
     if (signal?.aborted) throw err;
